@@ -1,0 +1,3 @@
+export * from "./headers.js";
+export * from "./image.js";
+export * from "./resources.js";
