@@ -1,0 +1,11 @@
+import type { SourceReader } from "../sources.js";
+import { type PeExtractor, peReader } from "./pe.js";
+
+/** Extractors run over every PE file the scanner meets (one line per source kind). */
+export const peExtractors: PeExtractor[] = [];
+
+/**
+ * Every reader the scanner knows, tried in order; the first whose sniff says "yes" reads the file.
+ * Add one line per reader.
+ */
+export const readers: SourceReader[] = [peReader(peExtractors)];
