@@ -73,6 +73,32 @@ export interface PeHeaders {
 
 const MAX_SECTIONS = 96;
 
+/**
+ * File offset of the COFF string table (after the symbol table), if the image has one. MinGW
+ * images keep it for long section names such as ".debug_info" (stored as "/19").
+ */
+function coffStringTable(v: ByteView, coff: number): number | undefined {
+  const symbols = v.u32(coff + 8);
+  const count = v.u32(coff + 12);
+  if (symbols === 0) return undefined;
+  const table = symbols + count * 18;
+  return table + 4 <= v.length ? table : undefined;
+}
+
+/** Resolves "/N" section names through the string table; keeps the short name when that fails. */
+function longSectionName(v: ByteView, shortName: string, stringTable: number | undefined): string {
+  const m = /^\/(\d{1,7})$/.exec(shortName);
+  if (!m || stringTable === undefined) return shortName;
+  const at = stringTable + Number(m[1]);
+  if (at >= v.length) return shortName;
+  try {
+    return v.cstr(at, 256);
+  } catch (err) {
+    if (err instanceof FormatError) return shortName;
+    throw err;
+  }
+}
+
 /** Parses DOS, COFF and optional headers plus the section table. */
 export function parseHeaders(v: ByteView): PeHeaders {
   if (v.length < 64) throw new FormatError("pe", `file too small for a DOS header (${v.length} bytes)`);
@@ -107,12 +133,14 @@ export function parseHeaders(v: ByteView): PeHeaders {
   const secTable = opt + sizeOfOptionalHeader;
   v.check(secTable, numberOfSections * 40, "section table");
   const sections: Section[] = [];
+  const stringTable = coffStringTable(v, coff);
   for (let i = 0; i < numberOfSections; i++) {
     const s = secTable + i * 40;
     const rawName = v.slice(s, 8);
     const nul = rawName.indexOf(0);
+    const shortName = new TextDecoder("latin1").decode(rawName.subarray(0, nul < 0 ? 8 : nul));
     sections.push({
-      name: new TextDecoder("latin1").decode(rawName.subarray(0, nul < 0 ? 8 : nul)),
+      name: longSectionName(v, shortName, stringTable),
       virtualSize: v.u32(s + 8),
       virtualAddress: v.u32(s + 12),
       rawSize: v.u32(s + 16),
