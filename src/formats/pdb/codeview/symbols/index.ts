@@ -1,0 +1,3 @@
+export * from "./iterator.js";
+export * from "./kinds.js";
+export * from "./records.js";
