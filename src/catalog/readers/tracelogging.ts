@@ -1,0 +1,85 @@
+import { inTypeName, outTypeName } from "../../formats/intypes.js";
+import type { PeImage } from "../../formats/pe/image.js";
+import {
+  readTraceLogging,
+  type TlgField,
+  type TraceLoggingInfo,
+  type TraceLoggingProvider,
+  tlgInName,
+  tlgOutName,
+  tlgOutToTdh,
+} from "../../formats/tracelogging/index.js";
+import type { CatalogEvent, CatalogProvider, Field, ProviderRef, SourceResult } from "../model.js";
+import { maskToHex } from "../model.js";
+import type { SourceInput } from "../sources.js";
+import type { PeExtractor } from "./pe.js";
+
+/** TraceLogging (ETW0) metadata of a PE image as catalog records (kind and source `tracelogging`). */
+export const traceLoggingExtractor: PeExtractor = {
+  id: "tracelogging",
+  extract: (pe: PeImage, input: SourceInput) => traceLoggingToCatalog(readTraceLogging(pe), input.path),
+};
+
+export function providerRef(p: TraceLoggingProvider): ProviderRef {
+  return {
+    name: p.name,
+    guid: p.guid,
+    ...(p.groupGuid ? { groupGuid: p.groupGuid } : {}),
+    guidFromName: p.guidFromName,
+  };
+}
+
+/**
+ * Event blobs do not name their provider; only code ties them together (the analysis does that).
+ * With exactly one provider in the image the association is unambiguous, otherwise events carry an
+ * empty provider and the binary as provenance.
+ */
+export function traceLoggingToCatalog(info: TraceLoggingInfo, file: string): SourceResult {
+  const providers: CatalogProvider[] = info.providers.map((p) => ({
+    kind: "tracelogging",
+    provider: providerRef(p),
+    provenance: { file, source: "tracelogging", offset: p.blobRva },
+  }));
+  const only = info.providers.length === 1 ? providerRef(info.providers[0]!) : { name: "", guid: "" };
+  const events: CatalogEvent[] = info.events.map((e) => ({
+    kind: "tracelogging",
+    provider: only,
+    id: e.id,
+    version: e.version,
+    channel: { value: e.channel },
+    level: { value: e.level },
+    opcode: { value: e.opcode },
+    ...(e.task !== undefined ? { task: { value: e.task } } : {}),
+    keywords: { mask: maskToHex(e.keyword), names: [] },
+    name: e.name,
+    fields: e.fields.map(toField),
+    provenance: { file, source: "tracelogging", offset: e.blobRva },
+    tracelogging: { eventTags: e.tags, blobType: e.blobType, blobOffset: e.blobRva },
+  }));
+  const notes = [
+    ...info.notes.map((n) => `tracelogging: ${n}`),
+    ...info.errors.map((n) => `tracelogging: ${n}`),
+  ];
+  return { providers, events, notes };
+}
+
+/** A TraceLogging field in the shared model: manifest type spelling plus the SDK names in `extra`. */
+export function toField(f: TlgField): Field {
+  const out = outTypeName(tlgOutToTdh(f.outType, f.inType) ?? 0);
+  const extra: Record<string, string | number | boolean> = { tlgInType: tlgInName(f.inType) };
+  if (f.outType !== 0) extra.tlgOutType = tlgOutName(f.outType);
+  if (f.array === "variable") extra.variableCount = true;
+  if (f.custom) {
+    extra.customProtocol = f.custom.protocol;
+    extra.customSchema = f.custom.typeInfo;
+  }
+  return {
+    name: f.name,
+    inType: f.custom ? "win:Binary" : inTypeName(f.inType),
+    ...(out ? { outType: out } : {}),
+    ...(f.array === "fixed" && f.count !== undefined ? { count: f.count } : {}),
+    ...(f.tags !== undefined ? { tags: f.tags } : {}),
+    ...(f.fields ? { fields: f.fields.map(toField) } : {}),
+    extra,
+  };
+}
