@@ -1,0 +1,46 @@
+#!/bin/sh
+# Builds the PE + PDB fixtures in ../fixtures from the C sources here, with Debian's clang-14,
+# lld-link-14 and the mingw-w64 headers / import libraries. CI does not run this: the outputs are
+# committed. To add a fixture: write foo.c and add one `user_dll` / `kernel_sys` line at the end.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+out=${OUT:-$here/../fixtures}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$out"
+
+MINGW=/usr/x86_64-w64-mingw32
+CLANG=${CLANG:-clang-14}
+LLD=${LLD:-lld-link-14}
+# mingw target (its headers) with CodeView debug info; -fms-extensions for __annotation.
+CFLAGS="--target=x86_64-w64-mingw32 -fms-extensions -O1 -g -gcodeview -fno-stack-protector -fno-builtin -ffunction-sections
+  -Wall -Wno-unknown-pragmas -Wno-pragma-pack -isystem $MINGW/include/ddk
+  -D_AMD64_ -DWIN32_LEAN_AND_MEAN -DNTDDI_VERSION=0x0A000000 -D_WIN32_WINNT=0x0A00"
+# Reproducible output: fixed timestamps, no absolute build paths.
+LDFLAGS="/machine:x64 /debug /nodefaultlib /Brepro /opt:ref /pdbaltpath:%_PDB% /pdbsourcepath:C:\\fixtures"
+
+compile() { # name [extra cflags]
+  name=$1; shift
+  # shellcheck disable=SC2086
+  (cd "$here" && $CLANG $CFLAGS -fdebug-prefix-map="$here"=. "$@" -c "$name.c" -o "$tmp/$name.obj")
+}
+
+# user_dll NAME LIBS... : a user-mode DLL (entry DllMain)
+user_dll() {
+  name=$1; shift
+  compile "$name"
+  (cd "$tmp" && $LLD $LDFLAGS /dll /implib:$name.lib /entry:DllMain /subsystem:windows "/out:$out/$name.dll" "/pdb:$out/$name.pdb" \
+    "$name.obj" "$@")
+}
+
+# kernel_sys NAME LIBS... : a kernel-mode driver (entry DriverEntry, imports from ntoskrnl.exe)
+kernel_sys() {
+  name=$1; shift
+  compile "$name" -D_KERNEL_MODE -DNTOSAPI= -DNTKERNELAPI=
+  (cd "$tmp" && $LLD $LDFLAGS /driver /subsystem:native /entry:DriverEntry "/out:$out/$name.sys" "/pdb:$out/$name.pdb" \
+    "$name.obj" "$@")
+}
+
+user_dll user_etw "$MINGW/lib/libadvapi32.a" "$MINGW/lib/libkernel32.a"
+kernel_sys kernel_etw "$MINGW/lib/libntoskrnl.a"
+ls -l "$out"
