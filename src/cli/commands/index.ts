@@ -1,6 +1,17 @@
 import type { Command } from "commander";
+import { register as diffCommand } from "./diff.js";
+import { register as eventsCommand } from "./events.js";
+import { register as exportCommand } from "./export.js";
+import { register as pdbCommand } from "./pdb.js";
+import { register as scanCommand } from "./scan.js";
 
 /** Every CLI command registers itself here; one module per command under src/cli/commands/. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [];
+export const commands: RegisterCommand[] = [
+  scanCommand,
+  exportCommand,
+  eventsCommand,
+  diffCommand,
+  pdbCommand,
+];

@@ -1,0 +1,219 @@
+/**
+ * Exports: Windows10EtwEvents-style TSV (one file per provider), one combined `events.tsv`, and
+ * JSON Lines (one CatalogEvent per line). Row formatting is pure; `exportCatalog` writes files.
+ *
+ * Conventions copied from the Windows10EtwEvents repository (checked against its 26H1 TSVs):
+ * - a header line; tab separated; no quoting; rows sorted by event id then version (MOF: by
+ *   category GUID, event type, version);
+ * - `event(fields)` is `Name(Type Field, Type Field)` with types in manifest spelling minus "win:"
+ *   (struct fields print as `Struct Name`; arrays have no marker);
+ * - level, opcode, task and keyword names without a "win:" prefix; keywords space separated;
+ * - file name = provider name with spaces → "_" and ":" → "-".
+ * Windows10EtwEvents leaves `evtlog_channel`/`evtlog_message` empty in every row we have; we fill
+ * them (channel name, message with tabs/newlines flattened) — same columns, more content.
+ */
+import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import type { CatalogEvent, Field, Named } from "./model.js";
+
+export const W10_MANIFEST_HEADER = [
+  "provider",
+  "event_id",
+  "version",
+  "event(fields)",
+  "opcode",
+  "keywords",
+  "task",
+  "level",
+  "evtlog_channel",
+  "evtlog_message",
+];
+export const W10_MOF_HEADER = [
+  "provider",
+  "category",
+  "event_id",
+  "version",
+  "event(fields)",
+  "event_type",
+  "description",
+];
+export const COMBINED_HEADER = [
+  "kind",
+  "provider",
+  "guid",
+  "event_id",
+  "version",
+  "event(fields)",
+  "opcode",
+  "keywords",
+  "keyword_mask",
+  "task",
+  "level",
+  "channel",
+  "message",
+  "source",
+  "build",
+  "file",
+];
+
+/** Removes the "win:" namespace the way Windows10EtwEvents prints names. */
+export function shortName(name: string | undefined): string {
+  if (!name) return "";
+  return name.startsWith("win:") ? name.slice(4) : name;
+}
+
+/** A cell: no tabs or line breaks (TSV has no quoting). */
+export function cell(text: string | number | undefined | null): string {
+  if (text === undefined || text === null) return "";
+  return String(text).replace(/[\t\r\n]+/g, " ");
+}
+
+function fieldType(f: Field): string {
+  if (f.fields?.length || f.inType === "win:Struct") return "Struct";
+  return shortName(f.inType);
+}
+
+/** `Name(Type Field, ...)` as in the `event(fields)` column. */
+export function w10EventSignature(ev: CatalogEvent): string {
+  return `${ev.name}(${ev.fields.map((f) => `${fieldType(f)} ${f.name}`).join(", ")})`;
+}
+
+const namedCell = (n: Named | undefined) => cell(shortName(n?.name));
+
+export function w10ManifestRow(ev: CatalogEvent): string[] {
+  return [
+    cell(ev.provider.name),
+    String(ev.id),
+    String(ev.version),
+    cell(w10EventSignature(ev)),
+    namedCell(ev.opcode),
+    cell(ev.keywords.names.map(shortName).join(" ")),
+    namedCell(ev.task),
+    namedCell(ev.level),
+    namedCell(ev.channel),
+    cell(ev.message),
+  ];
+}
+
+export function w10MofRow(ev: CatalogEvent): string[] {
+  const guid = ev.mof?.classGuid ?? "";
+  return [
+    cell(ev.provider.name),
+    guid ? `{${guid.replace(/[{}]/g, "")}}` : "",
+    String(ev.id),
+    String(ev.version),
+    cell(w10EventSignature(ev)),
+    cell(ev.mof?.eventTypeName ?? ""),
+    cell(ev.message ?? ev.mof?.category ?? ""),
+  ];
+}
+
+export function combinedRow(ev: CatalogEvent): string[] {
+  return [
+    ev.kind,
+    cell(ev.provider.name),
+    ev.provider.guid,
+    String(ev.id),
+    String(ev.version),
+    cell(w10EventSignature(ev)),
+    namedCell(ev.opcode),
+    cell(ev.keywords.names.map(shortName).join(" ")),
+    ev.keywords.mask,
+    namedCell(ev.task),
+    namedCell(ev.level),
+    namedCell(ev.channel),
+    cell(ev.message),
+    ev.provenance.source,
+    cell(ev.provenance.build),
+    cell(ev.provenance.file),
+  ];
+}
+
+/** Windows10EtwEvents file name for a provider (spaces → "_", ":" and path characters → "-"). */
+export function w10FileName(provider: string): string {
+  const base = provider
+    .replace(/ /g, "_")
+    .replace(/[:/\\*?"<>|\u0000-\u001f]/g, "-")
+    .replace(/^\.+/, "_");
+  return `${base || "_unnamed"}.tsv`;
+}
+
+const byIdVersion = (a: CatalogEvent, b: CatalogEvent) => a.id - b.id || a.version - b.version;
+const byMofOrder = (a: CatalogEvent, b: CatalogEvent) =>
+  (a.mof?.classGuid ?? "").localeCompare(b.mof?.classGuid ?? "") || byIdVersion(a, b);
+
+/** The lines of one provider file (header first), duplicates (same row from two files) removed. */
+export function w10ProviderLines(events: CatalogEvent[]): string[] {
+  const mof = events.length > 0 && events[0]!.kind === "mof";
+  const sorted = [...events].sort(mof ? byMofOrder : byIdVersion);
+  const lines = [(mof ? W10_MOF_HEADER : W10_MANIFEST_HEADER).join("\t")];
+  const seen = new Set<string>();
+  for (const ev of sorted) {
+    const line = (mof ? w10MofRow(ev) : w10ManifestRow(ev)).join("\t");
+    if (seen.has(line)) continue;
+    seen.add(line);
+    lines.push(line);
+  }
+  return lines;
+}
+
+export interface ExportSummary {
+  files: number;
+  events: number;
+  dir: string;
+}
+
+/**
+ * TSV export: `<out>/[<build>/]<kind>/<Provider>.tsv` plus `<out>/events.tsv`. The build level is
+ * added only when the catalog holds more than one Windows build, so one-build catalogs mirror the
+ * Windows10EtwEvents tree (`manifest/`, `mof/`, and here also `tracelogging/`, `wpp/`).
+ */
+export function exportTsv(events: Iterable<CatalogEvent>, outDir: string): ExportSummary {
+  const groups = new Map<string, CatalogEvent[]>();
+  const builds = new Set<string>();
+  const combined: string[] = [COMBINED_HEADER.join("\t")];
+  let count = 0;
+  const all: CatalogEvent[] = [];
+  for (const ev of events) {
+    all.push(ev);
+    builds.add(ev.provenance.build ?? "");
+    combined.push(combinedRow(ev).join("\t"));
+    count++;
+  }
+  const perBuild = builds.size > 1;
+  for (const ev of all) {
+    const dir = perBuild ? join(ev.provenance.build || "unknown-build", ev.kind) : ev.kind;
+    const key = join(dir, w10FileName(ev.provider.name || ev.provider.guid));
+    const list = groups.get(key);
+    if (list) list.push(ev);
+    else groups.set(key, [ev]);
+  }
+  mkdirSync(outDir, { recursive: true });
+  const lowerSeen = new Map<string, number>();
+  for (const [rel, evs] of groups) {
+    // Provider names differing only in case would overwrite each other on case-insensitive file systems.
+    const lower = rel.toLowerCase();
+    const n = lowerSeen.get(lower) ?? 0;
+    lowerSeen.set(lower, n + 1);
+    const target = n === 0 ? rel : rel.replace(/\.tsv$/, `~${n}.tsv`);
+    mkdirSync(join(outDir, target, ".."), { recursive: true });
+    writeFileSync(join(outDir, target), w10ProviderLines(evs).join("\n") + "\n");
+  }
+  writeFileSync(join(outDir, "events.tsv"), combined.join("\n") + "\n");
+  return { files: groups.size + 1, events: count, dir: outDir };
+}
+
+/** JSON Lines export: one CatalogEvent per line, in catalog order. */
+export function exportJsonl(events: Iterable<CatalogEvent>, outFile: string): ExportSummary {
+  const fd = openSync(outFile, "w");
+  let count = 0;
+  try {
+    for (const ev of events) {
+      writeSync(fd, JSON.stringify(ev) + "\n");
+      count++;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return { files: 1, events: count, dir: outFile };
+}

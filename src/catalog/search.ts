@@ -1,0 +1,211 @@
+/**
+ * Event search over a catalog — the one query API used by `etw-atlas events` and the web UI.
+ * Every filter is optional; filters combine with AND. Matching is case-insensitive; `*` and `?`
+ * are wildcards in provider, name and field filters (without them the match is exact).
+ */
+import type { CatalogEvent } from "./model.js";
+import { type Db, maskToInt64 } from "./store.js";
+
+export interface EventQuery {
+  /** Provider name (glob) or GUID (with or without braces). */
+  provider?: string;
+  /** Event name glob, e.g. "task_*". */
+  name?: string;
+  /** Field name (or glob); nested struct members count too. */
+  field?: string;
+  /** Keyword name (e.g. KERNEL_GENERAL_SECURITY_ACCESSCHECK) or a mask "0x..." (any bit matches). */
+  keyword?: string;
+  kind?: string;
+  /** Words that must all appear (as substrings) in provider, names, field names, keywords or message. */
+  text?: string;
+  /** Event id (manifest id, MOF event type, WPP message number). */
+  id?: number;
+  version?: number;
+  /** Windows build as recorded in provenance. */
+  build?: string;
+  limit?: number;
+  offset?: number;
+}
+
+export interface EventRow {
+  /** Row id in `events` (stable within one catalog file; use with getEvent). */
+  rowid: number;
+  kind: string;
+  provider: string;
+  guid: string;
+  id: number;
+  version: number;
+  name: string;
+  level: string | null;
+  opcode: string | null;
+  task: string | null;
+  keywords: string;
+  keywordMask: string;
+  channel: string | null;
+  message: string | null;
+  /** `Type Name, ...` of the top-level fields. */
+  fields: string;
+  fieldCount: number;
+  source: string;
+  build: string | null;
+  file: string;
+}
+
+export interface ProviderRow {
+  kind: string;
+  name: string;
+  guid: string;
+  events: number;
+  files: string[];
+  builds: string[];
+}
+
+const hasWildcard = (s: string) => /[*?]/.test(s);
+
+/** Glob → LIKE pattern (with `\` as escape). */
+export function globToLike(glob: string): string {
+  return glob
+    .replace(/[\\%_]/g, (c) => `\\${c}`)
+    .replace(/\*/g, "%")
+    .replace(/\?/g, "_");
+}
+
+const GUID_RE = /^\{?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\}?$/i;
+
+function buildWhere(q: EventQuery): { sql: string; params: unknown[] } {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const textMatch = (column: string, value: string) => {
+    if (hasWildcard(value)) {
+      where.push(`${column} LIKE ? ESCAPE '\\'`);
+      params.push(globToLike(value));
+    } else {
+      where.push(`${column} = ? COLLATE NOCASE`);
+      params.push(value);
+    }
+  };
+  if (q.provider) {
+    if (GUID_RE.test(q.provider)) {
+      where.push("e.provider_guid = ?");
+      params.push(q.provider.replace(/[{}]/g, "").toLowerCase());
+    } else textMatch("e.provider_name", q.provider);
+  }
+  if (q.name) textMatch("e.name", q.name);
+  if (q.kind) {
+    where.push("e.kind = ?");
+    params.push(q.kind);
+  }
+  if (q.id !== undefined) {
+    where.push("e.event_id = ?");
+    params.push(q.id);
+  }
+  if (q.version !== undefined) {
+    where.push("e.version = ?");
+    params.push(q.version);
+  }
+  if (q.build) {
+    where.push("e.build = ?");
+    params.push(q.build);
+  }
+  if (q.field) {
+    const op = hasWildcard(q.field) ? "LIKE ? ESCAPE '\\'" : "= ? COLLATE NOCASE";
+    where.push(`e.id IN (SELECT event_id FROM event_fields WHERE name ${op})`);
+    params.push(hasWildcard(q.field) ? globToLike(q.field) : q.field);
+  }
+  if (q.keyword) {
+    if (/^0x[0-9a-f]+$/i.test(q.keyword)) {
+      where.push("(e.keyword_mask_int & ?) != 0");
+      params.push(maskToInt64(q.keyword));
+    } else {
+      const op = hasWildcard(q.keyword) ? "LIKE ? ESCAPE '\\'" : "= ? COLLATE NOCASE";
+      where.push(`e.id IN (SELECT event_id FROM event_keywords WHERE name ${op})`);
+      params.push(hasWildcard(q.keyword) ? globToLike(q.keyword) : q.keyword);
+    }
+  }
+  if (q.text?.trim()) {
+    const words = q.text.trim().split(/\s+/);
+    const long = words.filter((w) => w.length >= 3);
+    const short = words.filter((w) => w.length < 3);
+    if (long.length) {
+      // trigram tokenizer: each quoted word matches as a case-insensitive substring
+      where.push("e.id IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)");
+      params.push(long.map((w) => `"${w.replace(/"/g, '""')}"`).join(" AND "));
+    }
+    for (const w of short) {
+      where.push(
+        "e.id IN (SELECT rowid FROM events_fts WHERE (provider || ' ' || name || ' ' || fields || ' ' || keywords || ' ' || message) LIKE ? ESCAPE '\\')",
+      );
+      params.push(`%${globToLike(w)}%`);
+    }
+  }
+  return { sql: where.length ? `WHERE ${where.join(" AND ")}` : "", params };
+}
+
+const ROW_SELECT = `SELECT e.id AS rowid, e.kind, e.provider_name AS provider, e.provider_guid AS guid,
+  e.event_id AS id, e.version, e.name, e.level_name AS level, e.opcode_name AS opcode, e.task_name AS task,
+  e.keyword_names AS keywords, e.keyword_mask AS keywordMask, e.channel_name AS channel, e.message,
+  (SELECT group_concat(t, ', ') FROM (SELECT in_type || ' ' || name AS t FROM event_fields
+     WHERE event_id = e.id AND depth = 0 ORDER BY position)) AS fields,
+  e.field_count AS fieldCount, e.source, e.build, f.path AS file
+FROM events e JOIN files f ON f.id = e.file_id`;
+
+/** Events matching the query, ordered by provider, id, version. */
+export function searchEvents(db: Db, query: EventQuery = {}): EventRow[] {
+  const { sql, params } = buildWhere(query);
+  const limit = query.limit ?? 1000;
+  const rows = db
+    .prepare(
+      `${ROW_SELECT} ${sql} ORDER BY e.provider_name COLLATE NOCASE, e.event_id, e.version, e.id LIMIT ? OFFSET ?`,
+    )
+    .all(...params, limit < 0 ? -1 : limit, query.offset ?? 0) as EventRow[];
+  for (const r of rows) r.fields ??= "";
+  return rows;
+}
+
+/** How many events match (ignores limit/offset). */
+export function countEvents(db: Db, query: EventQuery = {}): number {
+  const { sql, params } = buildWhere(query);
+  return (db.prepare(`SELECT count(*) AS n FROM events e ${sql}`).get(...params) as { n: number }).n;
+}
+
+/** The full record of one event row. */
+export function getEvent(db: Db, rowid: number): CatalogEvent | undefined {
+  const row = db.prepare("SELECT record_json FROM events WHERE id = ?").get(rowid) as
+    | { record_json: string }
+    | undefined;
+  return row ? (JSON.parse(row.record_json) as CatalogEvent) : undefined;
+}
+
+/** Providers with event counts and the files/builds they were read from. */
+export function listProviders(db: Db, filter: { kind?: string; name?: string } = {}): ProviderRow[] {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (filter.kind) where.push("e.kind = ?") && params.push(filter.kind);
+  if (filter.name) where.push("e.provider_name LIKE ? ESCAPE '\\'") && params.push(globToLike(filter.name));
+  const rows = db
+    .prepare(
+      `SELECT e.kind, e.provider_name AS name, e.provider_guid AS guid, f.path AS file, e.build, count(*) AS n
+       FROM events e JOIN files f ON f.id = e.file_id ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+       GROUP BY e.kind, e.provider_name, e.provider_guid, f.path, e.build
+       ORDER BY e.provider_name COLLATE NOCASE, e.kind, e.provider_guid, f.path`,
+    )
+    .all(...params) as Array<{
+    kind: string;
+    name: string;
+    guid: string;
+    file: string;
+    build: string | null;
+    n: number;
+  }>;
+  const out = new Map<string, ProviderRow>();
+  for (const r of rows) {
+    const key = `${r.kind}\u0000${r.name}\u0000${r.guid}`;
+    let p = out.get(key);
+    if (!p)
+      out.set(key, (p = { kind: r.kind, name: r.name, guid: r.guid, events: 0, files: [], builds: [] }));
+    p.events += r.n;
+    if (!p.files.includes(r.file)) p.files.push(r.file);
+    if (r.build && !p.builds.includes(r.build)) p.builds.push(r.build);
+  }
+  return [...out.values()];
+}

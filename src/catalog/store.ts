@@ -1,0 +1,566 @@
+/**
+ * The SQLite catalog. One file that any SQLite tool can open: plain tables with documented
+ * columns (docs/catalog-schema.md), readable views (`v_events`, `v_event_fields`, `v_providers`,
+ * `v_files`, `v_sites`) and an FTS5 index for full-text search.
+ *
+ * Every event is stored twice on purpose: as columns (for queries) and as its full JSON record
+ * (`events.record_json`, so `events in == events out` for export and diff).
+ */
+import Database from "better-sqlite3";
+import type { CatalogEvent, CatalogProvider, Field, SourceResult } from "./model.js";
+
+export type Db = Database.Database;
+
+/** Bumped when the schema changes incompatibly; older catalogs are refused with a clear message. */
+export const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+
+CREATE TABLE IF NOT EXISTS files (
+  id INTEGER PRIMARY KEY,
+  path TEXT NOT NULL UNIQUE,
+  sha256 TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  mtime TEXT,
+  reader TEXT,
+  status TEXT NOT NULL CHECK (status IN ('ok','failed','skipped')),
+  error TEXT,
+  notes TEXT NOT NULL DEFAULT '[]',
+  providers INTEGER NOT NULL DEFAULT 0,
+  events INTEGER NOT NULL DEFAULT 0,
+  scanned_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS files_sha256 ON files(sha256);
+
+CREATE TABLE IF NOT EXISTS providers (
+  id INTEGER PRIMARY KEY,
+  file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+  kind TEXT NOT NULL,
+  name TEXT NOT NULL,
+  guid TEXT NOT NULL,
+  symbol TEXT,
+  group_guid TEXT,
+  guid_from_name INTEGER,
+  source TEXT NOT NULL,
+  build TEXT,
+  message_file TEXT,
+  resource_file TEXT,
+  metadata_json TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS providers_guid ON providers(guid);
+CREATE INDEX IF NOT EXISTS providers_name ON providers(name COLLATE NOCASE);
+CREATE INDEX IF NOT EXISTS providers_file ON providers(file_id);
+
+CREATE TABLE IF NOT EXISTS events (
+  id INTEGER PRIMARY KEY,
+  file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+  provider_id INTEGER REFERENCES providers(id) ON DELETE CASCADE,
+  kind TEXT NOT NULL,
+  provider_name TEXT NOT NULL,
+  provider_guid TEXT NOT NULL,
+  event_id INTEGER NOT NULL,
+  version INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  symbol TEXT,
+  channel_value INTEGER, channel_name TEXT,
+  level_value INTEGER, level_name TEXT,
+  opcode_value INTEGER, opcode_name TEXT,
+  task_value INTEGER, task_name TEXT,
+  keyword_mask TEXT NOT NULL,
+  keyword_mask_int INTEGER NOT NULL,
+  keyword_names TEXT NOT NULL,
+  message TEXT,
+  field_count INTEGER NOT NULL,
+  fields_json TEXT NOT NULL,
+  source TEXT NOT NULL,
+  build TEXT,
+  file_offset INTEGER,
+  record_json TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_provider ON events(provider_name COLLATE NOCASE);
+CREATE INDEX IF NOT EXISTS events_guid ON events(provider_guid);
+CREATE INDEX IF NOT EXISTS events_name ON events(name COLLATE NOCASE);
+CREATE INDEX IF NOT EXISTS events_kind ON events(kind);
+CREATE INDEX IF NOT EXISTS events_file ON events(file_id);
+CREATE INDEX IF NOT EXISTS events_provider_id ON events(provider_id);
+
+CREATE TABLE IF NOT EXISTS event_fields (
+  event_id INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+  position INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  path TEXT NOT NULL,
+  depth INTEGER NOT NULL,
+  in_type TEXT NOT NULL,
+  out_type TEXT,
+  map TEXT,
+  count TEXT,
+  length TEXT,
+  PRIMARY KEY (event_id, position)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS event_fields_name ON event_fields(name COLLATE NOCASE);
+
+CREATE TABLE IF NOT EXISTS event_keywords (
+  event_id INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  PRIMARY KEY (event_id, name)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS event_keywords_name ON event_keywords(name COLLATE NOCASE);
+
+CREATE VIRTUAL TABLE IF NOT EXISTS events_fts USING fts5(
+  provider, name, fields, keywords, message, tokenize = 'trigram'
+);
+CREATE TRIGGER IF NOT EXISTS events_fts_delete AFTER DELETE ON events BEGIN
+  DELETE FROM events_fts WHERE rowid = old.id;
+END;
+
+CREATE TABLE IF NOT EXISTS sites (
+  id INTEGER PRIMARY KEY,
+  file TEXT NOT NULL,
+  rva INTEGER NOT NULL,
+  function TEXT,
+  write_function TEXT,
+  provider_guid TEXT,
+  provider_name TEXT,
+  event_kind TEXT,
+  event_id INTEGER,
+  event_version INTEGER,
+  event_name TEXT,
+  entry TEXT,
+  depth INTEGER,
+  call_path_json TEXT NOT NULL DEFAULT '[]',
+  extra_json TEXT
+);
+CREATE INDEX IF NOT EXISTS sites_event ON sites(provider_guid, event_id, event_version);
+CREATE INDEX IF NOT EXISTS sites_file ON sites(file);
+CREATE INDEX IF NOT EXISTS sites_entry ON sites(entry);
+
+CREATE VIEW IF NOT EXISTS v_events AS
+SELECT e.id AS rowid_, e.kind, e.provider_name AS provider, e.provider_guid AS guid, e.event_id AS id,
+  e.version, e.name, e.level_name AS level, e.opcode_name AS opcode, e.task_name AS task,
+  e.keyword_names AS keywords, e.keyword_mask, e.channel_name AS channel, e.field_count,
+  (SELECT group_concat(f.in_type || ' ' || f.name, ', ') FROM
+     (SELECT in_type, name FROM event_fields WHERE event_id = e.id AND depth = 0 ORDER BY position) f)
+    AS fields,
+  e.message, e.source, e.build, fl.path AS file
+FROM events e JOIN files fl ON fl.id = e.file_id;
+
+CREATE VIEW IF NOT EXISTS v_event_fields AS
+SELECT e.provider_name AS provider, e.provider_guid AS guid, e.kind, e.event_id AS id, e.version,
+  e.name AS event, f.position, f.path AS field, f.depth, f.in_type, f.out_type, f.map, f.count, f.length,
+  e.id AS event_rowid
+FROM event_fields f JOIN events e ON e.id = f.event_id;
+
+CREATE VIEW IF NOT EXISTS v_providers AS
+SELECT p.kind, p.name, p.guid, p.symbol, p.source, p.build, fl.path AS file,
+  (SELECT count(*) FROM events e WHERE e.provider_id = p.id) AS events, p.id AS provider_rowid
+FROM providers p JOIN files fl ON fl.id = p.file_id;
+
+CREATE VIEW IF NOT EXISTS v_files AS
+SELECT path, status, reader, providers, events, error, size, sha256, mtime, scanned_at FROM files;
+
+CREATE VIEW IF NOT EXISTS v_sites AS
+SELECT s.file, printf('0x%x', s.rva) AS rva, s.function, s.write_function, s.provider_name,
+  s.provider_guid, s.event_kind, s.event_id, s.event_version, s.event_name, s.entry, s.depth,
+  s.call_path_json AS call_path
+FROM sites s;
+`;
+
+export interface FileInfo {
+  path: string;
+  sha256: string;
+  size: number;
+  /** ISO time of last modification. */
+  mtime?: string;
+}
+
+export interface StoredFile extends FileInfo {
+  id: number;
+  reader: string | null;
+  status: "ok" | "failed" | "skipped";
+  error: string | null;
+  notes: string[];
+  providers: number;
+  events: number;
+}
+
+/** One analysis result: a code site that writes an event (see docs/catalog-schema.md, table `sites`). */
+export interface CodeSite {
+  /** Binary the site is in (path as scanned). */
+  file: string;
+  /** RVA of the write call instruction. */
+  rva: number;
+  /** Function containing the call (symbol or `sub_<rva>`). */
+  function?: string;
+  /** The ETW API called (EtwWrite, EventWriteTransfer, a TraceLogging write helper, ...). */
+  writeFunction?: string;
+  providerGuid?: string;
+  providerName?: string;
+  eventKind?: string;
+  eventId?: number;
+  eventVersion?: number;
+  eventName?: string;
+  /** Entry point (export, syscall, IOCTL handler, ...) from which the site is reached. */
+  entry?: string;
+  /** Number of calls between the entry and the site. */
+  depth?: number;
+  /** Functions from entry to site, entry first. */
+  callPath?: string[];
+  extra?: Record<string, unknown>;
+}
+
+/** Names are stored as the source spells them ("win:Informational"); exporters shorten them. */
+function orNull(name: string | undefined): string | null {
+  return name === undefined ? null : name;
+}
+
+/** Signed 64-bit integer for the keyword mask, so SQLite can AND it (`keyword_mask_int & ?`). */
+export function maskToInt64(mask: string): bigint {
+  let v: bigint;
+  try {
+    v = BigInt(mask);
+  } catch {
+    v = 0n;
+  }
+  return BigInt.asIntN(64, v);
+}
+
+interface FlatField {
+  field: Field;
+  path: string;
+  depth: number;
+}
+
+export function flattenFields(fields: Field[], prefix = "", depth = 0, out: FlatField[] = []): FlatField[] {
+  for (const f of fields) {
+    const path = prefix ? `${prefix}.${f.name}` : f.name;
+    out.push({ field: f, path, depth });
+    if (f.fields?.length) flattenFields(f.fields, path, depth + 1, out);
+  }
+  return out;
+}
+
+export class CatalogStore {
+  readonly db: Db;
+
+  private constructor(db: Db) {
+    this.db = db;
+  }
+
+  /** Opens (creating if needed) a catalog file; `":memory:"` works for tests. */
+  static open(path: string, options: { readonly?: boolean } = {}): CatalogStore {
+    const db = new Database(path, {
+      readonly: options.readonly ?? false,
+      fileMustExist: options.readonly ?? false,
+    });
+    db.defaultSafeIntegers(false);
+    if (!options.readonly) {
+      db.pragma("journal_mode = WAL");
+      db.pragma("synchronous = NORMAL");
+    }
+    db.pragma("foreign_keys = ON");
+    const store = new CatalogStore(db);
+    store.migrate(options.readonly ?? false);
+    return store;
+  }
+
+  private migrate(readonly: boolean): void {
+    const hasMeta = this.db
+      .prepare("SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'")
+      .get() as unknown;
+    if (hasMeta) {
+      const row = this.db.prepare("SELECT value FROM meta WHERE key='schema_version'").get() as
+        | { value: string }
+        | undefined;
+      if (row && Number(row.value) !== SCHEMA_VERSION)
+        throw new Error(
+          `catalog schema version ${row.value} is not supported (this etw-atlas writes ${SCHEMA_VERSION}); re-scan into a new file`,
+        );
+    } else if (readonly) {
+      throw new Error("not an etw-atlas catalog (no meta table)");
+    }
+    if (readonly) return;
+    this.db.exec(SCHEMA);
+    this.db
+      .prepare("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)")
+      .run(String(SCHEMA_VERSION));
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  getFile(path: string): StoredFile | undefined {
+    const row = this.db.prepare("SELECT * FROM files WHERE path = ?").get(path) as
+      | (Omit<StoredFile, "notes"> & { notes: string })
+      | undefined;
+    return row ? { ...row, notes: JSON.parse(row.notes) as string[] } : undefined;
+  }
+
+  /** Replaces everything stored for `file.path` by one reader's result (one transaction). */
+  putResult(file: FileInfo, reader: string, result: SourceResult): { providers: number; events: number } {
+    const run = this.db.transaction(() => {
+      const fileId = this.insertFile(file, {
+        reader,
+        status: "ok",
+        notes: result.notes,
+        providers: 0,
+        events: result.events.length,
+      });
+      const providerIds = new Map<string, number>();
+      for (const p of result.providers)
+        providerIds.set(providerKey(p.kind, p.provider), this.insertProvider(fileId, p));
+      for (const ev of result.events) {
+        const key = providerKey(ev.kind, ev.provider);
+        let pid = providerIds.get(key);
+        if (pid === undefined) {
+          // Sources may emit events whose provider has no separate metadata record.
+          pid = this.insertProvider(fileId, {
+            kind: ev.kind,
+            provider: ev.provider,
+            provenance: ev.provenance,
+          });
+          providerIds.set(key, pid);
+        }
+        this.insertEvent(fileId, pid, ev);
+      }
+      this.db.prepare("UPDATE files SET providers = ? WHERE id = ?").run(providerIds.size, fileId);
+      return { providers: providerIds.size, events: result.events.length };
+    });
+    return run();
+  }
+
+  /** Records a file that could not be read (status failed) or that no reader takes (skipped). */
+  putStatus(
+    file: FileInfo,
+    status: "failed" | "skipped",
+    detail: { reader?: string; error?: string; notes?: string[] },
+  ): void {
+    this.db.transaction(() =>
+      this.insertFile(file, {
+        reader: detail.reader ?? null,
+        status,
+        error: detail.error ?? null,
+        notes: detail.notes ?? [],
+        providers: 0,
+        events: 0,
+      }),
+    )();
+  }
+
+  /** Removes a file and everything read from it. */
+  removeFile(path: string): void {
+    this.db.prepare("DELETE FROM files WHERE path = ?").run(path);
+  }
+
+  private insertFile(
+    file: FileInfo,
+    d: {
+      reader: string | null;
+      status: string;
+      error?: string | null;
+      notes: string[];
+      providers: number;
+      events: number;
+    },
+  ): number {
+    this.db.prepare("DELETE FROM files WHERE path = ?").run(file.path);
+    const info = this.db
+      .prepare(
+        `INSERT INTO files(path, sha256, size, mtime, reader, status, error, notes, providers, events, scanned_at)
+         VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
+      )
+      .run(
+        file.path,
+        file.sha256,
+        file.size,
+        file.mtime ?? null,
+        d.reader,
+        d.status,
+        d.error ?? null,
+        JSON.stringify(d.notes),
+        d.providers,
+        d.events,
+        new Date().toISOString(),
+      );
+    return Number(info.lastInsertRowid);
+  }
+
+  private insertProvider(fileId: number, p: CatalogProvider): number {
+    const { kind, provider, provenance, ...metadata } = p;
+    const info = this.db
+      .prepare(
+        `INSERT INTO providers(file_id, kind, name, guid, symbol, group_guid, guid_from_name, source, build,
+           message_file, resource_file, metadata_json) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
+      )
+      .run(
+        fileId,
+        kind,
+        provider.name,
+        provider.guid,
+        provider.symbol ?? null,
+        provider.groupGuid ?? null,
+        provider.guidFromName === undefined ? null : provider.guidFromName ? 1 : 0,
+        provenance.source,
+        provenance.build ?? null,
+        p.messageFile ?? null,
+        p.resourceFile ?? null,
+        JSON.stringify({ provider, provenance, ...metadata }),
+      );
+    return Number(info.lastInsertRowid);
+  }
+
+  private insertEvent(fileId: number, providerId: number, ev: CatalogEvent): void {
+    const flat = flattenFields(ev.fields);
+    const info = this.db
+      .prepare(
+        `INSERT INTO events(file_id, provider_id, kind, provider_name, provider_guid, event_id, version, name, symbol,
+          channel_value, channel_name, level_value, level_name, opcode_value, opcode_name, task_value, task_name,
+          keyword_mask, keyword_mask_int, keyword_names, message, field_count, fields_json, source, build,
+          file_offset, record_json)
+         VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+      )
+      .run(
+        fileId,
+        providerId,
+        ev.kind,
+        ev.provider.name,
+        ev.provider.guid,
+        ev.id,
+        ev.version,
+        ev.name,
+        ev.symbol ?? null,
+        ev.channel?.value ?? null,
+        orNull(ev.channel?.name),
+        ev.level?.value ?? null,
+        orNull(ev.level?.name),
+        ev.opcode?.value ?? null,
+        orNull(ev.opcode?.name),
+        ev.task?.value ?? null,
+        orNull(ev.task?.name),
+        ev.keywords.mask,
+        maskToInt64(ev.keywords.mask),
+        ev.keywords.names.join(" "),
+        ev.message ?? null,
+        ev.fields.length,
+        JSON.stringify(ev.fields),
+        ev.provenance.source,
+        ev.provenance.build ?? null,
+        ev.provenance.offset ?? null,
+        JSON.stringify(ev),
+      );
+    const eventRowId = Number(info.lastInsertRowid);
+    const fieldStmt = this.db.prepare(
+      "INSERT INTO event_fields(event_id, position, name, path, depth, in_type, out_type, map, count, length) VALUES (?,?,?,?,?,?,?,?,?,?)",
+    );
+    flat.forEach((f, i) => {
+      fieldStmt.run(
+        eventRowId,
+        i,
+        f.field.name,
+        f.path,
+        f.depth,
+        f.field.inType,
+        f.field.outType ?? null,
+        f.field.map ?? null,
+        f.field.count === undefined ? null : String(f.field.count),
+        f.field.length === undefined ? null : String(f.field.length),
+      );
+    });
+    const kwStmt = this.db.prepare("INSERT OR IGNORE INTO event_keywords(event_id, name) VALUES (?, ?)");
+    for (const k of ev.keywords.names) kwStmt.run(eventRowId, k);
+    this.db
+      .prepare(
+        "INSERT INTO events_fts(rowid, provider, name, fields, keywords, message) VALUES (?,?,?,?,?,?)",
+      )
+      .run(
+        eventRowId,
+        `${ev.provider.name} ${ev.provider.guid}`,
+        [ev.name, ev.symbol, ev.task?.name, ev.opcode?.name, ev.mof?.eventTypeName].filter(Boolean).join(" "),
+        flat.map((f) => f.path).join(" "),
+        ev.keywords.names.join(" "),
+        ev.message ?? "",
+      );
+  }
+
+  /** Every stored event, in insertion order (file, then source order). */
+  *events(where = "", params: unknown[] = []): IterableIterator<CatalogEvent> {
+    const stmt = this.db.prepare(`SELECT record_json FROM events ${where} ORDER BY id`);
+    for (const row of stmt.iterate(...params) as IterableIterator<{ record_json: string }>)
+      yield JSON.parse(row.record_json) as CatalogEvent;
+  }
+
+  eventCount(): number {
+    return (this.db.prepare("SELECT count(*) AS n FROM events").get() as { n: number }).n;
+  }
+
+  /** Stores code sites found by the analysis (one transaction); returns how many were added. */
+  addSites(sites: CodeSite[]): number {
+    const stmt = this.db.prepare(
+      `INSERT INTO sites(file, rva, function, write_function, provider_guid, provider_name, event_kind, event_id,
+         event_version, event_name, entry, depth, call_path_json, extra_json) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+    );
+    this.db.transaction(() => {
+      for (const s of sites)
+        stmt.run(
+          s.file,
+          s.rva,
+          s.function ?? null,
+          s.writeFunction ?? null,
+          s.providerGuid ?? null,
+          s.providerName ?? null,
+          s.eventKind ?? null,
+          s.eventId ?? null,
+          s.eventVersion ?? null,
+          s.eventName ?? null,
+          s.entry ?? null,
+          s.depth ?? null,
+          JSON.stringify(s.callPath ?? []),
+          s.extra ? JSON.stringify(s.extra) : null,
+        );
+    })();
+    return sites.length;
+  }
+
+  /** Drops the sites of one binary (before re-analysing it). */
+  clearSites(file: string): void {
+    this.db.prepare("DELETE FROM sites WHERE file = ?").run(file);
+  }
+
+  sites(filter: { file?: string; providerGuid?: string; eventId?: number } = {}): CodeSite[] {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.file !== undefined) where.push("file = ?") && params.push(filter.file);
+    if (filter.providerGuid !== undefined)
+      where.push("provider_guid = ?") && params.push(filter.providerGuid);
+    if (filter.eventId !== undefined) where.push("event_id = ?") && params.push(filter.eventId);
+    const rows = this.db
+      .prepare(`SELECT * FROM sites ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id`)
+      .all(...params) as Array<Record<string, unknown>>;
+    return rows.map(rowToSite);
+  }
+}
+
+function rowToSite(r: Record<string, unknown>): CodeSite {
+  const s: CodeSite = { file: r.file as string, rva: r.rva as number };
+  const opt = <K extends keyof CodeSite>(k: K, v: unknown) => {
+    if (v !== null && v !== undefined) s[k] = v as CodeSite[K];
+  };
+  opt("function", r.function);
+  opt("writeFunction", r.write_function);
+  opt("providerGuid", r.provider_guid);
+  opt("providerName", r.provider_name);
+  opt("eventKind", r.event_kind);
+  opt("eventId", r.event_id);
+  opt("eventVersion", r.event_version);
+  opt("eventName", r.event_name);
+  opt("entry", r.entry);
+  opt("depth", r.depth);
+  s.callPath = JSON.parse(r.call_path_json as string) as string[];
+  if (r.extra_json) s.extra = JSON.parse(r.extra_json as string) as Record<string, unknown>;
+  return s;
+}
+
+function providerKey(kind: string, p: { name: string; guid: string }): string {
+  return `${kind}\u0000${p.guid}\u0000${p.name}`;
+}

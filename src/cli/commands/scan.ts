@@ -1,0 +1,112 @@
+import { relative } from "node:path";
+import cliProgress from "cli-progress";
+import type { Command } from "commander";
+import { readers } from "../../catalog/readers/index.js";
+import { type ScanProgress, type ScanSummary, scanPaths } from "../../catalog/scan.js";
+import { CatalogStore } from "../../catalog/store.js";
+
+export const DEFAULT_DB = "etw-atlas.db";
+
+interface ScanCliOptions {
+  db: string;
+  json?: boolean;
+  force?: boolean;
+  quiet?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command("scan")
+    .description("Read ETW metadata from files and directories (recursively) into a SQLite catalog")
+    .argument("<paths...>", "files or directories to scan")
+    .option("--db <file>", "catalog file to create or update", DEFAULT_DB)
+    .option("--json", "print the summary as JSON")
+    .option("--force", "re-read files even when their content hash is unchanged")
+    .option("-q, --quiet", "no per-file lines (failures are still listed)")
+    .action((paths: string[], opts: ScanCliOptions) => {
+      const store = CatalogStore.open(opts.db);
+      try {
+        const summary = runScan(paths, store, opts);
+        if (opts.json) process.stdout.write(JSON.stringify(summary, null, 2) + "\n");
+        else process.stdout.write(formatSummary(summary, opts.db));
+        if (summary.failed.length) process.exitCode = 2;
+      } finally {
+        store.close();
+      }
+    });
+}
+
+function runScan(paths: string[], store: CatalogStore, opts: ScanCliOptions): ScanSummary {
+  const tty = process.stderr.isTTY && !opts.json;
+  const bar = tty
+    ? new cliProgress.SingleBar(
+        { format: "scan [{bar}] {value}/{total} {file}", hideCursor: true, clearOnComplete: true },
+        cliProgress.Presets.shades_classic,
+      )
+    : undefined;
+  let started = false;
+  const onFile = (p: ScanProgress) => {
+    if (bar) {
+      if (!started) {
+        bar.start(p.total, 0, { file: "" });
+        started = true;
+      }
+      bar.update(p.index + 1, { file: shorten(p.path) });
+      return; // failures are listed in the summary
+    }
+    if (opts.json) return;
+    const o = p.outcome;
+    if (o.status === "failed") process.stderr.write(`FAILED ${p.path}: ${o.error}\n`);
+    else if (!opts.quiet) {
+      const what =
+        o.status === "read"
+          ? `${o.reader}: ${o.providers} providers, ${o.events} events`
+          : o.status === "skipped"
+            ? `skipped (${o.reason})`
+            : "unchanged";
+      process.stderr.write(`[${p.index + 1}/${p.total}] ${p.path}: ${what}\n`);
+    }
+  };
+  try {
+    return scanPaths(paths, { readers, store, onFile, force: opts.force });
+  } finally {
+    if (started) bar?.stop();
+  }
+}
+
+function shorten(path: string): string {
+  const rel = relative(process.cwd(), path);
+  const p = rel.startsWith("..") ? path : rel;
+  return p.length > 60 ? `…${p.slice(-59)}` : p;
+}
+
+function table(map: Record<string, number>): string {
+  const entries = Object.entries(map).sort((a, b) => b[1] - a[1]);
+  return entries.length ? entries.map(([k, v]) => `${k} ${v}`).join(", ") : "none";
+}
+
+export function formatSummary(s: ScanSummary, db: string): string {
+  const lines = [
+    `Scanned ${s.files} files in ${(s.elapsedMs / 1000).toFixed(1)} s → ${db}`,
+    `  read: ${s.read} (${table(s.filesByReader)}); unchanged: ${s.unchanged}; skipped: ${s.skipped.length}; failed: ${s.failed.length}`,
+    `  new: ${s.providers} providers, ${s.events} events`,
+    `  events by kind: ${table(s.eventsByKind)}`,
+    `  events by source: ${table(s.eventsBySource)}`,
+  ];
+  if (s.skipped.length) {
+    lines.push("  skipped, by reason:");
+    for (const [reason, n] of Object.entries(s.skippedByReason).sort((a, b) => b[1] - a[1]))
+      lines.push(`    ${n} × ${reason}`);
+  }
+  if (s.notes.length) {
+    lines.push(`  notes: ${s.notes.length}`);
+    for (const n of s.notes.slice(0, 20)) lines.push(`    ${n.path}: ${n.note}`);
+    if (s.notes.length > 20)
+      lines.push(`    … ${s.notes.length - 20} more (see the files table, column notes)`);
+  }
+  if (s.failed.length) {
+    lines.push("  failures:");
+    for (const f of s.failed) lines.push(`    ${f.path}${f.reader ? ` [${f.reader}]` : ""}: ${f.error}`);
+  }
+  return lines.join("\n") + "\n";
+}
