@@ -1,27 +1,31 @@
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import {
+  guardCFFunctions,
   type ImportedDll,
   importsByIatRva,
   parsePe,
+  RELOC_TYPE_NAMES,
+  readDebugDirectory,
   readDelayImports,
   readExports,
   readImports,
+  readLoadConfig,
+  readRelocBlocks,
 } from "../src/formats/pe/index.js";
+import { formatGuid } from "../src/util/bytes.js";
 import { corpus } from "./helpers/corpus.js";
-import { parseExports, parseImports, parseSections, readobj } from "./helpers/readobj.js";
-
-/** Every PE in the shared corpus: pe/kernel, pe/user and the images of pdb-pairs. */
-export function corpusPeFiles(): string[] {
-  const out: string[] = [];
-  for (const dir of ["pe/kernel", "pe/user"])
-    for (const f of readdirSync(corpus(dir)).sort()) out.push(join(corpus(dir), f));
-  for (const f of readdirSync(corpus("pdb-pairs")).sort())
-    if (/\.(sys|dll|node|exe)$/i.test(f)) out.push(join(corpus("pdb-pairs"), f));
-  return out;
-}
+import { corpusPeFiles } from "./helpers/pe-corpus.js";
+import {
+  parseBaseRelocs,
+  parseCodeView,
+  parseExports,
+  parseImports,
+  parseLoadConfig,
+  parseSections,
+  readobj,
+} from "./helpers/readobj.js";
 
 function compareImports(file: string, ours: ImportedDll[], theirs: ReturnType<typeof parseImports>): void {
   assert.deepEqual(
@@ -112,4 +116,65 @@ test("PE exports: forwarders point inside the export directory and name DLL.func
     assert.ok(e.rva >= dir.rva && e.rva < dir.rva + dir.size);
   }
   assert.equal(table.dllName.toLowerCase(), "gdi32.dll");
+});
+
+test("PE vs llvm-readobj: CodeView RSDS (GUID, age, PDB path) of every corpus PE", () => {
+  let withPdb = 0;
+  for (const file of corpusPeFiles()) {
+    const pe = parsePe(readFileSync(file));
+    const ours = readDebugDirectory(pe)
+      .filter((e) => e.codeView?.format === "RSDS")
+      .map((e) => e.codeView!);
+    const theirs = parseCodeView(readobj(file, "--coff-debug-directory").stdout);
+    assert.equal(ours.length, theirs.length, `${file}: number of RSDS records`);
+    ours.forEach((cv, i) => {
+      const o = theirs[i]!;
+      assert.equal(cv.guid, formatGuid(Uint8Array.from(o.guidBytes)), `${file}: GUID`);
+      assert.equal(cv.age, o.age, `${file}: age`);
+      assert.equal(cv.path, o.path, `${file}: PDB path`);
+    });
+    if (ours.length > 0) withPdb++;
+  }
+  assert.ok(withPdb >= 20, `${withPdb} images name a PDB`);
+});
+
+test("PE vs llvm-readobj: base relocations of every corpus PE", () => {
+  let total = 0;
+  for (const file of corpusPeFiles()) {
+    const pe = parsePe(readFileSync(file));
+    const ours = readRelocBlocks(pe).flatMap((b) =>
+      b.entries.map((e) => ({ type: RELOC_TYPE_NAMES[e.type] ?? String(e.type), rva: e.rva })),
+    );
+    const theirs = parseBaseRelocs(readobj(file, "--coff-basereloc").stdout);
+    assert.deepEqual(ours, theirs, `${file}: base relocations`);
+    total += ours.length;
+  }
+  assert.ok(total > 10000, `${total} relocations compared`);
+});
+
+test("PE vs llvm-readobj: load config and guard CF function table of every corpus PE", () => {
+  let guarded = 0;
+  for (const file of corpusPeFiles()) {
+    const pe = parsePe(readFileSync(file));
+    const cfg = readLoadConfig(pe);
+    const theirs = parseLoadConfig(readobj(file, "--coff-load-config").stdout);
+    assert.equal(cfg !== undefined, theirs !== undefined, `${file}: load config presence`);
+    if (!cfg || !theirs) continue;
+    const hexOf = (x: bigint | number | undefined) => `0x${(x ?? 0).toString(16).toUpperCase()}`;
+    assert.equal(hexOf(cfg.size), theirs.fields.get("Size"), `${file}: Size`);
+    assert.equal(hexOf(cfg.securityCookie), theirs.fields.get("SecurityCookie") ?? "0x0", `${file}: cookie`);
+    for (const [key, ours] of [
+      ["GuardCFFunctionTable", hexOf(cfg.guardCFFunctionTable)],
+      ["GuardCFFunctionCount", String(cfg.guardCFFunctionCount ?? 0)],
+      ["GuardFlags", hexOf(cfg.guardFlags)],
+      ["GuardCFCheckFunction", hexOf(cfg.guardCFCheckFunctionPointer)],
+    ] as const) {
+      const t = theirs.fields.get(key);
+      if (t !== undefined) assert.equal(ours, t, `${file}: ${key}`);
+    }
+    const fids = guardCFFunctions(pe, cfg).map((f) => ({ va: pe.imageBase + BigInt(f.rva), flags: f.flags }));
+    assert.deepEqual(fids, theirs.guardFids, `${file}: guard CF function table`);
+    if (fids.length > 0) guarded++;
+  }
+  assert.ok(guarded >= 10, `${guarded} images with a guard CF function table`);
 });

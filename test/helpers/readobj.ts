@@ -143,3 +143,53 @@ export function parseCodeView(text: string): OracleCodeView[] {
   }
   return out;
 }
+
+export interface OracleReloc {
+  type: string;
+  rva: number;
+}
+
+export function parseBaseRelocs(text: string): OracleReloc[] {
+  const out: OracleReloc[] = [];
+  let type: string | undefined;
+  for (const line of text.split("\n")) {
+    let v: string | undefined;
+    if ((v = field(line, "Type")) !== undefined) type = v;
+    else if ((v = field(line, "Address")) !== undefined && type !== undefined) {
+      out.push({ type, rva: num(v) });
+      type = undefined;
+    }
+  }
+  return out;
+}
+
+export interface OracleLoadConfig {
+  /** "Key: value" fields of the LoadConfig block, values as printed. */
+  fields: Map<string, string>;
+  /** GuardFidTable entries: VA and flags (0 when not printed). */
+  guardFids: { va: bigint; flags: number }[];
+}
+
+export function parseLoadConfig(text: string): OracleLoadConfig | undefined {
+  const fields = new Map<string, string>();
+  const guardFids: { va: bigint; flags: number }[] = [];
+  let block = "";
+  for (const line of text.split("\n")) {
+    if (/^\w+ \[/.test(line)) {
+      block = line.split(" ")[0]!;
+      continue;
+    }
+    if (line === "]") {
+      block = "";
+      continue;
+    }
+    if (block === "LoadConfig") {
+      const m = /^\s+(\w+): (.*)$/.exec(line);
+      if (m) fields.set(m[1]!, m[2]!);
+    } else if (block === "GuardFidTable") {
+      const m = /^\s+(0x[0-9A-Fa-f]+)(?: flags ([0-9A-Fa-f]+))?/.exec(line);
+      if (m) guardFids.push({ va: BigInt(m[1]!), flags: m[2] ? Number.parseInt(m[2], 16) : 0 });
+    }
+  }
+  return fields.size > 0 ? { fields, guardFids } : undefined;
+}
