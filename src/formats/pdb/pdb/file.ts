@@ -123,7 +123,7 @@ export class PdbFile {
   publics(): PdbPublic[] {
     if (this.publicsCache) return this.publicsCache;
     const out: PdbPublic[] = [];
-    for (const raw of this.hashedRecords(this.dbi.publicsStream, 28, "publics stream")) {
+    for (const raw of this.publicRecords()) {
       if (raw.kind !== K.S_PUB32)
         throw new FormatError(
           "pdb",
@@ -144,10 +144,19 @@ export class PdbFile {
     return out;
   }
 
+  /** The raw records the globals stream (GSI) lists, with their offsets in the symbol record stream. */
+  globalRecords(): RawSymbol[] {
+    return this.hashedRecords(this.dbi.globalsStream, 0, "globals stream");
+  }
+
+  /** The raw S_PUB32 records the publics stream (PSI) lists. */
+  publicRecords(): RawSymbol[] {
+    return this.hashedRecords(this.dbi.publicsStream, 28, "publics stream");
+  }
+
   /** Records listed by the globals stream (GSI): S_GDATA32, S_PROCREF, S_CONSTANT, S_UDT, S_ANNOTATIONREF, ... */
   globals(): CodeViewSymbol[] {
-    if (!this.globalsCache)
-      this.globalsCache = this.hashedRecords(this.dbi.globalsStream, 0, "globals stream").map(decodeSymbol);
+    if (!this.globalsCache) this.globalsCache = this.globalRecords().map(decodeSymbol);
     return this.globalsCache;
   }
 

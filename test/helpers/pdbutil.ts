@@ -1,0 +1,98 @@
+/**
+ * Runs Debian's llvm-pdbutil-14 (an independent PDB reader) and parses the parts of its text
+ * output the PDB tests compare against: summary, modules, publics, globals, module symbols and
+ * the DBI header (from pdb2yaml).
+ */
+import { spawnSync } from "node:child_process";
+
+function run(args: string[]): string {
+  const r = spawnSync("llvm-pdbutil-14", args, { encoding: "utf8", maxBuffer: 512 << 20 });
+  if (r.error) throw new Error(`cannot run llvm-pdbutil-14 (install Debian llvm-14): ${r.error.message}`);
+  if (r.status !== 0) throw new Error(`llvm-pdbutil-14 ${args.join(" ")} failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+export interface OracleRecord {
+  /** Offset printed before the `|` (symbol record stream / module stream offset). */
+  offset: number;
+  kind: string;
+  name: string;
+  /** Indented detail lines that follow the header line. */
+  details: string[];
+}
+
+export interface PdbOracle {
+  guid: string;
+  age: number;
+  dbiAge: number;
+  machine: string;
+  modules: string[];
+  publics: OracleRecord[];
+  globals: OracleRecord[];
+  /** Records of every module symbol stream (all modules concatenated). */
+  symbols: OracleRecord[];
+}
+
+/** Splits the dump into its titled sections ("Summary", "Public Symbols", ...). */
+function sections(text: string): Map<string, string[]> {
+  const lines = text.split("\n");
+  const out = new Map<string, string[]>();
+  let cur: string[] | undefined;
+  for (let i = 0; i < lines.length; i++) {
+    if (/^=+$/.test(lines[i + 1]?.trim() ?? "") && lines[i]!.trim() !== "") {
+      cur = [];
+      out.set(lines[i]!.trim(), cur);
+      i++;
+      continue;
+    }
+    cur?.push(lines[i]!);
+  }
+  return out;
+}
+
+const RECORD = /^\s*(\d+) \| (S_[A-Z0-9_]+) \[size = \d+\](?: `(.*)`)?/;
+
+function records(lines: string[] = []): OracleRecord[] {
+  const out: OracleRecord[] = [];
+  for (const line of lines) {
+    const m = RECORD.exec(line);
+    if (m) out.push({ offset: Number(m[1]), kind: m[2]!, name: m[3] ?? "", details: [] });
+    else if (out.length > 0 && line.trim() !== "" && !/^\s*Mod \d+ \|/.test(line))
+      out.at(-1)!.details.push(line.trim());
+  }
+  return out;
+}
+
+const MACHINES: Record<string, string> = {
+  Amd64: "x64",
+  Arm64: "arm64",
+  x86: "x86",
+  I386: "x86",
+  ArmNT: "arm",
+};
+
+export function pdbutil(file: string): PdbOracle {
+  const dump = sections(run(["dump", "-summary", "-modules", "-publics", "-globals", "-symbols", file]));
+  const summary = dump.get("Summary") ?? [];
+  const value = (key: string) =>
+    summary
+      .find((l) => l.trim().startsWith(`${key}:`))
+      ?.split(": ")[1]
+      ?.trim();
+  const yaml = run(["pdb2yaml", "-dbi-stream", file]);
+  const dbiAge = /^DbiStream:[\s\S]*?^ {2}Age:\s+(\d+)/m.exec(yaml)?.[1];
+  const machine = /^ {2}MachineType:\s+(\S+)/m.exec(yaml)?.[1] ?? "?";
+  return {
+    guid: (value("GUID") ?? "").replace(/[{}]/g, "").toLowerCase(),
+    age: Number(value("Age")),
+    dbiAge: Number(dbiAge),
+    machine: MACHINES[machine] ?? machine,
+    modules: (dump.get("Modules") ?? []).flatMap((l) => {
+      const m = /^\s*Mod \d+ \| `(.*)`:/.exec(l);
+      return m ? [m[1]!] : [];
+    }),
+    publics: records(dump.get("Public Symbols")),
+    globals: records(dump.get("Global Symbols")),
+    symbols: records(dump.get("Symbols")),
+  };
+}

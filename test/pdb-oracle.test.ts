@@ -1,0 +1,189 @@
+import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { test } from "node:test";
+import {
+  decodeSymbol,
+  isData,
+  isProc,
+  type PdbFile,
+  parsePdb,
+  symbolKindName,
+} from "../src/formats/pdb/index.js";
+import { parsePe, readExports } from "../src/formats/pe/index.js";
+import { matchCodeView, matchPdb, pdbIdentity } from "../src/symbols/match.js";
+import { corpus, fixture } from "./helpers/corpus.js";
+import { type OracleRecord, pdbutil } from "./helpers/pdbutil.js";
+
+/** Every PDB with its image: the corpus pairs and our own built fixtures. */
+const PAIRS: { pdb: string; image: string }[] = [
+  ...[
+    "AzPshedPi_arm64.sys",
+    "AzPshedPi_x64.sys",
+    "conpty_console_list.node",
+    "windows_process_tree.node",
+    "winpty.dll",
+  ].map((image) => ({
+    image: corpus(`pdb-pairs/${image}`),
+    pdb: corpus(`pdb-pairs/${image.replace(/\.[a-z]+$/, ".pdb")}`),
+  })),
+  { image: fixture("user_etw.dll"), pdb: fixture("user_etw.pdb") },
+  { image: fixture("kernel_etw.sys"), pdb: fixture("kernel_etw.pdb") },
+];
+
+const name = (p: string) => p.split("/").at(-1)!;
+const addr = (rec: OracleRecord) => {
+  const line = rec.details.find((d) => /addr = \d+:\d+/.test(d));
+  const m = /addr = (\d+):(\d+)/.exec(line ?? "");
+  return m ? `${Number(m[1])}:${Number(m[2])}` : "?";
+};
+const sorted = (xs: string[]) => [...xs].sort();
+
+function loaded(path: string): PdbFile {
+  return parsePdb(readFileSync(path));
+}
+
+test("pdb fixtures exist", () => {
+  for (const { pdb, image } of PAIRS) assert.ok(existsSync(pdb) && existsSync(image), `${pdb} / ${image}`);
+});
+
+for (const { pdb: pdbPath, image } of PAIRS) {
+  test(`pdb ${name(pdbPath)}: identity, modules, publics, globals and module symbols equal llvm-pdbutil`, () => {
+    const pdb = loaded(pdbPath);
+    const o = pdbutil(pdbPath);
+    assert.equal(pdb.info.guid, o.guid, "GUID");
+    assert.equal(pdb.info.age, o.age, "info age");
+    assert.equal(pdb.dbi.age, o.dbiAge, "DBI age");
+    assert.equal(pdb.dbi.machine, o.machine, "machine");
+    assert.deepEqual(
+      pdb.dbi.modules.map((m) => m.name),
+      o.modules,
+      "module names in order",
+    );
+
+    // Publics: same records (stream offsets), names, addresses and function flags.
+    const pubs = pdb.publics();
+    assert.equal(pubs.length, o.publics.length, "number of publics");
+    assert.ok(pubs.length > 0);
+    assert.deepEqual(
+      pdb.publicRecords().map((r) => r.offset),
+      o.publics.map((r) => r.offset),
+      "public record offsets in hash order",
+    );
+    assert.deepEqual(
+      pubs.map((p) => `${p.name}@${p.segment}:${p.offset}${p.isFunction ? " fn" : ""}`),
+      o.publics.map(
+        (r) => `${r.name}@${addr(r)}${r.details.some((d) => /flags = .*function/.test(d)) ? " fn" : ""}`,
+      ),
+    );
+
+    // Globals: same records and kinds.
+    const globals = pdb.globalRecords();
+    assert.equal(globals.length, o.globals.length, "number of globals");
+    assert.deepEqual(
+      globals.map((g) => `${g.offset} ${symbolKindName(g.kind)}`),
+      o.globals.map((r) => `${r.offset} ${r.kind}`),
+    );
+
+    // Type names of global data: wherever llvm-pdbutil prints a plain name, ours is the same.
+    let typed = 0;
+    for (const [i, raw] of globals.entries()) {
+      const sym = decodeSymbol(raw);
+      if (!isData(sym)) continue;
+      const m = /type = 0x[0-9A-F]+ \((.*)\), addr/.exec(o.globals[i]!.details.join(" "));
+      const expected = m?.[1];
+      if (!expected || /[()]|\.\.\.|\* (const|volatile)/.test(expected)) continue;
+      assert.equal(pdb.typeName(sym.typeIndex), expected, `type of ${sym.name}`);
+      typed++;
+    }
+    assert.ok(typed > 0, "some global data type names were compared");
+
+    // Module symbol streams: procedures and annotations.
+    const oProcs = o.symbols.filter((r) => /^S_[GL]PROC32(_ID)?$/.test(r.kind));
+    const procs = pdb.procedures();
+    assert.equal(procs.length, oProcs.length, "number of procedures");
+    const procAddrs = new Set<string>();
+    for (const m of pdb.dbi.modules)
+      for (const { symbol } of pdb.moduleSymbols(m))
+        if (isProc(symbol)) procAddrs.add(`${symbol.name}@${symbol.segment}:${symbol.offset}`);
+    assert.deepEqual(sorted([...procAddrs]), sorted([...new Set(oProcs.map((r) => `${r.name}@${addr(r)}`))]));
+
+    const oAnn = o.symbols.filter((r) => r.kind === "S_ANNOTATION");
+    const ann = pdb.annotations();
+    assert.equal(ann.length, oAnn.length, "number of S_ANNOTATION records");
+    assert.deepEqual(
+      ann.map((a) => `${a.segment}:${a.offset} ${a.strings.join("|")}`),
+      oAnn.map((r) => {
+        // llvm-pdbutil prints `strings = [`, one string per line, and `]` glued to the last one.
+        const strings = r.details.slice(r.details.indexOf("strings = [") + 1);
+        return `${addr(r)} ${strings.join("|").replace(/\]$/, "")}`;
+      }),
+    );
+    assert.deepEqual(pdb.warnings, []);
+
+    // The image named by this PDB matches it (RSDS GUID == info GUID, RSDS age == DBI age).
+    const pe = parsePe(readFileSync(image));
+    const match = matchPdb(pe, pdb);
+    assert.ok(match.matches, match.reason);
+
+    // RVAs computed through the PDB's section headers equal the PE's export RVAs.
+    const byName = new Map(pubs.map((p) => [p.name, p]));
+    for (const e of readExports(pe)?.entries ?? []) {
+      if (e.forwarder || !e.name) continue;
+      const p = byName.get(e.name);
+      if (p) assert.equal(p.rva, e.rva, `RVA of export ${e.name}`);
+    }
+    assert.deepEqual(
+      pdb.sectionHeaders.map((s) => [s.name, s.virtualAddress]),
+      pe.sections.map((s) => [s.name.slice(0, 8), s.virtualAddress]),
+      "section headers stream equals the image's",
+    );
+  });
+}
+
+test("pdb: exported functions of the fixtures resolve to the PE's export RVAs", () => {
+  const pdb = loaded(fixture("user_etw.pdb"));
+  const exports = readExports(parsePe(readFileSync(fixture("user_etw.dll"))))!.entries;
+  const names = exports.map((e) => e.name).sort();
+  assert.deepEqual(names, [
+    "FixtureFail",
+    "FixtureRegister",
+    "FixtureStart",
+    "FixtureStop",
+    "FixtureUnregister",
+  ]);
+  const procs = new Map(pdb.procedures().map((p) => [p.name, p]));
+  for (const e of exports) assert.equal(procs.get(e.name!)?.rva, e.rva, e.name);
+});
+
+test("pdb: fixture globals are typed like mc.exe output (GUID, EVENT_DESCRIPTOR, REGHANDLE)", () => {
+  for (const [file, prefix] of [
+    ["user_etw.pdb", "Fixture"],
+    ["kernel_etw.pdb", "Driver"],
+  ] as const) {
+    const data = loaded(fixture(file)).globalData();
+    const typeOf = (n: string) => data.find((d) => d.name === n)?.typeName;
+    assert.equal(typeOf(`${prefix}ProviderGuid`), "const _GUID", file);
+    assert.equal(typeOf(`${prefix}RegHandle`), "unsigned __int64", file);
+    const descriptors = data.filter((d) => d.typeName === "const _EVENT_DESCRIPTOR");
+    assert.equal(descriptors.length, 3, file);
+    for (const d of descriptors) assert.ok(d.rva !== undefined && d.rva > 0);
+  }
+});
+
+test("pdb: match rule rejects a foreign PDB and a different age", () => {
+  const pe = parsePe(readFileSync(corpus("pdb-pairs/winpty.dll")));
+  const other = loaded(corpus("pdb-pairs/conpty_console_list.pdb"));
+  const r = matchPdb(pe, other);
+  assert.equal(r.matches, false);
+  assert.match(r.reason ?? "", /GUID differs/);
+  // Same GUID, other age: the AzPshedPi_x64 PDB has age 3; an image with age 2 must not match.
+  const az = loaded(corpus("pdb-pairs/AzPshedPi_x64.pdb"));
+  const id = pdbIdentity(az);
+  assert.equal(
+    matchCodeView({ format: "RSDS", guid: id.guid, age: id.age, path: "x.pdb" }, id).matches,
+    true,
+  );
+  const older = matchCodeView({ format: "RSDS", guid: id.guid, age: id.age - 1, path: "x.pdb" }, id);
+  assert.equal(older.matches, false);
+  assert.match(older.reason ?? "", /age differs/);
+});
