@@ -43,4 +43,10 @@ kernel_sys() {
 
 user_dll user_etw "$MINGW/lib/libadvapi32.a" "$MINGW/lib/libkernel32.a"
 kernel_sys kernel_etw "$MINGW/lib/libntoskrnl.a"
+# WPP fixtures: lld-link-14 blanks S_ANNOTATION into S_SKIP; restore-annotations.mjs copies the
+# records back from the .obj (see its header).
+kernel_sys wpp_driver "$MINGW/lib/libntoskrnl.a"
+node "$here/restore-annotations.mjs" "$tmp/wpp_driver.obj" "$out/wpp_driver.pdb"
+user_dll wpp_user "$MINGW/lib/libadvapi32.a" "$MINGW/lib/libkernel32.a"
+node "$here/restore-annotations.mjs" "$tmp/wpp_user.obj" "$out/wpp_user.pdb"
 ls -l "$out"
