@@ -1,0 +1,447 @@
+/**
+ * x64 decoding with iced-x86 (WASM) into compact typed arrays.
+ *
+ * Each instruction of every decoded range is read once through iced's `decodeOut` and kept as a
+ * handful of numbers (RVA, length, mnemonic, flow control, the first two operands, memory operand
+ * and immediate); later passes (call graph, value resolution) never touch iced again. Reading an
+ * iced property crosses the JS/WASM boundary, so only the properties an instruction needs are read.
+ */
+import iced from "iced-x86";
+import type { PeImage } from "../formats/pe/index.js";
+import { SCN_CNT_CODE, SCN_MEM_EXECUTE } from "../formats/pe/index.js";
+
+const { Decoder, DecoderOptions, Instruction, MemorySize, Mnemonic, Register } = iced;
+
+/** Operand kinds kept per operand (compressed from iced's OpKind). */
+export const Op = { None: 0, Reg: 1, Imm: 2, Mem: 3, Branch: 4, Other: 5 } as const;
+
+/** Flow control, same numbering as iced's FlowControl. */
+export const Flow = {
+  Next: 0,
+  UnconditionalBranch: 1,
+  IndirectBranch: 2,
+  ConditionalBranch: 3,
+  Return: 4,
+  Call: 5,
+  IndirectCall: 6,
+  Interrupt: 7,
+  Xbegin: 8,
+  Exception: 9,
+} as const;
+
+/** Register numbers (iced's Register enum) the analysis refers to. */
+export const Reg = {
+  None: 0,
+  RAX: 53,
+  RCX: 54,
+  RDX: 55,
+  RBX: 56,
+  RSP: 57,
+  RBP: 58,
+  RSI: 59,
+  RDI: 60,
+  R8: 61,
+  R9: 62,
+  R10: 63,
+  R11: 64,
+  RIP: 70,
+  XMM0: 77,
+  ZMM31: 172,
+} as const;
+
+/**
+ * Decoded instructions of an image, sorted by RVA (ranges are decoded in ascending order and do not
+ * overlap). Index i describes one instruction.
+ */
+export interface Code {
+  count: number;
+  rva: Uint32Array;
+  len: Uint8Array;
+  /** iced Mnemonic. */
+  mnem: Uint16Array;
+  flow: Uint8Array;
+  op0: Uint8Array;
+  op1: Uint8Array;
+  /** Register of operand 0/1 when that operand is a register (iced Register numbering). */
+  reg0: Uint8Array;
+  reg1: Uint8Array;
+  /** Memory operand (at most one per instruction): base, index, scale, size in bytes. */
+  memBase: Uint8Array;
+  memIndex: Uint8Array;
+  memScale: Uint8Array;
+  memSize: Uint8Array;
+  /**
+   * RIP-relative memory operand: target RVA; other memory operand: displacement; near branch:
+   * target RVA.
+   */
+  addr: Int32Array;
+  /** Immediate operand (sign-extended, truncated to int32; see `imm64` for wider ones). */
+  imm: Int32Array;
+  /** Immediates that do not fit in int32, by instruction index. */
+  imm64: Map<number, bigint>;
+}
+
+export interface DecodeRange {
+  start: number;
+  end: number;
+}
+
+/** Bytes per MemorySize value (0 when not a plain sized operand). */
+const memSizeBytes: Uint8Array = (() => {
+  const out = new Uint8Array(1024);
+  for (const [name, value] of Object.entries(MemorySize)) {
+    if (typeof value !== "number" || value >= out.length) continue;
+    const packed = /^Packed(\d+)_/.exec(name);
+    const plain = /(\d+)/.exec(name);
+    const bits = packed ? Number(packed[1]) : plain ? Number(plain[1]) : 0;
+    out[value] = bits >= 8 ? Math.min(255, bits / 8) : 0;
+  }
+  return out;
+})();
+
+/** Code ranges of every executable section (whole sections). */
+export function codeSectionRanges(pe: PeImage): DecodeRange[] {
+  const out: DecodeRange[] = [];
+  for (const s of pe.sections) {
+    if ((s.characteristics & (SCN_CNT_CODE | SCN_MEM_EXECUTE)) === 0) continue;
+    const size = Math.min(s.virtualSize || s.rawSize, s.rawSize);
+    if (size > 0) out.push({ start: s.virtualAddress, end: s.virtualAddress + size });
+  }
+  return out.sort((a, b) => a.start - b.start);
+}
+
+/**
+ * Splits code ranges at known instruction starts (function starts) so that a linear sweep
+ * re-synchronises at each of them instead of running on through data or padding.
+ */
+export function splitRanges(ranges: DecodeRange[], starts: Iterable<number>): DecodeRange[] {
+  const sorted = [...new Set(starts)].sort((a, b) => a - b);
+  const out: DecodeRange[] = [];
+  let k = 0;
+  for (const r of ranges) {
+    let cur = r.start;
+    while (k < sorted.length && sorted[k]! <= r.start) k++;
+    while (k < sorted.length && sorted[k]! < r.end) {
+      const s = sorted[k++]!;
+      if (s > cur) out.push({ start: cur, end: s });
+      cur = s;
+    }
+    out.push({ start: cur, end: r.end });
+  }
+  return out;
+}
+
+class Growable {
+  cap: number;
+  n = 0;
+  rva: Uint32Array;
+  len: Uint8Array;
+  mnem: Uint16Array;
+  flow: Uint8Array;
+  op0: Uint8Array;
+  op1: Uint8Array;
+  reg0: Uint8Array;
+  reg1: Uint8Array;
+  memBase: Uint8Array;
+  memIndex: Uint8Array;
+  memScale: Uint8Array;
+  memSize: Uint8Array;
+  addr: Int32Array;
+  imm: Int32Array;
+  constructor(cap: number) {
+    this.cap = cap;
+    this.rva = new Uint32Array(cap);
+    this.len = new Uint8Array(cap);
+    this.mnem = new Uint16Array(cap);
+    this.flow = new Uint8Array(cap);
+    this.op0 = new Uint8Array(cap);
+    this.op1 = new Uint8Array(cap);
+    this.reg0 = new Uint8Array(cap);
+    this.reg1 = new Uint8Array(cap);
+    this.memBase = new Uint8Array(cap);
+    this.memIndex = new Uint8Array(cap);
+    this.memScale = new Uint8Array(cap);
+    this.memSize = new Uint8Array(cap);
+    this.addr = new Int32Array(cap);
+    this.imm = new Int32Array(cap);
+  }
+  grow(): void {
+    const cap = this.cap * 2;
+    const g = <T extends Uint32Array | Uint8Array | Uint16Array | Int32Array>(a: T): T => {
+      const b = new (a.constructor as new (n: number) => T)(cap);
+      b.set(a);
+      return b;
+    };
+    this.rva = g(this.rva);
+    this.len = g(this.len);
+    this.mnem = g(this.mnem);
+    this.flow = g(this.flow);
+    this.op0 = g(this.op0);
+    this.op1 = g(this.op1);
+    this.reg0 = g(this.reg0);
+    this.reg1 = g(this.reg1);
+    this.memBase = g(this.memBase);
+    this.memIndex = g(this.memIndex);
+    this.memScale = g(this.memScale);
+    this.memSize = g(this.memSize);
+    this.addr = g(this.addr);
+    this.imm = g(this.imm);
+    this.cap = cap;
+  }
+}
+
+/** OpKind → compressed Op. */
+function opOf(kind: number): number {
+  if (kind === 0) return Op.Reg;
+  if (kind >= 1 && kind <= 3) return Op.Branch;
+  if (kind >= 6 && kind <= 14) return Op.Imm;
+  if (kind === 24) return Op.Mem;
+  return Op.Other;
+}
+
+export interface DecodeOptions {
+  /** Called now and then with (bytes decoded, bytes total). */
+  progress?: (done: number, total: number) => void;
+}
+
+/**
+ * Decodes the given RVA ranges (sorted, non-overlapping; default: all executable sections) of a
+ * 64-bit image. Bytes that do not decode become 1-byte "invalid" records so the sweep goes on.
+ */
+export function decodeImage(pe: PeImage, ranges?: DecodeRange[], options: DecodeOptions = {}): Code {
+  const rs = (ranges ?? codeSectionRanges(pe)).slice().sort((a, b) => a.start - b.start);
+  const total = rs.reduce((s, r) => s + (r.end - r.start), 0);
+  const g = new Growable(Math.max(1024, Math.ceil(total / 3.5)));
+  const imm64 = new Map<number, bigint>();
+  const ins = new Instruction();
+  let done = 0;
+  let lastReport = 0;
+  // One decoder per section: ranges are expressed as positions inside the section's raw bytes.
+  const decoders = new Map<number, { dec: InstanceType<typeof Decoder>; base: number; size: number }>();
+  try {
+    for (const r of rs) {
+      const sec = pe.sectionOfRva(r.start);
+      if (!sec) continue;
+      let d = decoders.get(sec.virtualAddress);
+      if (!d) {
+        const bytes = pe.sectionBytes(sec);
+        d = {
+          dec: new Decoder(64, bytes, DecoderOptions.None),
+          base: sec.virtualAddress,
+          size: bytes.length,
+        };
+        decoders.set(sec.virtualAddress, d);
+      }
+      const startPos = r.start - d.base;
+      const endPos = Math.min(r.end - d.base, d.size);
+      if (startPos >= endPos) continue;
+      const dec = d.dec;
+      dec.position = startPos;
+      dec.ip = BigInt(r.start);
+      let pos = startPos;
+      while (pos < endPos) {
+        dec.decodeOut(ins);
+        let n = g.n;
+        if (n === g.cap) g.grow();
+        const length = ins.length;
+        const rva = d.base + pos;
+        g.rva[n] = rva;
+        const mnem = ins.mnemonic;
+        if (mnem === Mnemonic.INVALID) {
+          // Resynchronise one byte further on.
+          g.len[n] = 1;
+          g.mnem[n] = 0;
+          g.flow[n] = Flow.Exception;
+          g.op0[n] = 0;
+          g.op1[n] = 0;
+          g.n = n + 1;
+          pos += 1;
+          dec.position = pos;
+          dec.ip = BigInt(d.base + pos);
+          continue;
+        }
+        g.len[n] = length;
+        g.mnem[n] = mnem;
+        const flow = ins.flowControl;
+        g.flow[n] = flow;
+        const opCount = ins.opCount;
+        let memUsed = false;
+        let immUsed = false;
+        for (let k = 0; k < 2; k++) {
+          if (k >= opCount) {
+            if (k === 0) g.op0[n] = Op.None;
+            else g.op1[n] = Op.None;
+            continue;
+          }
+          const kind = ins.opKind(k);
+          const op = opOf(kind);
+          if (k === 0) g.op0[n] = op;
+          else g.op1[n] = op;
+          if (op === Op.Reg) {
+            const reg = ins.opRegister(k);
+            if (k === 0) g.reg0[n] = reg;
+            else g.reg1[n] = reg;
+          } else if (op === Op.Mem) memUsed = true;
+          else if (op === Op.Branch) g.addr[n] = Number(ins.nearBranchTarget);
+          else if (op === Op.Imm) immUsed = true;
+        }
+        if (!memUsed && opCount > 2) {
+          // e.g. imul r, [m], imm — keep the memory operand if any of the later ones is one.
+          for (let k = 2; k < opCount; k++) if (ins.opKind(k) === 24) memUsed = true;
+        }
+        if (memUsed) {
+          const base = ins.memoryBase;
+          g.memBase[n] = base;
+          g.memIndex[n] = ins.memoryIndex;
+          g.memScale[n] = ins.memoryIndexScale;
+          g.memSize[n] = memSizeBytes[ins.memorySize] ?? 0;
+          if (base === Register.RIP) g.addr[n] = Number(ins.memoryDisplacement) - 0;
+          else g.addr[n] = Number(BigInt.asIntN(32, ins.memoryDisplacement));
+        } else {
+          g.memBase[n] = 0;
+          g.memIndex[n] = 0;
+          g.memSize[n] = 0;
+        }
+        if (immUsed || opCount > 2) {
+          let v = 0n;
+          let found = false;
+          for (let k = 0; k < opCount; k++) {
+            const kind = ins.opKind(k);
+            if (kind >= 6 && kind <= 14) {
+              v = ins.immediate(k);
+              found = true;
+              break;
+            }
+          }
+          if (found) {
+            const s = BigInt.asIntN(64, v);
+            if (s >= -2147483648n && s <= 2147483647n) g.imm[n] = Number(s);
+            else {
+              g.imm[n] = Number(BigInt.asIntN(32, v));
+              imm64.set(n, BigInt.asUintN(64, v));
+            }
+          } else g.imm[n] = 0;
+        } else g.imm[n] = 0;
+        g.n = n + 1;
+        n++;
+        pos += length;
+        if (pos - startPos > 0 && done + (pos - startPos) - lastReport > 1 << 20 && options.progress) {
+          lastReport = done + (pos - startPos);
+          options.progress(lastReport, total);
+        }
+      }
+      done += endPos - startPos;
+    }
+  } finally {
+    ins.free();
+    for (const d of decoders.values()) d.dec.free();
+  }
+  options.progress?.(total, total);
+  const n = g.n;
+  return {
+    count: n,
+    rva: g.rva.subarray(0, n),
+    len: g.len.subarray(0, n),
+    mnem: g.mnem.subarray(0, n),
+    flow: g.flow.subarray(0, n),
+    op0: g.op0.subarray(0, n),
+    op1: g.op1.subarray(0, n),
+    reg0: g.reg0.subarray(0, n),
+    reg1: g.reg1.subarray(0, n),
+    memBase: g.memBase.subarray(0, n),
+    memIndex: g.memIndex.subarray(0, n),
+    memScale: g.memScale.subarray(0, n),
+    memSize: g.memSize.subarray(0, n),
+    addr: g.addr.subarray(0, n),
+    imm: g.imm.subarray(0, n),
+    imm64,
+  };
+}
+
+/** Index of the instruction starting exactly at `rva`, or -1. */
+export function indexAt(code: Code, rva: number): number {
+  const i = indexAtOrBefore(code, rva);
+  return i >= 0 && code.rva[i] === rva ? i : -1;
+}
+
+/** Index of the last instruction starting at or before `rva`, or -1. */
+export function indexAtOrBefore(code: Code, rva: number): number {
+  let lo = 0;
+  let hi = code.count - 1;
+  let ans = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    if (code.rva[mid]! <= rva) {
+      ans = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return ans;
+}
+
+/** Immediate of instruction i as a bigint (full 64 bits where the instruction had them). */
+export function immediateOf(code: Code, i: number): bigint {
+  const wide = code.imm64.get(i);
+  return wide ?? BigInt(code.imm[i]!);
+}
+
+/** Mnemonic numbers used by the analysis. */
+export const M = {
+  Mov: Mnemonic.Mov,
+  Lea: Mnemonic.Lea,
+  Call: Mnemonic.Call,
+  Jmp: Mnemonic.Jmp,
+  Xor: Mnemonic.Xor,
+  And: Mnemonic.And,
+  Or: Mnemonic.Or,
+  Movsxd: Mnemonic.Movsxd,
+  Movzx: Mnemonic.Movzx,
+  Movsx: Mnemonic.Movsx,
+  Movups: Mnemonic.Movups,
+  Movaps: Mnemonic.Movaps,
+  Movdqu: Mnemonic.Movdqu,
+  Movdqa: Mnemonic.Movdqa,
+  Vmovups: Mnemonic.Vmovups,
+  Vmovaps: Mnemonic.Vmovaps,
+  Vmovdqu: Mnemonic.Vmovdqu,
+  Vmovdqa: Mnemonic.Vmovdqa,
+  Movq: Mnemonic.Movq,
+  Movsd: Mnemonic.Movsd,
+  Cmp: Mnemonic.Cmp,
+  Test: Mnemonic.Test,
+  Push: Mnemonic.Push,
+  Pop: Mnemonic.Pop,
+  Sub: Mnemonic.Sub,
+  Add: Mnemonic.Add,
+  Int3: Mnemonic.Int3,
+  Nop: Mnemonic.Nop,
+  Ret: Mnemonic.Ret,
+} as const;
+
+/** Canonical 64-bit register for a general-purpose register of any width (AL/AX/EAX/RAX → RAX). */
+export function gpr64(reg: number): number {
+  if (reg >= 53 && reg <= 68) return reg;
+  if (reg >= 37 && reg <= 52) return reg + 16;
+  if (reg >= 21 && reg <= 36) return reg + 32;
+  if (reg >= 1 && reg <= 4) return reg + 52;
+  if (reg >= 9 && reg <= 20) return reg + 44;
+  if (reg >= 5 && reg <= 8) return reg + 48; // AH..BH
+  return reg;
+}
+
+/** Vector register index 0..31 for XMM/YMM/ZMM registers, or -1. */
+export function vecIndex(reg: number): number {
+  if (reg >= 77 && reg <= 108) return reg - 77;
+  if (reg >= 109 && reg <= 140) return reg - 109;
+  if (reg >= 141 && reg <= 172) return reg - 141;
+  return -1;
+}
+
+/** Width in bytes of a general-purpose register. */
+export function gprWidth(reg: number): number {
+  if (reg >= 53 && reg <= 68) return 8;
+  if (reg >= 37 && reg <= 52) return 4;
+  if (reg >= 21 && reg <= 36) return 2;
+  if (reg >= 1 && reg <= 20) return 1;
+  return 0;
+}

@@ -1,0 +1,197 @@
+/**
+ * Function discovery: starts from .pdata (x64 RUNTIME_FUNCTION), exports, PDB symbols and direct
+ * call targets; instruction-index ranges per function; import thunks (`jmp [rip+__imp_X]`).
+ */
+import { type Code, Flow, indexAt, indexAtOrBefore, M, Op, Reg } from "./disasm.js";
+
+/** One x64 RUNTIME_FUNCTION entry, with `parent` set for chained (continuation) entries. */
+export interface RuntimeFunctionRange {
+  begin: number;
+  end: number;
+  /** Begin RVA of the primary entry when this entry's unwind info chains to another one. */
+  parent?: number;
+}
+
+export interface FunctionInfo {
+  rva: number;
+  /** End RVA (exclusive) of the primary body: .pdata end, else the next function start. */
+  end: number;
+  /** Instruction indices [first, last) of the primary body. */
+  first: number;
+  last: number;
+  name?: string;
+  /** Import reached when the function is only `jmp [rip+__imp_X]`. */
+  thunkImport?: string;
+}
+
+export interface FunctionTable {
+  /** Sorted by rva. */
+  list: FunctionInfo[];
+  byRva: Map<number, FunctionInfo>;
+  /** Region starts (function starts and chained fragments), sorted, with the owning function rva. */
+  regionStart: Uint32Array;
+  regionOwner: Uint32Array;
+}
+
+export interface FunctionSeeds {
+  runtimeFunctions?: RuntimeFunctionRange[];
+  /** Known names by rva (exports, PDB publics/procedures). */
+  names?: Map<number, string>;
+  /** Extra starts known to be code (exports that are code, entry point). */
+  starts?: Iterable<number>;
+  /** IAT slot rva → import label, for naming thunks. */
+  imports?: Map<number, string>;
+}
+
+/** Function starts known before decoding: .pdata primaries, named code, extra starts. */
+export function seedStarts(seeds: FunctionSeeds): Set<number> {
+  const out = new Set<number>();
+  for (const r of seeds.runtimeFunctions ?? []) out.add(r.begin);
+  for (const s of seeds.starts ?? []) out.add(s);
+  return out;
+}
+
+/**
+ * Builds the function table from decoded code. Call targets that land on a decoded instruction
+ * become function starts too (leaf functions have no .pdata entry).
+ */
+export function buildFunctions(code: Code, seeds: FunctionSeeds): FunctionTable {
+  const fragments = new Map<number, number>(); // fragment begin → parent begin
+  const pdataEnd = new Map<number, number>();
+  const starts = new Set<number>();
+  for (const r of seeds.runtimeFunctions ?? []) {
+    if (r.parent !== undefined && r.parent !== r.begin) fragments.set(r.begin, r.parent);
+    else {
+      starts.add(r.begin);
+      pdataEnd.set(r.begin, Math.max(pdataEnd.get(r.begin) ?? 0, r.end));
+    }
+  }
+  for (const s of seeds.starts ?? []) if (!fragments.has(s)) starts.add(s);
+  for (const rva of seeds.names?.keys() ?? [])
+    if (!fragments.has(rva) && indexAt(code, rva) >= 0) starts.add(rva);
+  for (let i = 0; i < code.count; i++) {
+    if (code.flow[i] === Flow.Call && code.op0[i] === Op.Branch) {
+      const t = code.addr[i]!;
+      if (!fragments.has(t) && indexAt(code, t) >= 0) starts.add(t);
+    }
+  }
+  const sorted = [...starts].filter((s) => indexAt(code, s) >= 0).sort((a, b) => a - b);
+  const list: FunctionInfo[] = [];
+  const byRva = new Map<number, FunctionInfo>();
+  const allRegions = [
+    ...sorted.map((s) => [s, s] as const),
+    ...[...fragments].map(([f, p]) => [f, p] as const),
+  ]
+    .filter(([f]) => indexAt(code, f) >= 0)
+    .sort((a, b) => a[0] - b[0]);
+  const regionStart = Uint32Array.from(allRegions.map((r) => r[0]));
+  const regionOwner = Uint32Array.from(allRegions.map((r) => r[1]));
+  for (let k = 0; k < sorted.length; k++) {
+    const rva = sorted[k]!;
+    const regionIdx = lowerBound(regionStart, rva + 1);
+    const nextRegion = regionIdx < regionStart.length ? regionStart[regionIdx]! : Number.MAX_SAFE_INTEGER;
+    let end = pdataEnd.get(rva) ?? nextRegion;
+    if (end > nextRegion) end = nextRegion;
+    const first = indexAt(code, rva);
+    let last = indexAtOrBefore(code, end - 1) + 1;
+    if (last <= first) last = first + 1;
+    // Without .pdata the body ends at the next start; never run into the next decoded range.
+    if (last > code.count) last = code.count;
+    const f: FunctionInfo = { rva, end, first, last };
+    const name = seeds.names?.get(rva);
+    if (name) f.name = name;
+    list.push(f);
+    byRva.set(rva, f);
+  }
+  // Import thunks: a body whose first instruction is `jmp [rip+IAT]`.
+  if (seeds.imports) {
+    for (const f of list) {
+      const i = f.first;
+      if (code.mnem[i] === M.Jmp && code.op0[i] === Op.Mem && code.memBase[i] === Reg.RIP) {
+        const imp = seeds.imports.get(code.addr[i]!);
+        if (imp) f.thunkImport = imp;
+      }
+    }
+  }
+  return { list, byRva, regionStart, regionOwner };
+}
+
+function lowerBound(a: Uint32Array, v: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid]! < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** The function owning the code at `rva` (chained fragments map to their parent), if any. */
+export function functionAt(table: FunctionTable, rva: number): FunctionInfo | undefined {
+  const k = lowerBound(table.regionStart, rva + 1) - 1;
+  if (k < 0) return undefined;
+  return table.byRva.get(table.regionOwner[k]!);
+}
+
+/** Display name of a function: its symbol, or sub_<RVA> like other tools print. */
+export function functionName(f: FunctionInfo): string {
+  return f.name ?? `sub_${f.rva.toString(16).toUpperCase()}`;
+}
+
+/**
+ * Basic block leaders of a function body: the first instruction, branch targets inside the body
+ * and instructions following a branch/return.
+ */
+export function basicBlockLeaders(code: Code, f: FunctionInfo): number[] {
+  const leaders = new Set<number>([f.first]);
+  for (let i = f.first; i < f.last; i++) {
+    const fl = code.flow[i]!;
+    if (fl === Flow.ConditionalBranch || fl === Flow.UnconditionalBranch) {
+      if (code.op0[i] === Op.Branch) {
+        const t = code.addr[i]!;
+        if (t >= f.rva && t < f.end) {
+          const j = indexAt(code, t);
+          if (j >= 0) leaders.add(j);
+        }
+      }
+      if (i + 1 < f.last) leaders.add(i + 1);
+    } else if (fl === Flow.Return || fl === Flow.IndirectBranch || fl === Flow.Exception) {
+      if (i + 1 < f.last) leaders.add(i + 1);
+    }
+  }
+  return [...leaders].sort((a, b) => a - b);
+}
+
+/**
+ * Predecessor instructions by index for the body of `f`: for each branch target inside the body,
+ * the branch instructions that reach it (fall-through predecessors are implicit: i-1 unless
+ * i-1 ends its block with an unconditional transfer).
+ */
+export function branchPredecessors(code: Code, f: FunctionInfo): Map<number, number[]> {
+  const preds = new Map<number, number[]>();
+  for (let i = f.first; i < f.last; i++) {
+    const fl = code.flow[i]!;
+    if ((fl === Flow.ConditionalBranch || fl === Flow.UnconditionalBranch) && code.op0[i] === Op.Branch) {
+      const t = code.addr[i]!;
+      if (t < f.rva || t >= f.end) continue;
+      const j = indexAt(code, t);
+      if (j < 0) continue;
+      const list = preds.get(j);
+      if (list) list.push(i);
+      else preds.set(j, [i]);
+    }
+  }
+  return preds;
+}
+
+/** True when control never falls through from instruction i to i+1. */
+export function endsFlow(code: Code, i: number): boolean {
+  const fl = code.flow[i]!;
+  return (
+    fl === Flow.UnconditionalBranch ||
+    fl === Flow.Return ||
+    fl === Flow.IndirectBranch ||
+    fl === Flow.Exception
+  );
+}

@@ -1,0 +1,170 @@
+/**
+ * Manifest-style writes: EtwWrite*, EventWrite*, EtwEventWrite* (RegHandle, PCEVENT_DESCRIPTOR, ...)
+ * and the *WriteString forms (RegHandle, Level, Keyword, ...). The descriptor argument resolves to a
+ * global (16 bytes read from the image) or to a stack slot filled before the call (immediate and
+ * XMM stores); the handle to a REGHANDLE global whose registration names the provider, or — the
+ * locality pattern — to a registration in the same function.
+ */
+import { functionAt } from "../functions.js";
+import type { Value } from "../values.js";
+import { resolveArguments } from "../wrappers.js";
+import type {
+  AnalysisContext,
+  EventDescriptor,
+  RegisteredProvider,
+  SiteEvent,
+  WriteFinding,
+  WriteRecognizer,
+} from "./types.js";
+
+/** APIs taking (RegHandle, PCEVENT_DESCRIPTOR, ...). */
+export const DESCRIPTOR_WRITE_APIS = [
+  "EtwWrite",
+  "EtwWriteEx",
+  "EtwWriteTransfer",
+  "EtwWriteStartScenario",
+  "EtwWriteEndScenario",
+  "EventWrite",
+  "EventWriteEx",
+  "EventWriteTransfer",
+  "EtwEventWrite",
+  "EtwEventWriteEx",
+  "EtwEventWriteTransfer",
+  "EtwEventWriteFull",
+  "EtwEventWriteStartScenario",
+  "EtwEventWriteEndScenario",
+];
+
+/** APIs taking (RegHandle, UCHAR Level, ULONGLONG Keyword, ...). */
+export const STRING_WRITE_APIS = ["EtwWriteString", "EventWriteString", "EtwEventWriteString"];
+
+export function decodeDescriptor(b: Uint8Array): EventDescriptor {
+  const dv = new DataView(b.buffer, b.byteOffset, 16);
+  return {
+    id: dv.getUint16(0, true),
+    version: b[2]!,
+    channel: b[3]!,
+    level: b[4]!,
+    opcode: b[5]!,
+    task: dv.getUint16(6, true),
+    keyword: "0x" + dv.getBigUint64(8, true).toString(16),
+  };
+}
+
+/** Provider for a handle value: the registration of that global, else the function's own registration. */
+export function providerForHandle(
+  ctx: AnalysisContext,
+  handle: Value,
+  fnRva: number,
+  apiFn: number,
+): RegisteredProvider | undefined {
+  if (handle.k === "load" && handle.base.k === "addr") {
+    const p = ctx.providers.byHandle(handle.base.rva);
+    if (p) return p;
+  }
+  // Locality: register, write, unregister in one function.
+  for (const fn of [fnRva, apiFn]) {
+    const regs = ctx.providers.inFunction(fn);
+    if (regs.length > 0 && regs.every((r) => r.guid === regs[0]!.guid)) return regs[0];
+  }
+  return undefined;
+}
+
+export function providerInfo(
+  ctx: AnalysisContext,
+  handle: Value,
+  p: RegisteredProvider | undefined,
+): WriteFinding["provider"] {
+  const out: NonNullable<WriteFinding["provider"]> = {};
+  if (p) {
+    out.guid = p.guid;
+    if (p.guidSymbol) out.symbol = p.guidSymbol;
+    if (p.name) out.name = p.name;
+    if (p.handleSymbol) out.handleSymbol = p.handleSymbol;
+    if (p.handleRva !== undefined) out.handleRva = p.handleRva;
+  }
+  if (handle.k === "load" && handle.base.k === "addr") {
+    out.handleRva = handle.base.rva;
+    const hs = ctx.symbolAt(handle.base.rva);
+    if (hs) out.handleSymbol = hs;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+export const manifestRecognizer: WriteRecognizer = {
+  id: "manifest",
+  find(ctx) {
+    const out: WriteFinding[] = [];
+    for (const api of [...DESCRIPTOR_WRITE_APIS, ...STRING_WRITE_APIS]) {
+      const isString = STRING_WRITE_APIS.includes(api);
+      for (const site of ctx.callsTo(api)) {
+        const calls = resolveArguments(
+          ctx.code,
+          ctx.functions,
+          ctx.graph,
+          ctx.values,
+          site.index,
+          isString ? [0, 1, 2] : [0, 1],
+        );
+        for (const call of calls) {
+          const outer = call.chain[0]!;
+          const fn = functionAt(ctx.functions, ctx.code.rva[outer]!);
+          const handle = call.values[0]!;
+          const event: SiteEvent = isString
+            ? stringEvent(call.values[1]!, call.values[2]!)
+            : descriptorEvent(ctx, call.values[1]!);
+          const provider = providerInfo(
+            ctx,
+            handle,
+            providerForHandle(ctx, handle, fn?.rva ?? 0, site.caller),
+          );
+          const finding: WriteFinding = {
+            index: outer,
+            rva: ctx.code.rva[outer]!,
+            function: fn?.rva ?? 0,
+            writeFunction: api,
+            via: call.chain.map((i) => ctx.code.rva[i]!),
+            event,
+          };
+          if (provider) finding.provider = provider;
+          out.push(finding);
+        }
+      }
+    }
+    return out;
+  },
+};
+
+function descriptorEvent(ctx: AnalysisContext, v: Value): SiteEvent {
+  if (v.k === "addr") {
+    const bytes = ctx.values.imageBytes(v.rva, 16);
+    const ev: SiteEvent = { kind: "manifest", descriptorRva: v.rva };
+    if (bytes) ev.descriptor = decodeDescriptor(bytes);
+    const sym = ctx.symbolAt(v.rva);
+    if (sym) ev.symbol = sym;
+    return ev;
+  }
+  if (v.k === "stack") {
+    const bytes = ctx.values.stackBytes(v, 16);
+    const ev: SiteEvent = { kind: "manifest", stackBuilt: true };
+    if (bytes) ev.descriptor = decodeDescriptor(bytes);
+    return ev;
+  }
+  return { kind: "manifest" };
+}
+
+function stringEvent(level: Value, keyword: Value): SiteEvent {
+  if (level.k !== "imm" || keyword.k !== "imm") return { kind: "manifest" };
+  return {
+    kind: "manifest",
+    descriptor: {
+      id: 0,
+      version: 0,
+      channel: 0,
+      level: Number(level.v & 0xffn),
+      opcode: 0,
+      task: 0,
+      keyword: "0x" + keyword.v.toString(16),
+    },
+  };
+}

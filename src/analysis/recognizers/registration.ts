@@ -1,0 +1,73 @@
+/**
+ * Provider registrations: EtwRegister / EventRegister / EtwEventRegister / EtwRegisterClassicProvider
+ * call sites (and wrappers around them, through `resolveArguments`). The GUID argument resolves to
+ * 16 bytes in the image, the handle argument to the global that receives the REGHANDLE.
+ */
+import { formatGuid } from "../../util/bytes.js";
+import { functionAt } from "../functions.js";
+import type { Value } from "../values.js";
+import { resolveArguments } from "../wrappers.js";
+import type { AnalysisContext, ProviderRegistry, RegisteredProvider } from "./types.js";
+
+/** Registration APIs: which argument holds the GUID pointer and which the handle pointer. */
+export const REGISTER_APIS: Record<string, { guid: number; handle: number }> = {
+  EtwRegister: { guid: 0, handle: 3 },
+  EventRegister: { guid: 0, handle: 3 },
+  EtwEventRegister: { guid: 0, handle: 3 },
+  EtwRegisterClassicProvider: { guid: 0, handle: 4 },
+};
+
+export function findRegistrations(ctx: Omit<AnalysisContext, "providers">): RegisteredProvider[] {
+  const out: RegisteredProvider[] = [];
+  const seen = new Set<string>();
+  for (const [api, spec] of Object.entries(REGISTER_APIS)) {
+    for (const site of ctx.callsTo(api)) {
+      const calls = resolveArguments(ctx.code, ctx.functions, ctx.graph, ctx.values, site.index, [
+        spec.guid,
+        spec.handle,
+      ]);
+      for (const call of calls) {
+        const [guidValue, handleValue] = call.values as [Value, Value];
+        if (guidValue.k !== "addr") continue;
+        const bytes = ctx.values.imageBytes(guidValue.rva, 16);
+        if (!bytes) continue;
+        const guid = formatGuid(bytes);
+        const fn = functionAt(ctx.functions, ctx.code.rva[call.chain[0]!]!);
+        const reg: RegisteredProvider = {
+          guid,
+          guidRva: guidValue.rva,
+          function: fn?.rva ?? 0,
+          registerFunction: api,
+        };
+        const guidSymbol = ctx.symbolAt(guidValue.rva);
+        if (guidSymbol) reg.guidSymbol = guidSymbol;
+        if (handleValue.k === "addr") {
+          reg.handleRva = handleValue.rva;
+          const hs = ctx.symbolAt(handleValue.rva);
+          if (hs) reg.handleSymbol = hs;
+        }
+        const key = `${guid}:${reg.handleRva ?? "-"}:${reg.function}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        out.push(reg);
+      }
+    }
+  }
+  return out;
+}
+
+export function providerRegistry(list: RegisteredProvider[]): ProviderRegistry {
+  const handles = new Map<number, RegisteredProvider>();
+  const byFn = new Map<number, RegisteredProvider[]>();
+  for (const p of list) {
+    if (p.handleRva !== undefined && !handles.has(p.handleRva)) handles.set(p.handleRva, p);
+    const l = byFn.get(p.function);
+    if (l) l.push(p);
+    else byFn.set(p.function, [p]);
+  }
+  return {
+    list,
+    byHandle: (rva) => handles.get(rva),
+    inFunction: (fn) => byFn.get(fn) ?? [],
+  };
+}

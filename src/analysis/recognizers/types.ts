@@ -1,0 +1,114 @@
+/**
+ * The recognizer interface. A recognizer looks at the call sites of the write (or registration)
+ * APIs it knows, resolves their arguments with the shared ValueResolver (wrappers included, see
+ * `resolveArguments`) and returns findings. Recognizers are pure: no I/O, no global state.
+ *
+ * To add one: create `src/analysis/recognizers/<name>.ts` exporting a `WriteRecognizer`, and add it
+ * to the list in `src/analysis/recognizers/index.ts`. Document it in docs/analysis.md.
+ */
+import type { PeImage } from "../../formats/pe/index.js";
+import type { CallGraph, CallSite } from "../callgraph.js";
+import type { Code } from "../disasm.js";
+import type { FunctionTable } from "../functions.js";
+import type { Value, ValueResolver } from "../values.js";
+
+/** Everything a recognizer may look at. */
+export interface AnalysisContext {
+  pe: PeImage;
+  code: Code;
+  functions: FunctionTable;
+  graph: CallGraph;
+  values: ValueResolver;
+  /** Symbol name by rva (PDB globals/publics/procedures, exports), when known. */
+  symbolAt(rva: number): string | undefined;
+  /** Rva of a named function/global (PDB or export), when known. */
+  rvaOf(name: string): number | undefined;
+  /** Call sites reaching an API by name: imports and, with symbols, internal functions of that name. */
+  callsTo(name: string): CallSite[];
+  /** Registrations found so far (the registration recognizer runs first). */
+  providers: ProviderRegistry;
+}
+
+/** A provider as registered: GUID (from the GUID argument) and where its handle lives. */
+export interface RegisteredProvider {
+  guid: string;
+  /** RVA of the GUID bytes in the image. */
+  guidRva?: number;
+  guidSymbol?: string;
+  /** RVA of the REGHANDLE global (or of the TraceLogging provider handle slot). */
+  handleRva?: number;
+  handleSymbol?: string;
+  /** Function containing the registration call (for the locality pattern). */
+  function: number;
+  registerFunction: string;
+  /** Provider name when known (TraceLogging provider blob, WEVT_TEMPLATE). */
+  name?: string;
+}
+
+export interface ProviderRegistry {
+  list: RegisteredProvider[];
+  byHandle(rva: number): RegisteredProvider | undefined;
+  /** Registrations made in a function (locality: register, write, unregister in one function). */
+  inFunction(fnRva: number): RegisteredProvider[];
+}
+
+/** The 16-byte EVENT_DESCRIPTOR. */
+export interface EventDescriptor {
+  id: number;
+  version: number;
+  channel: number;
+  level: number;
+  opcode: number;
+  task: number;
+  /** Lower-case hex "0x...". */
+  keyword: string;
+}
+
+export type SiteEvent =
+  | {
+      kind: "manifest";
+      descriptor?: EventDescriptor;
+      /** RVA of the descriptor global, when it is one. */
+      descriptorRva?: number;
+      symbol?: string;
+      /** Descriptor built on the stack rather than read from a global. */
+      stackBuilt?: boolean;
+    }
+  | { kind: "tracelogging"; eventBlobRva?: number; providerBlobRva?: number; name?: string }
+  | { kind: "kernel"; groupMask?: string; hookId?: number; groupName?: string; hookName?: string }
+  | { kind: "wpp"; messageGuid?: string; messageNumber?: number };
+
+/** One resolved write: a call to a write API (or to a wrapper that reaches one). */
+export interface WriteFinding {
+  /** Instruction index of the call whose arguments gave the values (outermost caller of wrappers). */
+  index: number;
+  rva: number;
+  /** Function containing that call. */
+  function: number;
+  /** The ETW API finally called (EtwWrite, EventWriteTransfer, ...). */
+  writeFunction: string;
+  /** Call-site rvas of the wrapper chain, outermost first, ending at the API call itself. */
+  via: number[];
+  provider?: {
+    guid?: string;
+    name?: string;
+    symbol?: string;
+    handleSymbol?: string;
+    handleRva?: number;
+  };
+  event: SiteEvent;
+}
+
+export interface WriteRecognizer {
+  /** Short id used in docs and --recognizer filters. */
+  id: string;
+  find(ctx: AnalysisContext): WriteFinding[];
+}
+
+/** Argument values of one call, resolved through wrapper callers. */
+export interface ResolvedCall {
+  /** Values per requested argument (same order as asked). */
+  values: Value[];
+  /** Call-site instruction indices, outermost first, ending with the original site. */
+  chain: number[];
+}

@@ -1,0 +1,478 @@
+/**
+ * Backward value resolution of call arguments inside one function, register- and stack-slot-aware,
+ * over the function's control flow (fall-through + branch predecessors), plus substitution of a
+ * function's incoming parameters by its callers' arguments (for wrappers).
+ *
+ * Stack slots addressed through RSP are tracked relative to RSP at the instruction the query starts
+ * from (`origin`), following push/pop/sub/add rsp on the way back; RBP-based slots are matched by
+ * displacement.
+ */
+import iced from "iced-x86";
+import type { PeImage } from "../formats/pe/index.js";
+import type { CallGraph } from "./callgraph.js";
+import { type Code, Flow, gpr64, gprWidth, immediateOf, M, Op, Reg, vecIndex } from "./disasm.js";
+import {
+  branchPredecessors,
+  endsFlow,
+  type FunctionInfo,
+  type FunctionTable,
+  functionAt,
+} from "./functions.js";
+
+export type Value =
+  | { k: "imm"; v: bigint }
+  /** Address inside the image. */
+  | { k: "addr"; rva: number }
+  /** Contents of memory at base+off (size bytes). */
+  | { k: "load"; base: Value; off: number; size: number }
+  /** Address of a stack slot: RSP-relative to the RSP before instruction `origin`, or RBP-relative. */
+  | { k: "stack"; base: "rsp" | "rbp"; off: number; origin: number }
+  /** Incoming argument n of the function being analysed (0..3 in RCX/RDX/R8/R9, then stack). */
+  | { k: "param"; n: number }
+  | { k: "unknown"; why: string };
+
+export const ARG_REGS = [Reg.RCX, Reg.RDX, Reg.R8, Reg.R9] as const;
+const VOLATILE = new Set<number>([Reg.RAX, Reg.RCX, Reg.RDX, Reg.R8, Reg.R9, Reg.R10, Reg.R11]);
+
+/** Limits that keep resolution bounded on huge functions. */
+const MAX_STEPS = 4000;
+const MAX_VALUES = 16;
+const MAX_NEST = 8;
+
+export function valueKey(v: Value): string {
+  switch (v.k) {
+    case "imm":
+      return `i${v.v}`;
+    case "addr":
+      return `a${v.rva}`;
+    case "load":
+      return `l(${valueKey(v.base)}+${v.off}:${v.size})`;
+    case "stack":
+      return `s${v.base}${v.off}@${v.origin}`;
+    case "param":
+      return `p${v.n}`;
+    case "unknown":
+      return "u";
+  }
+}
+
+export function hasParam(v: Value): boolean {
+  return v.k === "param" || (v.k === "load" && hasParam(v.base));
+}
+
+/** Replaces param(n) by args[n] (callers' argument values). */
+export function substitute(v: Value, args: (n: number) => Value): Value {
+  if (v.k === "param") return args(v.n);
+  if (v.k === "load") {
+    const base = substitute(v.base, args);
+    return { k: "load", base, off: v.off, size: v.size };
+  }
+  return v;
+}
+
+function dedupe(values: Value[]): Value[] {
+  const seen = new Map<string, Value>();
+  for (const v of values) if (!seen.has(valueKey(v)) && seen.size < MAX_VALUES) seen.set(valueKey(v), v);
+  return [...seen.values()];
+}
+
+const NON_WRITING = new Set<number>([M.Cmp, M.Test, M.Push]);
+const VEC_MOVES = new Set<number>([
+  M.Movups,
+  M.Movaps,
+  M.Movdqu,
+  M.Movdqa,
+  M.Vmovups,
+  M.Vmovaps,
+  M.Vmovdqu,
+  M.Vmovdqa,
+]);
+
+/** How instruction i moves RSP (bytes added to RSP). */
+function rspEffect(code: Code, i: number): number {
+  const m = code.mnem[i]!;
+  if (m === M.Push) return -8;
+  if (m === M.Pop) return 8;
+  if (
+    (m === M.Sub || m === M.Add) &&
+    code.op0[i] === Op.Reg &&
+    code.reg0[i] === Reg.RSP &&
+    code.op1[i] === Op.Imm
+  ) {
+    const n = code.imm[i]!;
+    return m === M.Sub ? -n : n;
+  }
+  return 0;
+}
+
+/** Does instruction i write general-purpose register reg (64-bit canonical)? */
+function writesGpr(code: Code, i: number, reg: number): boolean {
+  if (code.flow[i] === Flow.Call || code.flow[i] === Flow.IndirectCall) return VOLATILE.has(reg);
+  if (code.op0[i] !== Op.Reg) return false;
+  if (NON_WRITING.has(code.mnem[i]!)) return false;
+  return gpr64(code.reg0[i]!) === reg;
+}
+
+interface Walk {
+  code: Code;
+  fn: FunctionInfo;
+  preds: Map<number, number[]>;
+}
+
+export class ValueResolver {
+  private predCache = new Map<number, Map<number, number[]>>();
+  constructor(
+    readonly pe: PeImage,
+    readonly code: Code,
+    readonly functions: FunctionTable,
+    readonly graph: CallGraph,
+  ) {}
+
+  private walk(fn: FunctionInfo): Walk {
+    let preds = this.predCache.get(fn.rva);
+    if (!preds) {
+      preds = branchPredecessors(this.code, fn);
+      this.predCache.set(fn.rva, preds);
+    }
+    return { code: this.code, fn, preds };
+  }
+
+  /** Predecessors of instruction k inside the function body. */
+  private predecessors(w: Walk, k: number): number[] {
+    const out: number[] = [];
+    if (k - 1 >= w.fn.first && !endsFlow(w.code, k - 1)) out.push(k - 1);
+    const b = w.preds.get(k);
+    if (b) out.push(...b);
+    return out;
+  }
+
+  /** Value(s) of call argument n just before the call at instruction index `site`. */
+  argument(site: number, n: number): Value[] {
+    const fn = functionAt(this.functions, this.code.rva[site]!);
+    if (!fn) return [{ k: "unknown", why: "no function" }];
+    const w = this.walk(fn);
+    if (n < 4) return this.register(w, site, ARG_REGS[n]!, 0, site, 0);
+    // Stack argument n lives at [rsp + 8*n] before the call (after the 0x20 home area).
+    return this.slot(w, site, 0, "rsp", 8 * n, 8, site, 0);
+  }
+
+  /**
+   * Values of register reg just before instruction `at`; `delta` = RSP before `at` minus RSP before
+   * `origin`.
+   */
+  private register(w: Walk, at: number, reg: number, delta: number, origin: number, nest: number): Value[] {
+    if (nest > MAX_NEST) return [{ k: "unknown", why: "nesting" }];
+    const out: Value[] = [];
+    const seen = new Set<number>();
+    const stack: Array<[number, number]> = [];
+    const pushPreds = (k: number, d: number): void => {
+      const ps = this.predecessors(w, k);
+      if (ps.length === 0) {
+        if (k === w.fn.first) out.push(entryValue(reg));
+        else out.push({ k: "unknown", why: "no predecessor" });
+      }
+      for (const p of ps) stack.push([p, d]);
+    };
+    pushPreds(at, delta);
+    let steps = 0;
+    while (stack.length > 0 && out.length < MAX_VALUES) {
+      const [j, dAfter] = stack.pop()!;
+      if (seen.has(j)) continue;
+      seen.add(j);
+      if (++steps > MAX_STEPS) {
+        out.push({ k: "unknown", why: "budget" });
+        break;
+      }
+      const dj = dAfter - rspEffect(w.code, j);
+      if (writesGpr(w.code, j, reg)) {
+        out.push(...this.definition(w, j, reg, dj, origin, nest));
+        continue;
+      }
+      pushPreds(j, dj);
+    }
+    return dedupe(out);
+  }
+
+  /** Value written to reg by instruction j (which writes it); dj = RSP delta before j. */
+  private definition(w: Walk, j: number, reg: number, dj: number, origin: number, nest: number): Value[] {
+    const c = w.code;
+    const m = c.mnem[j]!;
+    const fl = c.flow[j]!;
+    if (fl === Flow.Call || fl === Flow.IndirectCall) return [{ k: "unknown", why: "call result" }];
+    const width = gprWidth(c.reg0[j]!);
+    const op1 = c.op1[j]!;
+    if (m === M.Mov && op1 === Op.Imm) {
+      const v = immediateOf(c, j);
+      return [{ k: "imm", v: width === 8 ? BigInt.asUintN(64, v) : BigInt.asUintN(width * 8, v) }];
+    }
+    if ((m === M.Xor || m === M.Sub) && op1 === Op.Reg && gpr64(c.reg1[j]!) === reg)
+      return [{ k: "imm", v: 0n }];
+    if (m === M.Lea && op1 === Op.Mem) return [this.address(w, j, dj, origin, nest)];
+    if (m === M.Mov && op1 === Op.Reg) {
+      const src = gpr64(c.reg1[j]!);
+      if (src === Reg.RSP) return [{ k: "stack", base: "rsp", off: dj, origin }];
+      return this.register(w, j, src, dj, origin, nest + 1);
+    }
+    if ((m === M.Mov || m === M.Movzx || m === M.Movsx || m === M.Movsxd) && op1 === Op.Mem) {
+      return this.load(w, j, dj, origin, nest, c.memSize[j]! || width);
+    }
+    return [{ k: "unknown", why: "computed" }];
+  }
+
+  /** Address computed by the memory operand of instruction j (lea-style). */
+  private address(w: Walk, j: number, dj: number, origin: number, nest: number): Value {
+    const c = w.code;
+    const base = c.memBase[j]!;
+    if (c.memIndex[j] !== 0) return { k: "unknown", why: "indexed" };
+    const disp = c.addr[j]!;
+    if (base === Reg.RIP) return { k: "addr", rva: disp };
+    if (base === Reg.RSP) return { k: "stack", base: "rsp", off: dj + disp, origin };
+    if (base === Reg.RBP) return { k: "stack", base: "rbp", off: disp, origin };
+    const b = this.register(w, j, gpr64(base), dj, origin, nest + 1);
+    if (b.length !== 1) return { k: "unknown", why: "ambiguous base" };
+    return offsetValue(b[0]!, disp);
+  }
+
+  /** Contents loaded by the memory operand of instruction j. */
+  private load(w: Walk, j: number, dj: number, origin: number, nest: number, size: number): Value[] {
+    const c = w.code;
+    const base = c.memBase[j]!;
+    if (c.memIndex[j] !== 0) return [{ k: "unknown", why: "indexed" }];
+    const disp = c.addr[j]!;
+    if (base === Reg.RIP) return [{ k: "load", base: { k: "addr", rva: disp }, off: 0, size }];
+    if (base === Reg.RSP) return this.slot(w, j, dj, "rsp", dj + disp, size, origin, nest + 1);
+    if (base === Reg.RBP) return this.slot(w, j, dj, "rbp", disp, size, origin, nest + 1);
+    const bases = this.register(w, j, gpr64(base), dj, origin, nest + 1);
+    return bases.map((b) => loadFrom(b, disp, size));
+  }
+
+  /**
+   * Value stored in a stack slot (RSP-relative offset relative to `origin`, or RBP displacement)
+   * before instruction `at`. Reaching the entry gives incoming stack parameters.
+   */
+  private slot(
+    w: Walk,
+    at: number,
+    delta: number,
+    base: "rsp" | "rbp",
+    off: number,
+    size: number,
+    origin: number,
+    nest: number,
+  ): Value[] {
+    if (nest > MAX_NEST) return [{ k: "unknown", why: "nesting" }];
+    const c = w.code;
+    const out: Value[] = [];
+    const seen = new Set<number>();
+    const stack: Array<[number, number]> = [];
+    const pushPreds = (k: number, d: number): void => {
+      const ps = this.predecessors(w, k);
+      if (ps.length === 0) {
+        if (k === w.fn.first && base === "rsp") {
+          // At entry RSP points at the return address: [rsp+8*(n+1)] holds argument n.
+          const rel = off - d;
+          if (rel >= 0x28 && rel % 8 === 0) out.push({ k: "param", n: rel / 8 - 1 });
+          else out.push({ k: "unknown", why: "uninitialised slot" });
+        } else out.push({ k: "unknown", why: "no predecessor" });
+      }
+      for (const p of ps) stack.push([p, d]);
+    };
+    pushPreds(at, delta);
+    let steps = 0;
+    while (stack.length > 0 && out.length < MAX_VALUES) {
+      const [j, dAfter] = stack.pop()!;
+      if (seen.has(j)) continue;
+      seen.add(j);
+      if (++steps > MAX_STEPS) {
+        out.push({ k: "unknown", why: "budget" });
+        break;
+      }
+      const dj = dAfter - rspEffect(c, j);
+      if (c.op0[j] === Op.Mem && c.memIndex[j] === 0) {
+        const mb = c.memBase[j]!;
+        const slotOff = mb === Reg.RSP ? dj + c.addr[j]! : mb === Reg.RBP ? c.addr[j]! : Number.NaN;
+        const matchesBase = (mb === Reg.RSP && base === "rsp") || (mb === Reg.RBP && base === "rbp");
+        if (matchesBase && slotOff === off) {
+          out.push(...this.stored(w, j, dj, origin, nest));
+          continue;
+        }
+        if (matchesBase && slotOff < off + size && slotOff + (c.memSize[j] || 8) > off) {
+          out.push({ k: "unknown", why: "partial store" });
+          continue;
+        }
+      }
+      pushPreds(j, dj);
+    }
+    return dedupe(out);
+  }
+
+  /** Value stored by the store instruction j (mov [mem], reg/imm). */
+  private stored(w: Walk, j: number, dj: number, origin: number, nest: number): Value[] {
+    const c = w.code;
+    const m = c.mnem[j]!;
+    if (m !== M.Mov) return [{ k: "unknown", why: "non-mov store" }];
+    if (c.op1[j] === Op.Imm) {
+      const size = c.memSize[j]! || 8;
+      return [{ k: "imm", v: BigInt.asUintN(size * 8, immediateOf(c, j)) }];
+    }
+    if (c.op1[j] === Op.Reg) return this.register(w, j, gpr64(c.reg1[j]!), dj, origin, nest + 1);
+    return [{ k: "unknown", why: "store source" }];
+  }
+
+  /**
+   * The bytes of a stack region [off, off+size) as built before instruction `origin` (stores of
+   * immediates, registers and XMM registers, incl. 16-byte copies of image data). Follows one path
+   * back (fall-through first). Returns undefined unless every byte is known.
+   */
+  stackBytes(value: Extract<Value, { k: "stack" }>, size: number): Uint8Array | undefined {
+    const c = this.code;
+    const fn = functionAt(this.functions, c.rva[value.origin]!);
+    if (!fn) return undefined;
+    const w = this.walk(fn);
+    const bytes = new Uint8Array(size);
+    const known = new Uint8Array(size);
+    let remaining = size;
+    let k = value.origin;
+    let d = 0;
+    const seen = new Set<number>();
+    for (let steps = 0; steps < MAX_STEPS && remaining > 0; steps++) {
+      const ps = this.predecessors(w, k);
+      const j = ps.find((p) => !seen.has(p));
+      if (j === undefined) break;
+      seen.add(j);
+      d -= rspEffect(c, j);
+      k = j;
+      if (c.op0[j] !== Op.Mem || c.memIndex[j] !== 0) continue;
+      const mb = c.memBase[j]!;
+      if (!((mb === Reg.RSP && value.base === "rsp") || (mb === Reg.RBP && value.base === "rbp"))) continue;
+      const at = (mb === Reg.RSP ? d : 0) + c.addr[j]!;
+      const len = c.memSize[j]!;
+      if (len === 0 || at >= value.off + size || at + len <= value.off) continue;
+      const data = this.storedBytes(w, j, len);
+      for (let b = 0; b < len; b++) {
+        const pos = at + b - value.off;
+        if (pos < 0 || pos >= size || known[pos]) continue;
+        if (!data) return undefined; // an unknown store covers a byte we need
+        bytes[pos] = data[b]!;
+        known[pos] = 1;
+        remaining--;
+      }
+    }
+    return remaining === 0 ? bytes : undefined;
+  }
+
+  /** Bytes written by store instruction j of `len` bytes, when they are constants. */
+  private storedBytes(w: Walk, j: number, len: number): Uint8Array | undefined {
+    const c = w.code;
+    const m = c.mnem[j]!;
+    if (m === M.Mov && c.op1[j] === Op.Imm) return leBytes(immediateOf(c, j), len);
+    if (m === M.Mov && c.op1[j] === Op.Reg) {
+      const vs = this.register(w, j, gpr64(c.reg1[j]!), 0, j, 1);
+      if (vs.length === 1 && vs[0]!.k === "imm") return leBytes(vs[0]!.v, len);
+      if (vs.length === 1 && vs[0]!.k === "load") return this.loadBytes(vs[0]!, len);
+      return undefined;
+    }
+    if ((VEC_MOVES.has(m) || m === M.Movq || m === M.Movsd) && c.op1[j] === Op.Reg) {
+      const x = vecIndex(c.reg1[j]!);
+      if (x < 0) return undefined;
+      return this.vectorBytes(w, j, x, len);
+    }
+    return undefined;
+  }
+
+  /** Contents of vector register x before instruction `at` (a few forms: load from image, zeroing). */
+  private vectorBytes(w: Walk, at: number, x: number, len: number): Uint8Array | undefined {
+    const c = w.code;
+    let k = at;
+    for (let steps = 0; steps < 64; steps++) {
+      const ps = this.predecessors(w, k);
+      if (ps.length === 0) return undefined;
+      const j = ps[0]!;
+      k = j;
+      if (c.op0[j] !== Op.Reg || vecIndex(c.reg0[j]!) !== x) {
+        if (c.flow[j] === Flow.Call || c.flow[j] === Flow.IndirectCall) return undefined;
+        continue;
+      }
+      const m = c.mnem[j]!;
+      if (c.op1[j] === Op.Mem && c.memBase[j] === Reg.RIP && c.memIndex[j] === 0) {
+        return this.imageBytes(c.addr[j]!, len);
+      }
+      if (c.op1[j] === Op.Reg && vecIndex(c.reg1[j]!) === x) {
+        return MNEMONIC_ZEROING.has(m) ? new Uint8Array(len) : undefined;
+      }
+      return undefined;
+    }
+    return undefined;
+  }
+
+  /** Bytes of a concrete load value (global), when its base resolves to an image address. */
+  loadBytes(v: Value, len: number): Uint8Array | undefined {
+    if (v.k !== "load" || v.base.k !== "addr") return undefined;
+    return this.imageBytes(v.base.rva + v.off, Math.min(len, v.size));
+  }
+
+  /** `len` bytes of the image at rva (zeros for uninitialised data), or undefined when outside. */
+  imageBytes(rva: number, len: number): Uint8Array | undefined {
+    const out = new Uint8Array(len);
+    for (let b = 0; b < len; b++) {
+      const off = this.pe.rvaToOffset(rva + b);
+      if (off === undefined) {
+        if (!this.pe.sectionOfRva(rva + b)) return undefined;
+        out[b] = 0;
+      } else out[b] = this.pe.bytes[off]!;
+    }
+    return out;
+  }
+
+  /** Callers' argument values for the parameters a value depends on; one entry per call site. */
+  callerSites(fnRva: number): number[] {
+    return (this.graph.callers.get(fnRva) ?? []).map((s) => s.index);
+  }
+}
+
+const MNEMONICS = iced.Mnemonic as unknown as Record<string, number>;
+/** xorps/pxor/vxorps x,x(,x) zero a vector register. */
+const MNEMONIC_ZEROING = new Set<number>(
+  ["Xorps", "Xorpd", "Pxor", "Vxorps", "Vxorpd", "Vpxor", "Vpxord", "Vpxorq"]
+    .map((n) => MNEMONICS[n])
+    .filter((n): n is number => n !== undefined),
+);
+
+function entryValue(reg: number): Value {
+  const n = (ARG_REGS as readonly number[]).indexOf(reg);
+  return n >= 0 ? { k: "param", n } : { k: "unknown", why: "callee-saved at entry" };
+}
+
+function offsetValue(b: Value, disp: number): Value {
+  if (b.k === "addr") return { k: "addr", rva: b.rva + disp };
+  if (b.k === "stack") return { ...b, off: b.off + disp };
+  if (disp === 0) return b;
+  return { k: "unknown", why: "offset from non-address" };
+}
+
+function loadFrom(b: Value, disp: number, size: number): Value {
+  if (b.k === "addr") return { k: "load", base: { k: "addr", rva: b.rva + disp }, off: 0, size };
+  if (b.k === "param" || b.k === "load") return { k: "load", base: b, off: disp, size };
+  return { k: "unknown", why: "load from computed address" };
+}
+
+/** Normalises load(addr X, off) to load(addr X+off, 0). */
+export function normalize(v: Value): Value {
+  if (v.k === "load") {
+    const base = normalize(v.base);
+    if (base.k === "addr" && v.off !== 0)
+      return { k: "load", base: { k: "addr", rva: base.rva + v.off }, off: 0, size: v.size };
+    return { ...v, base };
+  }
+  return v;
+}
+
+function leBytes(v: bigint, len: number): Uint8Array {
+  const out = new Uint8Array(len);
+  let x = BigInt.asUintN(64, v);
+  for (let b = 0; b < len && b < 8; b++) {
+    out[b] = Number(x & 0xffn);
+    x >>= 8n;
+  }
+  return out;
+}
