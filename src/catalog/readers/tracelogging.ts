@@ -65,9 +65,11 @@ export function traceLoggingToCatalog(info: TraceLoggingInfo, file: string): Sou
 
 /** A TraceLogging field in the shared model: manifest type spelling plus the SDK names in `extra`. */
 export function toField(f: TlgField): Field {
-  const out = outTypeName(tlgOutToTdh(f.outType, f.inType) ?? 0);
+  // A struct's out-type byte is its member count, not a format.
+  const isStruct = f.fields !== undefined;
+  const out = isStruct ? undefined : outTypeName(tlgOutToTdh(f.outType, f.inType) ?? 0);
   const extra: Record<string, string | number | boolean> = { tlgInType: tlgInName(f.inType) };
-  if (f.outType !== 0) extra.tlgOutType = tlgOutName(f.outType);
+  if (f.outType !== 0 && !isStruct) extra.tlgOutType = tlgOutName(f.outType);
   if (f.array === "variable") extra.variableCount = true;
   if (f.custom) {
     extra.customProtocol = f.custom.protocol;

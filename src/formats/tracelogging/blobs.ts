@@ -24,7 +24,7 @@ export interface TlgField {
   name: string;
   /** TlgIn type (low 5 bits of the in-type byte). */
   inType: number;
-  /** TlgOut type (low 7 bits), 0 when the field has none. */
+  /** TlgOut type (low 7 bits), 0 when the field has none; for a struct, its member count. */
   outType: number;
   /** 28-bit field tag, when present. */
   tags?: number;

@@ -304,7 +304,8 @@ function findProviderStructs(pe: PeImage, info: TraceLoggingInfo): void {
     if (first) {
       p.structRva = first.rva;
       p.handleRva = first.handleRva;
-    } else {
+    } else if (p.blobType !== 0) {
+      // rust_win_etw keeps no _TlgProvider_t, so only C/C++ providers are expected to have one.
       info.notes.push(
         `provider "${p.name}" has no _TlgProvider_t in writable data (defined elsewhere or unused)`,
       );
