@@ -139,3 +139,37 @@ export function canonicalInType(name: string): string {
   const n = inTypeNumber(name);
   return n === undefined ? name : inTypeName(n);
 }
+
+/** Out-types the message compiler fills in when a manifest gives none (TDH default rendering). */
+const DEFAULT_OUT_TYPES: ReadonlyMap<number, readonly string[]> = new Map<number, readonly string[]>([
+  [1, ["xs:string"]],
+  [2, ["xs:string"]],
+  [3, ["xs:byte"]],
+  [4, ["xs:unsignedByte"]],
+  [5, ["xs:short"]],
+  [6, ["xs:unsignedShort"]],
+  [7, ["xs:int"]],
+  [8, ["xs:unsignedInt"]],
+  [9, ["xs:long"]],
+  [10, ["xs:unsignedLong"]],
+  [11, ["xs:float"]],
+  [12, ["xs:double"]],
+  [13, ["xs:boolean"]],
+  [14, ["xs:hexBinary"]],
+  [15, ["xs:GUID"]],
+  // Pointer renders as hex of the writer's pointer size.
+  [16, ["win:HexInt64", "win:HexInt32"]],
+  [17, ["xs:dateTime"]],
+  [18, ["xs:dateTime"]],
+  [19, ["xs:string"]],
+  [20, ["win:HexInt32"]],
+  [21, ["win:HexInt64"]],
+  [22, ["xs:string"]],
+  [23, ["xs:string"]],
+  [25, ["xs:hexBinary"]],
+]);
+
+/** True when `outType` is what a manifest without an outType attribute gets for `inType`. */
+export function isDefaultOutType(inType: number, outType: string): boolean {
+  return DEFAULT_OUT_TYPES.get(inType)?.includes(outType) ?? false;
+}

@@ -1,9 +1,10 @@
 import type { SourceReader } from "../sources.js";
 import { type PeExtractor, peReader } from "./pe.js";
 import { traceLoggingExtractor } from "./tracelogging.js";
+import { wevtExtractor } from "./wevt.js";
 
 /** Extractors run over every PE file the scanner meets (one line per source kind). */
-export const peExtractors: PeExtractor[] = [traceLoggingExtractor];
+export const peExtractors: PeExtractor[] = [traceLoggingExtractor, wevtExtractor];
 
 /**
  * Every reader the scanner knows, tried in order; the first whose sniff says "yes" reads the file.

@@ -1,0 +1,3 @@
+export * from "./binxml.js";
+export * from "./crim.js";
+export * from "./types.js";
