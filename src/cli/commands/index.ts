@@ -3,6 +3,7 @@ import { register as diffCommand } from "./diff.js";
 import { register as eventsCommand } from "./events.js";
 import { register as exportCommand } from "./export.js";
 import { register as pdbCommand } from "./pdb.js";
+import { register as peCommand } from "./pe.js";
 import { register as scanCommand } from "./scan.js";
 
 /** Every CLI command registers itself here; one module per command under src/cli/commands/. */
@@ -14,4 +15,5 @@ export const commands: RegisterCommand[] = [
   eventsCommand,
   diffCommand,
   pdbCommand,
+  peCommand,
 ];

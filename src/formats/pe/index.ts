@@ -7,3 +7,4 @@ export * from "./loadconfig.js";
 export * from "./pdata.js";
 export * from "./relocs.js";
 export * from "./resources.js";
+export * from "./summary.js";
