@@ -11,7 +11,7 @@ import {
   isProc,
   type PublicSym,
 } from "../codeview/symbols/records.js";
-import type { TypeTable } from "../codeview/types/table.js";
+import { TypeTable } from "../codeview/types/table.js";
 import { MsfFile } from "../msf/index.js";
 import { type DbiStream, DebugStream, type ModuleInfo, parseDbiStream } from "./dbi.js";
 import { parsePublicsHeader, readGsiHashRecords } from "./gsi.js";
@@ -78,6 +78,7 @@ export class PdbFile {
   private publicsCache?: PdbPublic[];
   private globalsCache?: CodeViewSymbol[];
   private tpiCache?: { header: TpiHeader; types: TypeTable };
+  private tpiBroken?: string;
 
   constructor(bytes: Uint8Array) {
     this.msf = new MsfFile(bytes);
@@ -166,9 +167,28 @@ export class PdbFile {
     return this.tpiCache.types;
   }
 
+  /** Type name for a TPI index; a missing or corrupt TPI gives "<type 0x...>" (and a warning) instead of throwing. */
   typeName(typeIndex: number): string {
-    if (!this.msf.has(StreamIndex.Tpi) && typeIndex >= 0x1000) return `<type 0x${typeIndex.toString(16)}>`;
-    return this.types().typeName(typeIndex);
+    // Without a usable TPI, an empty table still names primitive types.
+    return (this.tpiUsable() ? this.types() : EMPTY_TYPES).typeName(typeIndex);
+  }
+
+  private tpiUsable(): boolean {
+    if (this.tpiCache) return true;
+    if (this.tpiBroken !== undefined) return false;
+    if (!this.msf.has(StreamIndex.Tpi)) {
+      this.tpiBroken = "no TPI stream";
+      return false;
+    }
+    try {
+      this.types();
+      return true;
+    } catch (e) {
+      if (!(e instanceof FormatError)) throw e;
+      this.tpiBroken = e.message;
+      this.warnings.push(`TPI stream unreadable, types left unnamed: ${e.message}`);
+      return false;
+    }
   }
 
   /** The raw symbol bytes of a module stream (after the 4-byte signature), or undefined if it has none. */
@@ -283,6 +303,8 @@ export class PdbFile {
     return out;
   }
 }
+
+const EMPTY_TYPES = new TypeTable(new Uint8Array(0), 0x1000);
 
 const OPENS_SCOPE: ReadonlySet<number> = new Set([
   K.S_BLOCK32,
