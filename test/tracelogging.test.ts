@@ -223,6 +223,19 @@ describe("tracelogging: every TraceLogging binary in the corpus", () => {
       assert.equal(cat.events.length, tl.events.length);
       assert.equal(cat.providers.length, tl.providers.length);
       assert.ok(cat.events.every((e) => e.kind === "tracelogging" && e.provenance.source === "tracelogging"));
+      // provenance.offset is the file offset of the blob's type byte; blobRva is its RVA.
+      for (const e of cat.events) {
+        assert.equal(bytes[e.provenance.offset!], e.tracelogging!.blobType);
+        assert.equal(pe.rvaToOffset(e.tracelogging!.blobRva!), e.provenance.offset);
+      }
+      if (tl.providers.length === 1)
+        assert.ok(
+          cat.events.every(
+            (e) =>
+              e.provider.guid === tl.providers[0]!.guid &&
+              e.tracelogging!.providerStructRva === tl.providers[0]!.structRva,
+          ),
+        );
     });
   }
 

@@ -99,8 +99,18 @@ export interface CatalogEvent {
     level?: string;
     flags?: string;
   };
-  /** TraceLogging specifics. */
-  tracelogging?: { eventTags?: number; blobType?: number; blobOffset?: number };
+  /**
+   * TraceLogging specifics. blobOffset: file offset of the blob's type byte; blobRva: its RVA (what
+   * code references point into, for joining analysis call sites); providerStructRva: the
+   * `_TlgProvider_t` of the provider, when known.
+   */
+  tracelogging?: {
+    eventTags?: number;
+    blobType?: number;
+    blobOffset?: number;
+    blobRva?: number;
+    providerStructRva?: number;
+  };
 }
 
 /** Provider-level metadata a source may carry beyond what each event repeats. */

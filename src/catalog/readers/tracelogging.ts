@@ -17,7 +17,8 @@ import type { PeExtractor } from "./pe.js";
 /** TraceLogging (ETW0) metadata of a PE image as catalog records (kind and source `tracelogging`). */
 export const traceLoggingExtractor: PeExtractor = {
   id: "tracelogging",
-  extract: (pe: PeImage, input: SourceInput) => traceLoggingToCatalog(readTraceLogging(pe), input.path),
+  extract: (pe: PeImage, input: SourceInput) =>
+    traceLoggingToCatalog(readTraceLogging(pe), input.path, (rva) => pe.rvaToOffset(rva)),
 };
 
 export function providerRef(p: TraceLoggingProvider): ProviderRef {
@@ -34,13 +35,22 @@ export function providerRef(p: TraceLoggingProvider): ProviderRef {
  * With exactly one provider in the image the association is unambiguous, otherwise events carry an
  * empty provider and the binary as provenance.
  */
-export function traceLoggingToCatalog(info: TraceLoggingInfo, file: string): SourceResult {
+export function traceLoggingToCatalog(
+  info: TraceLoggingInfo,
+  file: string,
+  fileOffset: (rva: number) => number | undefined = () => undefined,
+): SourceResult {
+  const at = (rva: number) => {
+    const offset = fileOffset(rva);
+    return offset === undefined ? {} : { offset };
+  };
   const providers: CatalogProvider[] = info.providers.map((p) => ({
     kind: "tracelogging",
     provider: providerRef(p),
-    provenance: { file, source: "tracelogging", offset: p.blobRva },
+    provenance: { file, source: "tracelogging", ...at(p.blobRva) },
   }));
-  const only = info.providers.length === 1 ? providerRef(info.providers[0]!) : { name: "", guid: "" };
+  const single = info.providers.length === 1 ? info.providers[0]! : undefined;
+  const only = single ? providerRef(single) : { name: "", guid: "" };
   const events: CatalogEvent[] = info.events.map((e) => ({
     kind: "tracelogging",
     provider: only,
@@ -53,8 +63,14 @@ export function traceLoggingToCatalog(info: TraceLoggingInfo, file: string): Sou
     keywords: { mask: maskToHex(e.keyword), names: [] },
     name: e.name,
     fields: e.fields.map(toField),
-    provenance: { file, source: "tracelogging", offset: e.blobRva },
-    tracelogging: { eventTags: e.tags, blobType: e.blobType, blobOffset: e.blobRva },
+    provenance: { file, source: "tracelogging", ...at(e.blobRva) },
+    tracelogging: {
+      eventTags: e.tags,
+      blobType: e.blobType,
+      ...(fileOffset(e.blobRva) !== undefined ? { blobOffset: fileOffset(e.blobRva) } : {}),
+      blobRva: e.blobRva,
+      ...(single?.structRva !== undefined ? { providerStructRva: single.structRva } : {}),
+    },
   }));
   const notes = [
     ...info.notes.map((n) => `tracelogging: ${n}`),
