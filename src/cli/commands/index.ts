@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { register as analyzeCommand } from "./analyze.js";
 import { register as diffCommand } from "./diff.js";
 import { register as eventsCommand } from "./events.js";
 import { register as exportCommand } from "./export.js";
@@ -16,4 +17,5 @@ export const commands: RegisterCommand[] = [
   diffCommand,
   pdbCommand,
   peCommand,
+  analyzeCommand,
 ];

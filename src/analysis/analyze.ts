@@ -1,0 +1,264 @@
+/**
+ * The analysis pipeline: load → recognizers → entry points → reachability → rows joined to the
+ * binary's own event metadata (WEVT_TEMPLATE / TraceLogging through the catalog PE extractors).
+ */
+import { type CatalogEvent, emptyResult, type SourceResult } from "../catalog/model.js";
+import { peExtractors } from "../catalog/readers/index.js";
+import type { PdbFile } from "../formats/pdb/index.js";
+import type { PeImage } from "../formats/pe/index.js";
+import { FormatError } from "../util/errors.js";
+import { type EntryPoint, findEntryPoints } from "./entrypoints.js";
+import { functionName } from "./functions.js";
+import { type LoadedProgram, loadProgram, type SymbolTable } from "./program.js";
+import { reachTargets } from "./reach.js";
+import { recognizers } from "./recognizers/index.js";
+import type { WriteFinding } from "./recognizers/types.js";
+
+/** One output row: an (entry point, write site) pair, or a site no entry reaches (entry null). */
+export interface SiteRow {
+  entry: string | null;
+  site: { rva: string; function: string };
+  writeFunction: string;
+  provider: { guid?: string; name?: string; symbol?: string; handleSymbol?: string };
+  event: {
+    kind: string;
+    id?: number;
+    version?: number;
+    channel?: number;
+    level?: number;
+    opcode?: number;
+    task?: number;
+    keyword?: string;
+    symbol?: string;
+    name?: string;
+    fields?: string[];
+    /** Extra facts per kind (kernel group/hook names, TraceLogging blob rva, WPP GUID). */
+    [extra: string]: unknown;
+  };
+  depth: number | null;
+  callPath: string[];
+}
+
+export interface AnalyzeOptions {
+  symbols?: SymbolTable;
+  /** Keep only these entry points (names). */
+  entries?: string[];
+  /** Longest call path, in functions (default 8). */
+  maxDepth?: number;
+  /** Per entry, keep only the shallowest row of each (provider, event). */
+  shallowest?: boolean;
+  /** Include sites no entry point reaches (entry null). Default true. */
+  unreached?: boolean;
+  progress?: (stage: string, done: number, total: number) => void;
+  /** Event metadata to join names/fields from; default: the image's own (WEVT_TEMPLATE, TraceLogging). */
+  catalog?: SourceResult;
+}
+
+export interface AnalysisReport {
+  rows: SiteRow[];
+  findings: WriteFinding[];
+  entries: EntryPoint[];
+  program: LoadedProgram;
+  timings: Record<string, number>;
+  notes: string[];
+}
+
+/** Converts PDB symbols to the analysis symbol table. */
+export function symbolsFromPdb(pdb: PdbFile): SymbolTable {
+  const functions: SymbolTable["functions"] = [];
+  const data: SymbolTable["data"] = [];
+  const seenFn = new Set<number>();
+  for (const p of pdb.procedures()) {
+    if (p.rva === undefined || seenFn.has(p.rva)) continue;
+    seenFn.add(p.rva);
+    functions.push({ name: p.name, rva: p.rva });
+  }
+  for (const p of pdb.publics()) {
+    if (p.rva === undefined) continue;
+    if (p.isFunction || p.isCode) {
+      if (!seenFn.has(p.rva)) {
+        seenFn.add(p.rva);
+        functions.push({ name: p.name, rva: p.rva });
+      }
+    } else data.push({ name: p.name, rva: p.rva });
+  }
+  for (const g of pdb.globalData())
+    if (g.rva !== undefined) data.unshift({ name: g.name, rva: g.rva, typeName: g.typeName });
+  return { functions, data };
+}
+
+/** Event metadata the image itself carries, through the catalog's PE extractors. */
+export function ownCatalog(pe: PeImage, path: string, bytes: Uint8Array): SourceResult {
+  const out = emptyResult();
+  for (const x of peExtractors) {
+    try {
+      const r = x.extract(pe, { path, bytes });
+      out.providers.push(...r.providers);
+      out.events.push(...r.events);
+      out.notes.push(...r.notes);
+    } catch (err) {
+      if (!(err instanceof FormatError)) throw err;
+      out.notes.push(`${x.id}: ${err.message}`);
+    }
+  }
+  return out;
+}
+
+export function analyzeProgram(program: LoadedProgram, options: AnalyzeOptions = {}): AnalysisReport {
+  const timings = { ...program.timings };
+  let t = performance.now();
+  const lap = (name: string): void => {
+    const now = performance.now();
+    timings[name] = Math.round(now - t);
+    t = now;
+  };
+  const notes: string[] = [];
+  const findings = dedupeFindings(recognizers.flatMap((r) => r.find(program.context)));
+  lap("recognizers");
+  let entries = findEntryPoints(program);
+  if (options.entries && options.entries.length > 0) {
+    const wanted = new Set(options.entries);
+    entries = entries.filter((e) => wanted.has(e.name) || wanted.has(e.name.replace(/^.*:/, "")));
+    for (const w of wanted) if (!entries.some((e) => e.name === w)) notes.push(`entry point not found: ${w}`);
+  }
+  const maxDepth = options.maxDepth ?? 8;
+  const targets = new Set(findings.map((f) => f.function));
+  const reaches = reachTargets(program.graph, entries, targets, maxDepth);
+  lap("reach");
+  const joiner = eventJoiner(options.catalog ?? emptyResult());
+  const byFunction = new Map<number, WriteFinding[]>();
+  for (const f of findings) {
+    const l = byFunction.get(f.function);
+    if (l) l.push(f);
+    else byFunction.set(f.function, [f]);
+  }
+  const name = (rva: number): string => {
+    const f = program.functions.byRva.get(rva);
+    return f ? functionName(f) : `sub_${rva.toString(16).toUpperCase()}`;
+  };
+  let rows: SiteRow[] = [];
+  const reached = new Set<WriteFinding>();
+  for (const r of reaches) {
+    for (const f of byFunction.get(r.target) ?? []) {
+      reached.add(f);
+      rows.push(toRow(f, r.entry.name, r.path.map(name), joiner, name));
+    }
+  }
+  if (options.shallowest) rows = keepShallowest(rows);
+  if (options.unreached ?? true) {
+    for (const f of findings)
+      if (!reached.has(f)) rows.push(toRow(f, null, [name(f.function)], joiner, name));
+  }
+  lap("rows");
+  return { rows, findings, entries, program, timings, notes };
+}
+
+export function analyzeImage(pe: PeImage, options: AnalyzeOptions = {}): AnalysisReport {
+  const program = loadProgram(pe, { symbols: options.symbols, progress: options.progress });
+  return analyzeProgram(program, options);
+}
+
+/** Same API call reported by two recognizers: the more specific kind wins over "manifest". */
+function dedupeFindings(all: WriteFinding[]): WriteFinding[] {
+  const specific = new Set<string>();
+  for (const f of all) if (f.event.kind !== "manifest") specific.add(f.via.join(","));
+  return all.filter((f) => f.event.kind !== "manifest" || !specific.has(f.via.join(",")));
+}
+
+interface Joiner {
+  manifest(guid: string, id: number, version: number): CatalogEvent | undefined;
+  providerName(guid: string): string | undefined;
+  tracelogging(blobRva: number): CatalogEvent | undefined;
+}
+
+function eventJoiner(catalog: SourceResult): Joiner {
+  const manifest = new Map<string, CatalogEvent>();
+  const providers = new Map<string, string>();
+  const tl = new Map<number, CatalogEvent>();
+  for (const e of catalog.events) {
+    if (e.provider.guid && e.provider.name) providers.set(e.provider.guid, e.provider.name);
+    if (e.kind === "manifest") manifest.set(`${e.provider.guid}:${e.id}:${e.version}`, e);
+    if (e.kind === "tracelogging" && e.tracelogging?.blobOffset !== undefined)
+      tl.set(e.tracelogging.blobOffset, e);
+  }
+  for (const p of catalog.providers)
+    if (p.provider.guid && p.provider.name) providers.set(p.provider.guid, p.provider.name);
+  return {
+    manifest: (g, id, v) => manifest.get(`${g}:${id}:${v}`),
+    providerName: (g) => providers.get(g),
+    tracelogging: (rva) => tl.get(rva),
+  };
+}
+
+function toRow(
+  f: WriteFinding,
+  entry: string | null,
+  callPath: string[],
+  joiner: Joiner,
+  name: (rva: number) => string,
+): SiteRow {
+  const provider: SiteRow["provider"] = {};
+  if (f.provider?.guid) provider.guid = f.provider.guid;
+  const pname = f.provider?.name ?? (f.provider?.guid ? joiner.providerName(f.provider.guid) : undefined);
+  if (pname) provider.name = pname;
+  if (f.provider?.symbol) provider.symbol = f.provider.symbol;
+  if (f.provider?.handleSymbol) provider.handleSymbol = f.provider.handleSymbol;
+  const ev = f.event;
+  const event: SiteRow["event"] = { kind: ev.kind };
+  if (ev.kind === "manifest") {
+    if (ev.descriptor) Object.assign(event, ev.descriptor);
+    if (ev.symbol) event.symbol = ev.symbol;
+    if (ev.stackBuilt) event.stackBuilt = true;
+    if (ev.descriptor && provider.guid) {
+      const c = joiner.manifest(provider.guid, ev.descriptor.id, ev.descriptor.version);
+      if (c) {
+        event.name = c.name;
+        if (!event.symbol && c.symbol) event.symbol = c.symbol;
+        event.fields = c.fields.map((x) => x.name);
+      }
+    }
+  } else if (ev.kind === "tracelogging") {
+    if (ev.name) event.name = ev.name;
+    if (ev.eventBlobRva !== undefined) {
+      event.eventBlobRva = "0x" + ev.eventBlobRva.toString(16);
+      const c = joiner.tracelogging(ev.eventBlobRva);
+      if (c) {
+        event.name = c.name;
+        event.fields = c.fields.map((x) => x.name);
+        if (c.level) event.level = c.level.value;
+        if (c.opcode) event.opcode = c.opcode.value;
+        event.keyword = c.keywords.mask;
+        if (!provider.name) provider.name = c.provider.name;
+        if (!provider.guid && c.provider.guid) provider.guid = c.provider.guid;
+      }
+    }
+  } else {
+    for (const [k, v] of Object.entries(ev)) if (k !== "kind" && v !== undefined) event[k] = v;
+  }
+  return {
+    entry,
+    site: { rva: "0x" + f.rva.toString(16), function: name(f.function) },
+    writeFunction: f.writeFunction,
+    provider,
+    event,
+    depth: entry === null ? null : callPath.length,
+    callPath,
+  };
+}
+
+function eventKey(r: SiteRow): string {
+  const e = r.event;
+  return [r.provider.guid ?? "", e.kind, e.id, e.version, e.task, e.opcode, e.keyword, e.symbol, e.name].join(
+    "|",
+  );
+}
+
+function keepShallowest(rows: SiteRow[]): SiteRow[] {
+  const best = new Map<string, number>();
+  for (const r of rows) {
+    const k = `${r.entry}\0${eventKey(r)}`;
+    const d = r.depth ?? Number.MAX_SAFE_INTEGER;
+    if (!best.has(k) || d < best.get(k)!) best.set(k, d);
+  }
+  return rows.filter((r) => (r.depth ?? Number.MAX_SAFE_INTEGER) === best.get(`${r.entry}\0${eventKey(r)}`));
+}

@@ -1,0 +1,160 @@
+/**
+ * Output formats for analysis rows: jsonl, tsv, md, a plain text table, and `api-to-etw` — the
+ * 17 columns of the API-To-ETW Ghidra script's CSV, spelled the way that script writes them.
+ */
+import type { SiteRow } from "./analyze.js";
+
+export const FORMATS = ["table", "tsv", "jsonl", "md", "api-to-etw"] as const;
+export type ReportFormat = (typeof FORMATS)[number];
+
+export const API_TO_ETW_HEADER =
+  "Function,ProviderGuid,ProviderSymbol,ReghandleSymbol,WriteFunction,EventDescriptorSymbol,Id,Version,Channel,Level,Opcode,Task,Keyword,ContainingFunction,CallDepth,ExportedCallDepth,CallPath";
+
+const COLUMNS = [
+  "entry",
+  "depth",
+  "function",
+  "site",
+  "writeFunction",
+  "provider",
+  "guid",
+  "kind",
+  "id",
+  "version",
+  "channel",
+  "level",
+  "opcode",
+  "task",
+  "keyword",
+  "event",
+  "callPath",
+] as const;
+
+function flat(r: SiteRow): Record<(typeof COLUMNS)[number], string> {
+  const e = r.event;
+  const s = (v: unknown): string => (v === undefined || v === null ? "" : String(v));
+  return {
+    entry: s(r.entry),
+    depth: s(r.depth),
+    function: r.site.function,
+    site: r.site.rva,
+    writeFunction: r.writeFunction,
+    provider: s(r.provider.name ?? r.provider.symbol),
+    guid: s(r.provider.guid),
+    kind: e.kind,
+    id: s(e.id),
+    version: s(e.version),
+    channel: s(e.channel),
+    level: s(e.level),
+    opcode: s(e.opcode),
+    task: s(e.task),
+    keyword: s(e.keyword),
+    event: s(e.symbol ?? e.name ?? e.hookName),
+    callPath: r.callPath.join("->"),
+  };
+}
+
+/** CSV cell as API-To-ETW writes names: quoted when the value is a display name (TraceLogging). */
+function csv(v: string): string {
+  return /[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
+}
+
+function apiToEtwLine(r: SiteRow): string {
+  const e = r.event;
+  const n = (v: unknown): string => (v === undefined || v === null ? "" : String(v));
+  let guid = n(r.provider.guid);
+  let providerSymbol = r.provider.symbol ?? "";
+  let handleSymbol = r.provider.handleSymbol ?? "";
+  let descriptorSymbol = n(e.symbol);
+  let id = n(e.id);
+  let version = n(e.version);
+  let task = n(e.task);
+  if (e.kind === "tracelogging") {
+    // TraceLogging rows: provider and event names quoted, no id/version/task.
+    providerSymbol = r.provider.name ? `"${r.provider.name}"` : "";
+    handleSymbol = "";
+    descriptorSymbol = e.name ? `"${String(e.name)}"` : "";
+    id = "-";
+    version = "-";
+    task = "-";
+  } else if (e.kind === "kernel") {
+    guid = "Windows Kernel Trace";
+    providerSymbol = n(e.groupName);
+    handleSymbol = n(e.groupMaskName);
+    descriptorSymbol = n(e.hookName);
+  } else if (!e.symbol && e.id === undefined) {
+    descriptorSymbol = "";
+  }
+  const cells = [
+    r.entry ?? "",
+    guid,
+    providerSymbol.startsWith('"') ? providerSymbol : csv(providerSymbol),
+    csv(handleSymbol),
+    r.writeFunction,
+    descriptorSymbol.startsWith('"') ? descriptorSymbol : csv(descriptorSymbol),
+    id,
+    version,
+    n(e.channel),
+    n(e.level),
+    n(e.opcode),
+    task,
+    n(e.keyword),
+    r.site.function,
+    n(r.depth),
+    "0",
+    `[${r.callPath.join("->")}]`,
+  ];
+  return cells.join(",");
+}
+
+function padTable(rows: string[][]): string {
+  const widths = rows[0]!.map((_, c) => Math.min(48, Math.max(...rows.map((r) => r[c]!.length))));
+  return rows
+    .map((r) =>
+      r
+        .map((cell, c) =>
+          cell.length > widths[c]! ? cell.slice(0, widths[c]! - 1) + "…" : cell.padEnd(widths[c]!),
+        )
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
+}
+
+/** Renders rows in one of the formats; the text ends with a newline unless empty. */
+export function formatRows(rows: SiteRow[], format: ReportFormat): string {
+  switch (format) {
+    case "jsonl":
+      return rows.map((r) => JSON.stringify(r) + "\n").join("");
+    case "api-to-etw":
+      return [API_TO_ETW_HEADER, ...rows.filter((r) => r.entry !== null).map(apiToEtwLine)].join("\n") + "\n";
+    case "tsv":
+      return (
+        [
+          COLUMNS.join("\t"),
+          ...rows.map((r) => COLUMNS.map((c) => flat(r)[c].replace(/[\t\n]/g, " ")).join("\t")),
+        ].join("\n") + "\n"
+      );
+    case "md": {
+      const head = `| ${COLUMNS.join(" | ")} |\n|${COLUMNS.map(() => "---").join("|")}|\n`;
+      return (
+        head +
+        rows.map((r) => `| ${COLUMNS.map((c) => flat(r)[c].replace(/\|/g, "\\|")).join(" | ")} |\n`).join("")
+      );
+    }
+    case "table": {
+      const cols = [
+        "entry",
+        "depth",
+        "function",
+        "writeFunction",
+        "provider",
+        "id",
+        "event",
+        "keyword",
+      ] as const;
+      if (rows.length === 0) return "";
+      return padTable([cols.slice(), ...rows.map((r) => cols.map((c) => flat(r)[c]))]) + "\n";
+    }
+  }
+}

@@ -1,0 +1,70 @@
+import { readFileSync } from "node:fs";
+import type { Command } from "commander";
+import { analyzeImage, ownCatalog, symbolsFromPdb } from "../../analysis/analyze.js";
+import { FORMATS, formatRows, type ReportFormat } from "../../analysis/report.js";
+import { parsePdb } from "../../formats/pdb/index.js";
+import { parsePe } from "../../formats/pe/index.js";
+
+interface AnalyzeCliOptions {
+  pdb?: string;
+  entry?: string[];
+  maxDepth: string;
+  format: string;
+  shallowest?: boolean;
+  unreached: boolean;
+  quiet?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command("analyze")
+    .description("Find ETW write sites in an x64 binary and the entry points that reach them")
+    .argument("<pe>", "x64 PE file (driver, DLL, EXE)")
+    .option("--pdb <file>", "matching PDB: symbol names, Nt* entry points, descriptor/handle symbols")
+    .option("--entry <name...>", "only these entry points")
+    .option("--max-depth <n>", "longest call path in functions", "8")
+    .option("--format <format>", FORMATS.join(" | "), "table")
+    .option("--shallowest", "per entry point, keep only the shallowest site of each event")
+    .option("--no-unreached", "omit sites that no entry point reaches")
+    .option("-q, --quiet", "no progress on stderr")
+    .action((file: string, opts: AnalyzeCliOptions) => {
+      if (!(FORMATS as readonly string[]).includes(opts.format))
+        throw new Error(`unknown format ${opts.format}; use one of ${FORMATS.join(", ")}`);
+      const maxDepth = Number.parseInt(opts.maxDepth, 10);
+      if (!Number.isInteger(maxDepth) || maxDepth < 1)
+        throw new Error(`--max-depth must be a positive integer`);
+      const bytes = new Uint8Array(readFileSync(file));
+      const pe = parsePe(bytes);
+      const symbols = opts.pdb ? symbolsFromPdb(parsePdb(new Uint8Array(readFileSync(opts.pdb)))) : undefined;
+      const showProgress = !opts.quiet && process.stderr.isTTY;
+      let lastPct = -1;
+      const report = analyzeImage(pe, {
+        symbols,
+        entries: opts.entry,
+        maxDepth,
+        shallowest: opts.shallowest,
+        unreached: opts.unreached,
+        catalog: ownCatalog(pe, file, bytes),
+        progress: showProgress
+          ? (stage, done, total) => {
+              const pct = Math.floor((100 * done) / Math.max(1, total));
+              if (pct !== lastPct) {
+                lastPct = pct;
+                process.stderr.write(`\r${stage} ${pct}%`);
+              }
+            }
+          : undefined,
+      });
+      if (showProgress) process.stderr.write("\r\x1b[K");
+      for (const n of report.notes) process.stderr.write(`note: ${n}\n`);
+      process.stdout.write(formatRows(report.rows, opts.format as ReportFormat));
+      if (!opts.quiet) {
+        const t = Object.entries(report.timings)
+          .map(([k, v]) => `${k} ${v}ms`)
+          .join(", ");
+        process.stderr.write(
+          `${report.findings.length} write sites, ${report.entries.length} entry points, ${report.rows.length} rows (${t})\n`,
+        );
+      }
+    });
+}
