@@ -98,6 +98,8 @@ export interface CatalogEvent {
     function?: string;
     level?: string;
     flags?: string;
+    /** RVA of the PDB S_ANNOTATION holding the TMF (the trace call site in the image), if known. */
+    annotationRva?: number;
   };
   /**
    * TraceLogging specifics. blobOffset: file offset of the blob's type byte; blobRva: its RVA (what

@@ -2,6 +2,7 @@ import type { SourceReader } from "../sources.js";
 import { type PeExtractor, peReader } from "./pe.js";
 import { traceLoggingExtractor } from "./tracelogging.js";
 import { wevtExtractor } from "./wevt.js";
+import { pdbWppReader, tmfTextReader } from "./wpp.js";
 
 /** Extractors run over every PE file the scanner meets (one line per source kind). */
 export const peExtractors: PeExtractor[] = [traceLoggingExtractor, wevtExtractor];
@@ -10,4 +11,4 @@ export const peExtractors: PeExtractor[] = [traceLoggingExtractor, wevtExtractor
  * Every reader the scanner knows, tried in order; the first whose sniff says "yes" reads the file.
  * Add one line per reader.
  */
-export const readers: SourceReader[] = [peReader(peExtractors)];
+export const readers: SourceReader[] = [peReader(peExtractors), pdbWppReader, tmfTextReader];

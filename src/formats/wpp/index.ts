@@ -1,0 +1,4 @@
+export * from "./catalog.js";
+export * from "./pdb.js";
+export * from "./tmf.js";
+export * from "./tmf-write.js";
