@@ -2,11 +2,14 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { test } from "node:test";
 import {
+  type CoffGroupSym,
   decodeSymbol,
   isData,
   isProc,
   type PdbFile,
   parsePdb,
+  type SectionSym,
+  SymbolKind,
   symbolKindName,
 } from "../src/formats/pdb/index.js";
 import { parsePe, readExports } from "../src/formats/pe/index.js";
@@ -118,6 +121,50 @@ for (const { pdb: pdbPath, image } of PAIRS) {
         return `${addr(r)} ${strings.join("|").replace(/\]$/, "")}`;
       }),
     );
+    // Each annotation's enclosing procedure, found independently from llvm-pdbutil's `end =` pointers.
+    const open: { name: string; end: number }[] = [];
+    const oAnnProcs: string[] = [];
+    let last = -1;
+    for (const r of o.symbols) {
+      if (r.offset < last) open.length = 0; // offsets restart: next module
+      last = r.offset;
+      while (open.length > 0 && open.at(-1)!.end <= r.offset) open.pop();
+      if (/^S_[GL]PROC32(_ID)?$/.test(r.kind)) {
+        const end = /end = (\d+)/.exec(r.details.join(" "));
+        open.push({ name: r.name, end: Number(end?.[1]) });
+      }
+      if (r.kind === "S_ANNOTATION") oAnnProcs.push(open.at(-1)?.name ?? "");
+    }
+    assert.deepEqual(
+      ann.map((a) => a.procedure ?? ""),
+      oAnnProcs,
+      "procedure enclosing each annotation",
+    );
+
+    // Linker module: S_SECTION and S_COFFGROUP records.
+    const linkerRecords: string[] = [];
+    for (const m of pdb.dbi.modules)
+      for (const { symbol: sym } of pdb.moduleSymbols(m)) {
+        if (sym.kind === SymbolKind.S_SECTION) {
+          const x = sym as SectionSym;
+          linkerRecords.push(
+            `S_SECTION ${x.name} length = ${x.size}, alignment = ${x.alignment}, rva = ${x.rva}, section # = ${x.section}`,
+          );
+        } else if (sym.kind === SymbolKind.S_COFFGROUP) {
+          const x = sym as CoffGroupSym;
+          linkerRecords.push(`S_COFFGROUP ${x.name} length = ${x.size}, addr = ${x.segment}:${x.offset}`);
+        }
+      }
+    assert.deepEqual(
+      linkerRecords,
+      o.symbols
+        .filter((r) => r.kind === "S_SECTION" || r.kind === "S_COFFGROUP")
+        .map(
+          (r) =>
+            `${r.kind} ${r.name} ${r.details[0]!.replace(/addr = (\d+):(\d+)/, (_, a, b) => `addr = ${Number(a)}:${Number(b)}`)}`,
+        ),
+    );
+    assert.ok(linkerRecords.length > 0, "the linker module lists sections");
     assert.deepEqual(pdb.warnings, []);
 
     // The image named by this PDB matches it (RSDS GUID == info GUID, RSDS age == DBI age).
