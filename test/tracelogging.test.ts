@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
+import { peExtractors } from "../src/catalog/readers/index.js";
+import { peReader } from "../src/catalog/readers/pe.js";
 import { traceLoggingExtractor } from "../src/catalog/readers/tracelogging.js";
 import { parsePe } from "../src/formats/pe/index.js";
 import { readBaseRelocations } from "../src/formats/pe/relocations.js";
@@ -470,5 +472,21 @@ describe("tracelogging: provider GUID from name", () => {
       guidFromProviderName("MyCompany.MyComponent"),
     );
     assert.equal(formatGuid(new Uint8Array(16)).length, 36);
+  });
+});
+
+describe("tracelogging: registered PE extractor", () => {
+  it("the scanner's PE reader returns d3d11's TraceLogging provider and events", () => {
+    assert.ok(peExtractors.includes(traceLoggingExtractor));
+    const bytes = load("pe/user/d3d11_10.0.18363.900.dll");
+    const result = peReader([traceLoggingExtractor]).read({ path: "d3d11.dll", bytes });
+    assert.deepEqual(result.notes, []);
+    assert.deepEqual(
+      result.providers.map((p) => [p.kind, p.provider.name, p.provenance.source]),
+      [["tracelogging", "Microsoft.Windows.Graphics.D3D11", "tracelogging"]],
+    );
+    assert.equal(result.events.length, 15);
+    assert.equal(result.events[0]!.name, "ProcessInfo");
+    assert.deepEqual(result.events[0]!.keywords, { mask: "0x200000000000", names: [] });
   });
 });
