@@ -6,6 +6,7 @@ import {
   decodeSymbol,
   isData,
   isProc,
+  PdbFeature,
   type PdbFile,
   parsePdb,
   type SectionSym,
@@ -55,6 +56,12 @@ for (const { pdb: pdbPath, image } of PAIRS) {
     const o = pdbutil(pdbPath);
     assert.equal(pdb.info.guid, o.guid, "GUID");
     assert.equal(pdb.info.age, o.age, "info age");
+    const f = pdb.info.features;
+    const mask =
+      (f.includes(PdbFeature.VC140) ? 1 : 0) |
+      (f.includes(PdbFeature.MinimalDebugInfo) ? 2 : 0) |
+      (f.includes(PdbFeature.NoTypeMerge) ? 4 : 0);
+    assert.equal(mask, o.features, `feature codes ${f}`);
     assert.equal(pdb.dbi.age, o.dbiAge, "DBI age");
     assert.equal(pdb.dbi.machine, o.machine, "machine");
     assert.deepEqual(

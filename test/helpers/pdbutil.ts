@@ -24,6 +24,8 @@ export interface OracleRecord {
 export interface PdbOracle {
   guid: string;
   age: number;
+  /** "Features:" bit mask: 1 has IPI (VC140), 2 minimal debug info, 4 no type merging. */
+  features: number;
   dbiAge: number;
   machine: string;
   modules: string[];
@@ -85,6 +87,7 @@ export function pdbutil(file: string): PdbOracle {
   return {
     guid: (value("GUID") ?? "").replace(/[{}]/g, "").toLowerCase(),
     age: Number(value("Age")),
+    features: Number(value("Features")),
     dbiAge: Number(dbiAge),
     machine: MACHINES[machine] ?? machine,
     modules: (dump.get("Modules") ?? []).flatMap((l) => {

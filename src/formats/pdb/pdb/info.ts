@@ -23,7 +23,7 @@ export interface PdbInfo {
   guid: string;
   /** Named streams (e.g. "/names", "/LinkInfo") → stream index. */
   namedStreams: Record<string, number>;
-  /** Feature codes after the map (see PdbFeature). */
+  /** Feature codes after the map (see PdbFeature), e.g. [20140508] for VC140. */
   features: number[];
 }
 
@@ -78,7 +78,9 @@ export function parseInfoStream(data: Uint8Array): PdbInfo {
       o += 8;
       namedStreams[bufView.utf8z(key)] = stream;
     }
-    // Feature codes run to the end of the stream (older PDBs have none).
+    // The map ends with niMac (the name table's next index, unused here); then feature codes
+    // run to the end of the stream (older PDBs have none).
+    o += 4;
     while (o + 4 <= data.length) {
       features.push(v.u32(o));
       o += 4;
