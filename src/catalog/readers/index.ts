@@ -1,4 +1,5 @@
 import type { SourceReader } from "../sources.js";
+import { manifestReader } from "./manifest.js";
 import { type PeExtractor, peReader } from "./pe.js";
 import { traceLoggingExtractor } from "./tracelogging.js";
 import { wevtExtractor } from "./wevt.js";
@@ -11,4 +12,4 @@ export const peExtractors: PeExtractor[] = [traceLoggingExtractor, wevtExtractor
  * Every reader the scanner knows, tried in order; the first whose sniff says "yes" reads the file.
  * Add one line per reader.
  */
-export const readers: SourceReader[] = [peReader(peExtractors), pdbWppReader, tmfTextReader];
+export const readers: SourceReader[] = [peReader(peExtractors), manifestReader, pdbWppReader, tmfTextReader];
