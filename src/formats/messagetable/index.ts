@@ -17,7 +17,7 @@ export interface MessageEntry {
   id: number;
   /** 0 ANSI, 1 UTF-16, 2 UTF-8. */
   encoding: number;
-  /** Text without trailing NULs and without the single trailing CR/LF mc appends. */
+  /** Text without trailing NULs and without the single trailing CR/LF (or LF) message compilers append. */
   text: string;
 }
 
@@ -69,7 +69,7 @@ export function parseMessageTable(bytes: Uint8Array, codePage = 0): MessageEntry
 function cleanText(t: string): string {
   const nul = t.indexOf("\0");
   if (nul >= 0) t = t.slice(0, nul);
-  return t.endsWith("\r\n") ? t.slice(0, -2) : t;
+  return t.endsWith("\r\n") ? t.slice(0, -2) : t.endsWith("\n") ? t.slice(0, -1) : t;
 }
 
 /** id → text map of one or more tables (earlier tables win on duplicate ids). */
