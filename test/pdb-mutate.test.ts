@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
-import { MsfFile, parsePdb, StreamIndex } from "../src/formats/pdb/index.js";
+import { MsfFile, parsePdb, type RefSym, StreamIndex, SymbolKind } from "../src/formats/pdb/index.js";
 import { FormatError } from "../src/util/errors.js";
 import { corpus, fixture } from "./helpers/corpus.js";
 import { type FuzzInput, fuzz, type HotRange } from "./helpers/mutate.js";
@@ -40,6 +40,9 @@ function readAll(bytes: Uint8Array): void {
   pdb.procedures();
   pdb.annotations();
   pdb.globalData();
+  for (const g of pdb.globals())
+    if (g.kind === SymbolKind.S_PROCREF || g.kind === SymbolKind.S_ANNOTATIONREF)
+      pdb.resolveReference(g as RefSym);
 }
 
 test("pdb: thousands of mutated PDBs give FormatError or a result, never a crash or hang", () => {

@@ -9,6 +9,7 @@ import {
   PdbFeature,
   type PdbFile,
   parsePdb,
+  type RefSym,
   type SectionSym,
   SymbolKind,
   symbolKindName,
@@ -172,6 +173,26 @@ for (const { pdb: pdbPath, image } of PAIRS) {
         ),
     );
     assert.ok(linkerRecords.length > 0, "the linker module lists sections");
+    // Global references (S_PROCREF, S_LPROCREF, S_ANNOTATIONREF) land on the records they name.
+    const target = {
+      [SymbolKind.S_ANNOTATIONREF]: "annotation",
+      [SymbolKind.S_PROCREF]: "proc",
+      [SymbolKind.S_LPROCREF]: "proc",
+    };
+    let refs = 0;
+    for (const g of pdb.globals()) {
+      const want = target[g.kind as keyof typeof target];
+      if (!want) continue;
+      const ref = g as RefSym;
+      const { symbol } = pdb.resolveReference(ref);
+      if (want === "annotation") assert.equal(symbol.kind, SymbolKind.S_ANNOTATION);
+      else {
+        assert.ok(isProc(symbol), `${ref.name} resolves to a procedure`);
+        assert.equal(symbol.name, ref.name);
+      }
+      refs++;
+    }
+    assert.equal(refs, o.globals.filter((r) => /^S_(L?PROC|ANNOTATION)REF$/.test(r.kind)).length);
     assert.deepEqual(pdb.warnings, []);
 
     // The image named by this PDB matches it (RSDS GUID == info GUID, RSDS age == DBI age).

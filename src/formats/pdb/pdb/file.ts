@@ -10,6 +10,7 @@ import {
   isData,
   isProc,
   type PublicSym,
+  type RefSym,
 } from "../codeview/symbols/records.js";
 import { TypeTable } from "../codeview/types/table.js";
 import { MsfFile } from "../msf/index.js";
@@ -226,6 +227,26 @@ export class PdbFile {
       if (procs.length > 4096)
         throw new FormatError("pdb", `module ${module.index}: scopes nest too deeply`, raw.offset);
     }
+  }
+
+  /**
+   * Follows a global reference (S_PROCREF / S_LPROCREF / S_ANNOTATIONREF / S_DATAREF) to the
+   * record it names in its module's symbol stream.
+   */
+  resolveReference(ref: RefSym): { module: ModuleInfo; symbol: CodeViewSymbol; offset: number } {
+    const module = this.dbi.modules[ref.module - 1];
+    if (!module)
+      throw new FormatError(
+        "pdb",
+        `reference to module ${ref.module}, but the PDB has ${this.dbi.modules.length}`,
+      );
+    const range = this.moduleSymbolBytes(module);
+    if (!range || ref.symOffset < range.start || ref.symOffset >= range.end)
+      throw new FormatError(
+        "pdb",
+        `reference to offset ${ref.symOffset} outside module ${module.index}'s symbols`,
+      );
+    return { module, symbol: decodeSymbol(symbolAt(range.bytes, ref.symOffset)), offset: ref.symOffset };
   }
 
   /** Runs `fn` over every module's symbols; a corrupt module is recorded in `warnings` and skipped. */
