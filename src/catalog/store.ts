@@ -72,7 +72,6 @@ CREATE TABLE IF NOT EXISTS events (
   keyword_names TEXT NOT NULL,
   message TEXT,
   field_count INTEGER NOT NULL,
-  fields_json TEXT NOT NULL,
   source TEXT NOT NULL,
   build TEXT,
   file_offset INTEGER,
@@ -243,8 +242,17 @@ export function flattenFields(fields: Field[], prefix = "", depth = 0, out: Flat
 export class CatalogStore {
   readonly db: Db;
 
+  private readonly statements = new Map<string, Database.Statement>();
+
   private constructor(db: Db) {
     this.db = db;
+  }
+
+  /** Prepared statements are cached: preparing per row costs more than the insert itself. */
+  private stmt(sql: string): Database.Statement {
+    let s = this.statements.get(sql);
+    if (!s) this.statements.set(sql, (s = this.db.prepare(sql)));
+    return s;
   }
 
   /** Opens (creating if needed) a catalog file; `":memory:"` works for tests. */
@@ -257,6 +265,7 @@ export class CatalogStore {
     if (!options.readonly) {
       db.pragma("journal_mode = WAL");
       db.pragma("synchronous = NORMAL");
+      db.pragma("cache_size = -65536"); // 64 MiB: index inserts of a large scan stay in memory
     }
     db.pragma("foreign_keys = ON");
     const store = new CatalogStore(db);
@@ -291,7 +300,7 @@ export class CatalogStore {
   }
 
   getFile(path: string): StoredFile | undefined {
-    const row = this.db.prepare("SELECT * FROM files WHERE path = ?").get(path) as
+    const row = this.stmt("SELECT * FROM files WHERE path = ?").get(path) as
       | (Omit<StoredFile, "notes"> & { notes: string })
       | undefined;
     return row ? { ...row, notes: JSON.parse(row.notes) as string[] } : undefined;
@@ -324,7 +333,7 @@ export class CatalogStore {
         }
         this.insertEvent(fileId, pid, ev);
       }
-      this.db.prepare("UPDATE files SET providers = ? WHERE id = ?").run(providerIds.size, fileId);
+      this.stmt("UPDATE files SET providers = ? WHERE id = ?").run(providerIds.size, fileId);
       return { providers: providerIds.size, events: result.events.length };
     });
     return run();
@@ -350,7 +359,7 @@ export class CatalogStore {
 
   /** Removes a file and everything read from it. */
   removeFile(path: string): void {
-    this.db.prepare("DELETE FROM files WHERE path = ?").run(path);
+    this.stmt("DELETE FROM files WHERE path = ?").run(path);
   }
 
   private insertFile(
@@ -364,93 +373,86 @@ export class CatalogStore {
       events: number;
     },
   ): number {
-    this.db.prepare("DELETE FROM files WHERE path = ?").run(file.path);
-    const info = this.db
-      .prepare(
-        `INSERT INTO files(path, sha256, size, mtime, reader, status, error, notes, providers, events, scanned_at)
+    this.stmt("DELETE FROM files WHERE path = ?").run(file.path);
+    const info = this.stmt(
+      `INSERT INTO files(path, sha256, size, mtime, reader, status, error, notes, providers, events, scanned_at)
          VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
-      )
-      .run(
-        file.path,
-        file.sha256,
-        file.size,
-        file.mtime ?? null,
-        d.reader,
-        d.status,
-        d.error ?? null,
-        JSON.stringify(d.notes),
-        d.providers,
-        d.events,
-        new Date().toISOString(),
-      );
+    ).run(
+      file.path,
+      file.sha256,
+      file.size,
+      file.mtime ?? null,
+      d.reader,
+      d.status,
+      d.error ?? null,
+      JSON.stringify(d.notes),
+      d.providers,
+      d.events,
+      new Date().toISOString(),
+    );
     return Number(info.lastInsertRowid);
   }
 
   private insertProvider(fileId: number, p: CatalogProvider): number {
     const { kind, provider, provenance, ...metadata } = p;
-    const info = this.db
-      .prepare(
-        `INSERT INTO providers(file_id, kind, name, guid, symbol, group_guid, guid_from_name, source, build,
+    const info = this.stmt(
+      `INSERT INTO providers(file_id, kind, name, guid, symbol, group_guid, guid_from_name, source, build,
            message_file, resource_file, metadata_json) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
-      )
-      .run(
-        fileId,
-        kind,
-        provider.name,
-        provider.guid,
-        provider.symbol ?? null,
-        provider.groupGuid ?? null,
-        provider.guidFromName === undefined ? null : provider.guidFromName ? 1 : 0,
-        provenance.source,
-        provenance.build ?? null,
-        p.messageFile ?? null,
-        p.resourceFile ?? null,
-        JSON.stringify({ provider, provenance, ...metadata }),
-      );
+    ).run(
+      fileId,
+      kind,
+      provider.name,
+      provider.guid,
+      provider.symbol ?? null,
+      provider.groupGuid ?? null,
+      provider.guidFromName === undefined ? null : provider.guidFromName ? 1 : 0,
+      provenance.source,
+      provenance.build ?? null,
+      p.messageFile ?? null,
+      p.resourceFile ?? null,
+      JSON.stringify({ provider, provenance, ...metadata }),
+    );
     return Number(info.lastInsertRowid);
   }
 
   private insertEvent(fileId: number, providerId: number, ev: CatalogEvent): void {
     const flat = flattenFields(ev.fields);
-    const info = this.db
-      .prepare(
-        `INSERT INTO events(file_id, provider_id, kind, provider_name, provider_guid, event_id, version, name, symbol,
+    const info = this.stmt(
+      `INSERT INTO events(file_id, provider_id, kind, provider_name, provider_guid, event_id, version, name, symbol,
           channel_value, channel_name, level_value, level_name, opcode_value, opcode_name, task_value, task_name,
-          keyword_mask, keyword_mask_int, keyword_names, message, field_count, fields_json, source, build,
+          keyword_mask, keyword_mask_int, keyword_names, message, field_count, source, build,
           file_offset, record_json)
-         VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-      )
-      .run(
-        fileId,
-        providerId,
-        ev.kind,
-        ev.provider.name,
-        ev.provider.guid,
-        ev.id,
-        ev.version,
-        ev.name,
-        ev.symbol ?? null,
-        ev.channel?.value ?? null,
-        orNull(ev.channel?.name),
-        ev.level?.value ?? null,
-        orNull(ev.level?.name),
-        ev.opcode?.value ?? null,
-        orNull(ev.opcode?.name),
-        ev.task?.value ?? null,
-        orNull(ev.task?.name),
-        ev.keywords.mask,
-        maskToInt64(ev.keywords.mask),
-        ev.keywords.names.join(" "),
-        ev.message ?? null,
-        ev.fields.length,
-        JSON.stringify(ev.fields),
-        ev.provenance.source,
-        ev.provenance.build ?? null,
-        ev.provenance.offset ?? null,
-        JSON.stringify(ev),
-      );
+         VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+    ).run(
+      fileId,
+      providerId,
+      ev.kind,
+      ev.provider.name,
+      ev.provider.guid,
+      ev.id,
+      ev.version,
+      ev.name,
+      ev.symbol ?? null,
+      ev.channel?.value ?? null,
+      orNull(ev.channel?.name),
+      ev.level?.value ?? null,
+      orNull(ev.level?.name),
+      ev.opcode?.value ?? null,
+      orNull(ev.opcode?.name),
+      ev.task?.value ?? null,
+      orNull(ev.task?.name),
+      ev.keywords.mask,
+      maskToInt64(ev.keywords.mask),
+      ev.keywords.names.join(" "),
+      ev.message ?? null,
+      ev.fields.length,
+      ev.provenance.source,
+      ev.provenance.build ?? null,
+      ev.provenance.offset ?? null,
+      JSON.stringify(ev),
+    );
     const eventRowId = Number(info.lastInsertRowid);
-    const fieldStmt = this.db.prepare(
+    const fieldStmt = this.stmt(
       "INSERT INTO event_fields(event_id, position, name, path, depth, in_type, out_type, map, count, length) VALUES (?,?,?,?,?,?,?,?,?,?)",
     );
     flat.forEach((f, i) => {
@@ -467,20 +469,18 @@ export class CatalogStore {
         f.field.length === undefined ? null : String(f.field.length),
       );
     });
-    const kwStmt = this.db.prepare("INSERT OR IGNORE INTO event_keywords(event_id, name) VALUES (?, ?)");
+    const kwStmt = this.stmt("INSERT OR IGNORE INTO event_keywords(event_id, name) VALUES (?, ?)");
     for (const k of ev.keywords.names) kwStmt.run(eventRowId, k);
-    this.db
-      .prepare(
-        "INSERT INTO events_fts(rowid, provider, name, fields, keywords, message) VALUES (?,?,?,?,?,?)",
-      )
-      .run(
-        eventRowId,
-        `${ev.provider.name} ${ev.provider.guid}`,
-        [ev.name, ev.symbol, ev.task?.name, ev.opcode?.name, ev.mof?.eventTypeName].filter(Boolean).join(" "),
-        flat.map((f) => f.path).join(" "),
-        ev.keywords.names.join(" "),
-        ev.message ?? "",
-      );
+    this.stmt(
+      "INSERT INTO events_fts(rowid, provider, name, fields, keywords, message) VALUES (?,?,?,?,?,?)",
+    ).run(
+      eventRowId,
+      `${ev.provider.name} ${ev.provider.guid}`,
+      [ev.name, ev.symbol, ev.task?.name, ev.opcode?.name, ev.mof?.eventTypeName].filter(Boolean).join(" "),
+      flat.map((f) => f.path).join(" "),
+      ev.keywords.names.join(" "),
+      ev.message ?? "",
+    );
   }
 
   /** Every stored event, in insertion order (file, then source order). */
@@ -491,12 +491,12 @@ export class CatalogStore {
   }
 
   eventCount(): number {
-    return (this.db.prepare("SELECT count(*) AS n FROM events").get() as { n: number }).n;
+    return (this.stmt("SELECT count(*) AS n FROM events").get() as { n: number }).n;
   }
 
   /** Stores code sites found by the analysis (one transaction); returns how many were added. */
   addSites(sites: CodeSite[]): number {
-    const stmt = this.db.prepare(
+    const stmt = this.stmt(
       `INSERT INTO sites(file, rva, function, write_function, provider_guid, provider_name, event_kind, event_id,
          event_version, event_name, entry, depth, call_path_json, extra_json) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
     );
@@ -524,7 +524,7 @@ export class CatalogStore {
 
   /** Drops the sites of one binary (before re-analysing it). */
   clearSites(file: string): void {
-    this.db.prepare("DELETE FROM sites WHERE file = ?").run(file);
+    this.stmt("DELETE FROM sites WHERE file = ?").run(file);
   }
 
   sites(filter: { file?: string; providerGuid?: string; eventId?: number } = {}): CodeSite[] {
@@ -534,9 +534,9 @@ export class CatalogStore {
     if (filter.providerGuid !== undefined)
       where.push("provider_guid = ?") && params.push(filter.providerGuid);
     if (filter.eventId !== undefined) where.push("event_id = ?") && params.push(filter.eventId);
-    const rows = this.db
-      .prepare(`SELECT * FROM sites ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id`)
-      .all(...params) as Array<Record<string, unknown>>;
+    const rows = this.stmt(
+      `SELECT * FROM sites ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id`,
+    ).all(...params) as Array<Record<string, unknown>>;
     return rows.map(rowToSite);
   }
 }

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { diffStores, formatDiffText } from "../../catalog/diff.js";
 import { CatalogStore } from "../../catalog/store.js";
+import { exitQuietlyOnClosedPipe } from "../pipe.js";
 
 export function register(program: Command): void {
   program
@@ -10,6 +11,7 @@ export function register(program: Command): void {
     .argument("<new>", "newer catalog (.db)")
     .option("--format <format>", "text | jsonl", "text")
     .action((oldPath: string, newPath: string, opts: { format: string }) => {
+      exitQuietlyOnClosedPipe();
       if (opts.format !== "text" && opts.format !== "jsonl")
         throw new Error(`--format must be text or jsonl, not ${opts.format}`);
       const a = CatalogStore.open(oldPath, { readonly: true });

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { cell } from "../../catalog/export.js";
 import { countEvents, type EventQuery, type EventRow, getEvent, searchEvents } from "../../catalog/search.js";
 import { CatalogStore } from "../../catalog/store.js";
+import { exitQuietlyOnClosedPipe } from "../pipe.js";
 import { DEFAULT_DB } from "./scan.js";
 
 interface EventsCliOptions {
@@ -51,6 +52,7 @@ export function register(program: Command): void {
     .option("--format <format>", "table | tsv | jsonl", "table")
     .option("--limit <n>", "maximum rows (-1 = all)", "200")
     .action((opts: EventsCliOptions) => {
+      exitQuietlyOnClosedPipe();
       const store = CatalogStore.open(opts.db, { readonly: true });
       try {
         const query: EventQuery = {
@@ -87,13 +89,14 @@ function clip(s: string, n: number): string {
 
 export function formatTable(rows: EventRow[]): string {
   const cols: Array<[string, (r: EventRow) => string, number]> = [
-    ["provider", (r) => r.provider, 40],
+    ["provider", (r) => r.provider, 36],
     ["id", (r) => String(r.id), 6],
     ["v", (r) => String(r.version), 3],
     ["name", (r) => r.name, 36],
     ["level", (r) => (r.level ?? "").replace(/^win:/, ""), 13],
     ["keywords", (r) => r.keywords, 30],
-    ["fields", (r) => r.fields, 60],
+    ["fields", (r) => r.fields.replace(/\bwin:/g, ""), 60],
+    ["build", (r) => r.build ?? "", 12],
   ];
   const cells = rows.map((r) => cols.map(([, get, max]) => clip(cell(get(r)), max)));
   const widths = cols.map(([h], i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));

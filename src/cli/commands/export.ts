@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import { exportJsonl, exportTsv } from "../../catalog/export.js";
 import { CatalogStore } from "../../catalog/store.js";
+import { exitQuietlyOnClosedPipe } from "../pipe.js";
 import { DEFAULT_DB } from "./scan.js";
 
 export function register(program: Command): void {
@@ -15,6 +16,7 @@ export function register(program: Command): void {
     .option("--format <format>", "tsv | jsonl", "tsv")
     .requiredOption("--out <dir>", "output directory")
     .action((opts: { db: string; format: string; out: string }) => {
+      exitQuietlyOnClosedPipe();
       if (opts.format !== "tsv" && opts.format !== "jsonl")
         throw new Error(`--format must be tsv or jsonl, not ${opts.format}`);
       const store = CatalogStore.open(opts.db, { readonly: true });

@@ -1,0 +1,44 @@
+// Scan benchmark: all 2,417 manifests of tdh-reconstructed-all.tar.xz into a fresh catalog file.
+// Reports wall time, CPU time, events/s, peak RSS (resourceUsage().maxRSS) and the catalog size.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { readers } from "../src/catalog/readers/index.js";
+import { scanPaths } from "../src/catalog/scan.js";
+import { CatalogStore } from "../src/catalog/store.js";
+
+const repo = resolve(fileURLToPath(import.meta.url), "..", "..", "..");
+const corpus = process.env.ETW_ATLAS_CORPUS ?? resolve(repo, "..", "shared", "corpus");
+const tarball = join(corpus, "manifests", "tdh-reconstructed-all.tar.xz");
+
+const dir = mkdtempSync(join(tmpdir(), "etw-atlas-bench-scan-"));
+try {
+  const input = join(dir, "manifests");
+  execFileSync("mkdir", ["-p", input]);
+  execFileSync("tar", ["-xJf", tarball, "-C", input]);
+  const dbPath = join(dir, "bench.db"); // outside the scanned tree
+  const store = CatalogStore.open(dbPath);
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const s = scanPaths([input], { readers, store });
+  const wall = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  store.close();
+  const mib = (n: number) => (n / 1024 / 1024).toFixed(0);
+  console.log(`files ${s.files}: read ${s.read}, skipped ${s.skipped.length}, failed ${s.failed.length}`);
+  console.log(`events ${s.events} (${JSON.stringify(s.eventsByKind)}), providers ${s.providers}`);
+  console.log(
+    `scan wall ${wall.toFixed(1)} s, cpu ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s, ${(s.events / wall).toFixed(0)} events/s`,
+  );
+  console.log(
+    `peak RSS ${mib(process.resourceUsage().maxRSS * 1024)} MiB, heap used now ${mib(process.memoryUsage().heapUsed)} MiB, catalog ${mib(statSync(dbPath).size)} MiB`,
+  );
+  if (s.failed.length) {
+    for (const f of s.failed.slice(0, 10)) console.log(`FAILED ${f.path}: ${f.error}`);
+    process.exitCode = 1;
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,269 @@
+// The catalog engine on real data: manifests from the corpus, read by the registered readers.
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { diffStores } from "../../src/catalog/diff.js";
+import { exportTsv } from "../../src/catalog/export.js";
+import { readers } from "../../src/catalog/readers/index.js";
+import { scanPaths } from "../../src/catalog/scan.js";
+import { getEvent, searchEvents } from "../../src/catalog/search.js";
+import { CatalogStore, flattenFields } from "../../src/catalog/store.js";
+import { corpus } from "../helpers/corpus.js";
+
+const tmp = mkdtempSync(join(tmpdir(), "etw-atlas-catalog-real-"));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** Extracts named members of the 2,417-manifest archive into a fresh directory. */
+function extract(name: string, members: string[]): string {
+  const dir = join(tmp, name);
+  execFileSync("mkdir", ["-p", dir]);
+  execFileSync("tar", ["-xJf", corpus("manifests/tdh-reconstructed-all.tar.xz"), "-C", dir, ...members]);
+  return dir;
+}
+
+// Independent oracle over the raw XML (regular expressions, not our parser): the events whose
+// template mentions a field, or whose keywords attribute names a keyword.
+function templatesWithField(xml: string, field: string): Set<string> {
+  const out = new Set<string>();
+  for (const m of xml.matchAll(/<template\s+tid="([^"]+)"\s*>([\s\S]*?)<\/template>/g))
+    if (new RegExp(`\\bname="${field}"`, "i").test(m[2]!)) out.add(m[1]!);
+  return out;
+}
+function countEvents(xml: string, pred: (attrs: string) => boolean): number {
+  return [...xml.matchAll(/<event\s([^>]*?)\/?>/g)].filter((m) => /\bvalue="/.test(m[1]!) && pred(m[1]!))
+    .length;
+}
+function oracleFieldCount(xmls: string[], field: string): number {
+  let n = 0;
+  for (const xml of xmls) {
+    const tids = templatesWithField(xml, field);
+    n += countEvents(xml, (a) => tids.has(/\btemplate="([^"]+)"/.exec(a)?.[1] ?? ""));
+  }
+  return n;
+}
+
+describe("export TSV matches Windows10EtwEvents for providers in both", () => {
+  const peer = (provider: string) =>
+    readFileSync(corpus(`peer-outputs/windows10etwevents/26H1/manifest/${provider}.tsv`), "utf8")
+      .split("\n")
+      .filter(Boolean);
+  let out: string;
+  let builds: string[];
+  before(() => {
+    const store = CatalogStore.open(":memory:");
+    const s = scanPaths([corpus("manifests/tdh-reconstructed")], { readers, store });
+    assert.equal(s.failed.length, 0, JSON.stringify(s.failed));
+    out = join(tmp, "w10");
+    exportTsv(store.events(), out);
+    builds = [...new Set([...store.events()].map((e) => e.provenance.build ?? ""))];
+    store.close();
+  });
+
+  // The reconstructed manifests come from older builds than the peer's 26H1: rows the two share
+  // by (event id, version) must be identical, column for column; newer events only in 26H1 are ignored.
+  for (const [build, provider] of [
+    ["10.0.18990", "Microsoft-Windows-Subsys-SMSS"],
+    ["10.0.18990", "Microsoft-Windows-Subsys-Csr"],
+    ["10.0.17134", "Microsoft-Windows-FilterManager"],
+    ["10.0.17134", "Microsoft-Windows-SharedAccess_NAT"],
+    ["10.0.17134", "Microsoft-Windows-Kernel-EventTracing"],
+  ] as const) {
+    test(`${provider} (${build})`, () => {
+      assert.ok(builds.includes(build), `build ${build} not among ${builds.join(", ")}`);
+      const ours = readFileSync(join(out, build, "manifest", `${provider}.tsv`), "utf8").split("\n");
+      assert.equal(ours.at(-1), "", "file ends with a newline");
+      ours.pop();
+      const theirs = peer(provider);
+      assert.equal(ours[0], theirs[0], "header line");
+      const key = (line: string) => line.split("\t").slice(1, 3).join("/");
+      const theirsByKey = new Map(theirs.slice(1).map((l) => [key(l), l]));
+      let shared = 0;
+      for (const line of ours.slice(1)) {
+        assert.equal(line.split("\t").length, 10, line);
+        const other = theirsByKey.get(key(line));
+        if (other === undefined) continue;
+        shared++;
+        assert.equal(line, other);
+      }
+      assert.ok(shared >= Math.min(4, ours.length - 1), `only ${shared} shared rows`);
+      // Ids increase (then versions), as in Windows10EtwEvents.
+      const ids = ours.slice(1).map((l) => l.split("\t").slice(1, 3).map(Number) as [number, number]);
+      for (let i = 1; i < ids.length; i++)
+        assert.ok(
+          ids[i - 1]![0] < ids[i]![0] || (ids[i - 1]![0] === ids[i]![0] && ids[i - 1]![1] < ids[i]![1]),
+        );
+    });
+  }
+});
+
+describe("diff between two Windows builds of Microsoft-Windows-Kernel-Process", () => {
+  test("17134 → 18990: version bumps with the added fields", () => {
+    const member = (b: string) => `Manifests-Win10-${b}/Microsoft-Windows-Kernel-Process.xml`;
+    const dir = extract("kp", [member("17134"), member("18990")]);
+    const open = (b: string) => {
+      const store = CatalogStore.open(":memory:");
+      const s = scanPaths([join(dir, member(b))], { readers, store });
+      assert.equal(s.read, 1);
+      return store;
+    };
+    const a = open("17134");
+    const b = open("18990");
+    const d = diffStores(a, b);
+    // Oracle from the catalogs themselves: each (id, version) only in the new build, with the
+    // field names that the highest older version of that id lacks.
+    const oldEv = [...a.events()];
+    const newEv = [...b.events()];
+    const expected = newEv
+      .filter((e) => !oldEv.some((o) => o.id === e.id && o.version === e.version))
+      .map((e) => {
+        const prev = oldEv
+          .filter((o) => o.id === e.id && o.version < e.version)
+          .sort((x, y) => y.version - x.version)[0];
+        return { e, prev };
+      })
+      .filter((x) => x.prev !== undefined);
+    assert.ok(expected.length > 0, "the two builds differ");
+    const bumps = d.filter((x) => x.subject === "version" && x.change === "added");
+    assert.deepEqual(
+      bumps.map((x) => `${x.eventId}/${x.version}`).sort(),
+      expected.map((x) => `${x.e.id}/${x.e.version}`).sort(),
+    );
+    for (const { e, prev } of expected) {
+      const before = new Set(flattenFields(prev!.fields).map((f) => f.path));
+      const added = flattenFields(e.fields)
+        .map((f) => f.path)
+        .filter((p) => !before.has(p));
+      const reported = d
+        .filter(
+          (x) =>
+            x.subject === "field" && x.change === "added" && x.eventId === e.id && x.version === e.version,
+        )
+        .map((x) => x.item);
+      assert.deepEqual(reported, added);
+    }
+    // ProcessStart gained ProcessSequenceNumber in this window (the seed article's example field family).
+    assert.ok(
+      d.some((x) => x.subject === "field" && x.eventId === 1 && x.item === "ProcessSequenceNumber"),
+      "ProcessStart field ProcessSequenceNumber added",
+    );
+    assert.deepEqual(diffStores(b, b), []);
+    a.close();
+    b.close();
+  });
+});
+
+describe("seed queries on a real catalog", () => {
+  const members = [
+    "Manifests-Win10-18990/Microsoft-Windows-Kernel-Process.xml",
+    "Manifests-Win10-18990/Microsoft-Windows-Kernel-General.xml",
+    "Manifests-Win10-18990/Microsoft-Windows-Threat-Intelligence.xml",
+    "Manifests-Win10-18990/Microsoft-Windows-Security-Mitigations.xml",
+    "Manifests-Win10-18990/Microsoft-Windows-Win32k.xml",
+    "Manifests-Win10-18990/Microsoft-Windows-PowerShell.xml",
+    "Manifests-Win10-18990/Microsoft-Windows-RPC.xml",
+    "Manifests-Win10-17134/Microsoft-Windows-SEC.xml",
+    "Manifests-Win10-17134/Microsoft-Windows-AppLocker.xml",
+    "Manifests-Win10-17134/Microsoft.Diagnostics.Tracing.TraceEvent.xml",
+    "Manifests-Win10-17134/Microsoft.Diagnostics.FastSerialization.xml",
+  ];
+  let store: CatalogStore;
+  let xmls: string[];
+  before(() => {
+    const dir = extract("seed", members);
+    store = CatalogStore.open(join(tmp, "seed.db"));
+    const s = scanPaths([dir], { readers, store });
+    assert.deepEqual(s.failed, []);
+    // the two .NET documentation files are not manifests: skipped with a reason, not failures
+    assert.deepEqual(s.skipped.map((x) => basename(x.path)).sort(), [
+      "Microsoft.Diagnostics.FastSerialization.xml",
+      "Microsoft.Diagnostics.Tracing.TraceEvent.xml",
+    ]);
+    xmls = members
+      .filter((m) => !m.includes("Microsoft.Diagnostics"))
+      .map((m) => readFileSync(join(dir, m), "utf8"));
+    assert.equal(
+      store.eventCount(),
+      xmls.reduce((n, x) => n + countEvents(x, () => true), 0),
+    );
+  });
+  after(() => store.close());
+
+  const fieldQuery = (field: string, matches: RegExp) => {
+    const rows = searchEvents(store.db, { field, limit: -1 });
+    for (const r of rows) {
+      const ev = getEvent(store.db, r.rowid)!;
+      assert.ok(flattenFields(ev.fields).some((f) => matches.test(f.field.name)));
+    }
+    return rows;
+  };
+
+  test("events with a ProcessStartKey field", () => {
+    const rows = fieldQuery("ProcessStartKey", /^ProcessStartKey$/i);
+    assert.equal(rows.length, oracleFieldCount(xmls, "ProcessStartKey"));
+    assert.ok(rows.some((r) => r.provider === "Microsoft-Windows-Security-Mitigations"));
+    // Threat-Intelligence names them TargetProcessStartKey, CallingProcessStartKey, ...: a glob finds those too
+    const any = fieldQuery("*ProcessStartKey", /ProcessStartKey$/i);
+    assert.equal(any.length, oracleFieldCount(xmls, '[^"]*ProcessStartKey'));
+    assert.ok(any.some((r) => r.provider === "Microsoft-Windows-Threat-Intelligence"));
+    assert.ok(any.length > rows.length);
+  });
+
+  test("events whose fields mention TargetProcessId", () => {
+    const rows = fieldQuery("TargetProcessId", /^TargetProcessId$/i);
+    assert.equal(rows.length, oracleFieldCount(xmls, "TargetProcessId"));
+    assert.ok(rows.length > 0);
+  });
+
+  test("event names starting task_", () => {
+    const rows = searchEvents(store.db, { name: "task_*", limit: -1 });
+    assert.ok(rows.length > 0);
+    for (const r of rows) assert.ok(r.name.toLowerCase().startsWith("task_"), r.name);
+    // '_' is literal: "taskX..." names would not match
+    const all = searchEvents(store.db, { limit: -1 });
+    assert.equal(rows.length, all.filter((r) => r.name.toLowerCase().startsWith("task_")).length);
+  });
+
+  test("events enabled by keyword KERNEL_GENERAL_SECURITY_ACCESSCHECK", () => {
+    const rows = searchEvents(store.db, { keyword: "KERNEL_GENERAL_SECURITY_ACCESSCHECK", limit: -1 });
+    const expected = xmls.reduce(
+      (n, x) => n + countEvents(x, (a) => /\bkeywords="[^"]*\bKERNEL_GENERAL_SECURITY_ACCESSCHECK\b/.test(a)),
+      0,
+    );
+    assert.equal(rows.length, expected);
+    assert.ok(rows.length > 0);
+    // the same events through the mask of that keyword
+    const mask = getEvent(store.db, rows[0]!.rowid)!.keywords.mask;
+    const byMask = searchEvents(store.db, {
+      keyword: mask,
+      provider: "Microsoft-Windows-Kernel-General",
+      limit: -1,
+    });
+    assert.ok(byMask.length >= rows.length);
+  });
+
+  test("named-pipe events by full text", () => {
+    const rows = searchEvents(store.db, { text: "named pipe", limit: -1 });
+    assert.ok(rows.length > 0);
+    for (const r of rows) {
+      const ev = getEvent(store.db, r.rowid)!;
+      const hay = [
+        ev.provider.name,
+        ev.name,
+        ev.symbol,
+        ev.task?.name,
+        ev.opcode?.name,
+        ev.message,
+        ...ev.keywords.names,
+        ...flattenFields(ev.fields).map((f) => f.path),
+      ]
+        .join(" ")
+        .toLowerCase();
+      assert.ok(hay.includes("named") && hay.includes("pipe"), ev.name);
+    }
+    const symbols = xmls.reduce((n, x) => n + countEvents(x, (a) => /\bsymbol="[^"]*NamedPipe/i.test(a)), 0);
+    assert.ok(rows.length >= symbols, `${rows.length} < ${symbols} NamedPipe symbols`);
+  });
+});
