@@ -178,8 +178,7 @@ function eventJoiner(catalog: SourceResult): Joiner {
   for (const e of catalog.events) {
     if (e.provider.guid && e.provider.name) providers.set(e.provider.guid, e.provider.name);
     if (e.kind === "manifest") manifest.set(`${e.provider.guid}:${e.id}:${e.version}`, e);
-    if (e.kind === "tracelogging" && e.tracelogging?.blobOffset !== undefined)
-      tl.set(e.tracelogging.blobOffset, e);
+    if (e.kind === "tracelogging" && e.tracelogging?.blobRva !== undefined) tl.set(e.tracelogging.blobRva, e);
   }
   for (const p of catalog.providers)
     if (p.provider.guid && p.provider.name) providers.set(p.provider.guid, p.provider.name);

@@ -416,6 +416,7 @@ export const M = {
   Int3: Mnemonic.Int3,
   Nop: Mnemonic.Nop,
   Ret: Mnemonic.Ret,
+  Xchg: Mnemonic.Xchg,
 } as const;
 
 /** Canonical 64-bit register for a general-purpose register of any width (AL/AX/EAX/RAX → RAX). */

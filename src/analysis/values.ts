@@ -152,8 +152,11 @@ export class ValueResolver {
     if (!fn) return [{ k: "unknown", why: "no function" }];
     const w = this.walk(fn);
     if (n < 4) return this.register(w, site, ARG_REGS[n]!, 0, site, 0);
-    // Stack argument n lives at [rsp + 8*n] before the call (after the 0x20 home area).
-    return this.slot(w, site, 0, "rsp", 8 * n, 8, site, 0);
+    // Stack argument n lives at [rsp + 8*n] before a call (after the 0x20 home area); a tail jump
+    // leaves the caller's return address at [rsp], so there it is one slot further.
+    const tail =
+      this.code.flow[site] === Flow.UnconditionalBranch || this.code.flow[site] === Flow.IndirectBranch;
+    return this.slot(w, site, 0, "rsp", 8 * n + (tail ? 8 : 0), 8, site, 0);
   }
 
   /**

@@ -68,11 +68,6 @@ export function resolveArguments(
       const needed = new Set<number>();
       for (const v of r.values) collectParams(v, needed);
       for (const c of callers) {
-        if (c.tail) {
-          // A tail call passes the caller's own parameters through unchanged registers.
-          next.push({ values: r.values, chain: [c.index, ...r.chain] });
-          continue;
-        }
         const paramList = [...needed];
         const perParam = paramList.map((n) => values.argument(c.index, n).map(normalize));
         for (const combo of combos(perParam, 16)) {

@@ -4,6 +4,7 @@
  * 16 bytes in the image, the handle argument to the global that receives the REGHANDLE.
  */
 import { formatGuid } from "../../util/bytes.js";
+import { Flow, gpr64, M, Op, Reg } from "../disasm.js";
 import { functionAt } from "../functions.js";
 import type { Value } from "../values.js";
 import { resolveArguments } from "../wrappers.js";
@@ -41,9 +42,15 @@ export function findRegistrations(ctx: Omit<AnalysisContext, "providers">): Regi
         };
         const guidSymbol = ctx.symbolAt(guidValue.rva);
         if (guidSymbol) reg.guidSymbol = guidSymbol;
-        if (handleValue.k === "addr") {
-          reg.handleRva = handleValue.rva;
-          const hs = ctx.symbolAt(handleValue.rva);
+        const handleRva =
+          handleValue.k === "addr"
+            ? handleValue.rva
+            : handleValue.k === "stack" && handleValue.base === "rsp"
+              ? copiedToGlobal(ctx, handleValue.origin, handleValue.off)
+              : undefined;
+        if (handleRva !== undefined) {
+          reg.handleRva = handleRva;
+          const hs = ctx.symbolAt(handleRva);
           if (hs) reg.handleSymbol = hs;
         }
         const key = `${guid}:${reg.handleRva ?? "-"}:${reg.function}`;
@@ -70,4 +77,52 @@ export function providerRegistry(list: RegisteredProvider[]): ProviderRegistry {
     byHandle: (rva) => handles.get(rva),
     inFunction: (fn) => byFn.get(fn) ?? [],
   };
+}
+
+/** How far after a registration a local handle is looked for being copied to a global. */
+const COPY_WINDOW = 64;
+
+/**
+ * A handle registered into a stack local and then copied to a global
+ * (`mov rax, [rsp+off]; mov [rip+G], rax`): returns G. Only straight-line code right after the
+ * call, where RSP is unchanged, is considered.
+ */
+function copiedToGlobal(
+  ctx: Omit<AnalysisContext, "providers">,
+  site: number,
+  off: number,
+): number | undefined {
+  const c = ctx.code;
+  const fn = functionAt(ctx.functions, c.rva[site]!);
+  if (!fn) return undefined;
+  const holding = new Set<number>();
+  for (let i = site + 1; i < Math.min(fn.last, site + COPY_WINDOW); i++) {
+    const m = c.mnem[i]!;
+    if (m === M.Push || m === M.Pop || c.flow[i] === Flow.Return) return undefined;
+    if (
+      m === M.Mov &&
+      c.op0[i] === Op.Reg &&
+      c.op1[i] === Op.Mem &&
+      c.memBase[i] === Reg.RSP &&
+      c.memIndex[i] === 0
+    ) {
+      if (c.addr[i] === off) holding.add(gpr64(c.reg0[i]!));
+      else holding.delete(gpr64(c.reg0[i]!));
+      continue;
+    }
+    if (
+      (m === M.Mov || m === M.Xchg) &&
+      c.op0[i] === Op.Mem &&
+      c.memBase[i] === Reg.RIP &&
+      c.op1[i] === Op.Reg
+    ) {
+      if (holding.has(gpr64(c.reg1[i]!))) return c.addr[i]!;
+      continue;
+    }
+    if (m === M.Xchg && c.op0[i] === Op.Reg && c.op1[i] === Op.Mem && c.memBase[i] === Reg.RIP) {
+      if (holding.has(gpr64(c.reg0[i]!))) return c.addr[i]!;
+    }
+    if (c.op0[i] === Op.Reg) holding.delete(gpr64(c.reg0[i]!));
+  }
+  return undefined;
 }
