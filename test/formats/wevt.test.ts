@@ -50,7 +50,12 @@ test("wevt: exactly the expected corpus PEs carry WEVT_TEMPLATE, and all of them
     if (findResources(pe, "WEVT_TEMPLATE").length === 0) continue;
     found.push(rel);
     const r = readWevtFromPe(pe, { path: rel, bytes });
-    const crimMajor = parseCrim(crimOf(pe)[0]!).majorVersion;
+    const blob = crimOf(pe)[0]!;
+    const crim = parseCrim(blob);
+    const crimMajor = crim.majorVersion;
+    // mc appends two zero bytes after the CRIM data.
+    assert.equal(blob.length, crim.size + 2, `${rel}: resource = CRIM size + 2`);
+    assert.deepEqual([...blob.subarray(crim.size)], [0, 0]);
     // Only CRIM 3.x (Windows 7 mc) may lack provider names (no PRVA table, no name message).
     for (const n of r.notes) assert.match(n, /has no name in the file/, `${rel}: ${n}`);
     if (r.notes.length > 0) assert.equal(crimMajor, 3, `${rel}: unnamed provider in CRIM ${crimMajor}`);
@@ -120,7 +125,7 @@ test("wevt: template BinXML agrees with the property entries (names, order, type
         assert.match(binXmlToString(xml), /^<(EventData|UserData)/);
       }
   }
-  assert.ok(templates > 400, `templates checked: ${templates}`);
+  assert.equal(templates, 501, "templates checked");
 });
 
 test("wevt: structs, counts, lengths and maps resolve to names", () => {
