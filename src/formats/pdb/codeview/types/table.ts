@@ -103,6 +103,11 @@ export class TypeTable {
     }
   }
 
+  private isPointer(ti: number): boolean {
+    if (ti < 0x1000) return ((ti >> 8) & 0xf) !== 0;
+    return this.record(ti)?.kind === L.LF_POINTER;
+  }
+
   private nameOf(ti: number, depth: number): string {
     if (depth > MAX_DEPTH) return "<too deep>";
     if (ti < 0x1000) {
@@ -119,13 +124,19 @@ export class TypeTable {
         const quals = [attrs & 1 ? "const" : "", attrs & 2 ? "volatile" : "", attrs & 4 ? "__unaligned" : ""]
           .filter(Boolean)
           .join(" ");
-        const inner = this.nameOf(v.u32(0), depth + 1);
-        return quals ? `${quals} ${inner}` : inner;
+        const innerIndex = v.u32(0);
+        const inner = this.nameOf(innerIndex, depth + 1);
+        if (!quals) return inner;
+        // A qualified pointer reads "T* const" (the pointer is const), a qualified value "const T".
+        return this.isPointer(innerIndex) ? `${inner} ${quals}` : `${quals} ${inner}`;
       }
       case L.LF_POINTER: {
-        const mode = (v.u32(4) >> 5) & 7;
+        const attrs = v.u32(4);
+        const mode = (attrs >> 5) & 7;
         const suffix = mode === 1 ? "&" : mode === 4 ? "&&" : "*";
-        return `${this.nameOf(v.u32(0), depth + 1)}${suffix}`;
+        // Qualifiers of the pointer itself live in its attributes (bit 9 volatile, bit 10 const).
+        const quals = `${attrs & 0x400 ? " const" : ""}${attrs & 0x200 ? " volatile" : ""}`;
+        return `${this.nameOf(v.u32(0), depth + 1)}${suffix}${quals}`;
       }
       case L.LF_ARRAY: {
         const elem = v.u32(0);
