@@ -1,42 +1,32 @@
 /**
  * Exports: Windows10EtwEvents-style TSV (one file per provider), one combined `events.tsv`, and
- * JSON Lines (one CatalogEvent per line). Row formatting is pure; `exportCatalog` writes files.
+ * JSON Lines (one CatalogEvent per line). Row formatting comes from `format-w10.ts` (shared with
+ * the manifest reader's tests); this module groups, orders, de-duplicates and writes files.
  *
  * Conventions copied from the Windows10EtwEvents repository (checked against its 26H1 TSVs):
- * - a header line; tab separated; no quoting; rows sorted by event id then version (MOF: by
- *   category GUID, event type, version);
- * - `event(fields)` is `Name(Type Field, Type Field)` with types in manifest spelling minus "win:"
- *   (struct fields print as `Struct Name`; arrays have no marker);
- * - level, opcode, task and keyword names without a "win:" prefix; keywords space separated;
- * - file name = provider name with spaces → "_" and ":" → "-".
+ * a header line; tab separated; no quoting; rows sorted by event id then version (MOF: by class
+ * GUID first); file name = provider name with spaces -> "_" and ":" -> "-".
  * Windows10EtwEvents leaves `evtlog_channel`/`evtlog_message` empty in every row we have; we fill
  * them (channel name, message with tabs/newlines flattened) — same columns, more content.
  */
 import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import type { CatalogEvent, Field, Named } from "./model.js";
+import { stripWin, w10DisplayName } from "../formats/manifest/naming.js";
+import {
+  formatManifestRowW10,
+  formatMofRowW10,
+  tsvCell,
+  W10_MANIFEST_COLUMNS,
+  W10_MOF_COLUMNS,
+  w10EventSignature,
+} from "./format-w10.js";
+import type { CatalogEvent } from "./model.js";
 
-export const W10_MANIFEST_HEADER = [
-  "provider",
-  "event_id",
-  "version",
-  "event(fields)",
-  "opcode",
-  "keywords",
-  "task",
-  "level",
-  "evtlog_channel",
-  "evtlog_message",
-];
-export const W10_MOF_HEADER = [
-  "provider",
-  "category",
-  "event_id",
-  "version",
-  "event(fields)",
-  "event_type",
-  "description",
-];
+/** A cell: no tabs or line breaks (TSV has no quoting). */
+export function cell(text: string | number | undefined | null): string {
+  return tsvCell(text ?? undefined);
+}
+
 export const COMBINED_HEADER = [
   "kind",
   "provider",
@@ -56,58 +46,6 @@ export const COMBINED_HEADER = [
   "file",
 ];
 
-/** Removes the "win:" namespace the way Windows10EtwEvents prints names. */
-export function shortName(name: string | undefined): string {
-  if (!name) return "";
-  return name.startsWith("win:") ? name.slice(4) : name;
-}
-
-/** A cell: no tabs or line breaks (TSV has no quoting). */
-export function cell(text: string | number | undefined | null): string {
-  if (text === undefined || text === null) return "";
-  return String(text).replace(/[\t\r\n]+/g, " ");
-}
-
-function fieldType(f: Field): string {
-  if (f.fields?.length || f.inType === "win:Struct") return "Struct";
-  return shortName(f.inType);
-}
-
-/** `Name(Type Field, ...)` as in the `event(fields)` column. */
-export function w10EventSignature(ev: CatalogEvent): string {
-  return `${ev.name}(${ev.fields.map((f) => `${fieldType(f)} ${f.name}`).join(", ")})`;
-}
-
-const namedCell = (n: Named | undefined) => cell(shortName(n?.name));
-
-export function w10ManifestRow(ev: CatalogEvent): string[] {
-  return [
-    cell(ev.provider.name),
-    String(ev.id),
-    String(ev.version),
-    cell(w10EventSignature(ev)),
-    namedCell(ev.opcode),
-    cell(ev.keywords.names.map(shortName).join(" ")),
-    namedCell(ev.task),
-    namedCell(ev.level),
-    namedCell(ev.channel),
-    cell(ev.message),
-  ];
-}
-
-export function w10MofRow(ev: CatalogEvent): string[] {
-  const guid = ev.mof?.classGuid ?? "";
-  return [
-    cell(ev.provider.name),
-    guid ? `{${guid.replace(/[{}]/g, "")}}` : "",
-    String(ev.id),
-    String(ev.version),
-    cell(w10EventSignature(ev)),
-    cell(ev.mof?.eventTypeName ?? ""),
-    cell(ev.message ?? ev.mof?.category ?? ""),
-  ];
-}
-
 export function combinedRow(ev: CatalogEvent): string[] {
   return [
     ev.kind,
@@ -116,12 +54,12 @@ export function combinedRow(ev: CatalogEvent): string[] {
     String(ev.id),
     String(ev.version),
     cell(w10EventSignature(ev)),
-    namedCell(ev.opcode),
-    cell(ev.keywords.names.map(shortName).join(" ")),
+    cell(w10DisplayName(ev.opcode)),
+    cell(ev.keywords.names.join(" ")),
     ev.keywords.mask,
-    namedCell(ev.task),
-    namedCell(ev.level),
-    namedCell(ev.channel),
+    cell(w10DisplayName(ev.task)),
+    cell(stripWin(ev.level?.name)),
+    cell(ev.channel?.name),
     cell(ev.message),
     ev.provenance.source,
     cell(ev.provenance.build),
@@ -144,12 +82,12 @@ const byMofOrder = (a: CatalogEvent, b: CatalogEvent) =>
 
 /** The lines of one provider file (header first), duplicates (same row from two files) removed. */
 export function w10ProviderLines(events: CatalogEvent[]): string[] {
-  const mof = events.length > 0 && events[0]!.kind === "mof";
+  const mof = events.length > 0 && events.every((e) => e.kind === "mof");
   const sorted = [...events].sort(mof ? byMofOrder : byIdVersion);
-  const lines = [(mof ? W10_MOF_HEADER : W10_MANIFEST_HEADER).join("\t")];
+  const lines = [(mof ? W10_MOF_COLUMNS : W10_MANIFEST_COLUMNS).join("\t")];
   const seen = new Set<string>();
   for (const ev of sorted) {
-    const line = (mof ? w10MofRow(ev) : w10ManifestRow(ev)).join("\t");
+    const line = (mof ? formatMofRowW10(ev) : formatManifestRowW10(ev)).join("\t");
     if (seen.has(line)) continue;
     seen.add(line);
     lines.push(line);

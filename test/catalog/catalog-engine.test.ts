@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { diffEvents, formatDiffText } from "../../src/catalog/diff.js";
-import { exportJsonl, exportTsv, w10FileName, w10ManifestRow } from "../../src/catalog/export.js";
+import { exportJsonl, exportTsv, w10FileName } from "../../src/catalog/export.js";
+import { formatManifestRowW10 } from "../../src/catalog/format-w10.js";
 import type { CatalogEvent } from "../../src/catalog/model.js";
 import { scanPaths } from "../../src/catalog/scan.js";
 import { countEvents, getEvent, listProviders, searchEvents } from "../../src/catalog/search.js";
@@ -234,7 +235,7 @@ describe("export", () => {
       .split("\n")
       .map((l) => JSON.parse(l) as CatalogEvent);
     assert.deepEqual(back, events);
-    assert.deepEqual(w10ManifestRow(events[1]!).slice(4, 8), ["", "HIGH_BIT", "", "Error"]);
+    assert.deepEqual(formatManifestRowW10(events[1]!).slice(4, 8), ["", "HIGH_BIT", "", "Error"]);
     assert.equal(w10FileName("Active Directory: Kerberos Client"), "Active_Directory-_Kerberos_Client.tsv");
     assert.equal(w10FileName("File Kernel Trace; Operation Set 1"), "File_Kernel_Trace;_Operation_Set_1.tsv");
   });
