@@ -38,6 +38,8 @@ export interface DelayImportedDll extends ImportedDll {
 /** Caps that keep hostile images from looping for long: real images stay far below these. */
 const MAX_DLLS = 4096;
 const MAX_THUNKS_PER_DLL = 65536;
+/** Descriptors may share one lookup table; cap the total so that sharing cannot multiply work. */
+const MAX_TOTAL_IMPORTS = 200000;
 
 /** Name of an import for display and JSON: the name, or "#ordinal". */
 export function importLabel(s: ImportedSymbol): string {
@@ -48,7 +50,14 @@ export function importLabel(s: ImportedSymbol): string {
  * Reads a thunk table (import lookup table) starting at `tableRva` and returns one symbol per
  * entry; slot i of the IAT is `iatRva + i * thunkSize`.
  */
-function readThunks(pe: PeImage, dll: string, tableRva: number, iatRva: number, delay: boolean) {
+function readThunks(
+  pe: PeImage,
+  dll: string,
+  tableRva: number,
+  iatRva: number,
+  delay: boolean,
+  budget: number,
+) {
   const thunkSize = pe.is64 ? 8 : 4;
   const symbols: ImportedSymbol[] = [];
   for (let i = 0; ; i++) {
@@ -57,6 +66,8 @@ function readThunks(pe: PeImage, dll: string, tableRva: number, iatRva: number, 
         "pe",
         `import table of ${dll} has no terminator within ${MAX_THUNKS_PER_DLL} entries`,
       );
+    if (i >= budget)
+      throw new FormatError("pe", `more than ${MAX_TOTAL_IMPORTS} imported functions in total`);
     const at = tableRva + i * thunkSize;
     const off = pe.offsetOf(at, `import lookup table of ${dll}`);
     let byOrdinal: boolean;
@@ -90,6 +101,7 @@ export function readImports(pe: PeImage): ImportedDll[] {
   const dir = pe.directory("import");
   if (!dir) return [];
   const out: ImportedDll[] = [];
+  let total = 0;
   // The loader ignores the directory size and stops at an all-zero descriptor; so do we.
   for (let i = 0; ; i++) {
     if (i >= MAX_DLLS)
@@ -104,7 +116,9 @@ export function readImports(pe: PeImage): ImportedDll[] {
     const dll = pe.cstrAt(nameRva, 512);
     // Old linkers leave the lookup table out; the (unbound) IAT then holds the same thunks.
     const table = lookup !== 0 ? lookup : iat;
-    out.push({ dll, lookupRva: table, iatRva: iat, symbols: readThunks(pe, dll, table, iat, false) });
+    const symbols = readThunks(pe, dll, table, iat, false, MAX_TOTAL_IMPORTS - total);
+    total += symbols.length;
+    out.push({ dll, lookupRva: table, iatRva: iat, symbols });
   }
   return out;
 }
@@ -114,6 +128,7 @@ export function readDelayImports(pe: PeImage): DelayImportedDll[] {
   const dir = pe.directory("delayimport");
   if (!dir) return [];
   const out: DelayImportedDll[] = [];
+  let total = 0;
   for (let i = 0; ; i++) {
     if (i >= MAX_DLLS)
       throw new FormatError("pe", `delay import directory has no terminator within ${MAX_DLLS} entries`);
@@ -146,6 +161,8 @@ export function readDelayImports(pe: PeImage): DelayImportedDll[] {
     if (nameRva === 0) throw new FormatError("pe", `delay import descriptor ${i} has no DLL name`, off);
     if (intRva === 0) throw new FormatError("pe", `delay import descriptor ${i} has no name table`, off);
     const dll = pe.cstrAt(nameRva, 512);
+    const symbols = readThunks(pe, dll, intRva, iatRva, true, MAX_TOTAL_IMPORTS - total);
+    total += symbols.length;
     out.push({
       dll,
       attributes,
@@ -155,7 +172,7 @@ export function readDelayImports(pe: PeImage): DelayImportedDll[] {
       boundIatRva,
       unloadIatRva,
       timeDateStamp,
-      symbols: readThunks(pe, dll, intRva, iatRva, true),
+      symbols,
     });
   }
   return out;

@@ -50,10 +50,14 @@ export function readResources(pe: PeImage): ResourceLeaf[] {
   const leaves: ResourceLeaf[] = [];
   const visited = new Set<number>();
 
+  // Entries may share one name string; decode each once so sharing cannot multiply work.
+  const names = new Map<number, string>();
   const readName = (nameField: number): ResourceId => {
     if ((nameField & 0x80000000) === 0) return nameField & 0xffff;
     const off = base + (nameField & 0x7fffffff);
-    return v.utf16(off + 2, v.u16(off));
+    let name = names.get(off);
+    if (name === undefined) names.set(off, (name = v.utf16(off + 2, v.u16(off))));
+    return name;
   };
 
   const walk = (tableRel: number, depth: number, path: ResourceId[]): void => {
