@@ -12,6 +12,9 @@ import type { CatalogStore, FileInfo } from "./store.js";
 /** Files larger than this are skipped (with a reason) instead of being read into memory. */
 export const DEFAULT_MAX_FILE_SIZE = 512 * 1024 * 1024;
 
+/** Files per SQLite commit during a scan. */
+export const FILES_PER_COMMIT = 64;
+
 export type FileOutcome =
   | { status: "read"; reader: string; providers: number; events: number; notes: string[] }
   | { status: "unchanged" }
@@ -169,7 +172,7 @@ export function scanPaths(paths: string[], opts: ScanOptions): ScanSummary {
     notes: [],
     elapsedMs: 0,
   };
-  files.forEach((path, index) => {
+  const scanOne = (path: string, index: number) => {
     const outcome = scanFile(path, opts);
     switch (outcome.status) {
       case "read":
@@ -191,7 +194,14 @@ export function scanPaths(paths: string[], opts: ScanOptions): ScanSummary {
         break;
     }
     opts.onFile?.({ index, total: files.length, path, outcome });
+  };
+  // Files are committed in batches: one commit per file rewrites the same index pages thousands
+  // of times. Each file still runs in its own savepoint, so a failing file never undoes others.
+  const batch = opts.store.db.transaction((from: number, to: number) => {
+    for (let i = from; i < to; i++) scanOne(files[i]!, i);
   });
+  for (let i = 0; i < files.length; i += FILES_PER_COMMIT)
+    batch(i, Math.min(files.length, i + FILES_PER_COMMIT));
   // Event counts by kind/source come from the store so they also cover unchanged files.
   const chunk = 500;
   for (let i = 0; i < files.length; i += chunk) {
