@@ -13,7 +13,7 @@ import {
 import { parseSymbolPath, SymbolPathError, symbolPathFromEnv } from "../src/symbols/symbol-path.js";
 import { FormatError } from "../src/util/errors.js";
 import { writeCabinet } from "./helpers/cab-writer.js";
-import { corpus } from "./helpers/corpus.js";
+import { corpus, fixture } from "./helpers/corpus.js";
 import { fuzz } from "./helpers/mutate.js";
 
 describe("symbol path parsing", () => {
@@ -119,6 +119,24 @@ describe("cabinet (MSZIP) decoding", () => {
     assert.ok(Buffer.from(files[0]!.data).equals(Buffer.from(pdb)));
     assert.equal(new TextDecoder().decode(files[1]!.data), "hello cab");
     assert.ok(Buffer.from(expandCompressedSymbolFile(cab, "SMALL.TXT")).equals(Buffer.from("hello cab")));
+  });
+
+  it("decodes a cabinet written by another implementation (gcab 1.5, MSZIP, checksummed)", () => {
+    const cab = new Uint8Array(readFileSync(fixture("symbols/wpp_user.pd_")));
+    const parsed = parseCabinet(cab);
+    assert.deepEqual(
+      parsed.files.map((f) => f.name),
+      ["wpp_user.pdb"],
+    );
+    assert.equal(parsed.folders[0]!.compression, 1);
+    const original = readFileSync(fixture("wpp_user.pdb"));
+    assert.ok(parsed.folders[0]!.blockCount >= Math.ceil(original.length / 0x8000));
+    // gcab writes CFDATA checksums: the first block's is non-zero and was verified while decoding.
+    assert.notEqual(
+      new DataView(cab.buffer, cab.byteOffset).getUint32(parsed.folders[0]!.dataOffset, true),
+      0,
+    );
+    assert.ok(Buffer.from(expandCompressedSymbolFile(cab, "wpp_user.pdb")).equals(original));
   });
 
   it("needs the previous block as dictionary: block 2 alone does not inflate to the same bytes", () => {

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { dirname, extname, isAbsolute, join, resolve as resolvePath } from "node:path";
+import { basename, dirname, extname, isAbsolute, join, resolve as resolvePath } from "node:path";
 import { type PdbFile, parsePdb } from "../formats/pdb/index.js";
 import { type CodeViewInfo, pdbInfo } from "../formats/pe/debug.js";
 import { parsePe } from "../formats/pe/image.js";
@@ -62,6 +62,8 @@ export interface PdbRequest extends PdbKey {
   imageDir?: string;
   /** Image file extension without dot (dll, sys, exe): plain directories are also searched in `<dir>/<ext>/`. */
   imageExt?: string;
+  /** Image file name without extension: `<stem>.pdb` beside the image is tried too. */
+  imageStem?: string;
 }
 
 export class SymbolResolveError extends Error {
@@ -95,6 +97,7 @@ export function pdbRequestForImage(imagePath: string, imageBytes: Uint8Array): P
     guid: cv.guid,
     age: cv.age,
     imageDir: dirname(resolvePath(imagePath)),
+    imageStem: basename(imagePath, extname(imagePath)),
     ...(ext ? { imageExt: ext } : {}),
   };
 }
@@ -151,8 +154,14 @@ class Resolver {
       return { path, bytes, pdb, via: "explicit", from: path, tried: [path] };
     }
     if (!this.opt.skipImageDir && this.req.imageDir) {
-      const hit = this.tryLocalFile(join(this.req.imageDir, this.name));
-      if (hit) return { ...hit, via: "image-dir", from: this.req.imageDir, tried: this.tried };
+      // The name the linker recorded, then <image name>.pdb (images and PDBs are often renamed together).
+      const names = [this.name];
+      if (this.req.imageStem && `${this.req.imageStem}.pdb`.toLowerCase() !== this.name.toLowerCase())
+        names.push(`${this.req.imageStem}.pdb`);
+      for (const n of names) {
+        const hit = this.tryLocalFile(join(this.req.imageDir, n));
+        if (hit) return { ...hit, via: "image-dir", from: this.req.imageDir, tried: this.tried };
+      }
     }
     const text = this.opt.symbolPath ?? symbolPathFromEnv(this.opt.env ?? process.env);
     const entries = text ? parseSymbolPath(text) : [];

@@ -6,6 +6,8 @@ import { register as exportCommand } from "./export.js";
 import { register as pdbCommand } from "./pdb.js";
 import { register as peCommand } from "./pe.js";
 import { register as scanCommand } from "./scan.js";
+import { register as symbolsCommand } from "./symbols.js";
+import { register as wppCommand } from "./wpp.js";
 
 /** Every CLI command registers itself here; one module per command under src/cli/commands/. */
 export type RegisterCommand = (program: Command) => void;
@@ -18,4 +20,6 @@ export const commands: RegisterCommand[] = [
   pdbCommand,
   peCommand,
   analyzeCommand,
+  symbolsCommand,
+  wppCommand,
 ];
