@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { test } from "node:test";
 import {
   type CoffGroupSym,
@@ -31,8 +31,13 @@ const PAIRS: { pdb: string; image: string }[] = [
     image: corpus(`pdb-pairs/${image}`),
     pdb: corpus(`pdb-pairs/${image.replace(/\.[a-z]+$/, ".pdb")}`),
   })),
-  { image: fixture("user_etw.dll"), pdb: fixture("user_etw.pdb") },
-  { image: fixture("kernel_etw.sys"), pdb: fixture("kernel_etw.pdb") },
+  // Every built fixture PDB with its image beside it (ours and the ones other parts add).
+  ...readdirSync(fixture("."))
+    .filter((f) => f.endsWith(".pdb"))
+    .flatMap((f) => {
+      const image = [".dll", ".sys", ".exe"].map((ext) => fixture(f.replace(/\.pdb$/, ext))).find(existsSync);
+      return image ? [{ image, pdb: fixture(f) }] : [];
+    }),
 ];
 
 const name = (p: string) => p.split("/").at(-1)!;
@@ -49,6 +54,11 @@ function loaded(path: string): PdbFile {
 
 test("pdb fixtures exist", () => {
   for (const { pdb, image } of PAIRS) assert.ok(existsSync(pdb) && existsSync(image), `${pdb} / ${image}`);
+  for (const ours of ["user_etw.pdb", "kernel_etw.pdb"])
+    assert.ok(
+      PAIRS.some((p) => p.pdb === fixture(ours)),
+      ours,
+    );
 });
 
 for (const { pdb: pdbPath, image } of PAIRS) {
