@@ -99,6 +99,44 @@ describe("export TSV matches Windows10EtwEvents for providers in both", () => {
   }
 });
 
+describe("MOF export matches Windows10EtwEvents Windows_Kernel_Trace.tsv", () => {
+  test("shared (category, event type, version) rows are identical", () => {
+    const store = CatalogStore.open(":memory:");
+    const s = scanPaths([corpus("mof/wmicore.mof")], { readers, store });
+    assert.deepEqual(s.failed, []);
+    const out = join(tmp, "mof");
+    exportTsv(store.events(), out);
+    store.close();
+    const ours = readFileSync(join(out, "mof", "Windows_Kernel_Trace.tsv"), "utf8")
+      .trim()
+      .split("\n");
+    const theirs = readFileSync(
+      corpus("peer-outputs/windows10etwevents/26H1/mof/Windows_Kernel_Trace.tsv"),
+      "utf8",
+    )
+      .trim()
+      .split("\n");
+    assert.equal(ours[0], theirs[0], "header line");
+    const key = (l: string) => l.split("\t").slice(1, 4).join("/");
+    const theirsByKey = new Map(theirs.slice(1).map((l) => [key(l), l]));
+    let shared = 0;
+    let caseOnly = 0;
+    for (const line of ours.slice(1)) {
+      assert.equal(line.split("\t").length, 7, line);
+      const other = theirsByKey.get(key(line));
+      if (other === undefined) continue;
+      shared++;
+      if (line === other) continue;
+      // The WDK's wmicore.mof spells a few property names with another letter case than the
+      // 26H1 registration (StackWalk "Key" vs "key"); nothing else may differ.
+      assert.equal(line.toLowerCase(), other.toLowerCase());
+      caseOnly++;
+    }
+    assert.ok(shared > 400, `only ${shared} shared rows`);
+    assert.ok(caseOnly < shared / 50, `${caseOnly} case-only differences`);
+  });
+});
+
 describe("diff between two Windows builds of Microsoft-Windows-Kernel-Process", () => {
   test("17134 → 18990: version bumps with the added fields", () => {
     const member = (b: string) => `Manifests-Win10-${b}/Microsoft-Windows-Kernel-Process.xml`;
