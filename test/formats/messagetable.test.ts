@@ -109,3 +109,23 @@ test("messagetable: bad tables give FormatError; mutations stay bounded", () => 
   });
   assert.deepEqual(failures, []);
 });
+
+test("messagetable: overlapping blocks cannot multiply the work", () => {
+  // 2,000 blocks that all point at the same 100-entry run: rejected instead of read 2,000 times.
+  const entries = Array.from(
+    { length: 100 },
+    () => [MESSAGE_UNICODE, new Uint8Array(8)] as [number, Uint8Array],
+  );
+  const one = build(entries, 1);
+  const blocks = 2000;
+  const out = new Uint8Array(4 + blocks * 12 + one.length - 16);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, blocks, true);
+  for (let b = 0; b < blocks; b++) {
+    dv.setUint32(4 + b * 12, 1, true);
+    dv.setUint32(8 + b * 12, 100, true);
+    dv.setUint32(12 + b * 12, 4 + blocks * 12, true);
+  }
+  out.set(one.subarray(16), 4 + blocks * 12);
+  assert.throws(() => parseMessageTable(out), /blocks overlap/);
+});

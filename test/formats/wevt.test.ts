@@ -213,3 +213,30 @@ test("wevt: seeded mutations of WEVT blobs give FormatError or a result, quickly
   });
   assert.deepEqual(failures, []);
 });
+
+test("wevt: hostile sharing (one struct range used twice, overlapping tables) is refused, not multiplied", () => {
+  const { pe } = load("pe/kernel/win32kbase_10.0.17134.523.sys");
+  const blob = new Uint8Array(crimOf(pe)[0]!);
+  const dv = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
+  const m = parseCrim(blob);
+  // A plain property rewritten to reuse the struct's member range.
+  const t = m.providers[0]!.templates.find((x) => x.properties.filter((p) => p.members).length > 0)!;
+  const propAt = dv.getUint32(t.offset + 16, true);
+  const s = t.properties.find((p) => p.members)!;
+  const other = t.properties.find((p) => !p.members)!;
+  const sEntry = propAt + s.index * 20;
+  const oEntry = propAt + other.index * 20;
+  blob.copyWithin(oEntry, sEntry, sEntry + 16); // same flags, start index and member count
+  assert.throws(() => parseCrim(blob), /member twice/);
+
+  // Every event claiming a keyword list that spans the whole blob: each fits, all together can't.
+  const fresh = new Uint8Array(crimOf(pe)[0]!);
+  const fdv = new DataView(fresh.buffer, fresh.byteOffset, fresh.byteLength);
+  for (const e of m.providers[0]!.events) {
+    fdv.setUint32(e.offset + 36, Math.floor(fresh.length / 4) - 1, true);
+    fdv.setUint32(e.offset + 40, 0, true);
+  }
+  const t0 = performance.now();
+  assert.throws(() => parseCrim(fresh), /overlap more than a valid blob can/);
+  assert.ok(performance.now() - t0 < 1000);
+});

@@ -40,6 +40,8 @@ export function parseMessageTable(bytes: Uint8Array, codePage = 0): MessageEntry
   v.check(4, blocks * 12, `block directory (${blocks} blocks)`);
   const ansi = ansiDecoder(codePage);
   const out: MessageEntry[] = [];
+  // Blocks of a valid table don't overlap, so all entries together fit in the data once.
+  let budget = Math.floor(bytes.length / 4);
   for (let b = 0; b < blocks; b++) {
     const at = 4 + b * 12;
     const low = v.u32(at);
@@ -49,6 +51,9 @@ export function parseMessageTable(bytes: Uint8Array, codePage = 0): MessageEntry
     // Each entry takes at least 4 bytes: bounds the loop before reading anything.
     if ((high - low + 1) * 4 > bytes.length - Math.min(p, bytes.length))
       throw new FormatError(F, `block ${b}: ${high - low + 1} entries cannot fit`, at);
+    budget -= high - low + 1;
+    if (budget < 0)
+      throw new FormatError(F, `block ${b}: blocks overlap (more entries than the table holds)`, at);
     for (let id = low; id <= high; id++) {
       const length = v.u16(p);
       const flags = v.u16(p + 2);

@@ -33,7 +33,27 @@ import {
 const F = "wevt";
 const MAX_STRUCT_DEPTH = 16;
 
-const fourCC = (v: ByteView, o: number): string =>
+/**
+ * ByteView plus the state that keeps hostile blobs linear: decoded strings are cached by offset
+ * (many records may name the same string) and the records read are counted against a budget
+ * (in a valid blob tables do not overlap, so their sizes add up to less than the blob).
+ */
+class CrimView extends ByteView {
+  readonly strings = new Map<number, string>();
+  private used = 0;
+  private readonly limit: number;
+  constructor(bytes: Uint8Array) {
+    super(bytes, F);
+    this.limit = 4 * bytes.length + 4096;
+  }
+  spend(size: number, what: string, at: number): void {
+    this.used += size;
+    if (this.used > this.limit)
+      throw new FormatError(F, `${what}: tables overlap more than a valid blob can`, at);
+  }
+}
+
+const fourCC = (v: CrimView, o: number): string =>
   String.fromCharCode(v.u8(o), v.u8(o + 1), v.u8(o + 2), v.u8(o + 3));
 
 /** True when the bytes start with the CRIM magic. */
@@ -44,30 +64,35 @@ export function looksLikeCrim(bytes: Uint8Array): boolean {
 }
 
 /** Reads a WEVT name string: `u32 size` (whole record incl. padding), UTF-16LE text, NUL. */
-function sizedString(v: ByteView, o: number, what: string): string {
+function sizedString(v: CrimView, o: number, what: string): string {
+  const cached = v.strings.get(o);
+  if (cached !== undefined) return cached;
   const size = v.u32(o);
   if (size < 4 || size % 2 !== 0) throw new FormatError(F, `${what}: bad string size ${size}`, o);
   v.check(o, size, what);
   const text = v.utf16(o + 4, (size - 4) / 2);
   const nul = text.indexOf("\0");
-  return nul < 0 ? text : text.slice(0, nul);
+  const name = nul < 0 ? text : text.slice(0, nul);
+  v.strings.set(o, name);
+  return name;
 }
 
-const optionalString = (v: ByteView, o: number, what: string): string =>
+const optionalString = (v: CrimView, o: number, what: string): string =>
   o === 0 ? "" : sizedString(v, o, what);
 
 /** A table header `{magic, length, count}`; checks that `count` entries of `entrySize` fit. */
-function listHeader(v: ByteView, o: number, magic: string, entrySize: number, headerSize = 12): number {
+function listHeader(v: CrimView, o: number, magic: string, entrySize: number, headerSize = 12): number {
   const found = fourCC(v, o);
   if (found !== magic) throw new FormatError(F, `expected ${magic} table, found "${found}"`, o);
   const count = v.u32(o + 8);
   // Length is 0 for empty tables; the entries must still fit in the blob.
   v.check(o + headerSize, count * entrySize, `${magic} entries (${count})`);
+  v.spend(count * entrySize, `${magic} table`, o);
   return count;
 }
 
 export function parseCrim(bytes: Uint8Array): WevtManifest {
-  const v = new ByteView(bytes, F);
+  const v = new CrimView(bytes);
   if (!looksLikeCrim(bytes)) throw new FormatError(F, "not a CRIM blob (missing magic)", 0);
   const size = v.u32(4);
   if (size > bytes.length)
@@ -94,7 +119,7 @@ function resolveMapNames(p: WevtProperty, names: Map<number, string>): void {
   for (const m of p.members ?? []) resolveMapNames(m, names);
 }
 
-function parseProvider(v: ByteView, guid: string, o: number): WevtProvider {
+function parseProvider(v: CrimView, guid: string, o: number): WevtProvider {
   if (fourCC(v, o) !== "WEVT") throw new FormatError(F, `provider ${guid}: expected WEVT block`, o);
   const messageId = v.u32(o + 8);
   const n = v.u32(o + 12);
@@ -157,7 +182,7 @@ function parseProvider(v: ByteView, guid: string, o: number): WevtProvider {
   return p;
 }
 
-function channels(v: ByteView, o: number): WevtChannel[] {
+function channels(v: CrimView, o: number): WevtChannel[] {
   const n = listHeader(v, o, "CHAN", 16);
   return Array.from({ length: n }, (_, i) => {
     const e = o + 12 + i * 16;
@@ -171,7 +196,7 @@ function channels(v: ByteView, o: number): WevtChannel[] {
   });
 }
 
-function levels(v: ByteView, o: number): WevtLevel[] {
+function levels(v: CrimView, o: number): WevtLevel[] {
   const n = listHeader(v, o, "LEVL", 12);
   return Array.from({ length: n }, (_, i) => {
     const e = o + 12 + i * 12;
@@ -184,7 +209,7 @@ function levels(v: ByteView, o: number): WevtLevel[] {
   });
 }
 
-function tasks(v: ByteView, o: number): WevtTask[] {
+function tasks(v: CrimView, o: number): WevtTask[] {
   const n = listHeader(v, o, "TASK", 28);
   return Array.from({ length: n }, (_, i) => {
     const e = o + 12 + i * 28;
@@ -198,7 +223,7 @@ function tasks(v: ByteView, o: number): WevtTask[] {
   });
 }
 
-function opcodes(v: ByteView, o: number): WevtOpcode[] {
+function opcodes(v: CrimView, o: number): WevtOpcode[] {
   const n = listHeader(v, o, "OPCO", 12);
   return Array.from({ length: n }, (_, i) => {
     const e = o + 12 + i * 12;
@@ -212,7 +237,7 @@ function opcodes(v: ByteView, o: number): WevtOpcode[] {
   });
 }
 
-function keywords(v: ByteView, o: number): WevtKeyword[] {
+function keywords(v: CrimView, o: number): WevtKeyword[] {
   const n = listHeader(v, o, "KEYW", 16);
   return Array.from({ length: n }, (_, i) => {
     const e = o + 12 + i * 16;
@@ -225,7 +250,7 @@ function keywords(v: ByteView, o: number): WevtKeyword[] {
   });
 }
 
-function maps(v: ByteView, o: number): WevtMap[] {
+function maps(v: CrimView, o: number): WevtMap[] {
   const n = listHeader(v, o, "MAPS", 4);
   const out: WevtMap[] = [];
   for (let i = 0; i < n; i++) {
@@ -235,6 +260,7 @@ function maps(v: ByteView, o: number): WevtMap[] {
       throw new FormatError(F, `expected VMAP/BMAP, found "${magic}"`, m);
     const items = v.u32(m + 16);
     v.check(m + 20, items * 8, `${magic} items (${items})`);
+    v.spend(items * 8, `${magic} items`, m);
     out.push({
       offset: m,
       kind: magic === "VMAP" ? "value" : "bitmap",
@@ -248,22 +274,26 @@ function maps(v: ByteView, o: number): WevtMap[] {
   return out;
 }
 
-function attributes(v: ByteView, o: number): WevtAttribute[] {
+function attributes(v: CrimView, o: number): WevtAttribute[] {
   const n = listHeader(v, o, "PRVA", 8);
   return Array.from({ length: n }, (_, i) => {
     const e = o + 12 + i * 8;
     // PRVA values are raw NUL-terminated UTF-16 (no size prefix).
-    return { id: v.u32(e), value: v.utf16z(v.u32(e + 4), 4096).text };
+    const at = v.u32(e + 4);
+    let value = v.strings.get(at);
+    if (value === undefined) v.strings.set(at, (value = v.utf16z(at, 4096).text));
+    return { id: v.u32(e), value };
   });
 }
 
-function events(v: ByteView, o: number): WevtEvent[] {
+function events(v: CrimView, o: number): WevtEvent[] {
   const n = listHeader(v, o, "EVNT", 48, 16);
   return Array.from({ length: n }, (_, i) => {
     const e = o + 16 + i * 48;
     const numKeywords = v.u32(e + 36);
     const kwAt = v.u32(e + 40);
     if (numKeywords > 0) v.check(kwAt, numKeywords * 4, `event keyword list (${numKeywords})`);
+    v.spend(numKeywords * 4, "event keyword lists", e);
     return {
       offset: e,
       id: v.u16(e),
@@ -284,7 +314,7 @@ function events(v: ByteView, o: number): WevtEvent[] {
   });
 }
 
-function templates(v: ByteView, o: number): WevtTemplate[] {
+function templates(v: CrimView, o: number): WevtTemplate[] {
   const n = listHeader(v, o, "TTBL", 40);
   const out: WevtTemplate[] = [];
   let t = o + 12;
@@ -299,7 +329,7 @@ function templates(v: ByteView, o: number): WevtTemplate[] {
   return out;
 }
 
-function template(v: ByteView, t: number, length: number): WevtTemplate {
+function template(v: CrimView, t: number, length: number): WevtTemplate {
   const paramCount = v.u32(t + 8);
   const propCount = v.u32(t + 12);
   const propAt = v.u32(t + 16);
@@ -310,10 +340,15 @@ function template(v: ByteView, t: number, length: number): WevtTemplate {
   if (paramCount > propCount)
     throw new FormatError(F, `TEMP has ${paramCount} params but ${propCount} properties`, t + 8);
   v.check(propAt, propCount * 20, `TEMP properties (${propCount})`);
+  v.spend(propCount * 20, "TEMP properties", t);
   const raw = Array.from({ length: propCount }, (_, i) => rawProperty(v, propAt + i * 20, i));
+  // Each property appears once in the tree; shared member ranges would multiply the work.
+  const placed = new Set<number>();
   const build = (index: number, depth: number): WevtProperty => {
     const r = raw[index]!;
     if (depth > MAX_STRUCT_DEPTH) throw new FormatError(F, "struct members nested too deeply", r.at);
+    if (placed.has(index)) throw new FormatError(F, `property ${index} is a member twice`, r.at);
+    placed.add(index);
     const p: WevtProperty = { index, flags: r.flags, name: r.name };
     const ref = (slot: number): string => {
       const target = raw[slot];
@@ -352,6 +387,6 @@ function template(v: ByteView, t: number, length: number): WevtTemplate {
   };
 }
 
-function rawProperty(v: ByteView, at: number, index: number): { at: number; flags: number; name: string } {
+function rawProperty(v: CrimView, at: number, index: number): { at: number; flags: number; name: string } {
   return { at, flags: v.u32(at), name: optionalString(v, v.u32(at + 16), `property ${index} name`) };
 }
