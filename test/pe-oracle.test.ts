@@ -7,6 +7,7 @@ import {
   importsByIatRva,
   parsePe,
   RELOC_TYPE_NAMES,
+  readBaseRelocations,
   readDebugDirectory,
   readDelayImports,
   readExports,
@@ -147,6 +148,8 @@ test("PE vs llvm-readobj: base relocations of every corpus PE", () => {
     );
     const theirs = parseBaseRelocs(readobj(file, "--coff-basereloc").stdout);
     assert.deepEqual(ours, theirs, `${file}: base relocations`);
+    const pointerSlots = theirs.filter((r) => r.type === "DIR64" || r.type === "HIGHLOW").map((r) => r.rva);
+    assert.deepEqual([...readBaseRelocations(pe)], pointerSlots, `${file}: pointer slots`);
     total += ours.length;
   }
   assert.ok(total > 10000, `${total} relocations compared`);

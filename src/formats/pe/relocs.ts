@@ -59,3 +59,15 @@ export function readRelocBlocks(pe: PeImage): RelocBlock[] {
 export function readRelocations(pe: PeImage): BaseRelocation[] {
   return readRelocBlocks(pe).flatMap((b) => b.entries.filter((e) => e.type !== 0));
 }
+
+/**
+ * RVAs of the pointer-sized slots the loader patches (HIGHLOW and DIR64). A value stored in the
+ * image is a real pointer only if its slot is in this set: how readers tell an address from a
+ * constant that happens to look like one.
+ */
+export function readBaseRelocations(pe: PeImage): Set<number> {
+  const out = new Set<number>();
+  for (const b of readRelocBlocks(pe))
+    for (const e of b.entries) if (e.type === 3 || e.type === 10) out.add(e.rva);
+  return out;
+}
