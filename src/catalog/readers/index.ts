@@ -1,5 +1,6 @@
 import type { SourceReader } from "../sources.js";
 import { manifestReader } from "./manifest.js";
+import { mofReader } from "./mof.js";
 import { type PeExtractor, peReader } from "./pe.js";
 import { traceLoggingExtractor } from "./tracelogging.js";
 import { wevtExtractor } from "./wevt.js";
@@ -12,4 +13,10 @@ export const peExtractors: PeExtractor[] = [traceLoggingExtractor, wevtExtractor
  * Every reader the scanner knows, tried in order; the first whose sniff says "yes" reads the file.
  * Add one line per reader.
  */
-export const readers: SourceReader[] = [peReader(peExtractors), manifestReader, pdbWppReader, tmfTextReader];
+export const readers: SourceReader[] = [
+  peReader(peExtractors),
+  manifestReader,
+  mofReader,
+  pdbWppReader,
+  tmfTextReader,
+];

@@ -1,0 +1,40 @@
+import { decodeMofBytes, parseMof } from "../../formats/mof/index.js";
+import type { Sniff, SourceReader } from "../sources.js";
+
+const SNIFF_BYTES = 64 * 1024;
+
+/** Drops leading white space and comments so the first real token can be checked. */
+function skipTrivia(text: string): string {
+  let s = text;
+  for (;;) {
+    const t = s.replace(/^\s+/, "");
+    if (t.startsWith("//")) {
+      const nl = t.indexOf("\n");
+      s = nl < 0 ? "" : t.slice(nl + 1);
+    } else if (t.startsWith("/*")) {
+      const end = t.indexOf("*/");
+      s = end < 0 ? "" : t.slice(end + 2);
+    } else return t;
+  }
+}
+
+/**
+ * Text MOF: starts (after comments) with `#pragma`, a qualifier list, `class` or `instance of`,
+ * and declares a class somewhere in the first 64 KB. INI files (`[Section]`) have no class body.
+ */
+export function sniffMof(bytes: Uint8Array): Sniff {
+  const head = bytes.subarray(0, SNIFF_BYTES);
+  const utf16 = (head[0] === 0xff && head[1] === 0xfe) || (head[0] === 0xfe && head[1] === 0xff);
+  if (!utf16 && head.subarray(0, 4096).includes(0)) return "no";
+  const text = decodeMofBytes(head);
+  const first = skipTrivia(text);
+  if (!/^(#pragma\b|\[|class\b|instance\s+of\b)/i.test(first)) return "no";
+  return /\bclass\s+\w+\s*(:\s*\w+\s*)?\{|\binstance\s+of\s+\w+/i.test(text) ? "yes" : "no";
+}
+
+/** Text MOF files (e.g. the WDK's wmicore.mof): classic EventTrace providers and events. */
+export const mofReader: SourceReader = {
+  id: "mof-text",
+  sniff: (bytes) => sniffMof(bytes),
+  read: (input) => parseMof(decodeMofBytes(input.bytes), input.path),
+};
