@@ -218,6 +218,26 @@ describe("WPP from PDB annotations (fixtures built from fixtures-src)", () => {
     );
   });
 
+  it("survives PDBs with mutated annotation records: FormatErrors or notes, never a crash", () => {
+    const bytes = new Uint8Array(readFileSync(fixture("wpp_driver.pdb")));
+    // Aim the edits at the S_ANNOTATION records (each starts 12 bytes before its "TMF:"/"TMC:" string).
+    const hot: Array<{ start: number; end: number }> = [];
+    const text = Buffer.from(bytes).toString("latin1");
+    for (let i = text.indexOf("TM"); i >= 0; i = text.indexOf("TM", i + 1))
+      if (text[i + 3] === ":" && (text[i + 2] === "F" || text[i + 2] === "C"))
+        hot.push({ start: i - 12, end: i + 300 });
+    assert.ok(hot.length >= 7);
+    const failures = fuzz({
+      inputs: [{ name: "wpp_driver.pdb", bytes, hot }],
+      count: 1500,
+      seed: 5,
+      targets: { reader: (b) => pdbWppReader.read({ path: "m.pdb", bytes: b }) },
+      isExpected: (e) => e instanceof FormatError,
+      options: { hotBias: 0.95, truncateChance: 0.05 },
+    });
+    assert.deepEqual(failures, []);
+  });
+
   it("MSVC PDBs with non-WPP annotations (NT_ASSERT) yield no WPP rows and no notes", () => {
     for (const name of ["AzPshedPi_x64.pdb", "AzPshedPi_arm64.pdb"]) {
       const path = corpus(`pdb-pairs/${name}`);
