@@ -6,6 +6,8 @@ import { register as exportCommand } from "./export.js";
 import { register as pdbCommand } from "./pdb.js";
 import { register as peCommand } from "./pe.js";
 import { register as scanCommand } from "./scan.js";
+import { register as serveCommand } from "./serve.js";
+import { register as startCommand } from "./start.js";
 import { register as symbolsCommand } from "./symbols.js";
 import { register as wppCommand } from "./wpp.js";
 
@@ -22,4 +24,6 @@ export const commands: RegisterCommand[] = [
   analyzeCommand,
   symbolsCommand,
   wppCommand,
+  serveCommand,
+  startCommand,
 ];
