@@ -12,6 +12,7 @@ import { functionName } from "./functions.js";
 import { type LoadedProgram, loadProgram, type SymbolTable } from "./program.js";
 import { reachTargets } from "./reach.js";
 import { recognizers } from "./recognizers/index.js";
+import { type KernelNames, nameKernelEvent } from "./recognizers/kernel.js";
 import type { WriteFinding } from "./recognizers/types.js";
 
 /** One output row: an (entry point, write site) pair, or a site no entry reaches (entry null). */
@@ -50,6 +51,8 @@ export interface AnalyzeOptions {
   /** Include sites no entry point reaches (entry null). Default true. */
   unreached?: boolean;
   progress?: (stage: string, done: number, total: number) => void;
+  /** Names for legacy kernel group masks / hook ids (see parseKernelNames). */
+  kernelNames?: KernelNames;
   /** Event metadata to join names/fields from; default: the image's own (WEVT_TEMPLATE, TraceLogging). */
   catalog?: SourceResult;
 }
@@ -114,6 +117,8 @@ export function analyzeProgram(program: LoadedProgram, options: AnalyzeOptions =
   };
   const notes: string[] = [];
   const findings = dedupeFindings(recognizers.flatMap((r) => r.find(program.context)));
+  if (options.kernelNames)
+    for (const f of findings) if (f.event.kind === "kernel") nameKernelEvent(f.event, options.kernelNames);
   lap("recognizers");
   let entries = findEntryPoints(program);
   if (options.entries && options.entries.length > 0) {

@@ -57,6 +57,12 @@ export function seedStarts(seeds: FunctionSeeds): Set<number> {
  */
 export function buildFunctions(code: Code, seeds: FunctionSeeds): FunctionTable {
   const fragments = new Map<number, number>(); // fragment begin → parent begin
+  const pdataSorted = (seeds.runtimeFunctions ?? []).slice().sort((a, b) => a.begin - b.begin);
+  const pdataBegins = Uint32Array.from(pdataSorted.map((r) => r.begin));
+  const insidePdata = (rva: number): boolean => {
+    const k = lowerBound(pdataBegins, rva + 1) - 1;
+    return k >= 0 && rva > pdataSorted[k]!.begin && rva < pdataSorted[k]!.end;
+  };
   const pdataEnd = new Map<number, number>();
   const starts = new Set<number>();
   for (const r of seeds.runtimeFunctions ?? []) {
@@ -73,6 +79,11 @@ export function buildFunctions(code: Code, seeds: FunctionSeeds): FunctionTable 
     if (code.flow[i] === Flow.Call && code.op0[i] === Op.Branch) {
       const t = code.addr[i]!;
       if (!fragments.has(t) && indexAt(code, t) >= 0) starts.add(t);
+    } else if (code.mnem[i] === M.Lea && code.memBase[i] === Reg.RIP && code.op1[i] === Op.Mem) {
+      // Address-taken code (callbacks, dispatch routines) starts a function when it is not
+      // inside one that .pdata already delimits.
+      const t = code.addr[i]!;
+      if (!fragments.has(t) && !insidePdata(t) && indexAt(code, t) >= 0) starts.add(t);
     }
   }
   const sorted = [...starts].filter((s) => indexAt(code, s) >= 0).sort((a, b) => a - b);

@@ -39,7 +39,7 @@ function flat(r: SiteRow): Record<(typeof COLUMNS)[number], string> {
     function: r.site.function,
     site: r.site.rva,
     writeFunction: r.writeFunction,
-    provider: s(r.provider.name ?? r.provider.symbol),
+    provider: s(r.provider.name ?? r.provider.symbol ?? r.provider.guid),
     guid: s(r.provider.guid),
     kind: e.kind,
     id: s(e.id),
@@ -49,7 +49,12 @@ function flat(r: SiteRow): Record<(typeof COLUMNS)[number], string> {
     opcode: s(e.opcode),
     task: s(e.task),
     keyword: s(e.keyword),
-    event: s(e.symbol ?? e.name ?? e.hookName),
+    event: s(
+      e.symbol ??
+        e.name ??
+        e.hookName ??
+        (e.hookId !== undefined ? `hook 0x${Number(e.hookId).toString(16)}` : undefined),
+    ),
     callPath: r.callPath.join("->"),
   };
 }
@@ -79,8 +84,9 @@ function apiToEtwLine(r: SiteRow): string {
     task = "-";
   } else if (e.kind === "kernel") {
     guid = "Windows Kernel Trace";
-    providerSymbol = n(e.groupName);
-    handleSymbol = n(e.groupMaskName);
+    // API-To-ETW: ProviderSymbol = PERF_* group mask name, ReghandleSymbol = trace group name.
+    providerSymbol = n(e.groupMaskName);
+    handleSymbol = n(e.groupName);
     descriptorSymbol = n(e.hookName);
   } else if (!e.symbol && e.id === undefined) {
     descriptorSymbol = "";

@@ -1,3 +1,4 @@
+import { kernelRecognizer } from "./kernel.js";
 import { manifestRecognizer } from "./manifest.js";
 import type { WriteRecognizer } from "./types.js";
 
@@ -5,4 +6,4 @@ import type { WriteRecognizer } from "./types.js";
  * Every write-site recognizer, run in this order. When two report the same API call, a specific
  * kind (tracelogging, kernel, wpp) wins over "manifest". Add one line per recognizer.
  */
-export const recognizers: WriteRecognizer[] = [manifestRecognizer];
+export const recognizers: WriteRecognizer[] = [manifestRecognizer, kernelRecognizer];

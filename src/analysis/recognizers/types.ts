@@ -75,7 +75,18 @@ export type SiteEvent =
       stackBuilt?: boolean;
     }
   | { kind: "tracelogging"; eventBlobRva?: number; providerBlobRva?: number; name?: string }
-  | { kind: "kernel"; groupMask?: string; hookId?: number; groupName?: string; hookName?: string }
+  | {
+      kind: "kernel";
+      /** PERFINFO group mask as "0x%08x" (mask-index bits included). */
+      groupMask?: string;
+      hookId?: number;
+      /** PERF_* name of the group mask, without the prefix (e.g. "MEMINFO"). */
+      groupMaskName?: string;
+      /** EVENT_TRACE_GROUP_* name of the hook id's high byte (e.g. "MEMORY"). */
+      groupName?: string;
+      /** PERFINFO_LOG_TYPE_* name of the hook id (e.g. "MM_STATS"). */
+      hookName?: string;
+    }
   | { kind: "wpp"; messageGuid?: string; messageNumber?: number };
 
 /** One resolved write: a call to a write API (or to a wrapper that reaches one). */

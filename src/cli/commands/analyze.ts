@@ -1,6 +1,8 @@
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import type { Command } from "commander";
 import { analyzeImage, ownCatalog, symbolsFromPdb } from "../../analysis/analyze.js";
+import { type KernelNames, parseKernelNames } from "../../analysis/recognizers/kernel.js";
 import { FORMATS, formatRows, type ReportFormat } from "../../analysis/report.js";
 import { parsePdb } from "../../formats/pdb/index.js";
 import { parsePe } from "../../formats/pe/index.js";
@@ -13,6 +15,17 @@ interface AnalyzeCliOptions {
   shallowest?: boolean;
   unreached: boolean;
   quiet?: boolean;
+  kernelNames?: string;
+}
+
+/** Reads the three kernel constant tables (TSV) from a directory. */
+function loadKernelNames(dir: string): KernelNames {
+  const read = (name: string): string => readFileSync(join(dir, name), "utf8");
+  return parseKernelNames(
+    read("perfinfo-group-masks.tsv"),
+    read("perfinfo-log-types.tsv"),
+    read("event-trace-groups.tsv"),
+  );
 }
 
 export function register(program: Command): void {
@@ -26,6 +39,10 @@ export function register(program: Command): void {
     .option("--format <format>", FORMATS.join(" | "), "table")
     .option("--shallowest", "per entry point, keep only the shallowest site of each event")
     .option("--no-unreached", "omit sites that no entry point reaches")
+    .option(
+      "--kernel-names <dir>",
+      "directory with perfinfo-group-masks.tsv, perfinfo-log-types.tsv, event-trace-groups.tsv (names for EtwTraceKernelEvent constants)",
+    )
     .option("-q, --quiet", "no progress on stderr")
     .action((file: string, opts: AnalyzeCliOptions) => {
       if (!(FORMATS as readonly string[]).includes(opts.format))
@@ -45,6 +62,7 @@ export function register(program: Command): void {
         shallowest: opts.shallowest,
         unreached: opts.unreached,
         catalog: ownCatalog(pe, file, bytes),
+        kernelNames: opts.kernelNames ? loadKernelNames(opts.kernelNames) : undefined,
         progress: showProgress
           ? (stage, done, total) => {
               const pct = Math.floor((100 * done) / Math.max(1, total));
