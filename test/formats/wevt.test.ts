@@ -180,6 +180,8 @@ test("wevt: a .mui companion's message table is used before the image's own", ()
   });
   assert.deepEqual(asked, ["fltMgr.sys.mui"]);
   assert.match(r.events.find((e) => e.id === 1)!.message!, /Unloaded successfully/);
+  assert.equal(r.providers[0]!.messageFile, "drivers/fltMgr.sys.mui");
+  assert.equal(r.providers[0]!.resourceFile, "drivers/fltMgr.sys");
 });
 
 test("wevt: bad blobs give FormatError naming the problem", () => {

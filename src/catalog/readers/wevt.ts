@@ -175,13 +175,19 @@ function toField(p: WevtProperty): Field {
 }
 
 /** Message tables from the `.mui` companion (if the caller has one), then from the image itself. */
-function messagesFor(pe: PeImage, input: SourceInput, notes: string[]): Map<number, string> {
+function messagesFor(
+  pe: PeImage,
+  input: SourceInput,
+  notes: string[],
+): { messages: Map<number, string>; muiUsed: boolean } {
   const tables: MessageEntry[][] = [];
   const base = input.path.split(/[\\/]/).pop() ?? input.path;
   const mui = input.companion?.(`${base}.mui`) ?? input.companion?.(`en-US/${base}.mui`);
+  let muiUsed = false;
   if (mui) {
     try {
       tables.push(...peMessages(parsePe(mui)));
+      muiUsed = tables.length > 0;
     } catch (err) {
       if (!(err instanceof FormatError)) throw err;
       notes.push(`wevt-template: ${base}.mui: ${err.message}`);
@@ -193,7 +199,7 @@ function messagesFor(pe: PeImage, input: SourceInput, notes: string[]): Map<numb
     if (!(err instanceof FormatError)) throw err;
     notes.push(`wevt-template: message table: ${err.message}`);
   }
-  return messageMap(tables);
+  return { messages: messageMap(tables), muiUsed };
 }
 
 /** Reads every WEVT_TEMPLATE resource of a PE into catalog records. */
@@ -201,7 +207,7 @@ export function readWevtFromPe(pe: PeImage, input: SourceInput): SourceResult {
   const out = emptyResult();
   const leaves = findResources(pe, "WEVT_TEMPLATE");
   if (leaves.length === 0) return out;
-  const messages = messagesFor(pe, input, out.notes);
+  const { messages, muiUsed } = messagesFor(pe, input, out.notes);
   const build = buildFromBinaryName(input.path);
   for (const leaf of leaves) {
     // Record offsets are file offsets: the resource's file offset plus the offset inside CRIM.
@@ -212,6 +218,10 @@ export function readWevtFromPe(pe: PeImage, input: SourceInput): SourceResult {
     };
     if (build) provenance.build = build;
     const r = wevtToCatalog(parseCrim(resourceData(pe, leaf)), messages, provenance);
+    for (const p of r.providers) {
+      p.resourceFile = input.path;
+      p.messageFile = muiUsed ? `${input.path}.mui` : input.path;
+    }
     out.providers.push(...r.providers);
     out.events.push(...r.events);
     out.notes.push(...r.notes);
