@@ -39,7 +39,8 @@ function readAll(bytes: Uint8Array): void {
   pdb.globals();
   pdb.procedures();
   pdb.annotations();
-  pdb.globalData();
+  for (const d of pdb.globalData())
+    if (d.typeIndex >= 0x1000 && pdb.warnings.length === 0) pdb.types().members(d.typeIndex);
   for (const g of pdb.globals())
     if (g.kind === SymbolKind.S_PROCREF || g.kind === SymbolKind.S_ANNOTATIONREF)
       pdb.resolveReference(g as RefSym);

@@ -17,7 +17,7 @@ import {
 import { parsePe, readExports } from "../src/formats/pe/index.js";
 import { matchCodeView, matchPdb, pdbIdentity } from "../src/symbols/match.js";
 import { corpus, fixture } from "./helpers/corpus.js";
-import { type OracleRecord, pdbutil } from "./helpers/pdbutil.js";
+import { type OracleRecord, pdbutil, pdbutilTypes } from "./helpers/pdbutil.js";
 
 /** Every PDB with its image: the corpus pairs and our own built fixtures. */
 const PAIRS: { pdb: string; image: string }[] = [
@@ -252,6 +252,23 @@ test("pdb: fixture globals are typed like mc.exe output (GUID, EVENT_DESCRIPTOR,
     const descriptors = data.filter((d) => d.typeName === "const _EVENT_DESCRIPTOR");
     assert.equal(descriptors.length, 3, file);
     for (const d of descriptors) assert.ok(d.rva !== undefined && d.rva > 0);
+    // The EVENT_DESCRIPTOR layout comes out of the TPI (through the const modifier and forward ref).
+    const pdb = loaded(fixture(file));
+    assert.deepEqual(
+      pdb
+        .types()
+        .members(descriptors[0]!.typeIndex)
+        .map((m) => `${m.offset}:${m.name}:${pdb.typeName(m.typeIndex)}`),
+      [
+        "0:Id:unsigned short",
+        "2:Version:unsigned char",
+        "3:Channel:unsigned char",
+        "4:Level:unsigned char",
+        "5:Opcode:unsigned char",
+        "6:Task:unsigned short",
+        "8:Keyword:unsigned __int64",
+      ],
+    );
   }
 });
 
@@ -272,3 +289,29 @@ test("pdb: match rule rejects a foreign PDB and a different age", () => {
   assert.equal(older.matches, false);
   assert.match(older.reason ?? "", /age differs/);
 });
+
+for (const { pdb: pdbPath } of PAIRS) {
+  test(`pdb ${name(pdbPath)}: forward references and struct members equal llvm-pdbutil -types`, () => {
+    const types = loaded(pdbPath).types();
+    const oracle = pdbutilTypes(pdbPath);
+    assert.equal(types.count, oracle.size, "number of type records");
+    let udts = 0;
+    let members = 0;
+    for (const t of oracle.values()) {
+      if (!/^LF_(STRUCTURE|CLASS|UNION)$/.test(t.kind)) continue;
+      udts++;
+      if (t.forwardTo !== undefined) {
+        assert.equal(
+          types.resolveForwardRef(t.index),
+          t.forwardTo,
+          `definition of ${t.name} 0x${t.index.toString(16)}`,
+        );
+        continue;
+      }
+      const expected = t.fieldList !== undefined ? (oracle.get(t.fieldList)?.members ?? []) : [];
+      assert.deepEqual(types.members(t.index), expected, `members of ${t.name}`);
+      members += expected.length;
+    }
+    assert.ok(udts > 0 && members > 0);
+  });
+}

@@ -99,3 +99,36 @@ export function pdbutil(file: string): PdbOracle {
     symbols: records(dump.get("Symbols")),
   };
 }
+
+export interface OracleType {
+  index: number;
+  kind: string;
+  name: string;
+  /** For forward references: the definition llvm-pdbutil resolves to (itself when unresolved). */
+  forwardTo?: number;
+  fieldList?: number;
+  /** LF_MEMBER leaves of an LF_FIELDLIST, in order. */
+  members: { name: string; typeIndex: number; offset: number }[];
+}
+
+/** `llvm-pdbutil dump -types`: every TPI record with the details the type tests compare. */
+export function pdbutilTypes(file: string): Map<number, OracleType> {
+  const out = new Map<number, OracleType>();
+  let cur: OracleType | undefined;
+  for (const line of run(["dump", "-types", file]).split("\n")) {
+    const head = /^\s*0x([0-9A-F]+) \| (LF_[A-Z0-9_]+) \[size = \d+\](?: `(.*)`)?/.exec(line);
+    if (head) {
+      cur = { index: Number.parseInt(head[1]!, 16), kind: head[2]!, name: head[3] ?? "", members: [] };
+      out.set(cur.index, cur);
+      continue;
+    }
+    if (!cur) continue;
+    const fwd = /forward ref \((->|<-|=) 0x([0-9A-F]+)\)/.exec(line);
+    if (fwd) cur.forwardTo = Number.parseInt(fwd[2]!, 16);
+    const fl = /field list: 0x([0-9A-F]+)/.exec(line);
+    if (fl) cur.fieldList = Number.parseInt(fl[1]!, 16);
+    const m = /- LF_MEMBER \[name = `(.*)`, Type = 0x([0-9A-F]+).*, offset = (\d+), attrs/.exec(line);
+    if (m) cur.members.push({ name: m[1]!, typeIndex: Number.parseInt(m[2]!, 16), offset: Number(m[3]) });
+  }
+  return out;
+}

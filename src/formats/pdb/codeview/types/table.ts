@@ -93,14 +93,142 @@ export class TypeTable {
       case L.LF_CLASS:
       case L.LF_STRUCTURE:
       case L.LF_INTERFACE:
-        return Number(readNumeric(v, 16).value);
-      case L.LF_UNION:
-        return Number(readNumeric(v, 8).value);
+      case L.LF_UNION: {
+        const def = this.resolveForwardRef(typeIndex);
+        if (def !== typeIndex) return this.typeSize(def, depth + 1);
+        return Number(readNumeric(v, r.kind === L.LF_UNION ? 8 : 16).value);
+      }
       case L.LF_ENUM:
         return this.typeSize(v.u32(4), depth + 1);
       default:
         return undefined;
     }
+  }
+
+  /** Name, property bits and (optional) unique name of a struct/class/union/enum record. */
+  private udtInfo(
+    r: RawType,
+  ): { name: string; property: number; uniqueName?: string; fieldList: number } | undefined {
+    const v = new ByteView(r.data, "pdb");
+    const end = r.data.length;
+    let nameAt: number;
+    let fieldList: number;
+    switch (r.kind) {
+      case L.LF_CLASS:
+      case L.LF_STRUCTURE:
+      case L.LF_INTERFACE:
+        nameAt = readNumeric(v, 16).end;
+        fieldList = v.u32(4);
+        break;
+      case L.LF_UNION:
+        nameAt = readNumeric(v, 8).end;
+        fieldList = v.u32(4);
+        break;
+      case L.LF_ENUM:
+        nameAt = 12;
+        fieldList = v.u32(8);
+        break;
+      default:
+        return undefined;
+    }
+    const property = v.u16(2);
+    const name = readName(v, nameAt, end);
+    // Property bit 9 (hasuniquename): a decorated unique name follows the display name.
+    const uniqueName = property & 0x200 ? readName(v, name.end, end).text : undefined;
+    return { name: name.text, property, fieldList, ...(uniqueName ? { uniqueName } : {}) };
+  }
+
+  private definitions?: Map<string, number>;
+
+  /**
+   * For a forward reference (property bit 7) to a struct/class/union/enum, the type index of its
+   * definition, found by unique name (else name) and kind; otherwise the index itself.
+   */
+  resolveForwardRef(typeIndex: number): number {
+    const r = this.record(typeIndex);
+    if (!r) return typeIndex;
+    let info: ReturnType<TypeTable["udtInfo"]>;
+    try {
+      info = this.udtInfo(r);
+    } catch (e) {
+      if (e instanceof FormatError) return typeIndex;
+      throw e;
+    }
+    if (!info || !(info.property & 0x80)) return typeIndex;
+    if (!this.definitions) {
+      this.definitions = new Map();
+      for (const t of this.all()) {
+        try {
+          const d = this.udtInfo(t);
+          if (!d || d.property & 0x80) continue;
+          const key = `${t.kind}:${d.uniqueName ?? d.name}`;
+          if (!this.definitions.has(key)) this.definitions.set(key, t.typeIndex);
+        } catch (e) {
+          if (!(e instanceof FormatError)) throw e;
+        }
+      }
+    }
+    return this.definitions.get(`${r.kind}:${info.uniqueName ?? info.name}`) ?? typeIndex;
+  }
+
+  /**
+   * Data members (LF_MEMBER) of a struct/class/union (or a const/volatile one), after resolving a
+   * forward reference.
+   * Stops at the first field-list leaf it cannot size; static members, methods and nested
+   * types are skipped.
+   */
+  members(typeIndex: number): { name: string; offset: number; typeIndex: number }[] {
+    // A const/volatile struct: look through the modifier (a few levels at most).
+    let ti = typeIndex;
+    for (let i = 0; i < 4; i++) {
+      const r = this.record(ti);
+      if (r?.kind !== L.LF_MODIFIER) break;
+      ti = new ByteView(r.data, "pdb").u32(0);
+    }
+    const def = this.record(this.resolveForwardRef(ti));
+    const info = def && this.udtInfo(def);
+    if (!info || def.kind === L.LF_ENUM) return [];
+    const out: { name: string; offset: number; typeIndex: number }[] = [];
+    const seen = new Set<number>();
+    let listIndex = info.fieldList;
+    while (listIndex >= this.firstIndex && !seen.has(listIndex)) {
+      seen.add(listIndex); // LF_INDEX continuations must not loop
+      const list = this.record(listIndex);
+      if (!list || list.kind !== L.LF_FIELDLIST) break;
+      listIndex = 0;
+      const v = new ByteView(list.data, "pdb");
+      const end = list.data.length;
+      let o = 0;
+      while (o + 2 <= end) {
+        if (v.u8(o) >= 0xf0) {
+          o++; // LF_PAD0..15 alignment bytes between leaves
+          continue;
+        }
+        const leaf = v.u16(o);
+        if (leaf === L.LF_MEMBER) {
+          const off = readNumeric(v, o + 8);
+          const name = readName(v, off.end, end);
+          out.push({ name: name.text, offset: Number(off.value), typeIndex: v.u32(o + 4) });
+          o = name.end;
+        } else if (leaf === L.LF_INDEX) {
+          listIndex = v.u32(o + 4);
+          break;
+        } else if (leaf === L.LF_STMEMBER || leaf === L.LF_NESTTYPE) {
+          o = readName(v, o + 8, end).end;
+        } else if (leaf === L.LF_ONEMETHOD) {
+          // Introducing virtuals (method property 4 or 6) carry a vtable offset before the name.
+          const mprop = (v.u16(o + 2) >> 2) & 7;
+          o = readName(v, o + (mprop === 4 || mprop === 6 ? 12 : 8), end).end;
+        } else if (leaf === L.LF_METHOD) {
+          o = readName(v, o + 8, end).end;
+        } else if (leaf === L.LF_BCLASS) {
+          o = readNumeric(v, o + 8).end;
+        } else if (leaf === L.LF_VFUNCTAB) {
+          o += 8;
+        } else break;
+      }
+    }
+    return out;
   }
 
   private isPointer(ti: number): boolean {
