@@ -19,6 +19,10 @@ export class PeImage {
   constructor(readonly bytes: Uint8Array) {
     this.view = new ByteView(bytes, "pe");
     this.headers = parseHeaders(this.view);
+    const spans = this.headers.sections
+      .map((s) => [s.virtualAddress, s.virtualAddress + Math.max(s.virtualSize, s.rawSize)] as const)
+      .sort((a, b) => a[0] - b[0]);
+    this.sectionsOverlap = spans.some((s, i) => i > 0 && s[0] < spans[i - 1]![1]);
   }
 
   get sections(): Section[] {
@@ -36,11 +40,25 @@ export class PeImage {
     return d && d.rva !== 0 && d.size !== 0 ? d : undefined;
   }
 
+  /** Last section found by sectionOfRva: lookups come in runs within one section. */
+  private lastSection: Section | undefined;
+  private readonly sectionsOverlap: boolean;
+
   /** The section containing an RVA (by virtual extent), if any. */
   sectionOfRva(rva: number): Section | undefined {
+    const last = this.lastSection;
+    if (
+      last &&
+      rva >= last.virtualAddress &&
+      rva < last.virtualAddress + Math.max(last.virtualSize, last.rawSize)
+    )
+      return last;
     for (const s of this.headers.sections) {
       const size = Math.max(s.virtualSize, s.rawSize);
-      if (rva >= s.virtualAddress && rva < s.virtualAddress + size) return s;
+      if (rva >= s.virtualAddress && rva < s.virtualAddress + size) {
+        if (!this.sectionsOverlap) this.lastSection = s;
+        return s;
+      }
     }
     return undefined;
   }

@@ -141,24 +141,32 @@ export function readUnwindInfo(pe: PeImage, rva: number): UnwindInfo {
  * low bit set is the other form of chaining: it is the RVA of the parent RUNTIME_FUNCTION.
  */
 export function primaryFunction(pe: PeImage, rf: RuntimeFunction): RuntimeFunction {
+  const v = pe.view;
   let cur = rf;
-  const seen = new Set<number>();
+  // Hot path (every .pdata entry): read only the bytes needed, no per-entry allocations. A chain
+  // longer than MAX_CHAIN_DEPTH is a loop (real chains are one or two levels deep).
   for (let depth = 0; depth <= MAX_CHAIN_DEPTH; depth++) {
-    if (seen.has(cur.unwindRva))
-      throw new FormatError("pe", `unwind chain loop at function 0x${rf.begin.toString(16)}`);
-    seen.add(cur.unwindRva);
     if (cur.unwindRva & 1) {
       const off = pe.offsetOf(cur.unwindRva & ~1, "indirect RUNTIME_FUNCTION");
-      cur = { begin: pe.view.u32(off), end: pe.view.u32(off + 4), unwindRva: pe.view.u32(off + 8) };
+      cur = { begin: v.u32(off), end: v.u32(off + 4), unwindRva: v.u32(off + 8) };
       continue;
     }
-    const info = readUnwindInfo(pe, cur.unwindRva);
-    if (!info.chained) return cur;
-    cur = info.chained;
+    const off = pe.offsetOf(cur.unwindRva, "unwind info");
+    const b0 = v.u8(off);
+    const version = b0 & 7;
+    if (version !== 1 && version !== 2)
+      throw new FormatError(
+        "pe",
+        `unwind info at RVA 0x${cur.unwindRva.toString(16)} has version ${version}`,
+        off,
+      );
+    if (((b0 >>> 3) & UNW_FLAG_CHAININFO) === 0) return cur;
+    const tail = off + 4 + ((v.u8(off + 2) + 1) & ~1) * 2;
+    cur = { begin: v.u32(tail), end: v.u32(tail + 4), unwindRva: v.u32(tail + 8) };
   }
   throw new FormatError(
     "pe",
-    `unwind chain deeper than ${MAX_CHAIN_DEPTH} at function 0x${rf.begin.toString(16)}`,
+    `unwind chain loop (deeper than ${MAX_CHAIN_DEPTH}) at function 0x${rf.begin.toString(16)}`,
   );
 }
 
@@ -176,16 +184,28 @@ export function functionEntries(
   pe: PeImage,
   table: ExceptionTable = readExceptionTable(pe),
 ): FunctionEntry[] {
+  const x64 = table.kind === "x64";
   return table.entries.map((rf) => {
-    if (table.kind !== "x64") return { ...rf, primaryBegin: rf.begin, chained: false };
-    const p = primaryFunction(pe, rf);
-    return { ...rf, primaryBegin: p.begin, chained: p.begin !== rf.begin };
+    const primaryBegin = x64 ? primaryFunction(pe, rf).begin : rf.begin;
+    return {
+      begin: rf.begin,
+      end: rf.end,
+      unwindRva: rf.unwindRva,
+      primaryBegin,
+      chained: primaryBegin !== rf.begin,
+    };
   });
 }
 
 /** Sorted, de-duplicated start RVAs of primary functions (chained fragments removed). */
 export function functionStarts(pe: PeImage, table: ExceptionTable = readExceptionTable(pe)): number[] {
-  const starts = new Set<number>();
-  for (const e of functionEntries(pe, table)) starts.add(e.primaryBegin);
-  return [...starts].sort((a, b) => a - b);
+  const x64 = table.kind === "x64";
+  const starts = new Uint32Array(table.entries.length);
+  table.entries.forEach((rf, i) => {
+    starts[i] = x64 ? primaryFunction(pe, rf).begin : rf.begin;
+  });
+  starts.sort();
+  const out: number[] = [];
+  for (let i = 0; i < starts.length; i++) if (i === 0 || starts[i] !== starts[i - 1]) out.push(starts[i]!);
+  return out;
 }
