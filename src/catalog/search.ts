@@ -146,20 +146,31 @@ const ROW_SELECT = `SELECT e.id AS rowid, e.kind, e.provider_name AS provider, e
   e.keyword_names AS keywords, e.keyword_mask AS keywordMask, e.channel_name AS channel, e.message,
   (SELECT group_concat(t, ', ') FROM (SELECT in_type || ' ' || name AS t FROM event_fields
      WHERE event_id = e.id AND depth = 0 ORDER BY position)) AS fields,
-  e.field_count AS fieldCount, e.source, e.build, f.path AS file
-FROM events e JOIN files f ON f.id = e.file_id`;
+  e.field_count AS fieldCount, e.source, e.build, f.path AS file`;
+
+const ORDER = "ORDER BY e.provider_name COLLATE NOCASE, e.event_id, e.version, e.id";
 
 /** Events matching the query, ordered by provider, id, version. */
 export function searchEvents(db: Db, query: EventQuery = {}): EventRow[] {
   const { sql, params } = buildWhere(query);
-  const limit = query.limit ?? 1000;
+  // LIMIT/OFFSET are written as literals: with bound parameters SQLite stopped using the ordered
+  // index scan with an early stop (measured: 100 ms instead of 1 ms on 138k events).
+  const limit = integerOr(query.limit, 1000);
+  const offset = Math.max(0, integerOr(query.offset, 0));
   const rows = db
     .prepare(
-      `${ROW_SELECT} ${sql} ORDER BY e.provider_name COLLATE NOCASE, e.event_id, e.version, e.id LIMIT ? OFFSET ?`,
+      // Pick (order + limit) on ids first, so per-row columns such as `fields` are built only for
+      // the rows returned, not for every match.
+      `${ROW_SELECT} FROM (SELECT e.id FROM events e ${sql} ${ORDER} LIMIT ${limit < 0 ? -1 : limit} OFFSET ${offset}) pick
+       JOIN events e ON e.id = pick.id JOIN files f ON f.id = e.file_id ${ORDER}`,
     )
-    .all(...params, limit < 0 ? -1 : limit, query.offset ?? 0) as EventRow[];
+    .all(...params) as EventRow[];
   for (const r of rows) r.fields ??= "";
   return rows;
+}
+
+function integerOr(v: number | undefined, fallback: number): number {
+  return v !== undefined && Number.isInteger(v) ? v : fallback;
 }
 
 /** How many events match (ignores limit/offset). */
@@ -180,14 +191,15 @@ export function getEvent(db: Db, rowid: number): CatalogEvent | undefined {
 export function listProviders(db: Db, filter: { kind?: string; name?: string } = {}): ProviderRow[] {
   const where: string[] = [];
   const params: unknown[] = [];
-  if (filter.kind) where.push("e.kind = ?") && params.push(filter.kind);
-  if (filter.name) where.push("e.provider_name LIKE ? ESCAPE '\\'") && params.push(globToLike(filter.name));
+  if (filter.kind) where.push("p.kind = ?") && params.push(filter.kind);
+  if (filter.name) where.push("p.name LIKE ? ESCAPE '\\'") && params.push(globToLike(filter.name));
+  // From the providers table (one row per provider per file) — much cheaper than grouping events.
   const rows = db
     .prepare(
-      `SELECT e.kind, e.provider_name AS name, e.provider_guid AS guid, f.path AS file, e.build, count(*) AS n
-       FROM events e JOIN files f ON f.id = e.file_id ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
-       GROUP BY e.kind, e.provider_name, e.provider_guid, f.path, e.build
-       ORDER BY e.provider_name COLLATE NOCASE, e.kind, e.provider_guid, f.path`,
+      `SELECT p.kind, p.name, p.guid, f.path AS file, p.build,
+         (SELECT count(*) FROM events e WHERE e.provider_id = p.id) AS n
+       FROM providers p JOIN files f ON f.id = p.file_id ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+       ORDER BY p.name COLLATE NOCASE, p.kind, p.guid, f.path`,
     )
     .all(...params) as Array<{
     kind: string;

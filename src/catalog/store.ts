@@ -77,7 +77,7 @@ CREATE TABLE IF NOT EXISTS events (
   file_offset INTEGER,
   record_json TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS events_provider ON events(provider_name COLLATE NOCASE);
+CREATE INDEX IF NOT EXISTS events_order ON events(provider_name COLLATE NOCASE, event_id, version);
 CREATE INDEX IF NOT EXISTS events_guid ON events(provider_guid);
 CREATE INDEX IF NOT EXISTS events_name ON events(name COLLATE NOCASE);
 CREATE INDEX IF NOT EXISTS events_kind ON events(kind);
@@ -296,6 +296,8 @@ export class CatalogStore {
   }
 
   close(): void {
+    // Keeps the planner's statistics current (cheap; only analyses what changed a lot).
+    if (!this.db.readonly) this.db.pragma("optimize");
     this.db.close();
   }
 
