@@ -183,6 +183,8 @@ test("manifest: struct members and counts are nested fields", () => {
    <events>
     <event value="1" template="T" channel="SYS" level="win:Warning" keywords="K1 win:ResponseTime" message="$(string.e1)"/>
     <event value="2" channel="op"/>
+    <event value="3" keywords="Nope"/>
+    <event value="4" keywords="Nope K1"/>
    </events>
   </provider>
  </events></instrumentation>
@@ -222,6 +224,8 @@ test("manifest: struct members and counts are nested fields", () => {
   // No symbol, no task: the Windows10EtwEvents-style fallback name.
   assert.equal(e1?.name, "task_0");
   assert.equal(e2?.name, "task_02");
+  assert.deepEqual(r.notes, ['provider "P": unknown keyword "Nope" in 2 event(s) (3, 4)']);
+  assert.equal(r.events[3]?.keywords.mask, "0x1");
 });
 
 test("manifest: hostile DOCTYPEs (external entity, billion laughs) are never expanded", () => {

@@ -219,8 +219,18 @@ function readProvider(
 
   const events: CatalogEvent[] = [];
   const namer = new EventNamer();
+  // References to undefined channels/levels/tasks/... are summarised: one note per name.
+  const unknownRefs = new Map<string, number[]>();
+  const unknown = (kind: string, refName: string, id: number) => {
+    const key = `${kind} "${refName}"`;
+    unknownRefs.set(key, [...(unknownRefs.get(key) ?? []), id]);
+  };
   for (const e of childrenNamed(child(p, "events"), "event")) {
-    events.push(readEvent(e, t, ref, strings, provenance, namer, notes, where));
+    events.push(readEvent(e, t, ref, strings, provenance, namer, unknown, where));
+  }
+  for (const [key, ids] of unknownRefs) {
+    const shown = ids.slice(0, 5).join(", ") + (ids.length > 5 ? ", ..." : "");
+    notes.push(`${where}: unknown ${key} in ${ids.length} event(s) (${shown})`);
   }
   return { provider, events };
 }
@@ -236,13 +246,12 @@ function readEvent(
   strings: Strings,
   provenance: Provenance,
   namer: EventNamer,
-  notes: string[],
+  unknown: (kind: string, name: string, id: number) => void,
   where: string,
 ): CatalogEvent {
   const id = parseNumber(e.attrs.value, `${where} event value`);
   if (id === undefined) throw new FormatError("manifest-xml", `${where}: <event> without a value attribute`);
   const version = parseNumber(e.attrs.version, `${where} event ${id} version`) ?? 0;
-  const what = `${where} event ${id}`;
   const ev: CatalogEvent = {
     kind: "manifest",
     provider,
@@ -259,7 +268,7 @@ function readEvent(
     if (ch) ev.channel = ch;
     else if (std) ev.channel = fromWinmeta(std);
     else {
-      notes.push(`${what}: unknown channel "${e.attrs.channel}"`);
+      unknown("channel", e.attrs.channel, id);
       ev.channel = { value: 0, name: e.attrs.channel };
     }
   }
@@ -269,7 +278,7 @@ function readEvent(
       (winmetaLevel(e.attrs.level) && fromWinmeta(winmetaLevel(e.attrs.level)!));
     if (lv) ev.level = lv;
     else {
-      notes.push(`${what}: unknown level "${e.attrs.level}"`);
+      unknown("level", e.attrs.level, id);
       ev.level = { value: 0, name: e.attrs.level };
     }
   }
@@ -281,7 +290,7 @@ function readEvent(
     else {
       // TDH-rebuilt manifests reference unnamed tasks as "task_<value>" without defining them.
       const suffix = /^task_(\d+)$/.exec(e.attrs.task);
-      if (!suffix) notes.push(`${what}: unknown task "${e.attrs.task}"`);
+      if (!suffix) unknown("task", e.attrs.task, id);
       ev.task = { value: suffix ? Number(suffix[1]) : 0, name: e.attrs.task };
     }
   }
@@ -298,7 +307,7 @@ function readEvent(
     else {
       // TDH-rebuilt manifests name clashing opcodes "win:Start_8_1" (task 8, opcode 1).
       const suffix = /_(\d+)$/.exec(name);
-      if (!suffix) notes.push(`${what}: unknown opcode "${name}"`);
+      if (!suffix) unknown("opcode", name, id);
       ev.opcode = { value: suffix ? Number(suffix[1]) : 0, name };
     }
   }
@@ -310,14 +319,14 @@ function readEvent(
       const std = own ? undefined : winmetaKeyword(k);
       if (own) mask |= own.mask;
       else if (std) mask |= BigInt(std.mask);
-      else notes.push(`${what}: unknown keyword "${k}"`);
+      else unknown("keyword", k, id);
     }
     ev.keywords.mask = "0x" + mask.toString(16);
   }
   if (e.attrs.template) {
     const fields = t.templates.get(e.attrs.template);
     if (fields) ev.fields = fields;
-    else notes.push(`${what}: unknown template "${e.attrs.template}"`);
+    else unknown("template", e.attrs.template, id);
   }
   if (e.attrs.symbol) ev.symbol = e.attrs.symbol;
   const message = strings.resolve(e.attrs.message);
