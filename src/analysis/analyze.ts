@@ -165,9 +165,11 @@ export function analyzeImage(pe: PeImage, options: AnalyzeOptions = {}): Analysi
 
 /** Same API call reported by two recognizers: the more specific kind wins over "manifest". */
 function dedupeFindings(all: WriteFinding[]): WriteFinding[] {
-  const specific = new Set<string>();
-  for (const f of all) if (f.event.kind !== "manifest") specific.add(f.via.join(","));
-  return all.filter((f) => f.event.kind !== "manifest" || !specific.has(f.via.join(",")));
+  // A specific finding at call R covers manifest findings of the same call (inlined write) and of
+  // the API call reached from R through a helper (_tlgWriteTransfer → EtwWriteTransfer).
+  const specific = new Set<number>();
+  for (const f of all) if (f.event.kind !== "manifest") specific.add(f.rva);
+  return all.filter((f) => f.event.kind !== "manifest" || !f.via.some((rva) => specific.has(rva)));
 }
 
 interface Joiner {
