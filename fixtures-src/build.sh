@@ -43,6 +43,10 @@ kernel_sys() {
 
 user_dll user_etw "$MINGW/lib/libadvapi32.a" "$MINGW/lib/libkernel32.a"
 kernel_sys kernel_etw "$MINGW/lib/libntoskrnl.a"
+# The same driver object relinked with 8 KiB MSF pages (the page size of very large PDBs), for the
+# PDB reader's block-size handling.
+(cd "$tmp" && $LLD $LDFLAGS /pdbpagesize:8192 /driver /subsystem:native /entry:DriverEntry \
+  "/out:$out/kernel_etw_8k.sys" "/pdb:$out/kernel_etw_8k.pdb" kernel_etw.obj "$MINGW/lib/libntoskrnl.a")
 # WPP fixtures: lld-link-14 blanks S_ANNOTATION into S_SKIP; restore-annotations.mjs copies the
 # records back from the .obj (see its header).
 kernel_sys wpp_driver "$MINGW/lib/libntoskrnl.a"

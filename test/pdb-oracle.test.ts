@@ -6,6 +6,7 @@ import {
   decodeSymbol,
   isData,
   isProc,
+  MsfFile,
   PdbFeature,
   type PdbFile,
   parsePdb,
@@ -54,11 +55,13 @@ function loaded(path: string): PdbFile {
 
 test("pdb fixtures exist", () => {
   for (const { pdb, image } of PAIRS) assert.ok(existsSync(pdb) && existsSync(image), `${pdb} / ${image}`);
-  for (const ours of ["user_etw.pdb", "kernel_etw.pdb"])
+  for (const ours of ["user_etw.pdb", "kernel_etw.pdb", "kernel_etw_8k.pdb"])
     assert.ok(
       PAIRS.some((p) => p.pdb === fixture(ours)),
       ours,
     );
+  // One fixture uses 8 KiB MSF pages so block-size handling is exercised, not assumed.
+  assert.equal(new MsfFile(readFileSync(fixture("kernel_etw_8k.pdb"))).superBlock.blockSize, 8192);
 });
 
 for (const { pdb: pdbPath, image } of PAIRS) {
