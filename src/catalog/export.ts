@@ -21,6 +21,7 @@ import {
   w10EventSignature,
 } from "./format-w10.js";
 import type { CatalogEvent } from "./model.js";
+import type { CatalogStore } from "./store.js";
 
 /** A cell: no tabs or line breaks (TSV has no quoting). */
 export function cell(text: string | number | undefined | null): string {
@@ -101,44 +102,106 @@ export interface ExportSummary {
   dir: string;
 }
 
-/**
- * TSV export: `<out>/[<build>/]<kind>/<Provider>.tsv` plus `<out>/events.tsv`. The build level is
- * added only when the catalog holds more than one Windows build, so one-build catalogs mirror the
- * Windows10EtwEvents tree (`manifest/`, `mof/`, and here also `tracelogging/`, `wpp/`).
- */
-export function exportTsv(events: Iterable<CatalogEvent>, outDir: string): ExportSummary {
-  const groups = new Map<string, CatalogEvent[]>();
-  const builds = new Set<string>();
-  const combined: string[] = [COMBINED_HEADER.join("\t")];
-  let count = 0;
-  const all: CatalogEvent[] = [];
-  for (const ev of events) {
-    all.push(ev);
-    builds.add(ev.provenance.build ?? "");
-    combined.push(combinedRow(ev).join("\t"));
-    count++;
-  }
-  const perBuild = builds.size > 1;
-  for (const ev of all) {
-    const dir = perBuild ? join(ev.provenance.build || "unknown-build", ev.kind) : ev.kind;
-    const key = join(dir, w10FileName(ev.provider.name || ev.provider.guid));
-    const list = groups.get(key);
-    if (list) list.push(ev);
-    else groups.set(key, [ev]);
-  }
-  mkdirSync(outDir, { recursive: true });
+/** Relative path of a provider's TSV: `[<build>/]<kind>/<Provider>.tsv`. */
+function providerFile(ev: Pick<CatalogEvent, "kind" | "provider" | "provenance">, perBuild: boolean): string {
+  const dir = perBuild ? join(ev.provenance.build || "unknown-build", ev.kind) : ev.kind;
+  return join(dir, w10FileName(ev.provider.name || ev.provider.guid));
+}
+
+/** Writes provider files; names differing only in letter case get a `~N` suffix (case-insensitive file systems). */
+function writeProviderFiles(outDir: string, groups: Iterable<[string, () => CatalogEvent[]]>): number {
   const lowerSeen = new Map<string, number>();
-  for (const [rel, evs] of groups) {
-    // Provider names differing only in case would overwrite each other on case-insensitive file systems.
+  let files = 0;
+  for (const [rel, load] of groups) {
     const lower = rel.toLowerCase();
     const n = lowerSeen.get(lower) ?? 0;
     lowerSeen.set(lower, n + 1);
     const target = n === 0 ? rel : rel.replace(/\.tsv$/, `~${n}.tsv`);
     mkdirSync(join(outDir, target, ".."), { recursive: true });
-    writeFileSync(join(outDir, target), w10ProviderLines(evs).join("\n") + "\n");
+    writeFileSync(join(outDir, target), w10ProviderLines(load()).join("\n") + "\n");
+    files++;
   }
-  writeFileSync(join(outDir, "events.tsv"), combined.join("\n") + "\n");
-  return { files: groups.size + 1, events: count, dir: outDir };
+  return files;
+}
+
+/**
+ * TSV export of events in memory: `<out>/[<build>/]<kind>/<Provider>.tsv` plus `<out>/events.tsv`.
+ * The build level is added only when the events span more than one Windows build, so one-build
+ * catalogs mirror the Windows10EtwEvents tree (`manifest/`, `mof/`, and here also `tracelogging/`, `wpp/`).
+ */
+export function exportTsv(events: Iterable<CatalogEvent>, outDir: string): ExportSummary {
+  const all = [...events];
+  const perBuild = new Set(all.map((e) => e.provenance.build ?? "")).size > 1;
+  const groups = new Map<string, CatalogEvent[]>();
+  for (const ev of all) {
+    const key = providerFile(ev, perBuild);
+    const list = groups.get(key);
+    if (list) list.push(ev);
+    else groups.set(key, [ev]);
+  }
+  mkdirSync(outDir, { recursive: true });
+  const files = writeProviderFiles(
+    outDir,
+    [...groups].map(([k, evs]) => [k, () => evs] as [string, () => CatalogEvent[]]),
+  );
+  writeCombined(all, join(outDir, "events.tsv"));
+  return { files: files + 1, events: all.length, dir: outDir };
+}
+
+/** The same export straight from a catalog, one provider at a time (memory stays small). */
+export function exportStoreTsv(store: CatalogStore, outDir: string): ExportSummary {
+  const db = store.db;
+  const perBuild =
+    (db.prepare("SELECT count(DISTINCT coalesce(build, '')) AS n FROM events").get() as { n: number }).n > 1;
+  const providers = db
+    .prepare(
+      `SELECT DISTINCT kind, coalesce(build, '') AS build, provider_name AS name, provider_guid AS guid
+       FROM events ORDER BY 1, 2, 3 COLLATE NOCASE, 4`,
+    )
+    .all() as Array<{ kind: string; build: string; name: string; guid: string }>;
+  const groups = new Map<string, typeof providers>();
+  for (const p of providers) {
+    const key = providerFile(
+      {
+        kind: p.kind as CatalogEvent["kind"],
+        provider: p,
+        provenance: { file: "", source: "manifest-xml", build: p.build },
+      },
+      perBuild,
+    );
+    const list = groups.get(key);
+    if (list) list.push(p);
+    else groups.set(key, [p]);
+  }
+  mkdirSync(outDir, { recursive: true });
+  const load = (list: typeof providers) => () =>
+    list.flatMap((p) => [
+      ...store.events(
+        "WHERE kind = ? AND coalesce(build, '') = ? AND provider_name = ? AND provider_guid = ?",
+        [p.kind, p.build, p.name, p.guid],
+      ),
+    ]);
+  const files = writeProviderFiles(
+    outDir,
+    [...groups].map(([k, list]) => [k, load(list)] as [string, () => CatalogEvent[]]),
+  );
+  const events = writeCombined(store.events(), join(outDir, "events.tsv"));
+  return { files: files + 1, events, dir: outDir };
+}
+
+function writeCombined(events: Iterable<CatalogEvent>, file: string): number {
+  const fd = openSync(file, "w");
+  let count = 0;
+  try {
+    writeSync(fd, COMBINED_HEADER.join("\t") + "\n");
+    for (const ev of events) {
+      writeSync(fd, combinedRow(ev).join("\t") + "\n");
+      count++;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return count;
 }
 
 /** JSON Lines export: one CatalogEvent per line, in catalog order. */

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { diffEvents, formatDiffText } from "../../src/catalog/diff.js";
-import { exportJsonl, exportTsv, w10FileName } from "../../src/catalog/export.js";
+import { exportJsonl, exportStoreTsv, exportTsv, w10FileName } from "../../src/catalog/export.js";
 import { formatManifestRowW10 } from "../../src/catalog/format-w10.js";
 import type { CatalogEvent } from "../../src/catalog/model.js";
 import { scanPaths } from "../../src/catalog/scan.js";
@@ -229,6 +229,14 @@ describe("export", () => {
     assert.ok(
       readFileSync(join(out, "tracelogging", "Pipe-Logger.tsv"), "utf8").includes("NamedPipeCreated("),
     );
+    // the streaming export from a catalog writes the same files
+    const store = CatalogStore.open(":memory:");
+    store.putResult({ path: "a", sha256: "0", size: 1 }, "fake", { providers: [], events, notes: [] });
+    const out2 = join(tmp, "export2");
+    assert.deepEqual(exportStoreTsv(store, out2), { files: s.files, events: 3, dir: out2 });
+    store.close();
+    for (const rel of ["events.tsv", "manifest/Test-Provider.tsv", "tracelogging/Pipe-Logger.tsv"])
+      assert.equal(readFileSync(join(out2, rel), "utf8"), readFileSync(join(out, rel), "utf8"), rel);
     exportJsonl(events, join(tmp, "e.jsonl"));
     const back = readFileSync(join(tmp, "e.jsonl"), "utf8")
       .trim()

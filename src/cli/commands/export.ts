@@ -1,7 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
-import { exportJsonl, exportTsv } from "../../catalog/export.js";
+import { exportJsonl, exportStoreTsv } from "../../catalog/export.js";
 import { CatalogStore } from "../../catalog/store.js";
 import { exitQuietlyOnClosedPipe } from "../pipe.js";
 import { DEFAULT_DB } from "./scan.js";
@@ -24,7 +24,7 @@ export function register(program: Command): void {
         mkdirSync(opts.out, { recursive: true });
         const s =
           opts.format === "tsv"
-            ? exportTsv(store.events(), opts.out)
+            ? exportStoreTsv(store, opts.out)
             : exportJsonl(store.events(), join(opts.out, "events.jsonl"));
         process.stdout.write(`${s.events} events → ${s.files} file(s) in ${opts.out}\n`);
       } finally {
