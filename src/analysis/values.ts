@@ -219,6 +219,17 @@ export class ValueResolver {
     if ((m === M.Mov || m === M.Movzx || m === M.Movsx || m === M.Movsxd) && op1 === Op.Mem) {
       return this.load(w, j, dj, origin, nest, c.memSize[j]! || width);
     }
+    if (CMOV.has(m)) {
+      // Either the value the register had or the moved one.
+      const kept = this.register(w, j, reg, dj, origin, nest + 1);
+      const moved =
+        op1 === Op.Reg
+          ? this.register(w, j, gpr64(c.reg1[j]!), dj, origin, nest + 1)
+          : op1 === Op.Mem
+            ? this.load(w, j, dj, origin, nest, c.memSize[j]! || width)
+            : [{ k: "unknown", why: "cmov source" } as Value];
+      return [...kept, ...moved];
+    }
     return [{ k: "unknown", why: "computed" }];
   }
 
@@ -434,6 +445,11 @@ export class ValueResolver {
 }
 
 const MNEMONICS = iced.Mnemonic as unknown as Record<string, number>;
+const CMOV = new Set<number>(
+  Object.entries(MNEMONICS)
+    .filter(([name]) => /^Cmov[a-z]+$/.test(name))
+    .map(([, v]) => v),
+);
 /** xorps/pxor/vxorps x,x(,x) zero a vector register. */
 const MNEMONIC_ZEROING = new Set<number>(
   ["Xorps", "Xorpd", "Pxor", "Vxorps", "Vxorpd", "Vpxor", "Vpxord", "Vpxorq"]

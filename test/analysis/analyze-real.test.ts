@@ -23,7 +23,7 @@ const CASES: Case[] = [
   { file: "pe/kernel/dxgkrnl_6.1.7601.17514.sys", minCoverage: 0.45 },
   { file: "pe/kernel/win32kbase_10.0.17134.523.sys", minCoverage: 0.88 },
   { file: "pe/kernel/win32kbase_10.0.19041.508.sys", minCoverage: 0.88 },
-  { file: "pe/kernel/ci_6.1.7601.dll", minCoverage: 0.7 },
+  { file: "pe/kernel/ci_6.1.7601.dll", minCoverage: 0.8 },
   { file: "pe/kernel/fltMgr.sys", minCoverage: 0.75 },
 ];
 
