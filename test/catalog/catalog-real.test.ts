@@ -1,7 +1,7 @@
 // The catalog engine on real data: manifests from the corpus, read by the registered readers.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -134,6 +134,35 @@ describe("MOF export matches Windows10EtwEvents Windows_Kernel_Trace.tsv", () =>
     }
     assert.ok(shared > 400, `only ${shared} shared rows`);
     assert.ok(caseOnly < shared / 50, `${caseOnly} case-only differences`);
+  });
+});
+
+describe("scan of a directory with damaged real files", () => {
+  test("a truncated manifest is reported as failed; the other files are still read", () => {
+    const dir = join(tmp, "damaged");
+    mkdirSync(dir, { recursive: true });
+    const good = readFileSync(
+      corpus("manifests/tdh-reconstructed/Win10-18990_Microsoft-Windows-Subsys-SMSS.xml"),
+    );
+    const other = readFileSync(
+      corpus("manifests/tdh-reconstructed/Win10-17134_Microsoft-Windows-FilterManager.xml"),
+    );
+    writeFileSync(join(dir, "a-truncated.xml"), other.subarray(0, other.length >> 1));
+    writeFileSync(join(dir, "b-good.xml"), good);
+    writeFileSync(join(dir, "c-empty.xml"), "");
+    const store = CatalogStore.open(":memory:");
+    const s = scanPaths([dir], { readers, store });
+    assert.equal(s.failed.length, 1);
+    assert.equal(basename(s.failed[0]!.path), "a-truncated.xml");
+    assert.match(s.failed[0]!.error, /manifest-xml/);
+    assert.equal(s.read, 1);
+    assert.equal(
+      s.events,
+      countEvents(good.toString("utf8"), () => true),
+    );
+    assert.deepEqual(s.skippedByReason, { "empty file": 1 });
+    assert.equal(store.getFile(join(dir, "a-truncated.xml"))?.status, "failed");
+    store.close();
   });
 });
 
