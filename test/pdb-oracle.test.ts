@@ -131,6 +131,23 @@ for (const { pdb: pdbPath, image } of PAIRS) {
         if (isProc(symbol)) procAddrs.add(`${symbol.name}@${symbol.segment}:${symbol.offset}`);
     assert.deepEqual(sorted([...procAddrs]), sorted([...new Set(oProcs.map((r) => `${r.name}@${addr(r)}`))]));
 
+    // Section contributions (DBI) attribute each procedure to the module whose stream holds it —
+    // except where identical-code folding left several procedures at one address.
+    const atRva = new Map<number, Set<number>>();
+    for (const p of procs)
+      if (p.rva !== undefined) atRva.set(p.rva, (atRva.get(p.rva) ?? new Set()).add(p.moduleIndex));
+    for (const p of procs)
+      if (p.rva !== undefined && p.size > 0) {
+        const owners = atRva.get(p.rva)!;
+        if (owners.size === 1)
+          assert.equal(pdb.moduleAtRva(p.rva), p.moduleIndex, `module of ${p.name} by section contribution`);
+        else
+          assert.ok(
+            owners.has(pdb.moduleAtRva(p.rva)!),
+            `folded ${p.name}: contributor is one of its modules`,
+          );
+      }
+
     const oAnn = o.symbols.filter((r) => r.kind === "S_ANNOTATION");
     const ann = pdb.annotations();
     assert.equal(ann.length, oAnn.length, "number of S_ANNOTATION records");

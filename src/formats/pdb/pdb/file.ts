@@ -97,6 +97,34 @@ export class PdbFile {
     return segmentOffsetToRva(this.sectionHeaders, segment, offset);
   }
 
+  private contributionIndex?: { start: number; end: number; module: number }[];
+
+  /**
+   * The module (0-based DBI index) whose section contribution covers an RVA, from the DBI
+   * section contribution substream; undefined when no contribution covers it.
+   */
+  moduleAtRva(rva: number): number | undefined {
+    if (!this.contributionIndex) {
+      this.contributionIndex = this.dbi.sectionContributions
+        .flatMap((c) => {
+          const start = this.rva(c.section, c.offset);
+          return start === undefined || c.size <= 0 ? [] : [{ start, end: start + c.size, module: c.module }];
+        })
+        .sort((a, b) => a.start - b.start);
+    }
+    const list = this.contributionIndex;
+    let lo = 0;
+    let hi = list.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const c = list[mid]!;
+      if (rva < c.start) hi = mid - 1;
+      else if (rva >= c.end) lo = mid + 1;
+      else return c.module;
+    }
+    return undefined;
+  }
+
   /** The global symbol record stream (GSS) holding every public/global record. */
   symbolRecords(): Uint8Array {
     const s = this.dbi.symbolRecordStream;
