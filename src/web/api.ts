@@ -69,45 +69,62 @@ export function eventQueryFrom(params: URLSearchParams): EventQuery {
   };
 }
 
-/** Code sites the analysis stored for one event: joined by provider GUID (or name) across files. */
-export function sitesForEvent(
-  store: CatalogStore,
-  ev: Pick<CatalogEvent, "kind" | "provider" | "id" | "version" | "name">,
-): CodeSite[] {
-  const byProvider = ev.provider.guid
-    ? store.sites({ providerGuid: ev.provider.guid })
-    : store.sites().filter((s) => s.providerName === ev.provider.name);
-  return byProvider.filter((s) => siteMatches(s, ev));
-}
+type EventIdentity = Pick<CatalogEvent, "kind" | "provider" | "id" | "version" | "name"> & {
+  provenance: Pick<CatalogEvent["provenance"], "file">;
+  tracelogging?: CatalogEvent["tracelogging"];
+};
 
-function siteMatches(s: CodeSite, ev: Pick<CatalogEvent, "kind" | "id" | "version" | "name">): boolean {
-  // TraceLogging events share id 0: the name identifies them.
-  if (ev.kind === "tracelogging") return s.eventName === ev.name;
-  if (s.eventId === undefined) return s.eventName !== undefined && s.eventName === ev.name;
-  return s.eventId === ev.id && (s.eventVersion === undefined || s.eventVersion === ev.version);
+/**
+ * Code sites the analysis stored for one event. Manifest-style events join by provider GUID, id
+ * and version, across files (a manifest's events meet the sites of the binary that writes them).
+ * TraceLogging events (all id 0) join inside their own binary, by event metadata blob RVA or name.
+ */
+export function sitesForEvent(store: CatalogStore, ev: EventIdentity): CodeSite[] {
+  if (ev.kind === "tracelogging") {
+    const blob = ev.tracelogging?.blobRva;
+    const blobHex = blob === undefined ? undefined : `0x${blob.toString(16)}`;
+    return store
+      .sites({ file: ev.provenance.file })
+      .filter(
+        (s) =>
+          (blobHex !== undefined && s.extra?.eventBlobRva === blobHex) ||
+          (s.eventName === ev.name &&
+            (!s.providerGuid || !ev.provider.guid || s.providerGuid === ev.provider.guid)),
+      );
+  }
+  if (!ev.provider.guid) return [];
+  return store
+    .sites({ providerGuid: ev.provider.guid })
+    .filter((s) => s.eventId === ev.id && (s.eventVersion === undefined || s.eventVersion === ev.version));
 }
 
 interface SiteCounter {
-  count(row: Pick<EventRow, "kind" | "guid" | "provider" | "id" | "version" | "name">): number;
+  count(row: EventRow): number;
 }
 
-/** Counts sites per event row with two indexed lookups per row (fast enough for a page of rows). */
+/** Counts sites per result row with indexed lookups (cheap for a page of rows). */
 function siteCounter(store: CatalogStore): SiteCounter {
   const db = store.db;
-  const total = (db.prepare("SELECT count(*) AS n FROM sites").get() as { n: number }).n;
-  if (total === 0) return { count: () => 0 };
+  if (!db.prepare("SELECT 1 FROM sites LIMIT 1").get()) return { count: () => 0 };
   const byId = db.prepare(
     "SELECT count(*) AS n FROM sites WHERE provider_guid = ? AND event_id = ? AND (event_version IS NULL OR event_version = ?)",
   );
-  const byName = db.prepare("SELECT count(*) AS n FROM sites WHERE provider_guid = ? AND event_name = ?");
+  const blobOf = db.prepare(
+    "SELECT json_extract(record_json, '$.tracelogging.blobRva') AS b FROM events WHERE id = ?",
+  );
+  const inFile = db.prepare(
+    `SELECT count(*) AS n FROM sites WHERE file = ? AND (json_extract(extra_json, '$.eventBlobRva') = ?
+       OR (event_name = ? AND (provider_guid IS NULL OR ? = '' OR provider_guid = ?)))`,
+  );
   return {
     count(r) {
+      if (r.kind === "tracelogging") {
+        const b = (blobOf.get(r.rowid) as { b: number | null }).b;
+        const hex = b === null ? null : `0x${b.toString(16)}`;
+        return (inFile.get(r.file, hex, r.name, r.guid, r.guid) as { n: number }).n;
+      }
       if (!r.guid) return 0;
-      const n =
-        r.kind === "tracelogging"
-          ? (byName.get(r.guid, r.name) as { n: number }).n
-          : (byId.get(r.guid, r.id, r.version) as { n: number }).n;
-      return n;
+      return (byId.get(r.guid, r.id, r.version) as { n: number }).n;
     },
   };
 }
@@ -130,7 +147,11 @@ export function search(src: AtlasSources, params: URLSearchParams): ApiResponse 
   };
 }
 
-export function summary(src: AtlasSources): ApiResponse {
+export function summary(src: AtlasSources, cache: ApiCache): ApiResponse {
+  return { status: 200, body: cache.get("summary", () => summaryBody(src)) };
+}
+
+function summaryBody(src: AtlasSources): unknown {
   const db = src.store.db;
   const one = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
   const kinds = db
@@ -140,18 +161,15 @@ export function summary(src: AtlasSources): ApiResponse {
     n: number;
   }>;
   return {
-    status: 200,
-    body: {
-      catalog: basename(src.dbPath),
-      events: one("SELECT count(*) AS n FROM events"),
-      providers: one(
-        "SELECT count(*) AS n FROM (SELECT DISTINCT kind, provider_name, provider_guid FROM events)",
-      ),
-      files: one("SELECT count(*) AS n FROM files WHERE status = 'ok'"),
-      sites: one("SELECT count(*) AS n FROM sites"),
-      kinds: Object.fromEntries(kinds.map((k) => [k.kind, k.n])),
-      diff: src.diffStore ? { old: basename(src.diffPath ?? ""), new: basename(src.dbPath) } : null,
-    },
+    catalog: basename(src.dbPath),
+    events: one("SELECT count(*) AS n FROM events"),
+    providers: one(
+      "SELECT count(*) AS n FROM (SELECT DISTINCT kind, provider_name, provider_guid FROM events)",
+    ),
+    files: one("SELECT count(*) AS n FROM files WHERE status = 'ok'"),
+    sites: one("SELECT count(*) AS n FROM sites"),
+    kinds: Object.fromEntries(kinds.map((k) => [k.kind, k.n])),
+    diff: src.diffStore ? { old: basename(src.diffPath ?? ""), new: basename(src.dbPath) } : null,
   };
 }
 
@@ -351,7 +369,7 @@ export function handleApi(
   try {
     switch (path) {
       case "/api/summary":
-        return summary(src);
+        return summary(src, cache);
       case "/api/providers":
         return providers(src, params, cache);
       case "/api/provider":

@@ -1,0 +1,70 @@
+// Builds small real catalogs for the web tests: Kernel-Process manifests (Windows 7 and 10 17134,
+// from the corpus tarball), the FilterManager manifest and fltMgr.sys (scanned and analysed, so
+// FilterManager events have code sites), and OpenConsole.exe (TraceLogging).
+import { execFileSync } from "node:child_process";
+import { copyFileSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { readers } from "../../src/catalog/readers/index.js";
+import { scanPaths } from "../../src/catalog/scan.js";
+import { CatalogStore } from "../../src/catalog/store.js";
+import { analyzeFileIntoStore } from "../../src/cli/atlas.js";
+import { corpus } from "./corpus.js";
+
+export const KERNEL_PROCESS_10 = "Manifests-Win10-17134/Microsoft-Windows-Kernel-Process.xml";
+export const KERNEL_PROCESS_7 = "Manifests-Win7-7600/Microsoft-Windows-Kernel-Process.xml";
+
+/** Extracts the two Kernel-Process manifests from the corpus tarball into `dir`. */
+export function extractKernelProcess(dir: string): { win10: string; win7: string } {
+  mkdirSync(dir, { recursive: true });
+  execFileSync("tar", [
+    "-xJf",
+    corpus("manifests/tdh-reconstructed-all.tar.xz"),
+    "-C",
+    dir,
+    KERNEL_PROCESS_10,
+    KERNEL_PROCESS_7,
+  ]);
+  return { win10: join(dir, KERNEL_PROCESS_10), win7: join(dir, KERNEL_PROCESS_7) };
+}
+
+export interface TestCatalogs {
+  /** New catalog: Win10 Kernel-Process, FilterManager manifest, fltMgr.sys (+ sites), OpenConsole.exe. */
+  dbPath: string;
+  /** Old catalog for the diff: Win7 Kernel-Process only. */
+  oldDbPath: string;
+  fltMgr: string;
+}
+
+export function buildTestCatalogs(dir: string): TestCatalogs {
+  const kp = extractKernelProcess(join(dir, "manifests"));
+  const inputs = join(dir, "inputs");
+  mkdirSync(inputs, { recursive: true });
+  const fltMgr = corpus("pe/kernel/fltMgr.sys");
+  // Kernel-Process Win10 under one file name in the new catalog (so the diff pairs it with Win7's).
+  copyFileSync(kp.win10, join(inputs, "Microsoft-Windows-Kernel-Process.xml"));
+  const dbPath = join(dir, "new.db");
+  const store = CatalogStore.open(dbPath);
+  try {
+    scanPaths(
+      [
+        join(inputs, "Microsoft-Windows-Kernel-Process.xml"),
+        corpus("manifests/tdh-reconstructed/Win10-17134_Microsoft-Windows-FilterManager.xml"),
+        fltMgr,
+        corpus("pe/user/OpenConsole.exe"),
+      ],
+      { readers, store },
+    );
+    const outcome = analyzeFileIntoStore(store, fltMgr);
+    if (outcome.status !== "analysed") throw new Error(`fltMgr.sys analysis: ${JSON.stringify(outcome)}`);
+  } finally {
+    store.close();
+  }
+  const oldDbPath = join(dir, "old.db");
+  const old = CatalogStore.open(oldDbPath);
+  try {
+    scanPaths([kp.win7], { readers, store: old });
+  } finally {
+    old.close();
+  }
+  return { dbPath, oldDbPath, fltMgr };
+}

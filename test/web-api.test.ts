@@ -1,0 +1,256 @@
+// The explorer's server and JSON API on real catalogs (no browser): search filters, provider and
+// event pages with code sites from the analysis of fltMgr.sys, diff, static files, hardening.
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { request } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { CatalogStore } from "../src/catalog/store.js";
+import { type AtlasServer, startServer } from "../src/web/server.js";
+import { corpus } from "./helpers/corpus.js";
+import { buildTestCatalogs, KERNEL_PROCESS_10, type TestCatalogs } from "./helpers/web-catalog.js";
+
+const FILTER_MANAGER = "f3c5e28e-63f6-49c7-a204-e48a1bc4b09d";
+const KERNEL_PROCESS = "22fb2cd6-0e7b-422b-a0c7-2fad1fd0e716";
+
+let dir: string;
+let cat: TestCatalogs;
+let srv: AtlasServer;
+
+// biome-ignore lint/suspicious/noExplicitAny: JSON bodies are checked field by field
+async function get(path: string): Promise<{ status: number; body: any; headers: Headers }> {
+  const res = await fetch(new URL(path, srv.url));
+  const text = await res.text();
+  const json = res.headers.get("content-type")?.startsWith("application/json");
+  return { status: res.status, body: json ? JSON.parse(text) : text, headers: res.headers };
+}
+
+/** Raw request with a chosen method and Host header (fetch does not let us forge Host). */
+function raw(method: string, path: string, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port: srv.port, method, path, headers: { host } }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/** Independent oracle: events of a manifest whose template has a data item with this name (regex over the XML). */
+function manifestEventsWithField(xml: string, field: string): Set<string> {
+  const templates = new Set<string>();
+  for (const m of xml.matchAll(/<template\s+tid="([^"]+)"[^>]*>([\s\S]*?)<\/template>/g))
+    if (new RegExp(`<data\\s[^>]*name="${field}"`).test(m[2]!)) templates.add(m[1]!);
+  const events = new Set<string>();
+  for (const m of xml.matchAll(/<event\s[^>]*>/g)) {
+    const t = /template="([^"]+)"/.exec(m[0]);
+    const id = /value="(\d+)"/.exec(m[0]);
+    const v = /version="(\d+)"/.exec(m[0]);
+    if (t && id && templates.has(t[1]!)) events.add(`${id[1]}/${v ? v[1] : "0"}`);
+  }
+  return events;
+}
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), "etw-atlas-web-api-"));
+  cat = buildTestCatalogs(dir);
+  srv = await startServer({ dbPath: cat.dbPath, diffAgainst: cat.oldDbPath, port: 0 });
+});
+
+after(async () => {
+  await srv?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("web API on real catalogs", () => {
+  test("binds to loopback on an ephemeral port", () => {
+    assert.match(srv.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+    assert.notEqual(srv.port, 0);
+  });
+
+  test("summary counts match the catalog", async () => {
+    const { body } = await get("/api/summary");
+    const store = CatalogStore.open(cat.dbPath, { readonly: true });
+    try {
+      assert.equal(body.events, store.eventCount());
+      assert.equal(body.sites, store.sites().length);
+      assert.ok(body.sites > 0, "fltMgr.sys analysis stored sites");
+      assert.deepEqual(body.diff, { old: "old.db", new: "new.db" });
+    } finally {
+      store.close();
+    }
+  });
+
+  test("field search finds exactly the Kernel-Process events whose template has the field", async () => {
+    const xml = readFileSync(join(dir, "manifests", KERNEL_PROCESS_10), "utf8");
+    for (const field of ["ParentProcessID", "ImageName"]) {
+      const expected = manifestEventsWithField(xml, field);
+      assert.ok(expected.size > 0, `oracle finds ${field}`);
+      const { status, body } = await get(`/api/search?field=${field}&provider=${KERNEL_PROCESS}`);
+      assert.equal(status, 200);
+      assert.equal(body.total, expected.size);
+      assert.deepEqual(
+        new Set(body.rows.map((r: { id: number; version: number }) => `${r.id}/${r.version}`)),
+        expected,
+      );
+      for (const r of body.rows) assert.match(r.fields, new RegExp(`\\b${field}\\b`));
+    }
+  });
+
+  test("field search is case-insensitive and globs work, like `etw-atlas events`", async () => {
+    const exact = await get("/api/search?field=parentprocessid");
+    const glob = await get("/api/search?field=Parent*ID");
+    assert.ok(exact.body.total > 0);
+    assert.ok(glob.body.total >= exact.body.total);
+  });
+
+  test("keyword, name glob, kind and full-text filters", async () => {
+    const kw = await get("/api/search?keyword=WINEVENT_KEYWORD_PROCESS");
+    assert.ok(kw.body.total > 0);
+    for (const r of kw.body.rows) assert.match(r.keywords, /WINEVENT_KEYWORD_PROCESS/);
+    const tl = await get("/api/search?kind=tracelogging&limit=5");
+    assert.ok(tl.body.total > 0);
+    for (const r of tl.body.rows) assert.equal(r.kind, "tracelogging");
+    const named = await get("/api/search?name=Process*&provider=Microsoft-Windows-Kernel-Process");
+    for (const r of named.body.rows) assert.match(r.name, /^process/i);
+    const text = await get("/api/search?text=ParentProcessID");
+    assert.ok(text.body.total >= (await get("/api/search?field=ParentProcessID")).body.total);
+  });
+
+  test("paging: offset continues where limit stopped", async () => {
+    const all = await get("/api/search?limit=40");
+    const a = await get("/api/search?limit=20");
+    const b = await get("/api/search?limit=20&offset=20");
+    assert.deepEqual(
+      [...a.body.rows, ...b.body.rows].map((r: { rowid: number }) => r.rowid),
+      all.body.rows.map((r: { rowid: number }) => r.rowid),
+    );
+    assert.equal(a.body.total, all.body.total);
+  });
+
+  test("bad parameters are 400 with a message; unknown things are 404", async () => {
+    const bad = await get("/api/search?limit=abc");
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.error, /limit must be an integer/);
+    assert.equal((await get("/api/search?limit=0")).status, 400);
+    assert.equal((await get("/api/event")).status, 400);
+    assert.equal((await get("/api/event?rowid=99999999")).status, 404);
+    assert.equal((await get("/api/nope")).status, 404);
+    assert.equal((await get("/api/provider?guid=00000000-0000-0000-0000-000000000000")).status, 404);
+    assert.equal((await get("/etc/passwd")).status, 404);
+    assert.equal((await get("/../package.json")).status, 404);
+  });
+
+  test("providers list carries kind, GUID, event and site counts, source files", async () => {
+    const { body } = await get("/api/providers");
+    const fm = body.rows.filter((p: { guid: string }) => p.guid === FILTER_MANAGER);
+    assert.ok(fm.length >= 1);
+    assert.ok(fm.some((p: { sites: number }) => p.sites > 0));
+    assert.ok(fm.some((p: { files: string[] }) => p.files.some((f) => f.endsWith("fltMgr.sys"))));
+    const kp = body.rows.find((p: { guid: string }) => p.guid === KERNEL_PROCESS);
+    assert.equal(kp.kind, "manifest");
+    assert.equal(kp.name, "Microsoft-Windows-Kernel-Process");
+    const filtered = await get("/api/providers?name=kernel-proc");
+    assert.deepEqual(
+      filtered.body.rows.map((p: { guid: string }) => p.guid),
+      [KERNEL_PROCESS],
+    );
+  });
+
+  test("provider page lists every event of the provider with its metadata", async () => {
+    const { body } = await get(`/api/provider?kind=manifest&guid=${KERNEL_PROCESS}`);
+    const xml = readFileSync(join(dir, "manifests", KERNEL_PROCESS_10), "utf8");
+    assert.equal(body.events.length, [...xml.matchAll(/<event\s/g)].length);
+    assert.equal(body.name, "Microsoft-Windows-Kernel-Process");
+    assert.ok(body.metadata[0].keywords.some((k: { name: string }) => k.name === "WINEVENT_KEYWORD_PROCESS"));
+  });
+
+  test("event page: fields with types, and the code sites fltMgr.sys has for it", async () => {
+    const { body: prov } = await get(`/api/provider?guid=${FILTER_MANAGER}`);
+    const withSites = prov.events.filter((e: { sites: number }) => e.sites > 0);
+    assert.ok(withSites.length > 0, "some FilterManager event has code sites");
+    let reachedSomewhere = false;
+    for (const row of withSites) {
+      const { body } = await get(`/api/event?rowid=${row.rowid}`);
+      assert.equal(body.sites.length, row.sites, "count in the list = sites on the page");
+      assert.equal(body.event.provider.guid, FILTER_MANAGER);
+      for (const s of body.sites) {
+        assert.equal(s.providerGuid, FILTER_MANAGER);
+        assert.equal(s.eventId, body.event.id);
+        assert.ok(s.file.endsWith("fltMgr.sys"));
+        assert.ok(Array.isArray(s.callPath) && s.callPath.length > 0);
+        assert.equal(s.callPath.at(-1), s.function, "call path ends in the function holding the write");
+        if (s.entry !== undefined) {
+          reachedSomewhere = true;
+          assert.equal(s.callPath.length, s.depth);
+        }
+      }
+    }
+    assert.ok(reachedSomewhere, "at least one site is reached from an entry point");
+  });
+
+  test("Kernel-Process event page shows typed fields and other versions", async () => {
+    const { body: found } = await get(`/api/search?field=ParentProcessID&provider=${KERNEL_PROCESS}&limit=1`);
+    const { body } = await get(`/api/event?rowid=${found.rows[0].rowid}`);
+    const parent = body.event.fields.find((f: { name: string }) => f.name === "ParentProcessID");
+    assert.equal(parent.inType, "win:UInt32");
+    assert.ok(body.file.endsWith("Microsoft-Windows-Kernel-Process.xml"));
+  });
+
+  test("code sites view filters by entry point", async () => {
+    const all = await get("/api/sites?file=fltMgr");
+    assert.ok(all.body.total > 0);
+    const entry = all.body.rows.find((s: { entry?: string }) => s.entry)?.entry as string;
+    const some = await get(`/api/sites?entry=${encodeURIComponent(entry)}`);
+    assert.ok(some.body.total > 0 && some.body.total <= all.body.total);
+    for (const s of some.body.rows) assert.ok(s.entry.includes(entry));
+  });
+
+  test("diff view: Windows 7 → 10 Kernel-Process adds events and fields", async () => {
+    const { body } = await get("/api/diff");
+    assert.ok(body.total > 0);
+    const added = await get("/api/diff?change=added&subject=event");
+    assert.ok(added.body.rows.length > 0);
+    for (const e of added.body.rows) {
+      assert.equal(e.change, "added");
+      assert.equal(e.subject, "event");
+    }
+    // FilterManager and OpenConsole are only in the new catalog.
+    const providers = await get("/api/diff?subject=provider&change=added");
+    assert.ok(providers.body.rows.some((e: { guid: string }) => e.guid === FILTER_MANAGER));
+  });
+
+  test("static page and assets are served with a strict CSP, no external origins", async () => {
+    const page = await get("/");
+    assert.equal(page.status, 200);
+    assert.match(page.body, /<script src="app\.js"/);
+    assert.doesNotMatch(page.body, /https?:\/\//);
+    const csp = page.headers.get("content-security-policy") ?? "";
+    assert.match(csp, /default-src 'none'/);
+    assert.match(csp, /connect-src 'self'/);
+    const js = await get("/app.js");
+    assert.equal(js.status, 200);
+    assert.match(js.headers.get("content-type") ?? "", /javascript/);
+    assert.doesNotMatch(js.body, /https?:\/\/(?!localhost)/);
+    assert.doesNotMatch(js.body, /\.innerHTML\s*=|insertAdjacentHTML|document\.write/);
+  });
+
+  test("read-only: non-GET methods are refused; foreign Host headers are refused", async () => {
+    assert.equal(await raw("POST", "/api/search", `127.0.0.1:${srv.port}`), 405);
+    assert.equal(await raw("DELETE", "/", `localhost:${srv.port}`), 405);
+    assert.equal(await raw("GET", "/api/summary", "evil.example.com"), 421);
+    assert.equal(await raw("GET", "/api/summary", `localhost:${srv.port}`), 200);
+    assert.throws(() => srv.sources.store.db.prepare("DELETE FROM events").run(), /readonly/i);
+  });
+
+  test("a busy port gives a clear error", async () => {
+    await assert.rejects(startServer({ dbPath: cat.dbPath, port: srv.port }), /in use/);
+  });
+
+  test("a file that is not a catalog is refused", async () => {
+    const notDb = corpus("manifests/DxcRuntime.man");
+    await assert.rejects(startServer({ dbPath: notDb, port: 0 }));
+  });
+});
