@@ -168,7 +168,7 @@ function dedupeFindings(all: WriteFinding[]): WriteFinding[] {
   // A specific finding at call R covers manifest findings of the same call (inlined write) and of
   // the API call reached from R through a helper (_tlgWriteTransfer → EtwWriteTransfer).
   const specific = new Set<number>();
-  for (const f of all) if (f.event.kind !== "manifest") specific.add(f.rva);
+  for (const f of all) if (f.event.kind !== "manifest") for (const rva of f.via) specific.add(rva);
   return all.filter((f) => f.event.kind !== "manifest" || !f.via.some((rva) => specific.has(rva)));
 }
 

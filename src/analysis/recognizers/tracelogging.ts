@@ -1,9 +1,260 @@
-/** TraceLogging write sites (stub: claimed by the "Analysis TL+WPP" helper, being written). */
-import type { WriteRecognizer } from "./types.js";
+/**
+ * TraceLogging write sites: calls of EventWriteTransfer / EventWriteEx (advapi32), EtwEventWrite*
+ * (ntdll) and EtwWriteTransfer / EtwWriteEx (ntoskrnl) whose RegHandle is the handle slot of a
+ * `_TlgProvider_t` (struct + 0x20) and whose event metadata points into an event blob.
+ *
+ * The SDK's `_tlgWriteTransfer_*` helpers are either inlined (the handle is a global load, the
+ * event blob is referenced in the same function: blob+1, blob+2 or blob+12) or called as a helper
+ * taking (provider, metadata, ...) — then the provider comes from the callers' first argument
+ * (wrapper resolution) and the blob from the caller's arguments, or from blob references just before
+ * the call. LTCG often specialises a helper to one provider (the handle becomes a global load but
+ * the metadata stays a parameter): the walk then continues into the helper's callers for the blob.
+ */
+import type { PeImage } from "../../formats/pe/index.js";
+import {
+  eventAtRva,
+  readTraceLogging,
+  type TraceLoggingEvent,
+  type TraceLoggingInfo,
+  type TraceLoggingProvider,
+} from "../../formats/tracelogging/index.js";
+import { Flow, Reg } from "../disasm.js";
+import { functionAt } from "../functions.js";
+import { normalize, type Value } from "../values.js";
+import { resolveArguments } from "../wrappers.js";
+import type { AnalysisContext, WriteFinding, WriteRecognizer } from "./types.js";
+
+/** APIs a TraceLogging write ends in (all take the RegHandle first). */
+export const TRACELOGGING_WRITE_APIS = [
+  "EventWriteTransfer",
+  "EventWriteEx",
+  "EtwEventWriteTransfer",
+  "EtwEventWriteEx",
+  "EtwWriteTransfer",
+  "EtwWriteEx",
+];
+
+/** Instructions scanned backwards from a call for blob references. */
+const BACK_SCAN = 160;
+/** Caller levels followed upward to find the event blob of a helper. */
+const CALLER_LEVELS = 3;
+/** Callers examined per helper. */
+const MAX_CALLERS = 1024;
+
+const infoCache = new WeakMap<PeImage, TraceLoggingInfo>();
+
+/** TraceLogging metadata of the image (read once per image). */
+export function traceLoggingInfo(pe: PeImage): TraceLoggingInfo {
+  let info = infoCache.get(pe);
+  if (!info) {
+    info = readTraceLogging(pe);
+    infoCache.set(pe, info);
+  }
+  return info;
+}
+
+/** Provider whose `_TlgProvider_t` handle slot a RegHandle value loads. */
+export function providerOfHandle(
+  pe: PeImage,
+  info: TraceLoggingInfo,
+  handle: Value,
+): TraceLoggingProvider | undefined {
+  const byHandle = (rva: number): TraceLoggingProvider | undefined =>
+    info.providers.find((p) => p.structs.some((s) => s.handleRva === rva));
+  const v = normalize(handle);
+  if (v.k !== "load") return undefined;
+  if (v.base.k === "addr") return byHandle(v.base.rva + v.off);
+  // load(load(G) + 0x20): G holds a pointer to the struct (a TraceLoggingHProvider variable).
+  const inner = normalize(v.base);
+  if (inner.k === "load" && inner.base.k === "addr" && inner.size === 8) {
+    const target = pointerAt(pe, inner.base.rva + inner.off);
+    if (target !== undefined) return byHandle(target + v.off);
+  }
+  return undefined;
+}
+
+function pointerAt(pe: PeImage, rva: number): number | undefined {
+  try {
+    return pe.vaToRva(pe.u64At(rva));
+  } catch {
+    return undefined;
+  }
+}
+
+/** An event blob found for a call: the blob and the call chain (outermost first). */
+interface EventHit {
+  event?: TraceLoggingEvent;
+  chain: number[];
+}
 
 export const traceLoggingRecognizer: WriteRecognizer = {
   id: "tracelogging",
-  find() {
-    return [];
+  find(ctx) {
+    const info = traceLoggingInfo(ctx.pe);
+    if (info.events.length === 0 && info.providers.length === 0) return [];
+    const out: WriteFinding[] = [];
+    const seen = new Set<string>();
+    for (const api of TRACELOGGING_WRITE_APIS) {
+      const sites = ctx.callsTo(api);
+      const apiCalls = new Set(sites.map((s) => s.index));
+      for (const site of sites) {
+        for (const call of resolveArguments(
+          ctx.code,
+          ctx.functions,
+          ctx.graph,
+          ctx.values,
+          site.index,
+          [0],
+        )) {
+          const handle = normalize(call.values[0]!);
+          const provider = providerOfHandle(ctx.pe, info, handle);
+          // A handle registered by EventRegister/EtwRegister is a manifest provider's: not ours.
+          if (!provider && handle.k === "load" && handle.base.k === "addr") {
+            if (ctx.providers.byHandle(handle.base.rva)) continue;
+          }
+          const hits = eventsForChain(ctx, info, call.chain, apiCalls);
+          if (hits.length === 0) {
+            // A TraceLogging handle without a resolvable blob is still a TraceLogging write.
+            if (provider) hits.push({ chain: call.chain });
+            else continue;
+          }
+          for (const hit of hits) {
+            const outer = hit.chain[0]!;
+            const key = `${outer}:${hit.event?.blobRva}:${provider?.blobRva}`;
+            if (seen.has(key)) continue;
+            seen.add(key);
+            const fn = functionAt(ctx.functions, ctx.code.rva[outer]!);
+            const event: WriteFinding["event"] = { kind: "tracelogging" };
+            if (hit.event) {
+              event.eventBlobRva = hit.event.blobRva;
+              event.name = hit.event.name;
+            }
+            if (provider) event.providerBlobRva = provider.blobRva;
+            const finding: WriteFinding = {
+              index: outer,
+              rva: ctx.code.rva[outer]!,
+              function: fn?.rva ?? 0,
+              writeFunction: api,
+              via: hit.chain.map((i) => ctx.code.rva[i]!),
+              event,
+            };
+            if (provider) {
+              finding.provider = { guid: provider.guid, name: provider.name };
+              if (provider.handleRva !== undefined) {
+                finding.provider.handleRva = provider.handleRva;
+                const hs = ctx.symbolAt(provider.handleRva);
+                if (hs) finding.provider.handleSymbol = hs;
+              }
+            }
+            out.push(finding);
+          }
+        }
+      }
+    }
+    return out;
   },
 };
+
+/**
+ * Event blobs for a resolved write: searched from the innermost call outward along the chain, then
+ * (when none is found) in the callers of the outermost function, a few levels up.
+ */
+function eventsForChain(
+  ctx: AnalysisContext,
+  info: TraceLoggingInfo,
+  chain: number[],
+  apiCalls: Set<number>,
+): EventHit[] {
+  for (let k = chain.length - 1; k >= 0; k--) {
+    const evs = eventsAtCall(ctx, info, chain[k]!, k === chain.length - 1 ? apiCalls : undefined);
+    if (evs.length > 0) return evs.map((event) => ({ event, chain }));
+  }
+  const out: EventHit[] = [];
+  let frontier: number[][] = [chain];
+  for (let level = 0; level < CALLER_LEVELS && frontier.length > 0; level++) {
+    const next: number[][] = [];
+    for (const ch of frontier) {
+      const fn = functionAt(ctx.functions, ctx.code.rva[ch[0]!]!);
+      const callers = fn ? (ctx.graph.callers.get(fn.rva) ?? []) : [];
+      if (callers.length > MAX_CALLERS) continue;
+      for (const c of callers) {
+        if (ch.includes(c.index)) continue; // recursion
+        const extended = [c.index, ...ch];
+        const evs = eventsAtCall(ctx, info, c.index, undefined);
+        for (const event of evs) out.push({ event, chain: extended });
+        if (evs.length === 0) next.push(extended);
+      }
+    }
+    frontier = next;
+  }
+  return out;
+}
+
+/**
+ * The event blobs a call at instruction `i` writes: arguments that are addresses inside event blobs
+ * (several when paths merge before a shared call), else the nearest blob reference in the
+ * instructions before it (up to the previous call of the same target, or of any of `stopAt`).
+ */
+function eventsAtCall(
+  ctx: AnalysisContext,
+  info: TraceLoggingInfo,
+  i: number,
+  stopAt: Set<number> | undefined,
+): TraceLoggingEvent[] {
+  const found = new Set<TraceLoggingEvent>();
+  for (let n = 0; n < 4; n++) {
+    for (const v of ctx.values.argument(i, n)) {
+      const nv = normalize(v);
+      if (nv.k === "addr") {
+        const ev = eventAtRva(info, nv.rva);
+        if (ev) found.add(ev);
+      }
+    }
+  }
+  if (found.size > 0) return [...found];
+  const nearest = nearestBlobReference(ctx, info, i, stopAt);
+  return nearest ? [nearest] : [];
+}
+
+function nearestBlobReference(
+  ctx: AnalysisContext,
+  info: TraceLoggingInfo,
+  i: number,
+  stopAt: Set<number> | undefined,
+): TraceLoggingEvent | undefined {
+  const code = ctx.code;
+  const fn = functionAt(ctx.functions, code.rva[i]!);
+  if (!fn) return undefined;
+  const target = code.addr[i];
+  const floor = Math.max(fn.first, i - BACK_SCAN);
+  for (let j = i - 1; j >= floor; j--) {
+    const fl = code.flow[j]!;
+    if (fl === Flow.Call || fl === Flow.IndirectCall) {
+      if (code.addr[j] === target || stopAt?.has(j)) return undefined;
+      continue;
+    }
+    if (code.memBase[j] === Reg.RIP && code.memIndex[j] === 0) {
+      const ev = eventAtRva(info, code.addr[j]!);
+      if (ev) return ev;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Event blob → providers of the write sites found for it (blob rva → provider blob rvas). An
+ * event tied to exactly one provider gets that provider.
+ */
+export function providersByEventBlob(findings: readonly WriteFinding[]): Map<number, Set<number>> {
+  const out = new Map<number, Set<number>>();
+  for (const f of findings) {
+    if (f.event.kind !== "tracelogging" || f.event.eventBlobRva === undefined) continue;
+    let set = out.get(f.event.eventBlobRva);
+    if (!set) {
+      set = new Set();
+      out.set(f.event.eventBlobRva, set);
+    }
+    if (f.event.providerBlobRva !== undefined) set.add(f.event.providerBlobRva);
+  }
+  return out;
+}
