@@ -14,19 +14,24 @@ import {
   readImports,
   readLoadConfig,
   readRelocBlocks,
+  readResources,
 } from "../src/formats/pe/index.js";
 import { formatGuid } from "../src/util/bytes.js";
 import { corpus } from "./helpers/corpus.js";
-import { corpusPeFiles } from "./helpers/pe-corpus.js";
+import { corpusPeFiles, fixturePeFiles } from "./helpers/pe-corpus.js";
 import {
   parseBaseRelocs,
   parseCodeView,
   parseExports,
   parseImports,
   parseLoadConfig,
+  parseResources,
   parseSections,
   readobj,
 } from "./helpers/readobj.js";
+
+/** Corpus PEs plus the committed fixtures (lld-link output). */
+const allPeFiles = () => [...corpusPeFiles(), ...fixturePeFiles()];
 
 function compareImports(file: string, ours: ImportedDll[], theirs: ReturnType<typeof parseImports>): void {
   assert.deepEqual(
@@ -46,8 +51,8 @@ function compareImports(file: string, ours: ImportedDll[], theirs: ReturnType<ty
   });
 }
 
-test("PE vs llvm-readobj: sections, imports, delay imports and exports of every corpus PE", () => {
-  const files = corpusPeFiles();
+test("PE vs llvm-readobj: sections, imports, delay imports and exports of every corpus PE and fixture", () => {
+  const files = allPeFiles();
   assert.ok(files.length >= 25, `expected the whole corpus, found ${files.length} files`);
   let symbols = 0;
   let exportsCompared = 0;
@@ -119,9 +124,9 @@ test("PE exports: forwarders point inside the export directory and name DLL.func
   assert.equal(table.dllName.toLowerCase(), "gdi32.dll");
 });
 
-test("PE vs llvm-readobj: CodeView RSDS (GUID, age, PDB path) of every corpus PE", () => {
+test("PE vs llvm-readobj: CodeView RSDS (GUID, age, PDB path) of every corpus PE and fixture", () => {
   let withPdb = 0;
-  for (const file of corpusPeFiles()) {
+  for (const file of allPeFiles()) {
     const pe = parsePe(readFileSync(file));
     const ours = readDebugDirectory(pe)
       .filter((e) => e.codeView?.format === "RSDS")
@@ -139,9 +144,9 @@ test("PE vs llvm-readobj: CodeView RSDS (GUID, age, PDB path) of every corpus PE
   assert.ok(withPdb >= 20, `${withPdb} images name a PDB`);
 });
 
-test("PE vs llvm-readobj: base relocations of every corpus PE", () => {
+test("PE vs llvm-readobj: base relocations of every corpus PE and fixture", () => {
   let total = 0;
-  for (const file of corpusPeFiles()) {
+  for (const file of allPeFiles()) {
     const pe = parsePe(readFileSync(file));
     const ours = readRelocBlocks(pe).flatMap((b) =>
       b.entries.map((e) => ({ type: RELOC_TYPE_NAMES[e.type] ?? String(e.type), rva: e.rva })),
@@ -155,9 +160,9 @@ test("PE vs llvm-readobj: base relocations of every corpus PE", () => {
   assert.ok(total > 10000, `${total} relocations compared`);
 });
 
-test("PE vs llvm-readobj: load config and guard CF function table of every corpus PE", () => {
+test("PE vs llvm-readobj: load config and guard CF function table of every corpus PE and fixture", () => {
   let guarded = 0;
-  for (const file of corpusPeFiles()) {
+  for (const file of allPeFiles()) {
     const pe = parsePe(readFileSync(file));
     const cfg = readLoadConfig(pe);
     const theirs = parseLoadConfig(readobj(file, "--coff-load-config").stdout);
@@ -180,4 +185,19 @@ test("PE vs llvm-readobj: load config and guard CF function table of every corpu
     if (fids.length > 0) guarded++;
   }
   assert.ok(guarded >= 10, `${guarded} images with a guard CF function table`);
+});
+
+test("PE vs llvm-readobj: resource tree leaves of every corpus PE and fixture", () => {
+  let leaves = 0;
+  let stringTypes = 0;
+  for (const file of allPeFiles()) {
+    const pe = parsePe(readFileSync(file));
+    const ours = readResources(pe);
+    const run = readobj(file, "--coff-resources");
+    assert.ok(run.ok, `${file}: ${run.stderr}`);
+    assert.deepEqual(ours, parseResources(run.stdout), `${file}: resources`);
+    leaves += ours.length;
+    stringTypes += ours.filter((l) => typeof l.type === "string").length;
+  }
+  assert.ok(leaves > 100 && stringTypes > 10, `${leaves} leaves, ${stringTypes} with string types`);
 });

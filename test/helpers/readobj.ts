@@ -193,3 +193,40 @@ export function parseLoadConfig(text: string): OracleLoadConfig | undefined {
   }
   return fields.size > 0 ? { fields, guardFids } : undefined;
 }
+
+export interface OracleResource {
+  type: number | string;
+  name: number | string;
+  language: number;
+  rva: number;
+  size: number;
+  codePage: number;
+}
+
+/** Leaves of --coff-resources: "Type: X [", "Name: (ID n) [", "Language: (ID n) [", then the data entry. */
+export function parseResources(text: string): OracleResource[] {
+  const out: OracleResource[] = [];
+  const id = (v: string): number | string => {
+    const s = v.replace(/ \[$/, "");
+    const m = /\(ID (\d+)\)$/.exec(s);
+    return m ? Number(m[1]) : s;
+  };
+  let type: number | string = "";
+  let name: number | string = "";
+  let language = 0;
+  let cur: Partial<OracleResource> | undefined;
+  for (const line of text.split("\n")) {
+    let v: string | undefined;
+    if ((v = field(line, "Type")) !== undefined) type = id(v);
+    else if ((v = field(line, "Name")) !== undefined) name = id(v);
+    else if ((v = field(line, "Language")) !== undefined) language = id(v) as number;
+    else if ((v = field(line, "DataRVA")) !== undefined) cur = { type, name, language, rva: num(v) };
+    else if (cur && (v = field(line, "DataSize")) !== undefined) cur.size = num(v);
+    else if (cur && (v = field(line, "Codepage")) !== undefined) {
+      cur.codePage = num(v);
+      out.push(cur as OracleResource);
+      cur = undefined;
+    }
+  }
+  return out;
+}
