@@ -141,7 +141,8 @@ SELECT e.id AS rowid_, e.kind, e.provider_name AS provider, e.provider_guid AS g
   (SELECT group_concat(f.in_type || ' ' || f.name, ', ') FROM
      (SELECT in_type, name FROM event_fields WHERE event_id = e.id AND depth = 0 ORDER BY position) f)
     AS fields,
-  e.message, e.source, e.build, fl.path AS file
+  e.message, e.source, e.build, fl.path AS file,
+  json_extract(e.record_json, '$.fields') AS fields_json
 FROM events e JOIN files fl ON fl.id = e.file_id;
 
 CREATE VIEW IF NOT EXISTS v_event_fields AS
