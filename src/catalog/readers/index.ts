@@ -1,13 +1,14 @@
 import type { SourceReader } from "../sources.js";
 import { manifestReader } from "./manifest.js";
 import { mofReader } from "./mof.js";
+import { mofDataExtractor } from "./mofdata.js";
 import { type PeExtractor, peReader } from "./pe.js";
 import { traceLoggingExtractor } from "./tracelogging.js";
 import { wevtExtractor } from "./wevt.js";
 import { pdbWppReader, tmfTextReader } from "./wpp.js";
 
 /** Extractors run over every PE file the scanner meets (one line per source kind). */
-export const peExtractors: PeExtractor[] = [traceLoggingExtractor, wevtExtractor];
+export const peExtractors: PeExtractor[] = [traceLoggingExtractor, wevtExtractor, mofDataExtractor];
 
 /**
  * Every reader the scanner knows, tried in order; the first whose sniff says "yes" reads the file.

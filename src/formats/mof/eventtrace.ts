@@ -155,11 +155,10 @@ export function eventTraceEvents(doc: MofDocument, path: string, opts: EventTrac
   const result: SourceResult = { providers: [], events: [], notes: [] };
   const providers = new Map<MofClass, CatalogProvider>();
 
-  const providerOf = (c: MofClass): MofClass | undefined => {
-    const chain = tree.chain(c);
-    const rootIdx = chain.findIndex((k) => k.name.toLowerCase() === ROOT);
-    return rootIdx > 0 ? chain[rootIdx - 1] : undefined;
-  };
+  // The provider is the ancestor whose superclass is EventTrace; EventTrace itself need not be
+  // declared (a driver's binary MOF derives from it without repeating wmicore.mof).
+  const providerOf = (c: MofClass): MofClass | undefined =>
+    tree.chain(c).find((k) => k.superclass?.toLowerCase() === ROOT);
 
   const providerFor = (provCls: MofClass): CatalogProvider => {
     let provider = providers.get(provCls);
