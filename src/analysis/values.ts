@@ -211,7 +211,8 @@ export class ValueResolver {
     if ((m === M.Xor || m === M.Sub) && op1 === Op.Reg && gpr64(c.reg1[j]!) === reg)
       return [{ k: "imm", v: 0n }];
     if (m === M.Lea && op1 === Op.Mem) return [this.address(w, j, dj, origin, nest)];
-    if (m === M.Mov && op1 === Op.Reg) {
+    // movzx/movsxd reg, reg pass the value on (WPP_SF_* widen the USHORT message number).
+    if ((m === M.Mov || m === M.Movzx || m === M.Movsxd) && op1 === Op.Reg) {
       const src = gpr64(c.reg1[j]!);
       if (src === Reg.RSP) return [{ k: "stack", base: "rsp", off: dj, origin }];
       return this.register(w, j, src, dj, origin, nest + 1);
