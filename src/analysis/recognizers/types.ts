@@ -23,6 +23,8 @@ export interface AnalysisContext {
   symbolAt(rva: number): string | undefined;
   /** Rva of a named function/global (PDB or export), when known. */
   rvaOf(name: string): number | undefined;
+  /** Import label of an IAT slot rva, if it is one. */
+  importAt(iatRva: number): string | undefined;
   /** Call sites reaching an API by name: imports and, with symbols, internal functions of that name. */
   callsTo(name: string): CallSite[];
   /** Registrations found so far (the registration recognizer runs first). */
@@ -87,7 +89,13 @@ export type SiteEvent =
       /** PERFINFO_LOG_TYPE_* name of the hook id (e.g. "MM_STATS"). */
       hookName?: string;
     }
-  | { kind: "wpp"; messageGuid?: string; messageNumber?: number };
+  | {
+      kind: "wpp";
+      messageGuid?: string;
+      messageNumber?: number;
+      /** MessageFlags argument (TRACE_MESSAGE_* bits, e.g. 0x2b), when constant. */
+      messageFlags?: number;
+    };
 
 /** One resolved write: a call to a write API (or to a wrapper that reaches one). */
 export interface WriteFinding {
