@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import {
+  findResources,
   functionEntries,
   functionStarts,
   guardCFFunctions,
@@ -14,8 +16,10 @@ import {
   readImports,
   readLoadConfig,
   readRelocations,
+  resourceData,
 } from "../src/formats/pe/index.js";
 import { FormatError } from "../src/util/errors.js";
+import { fixture } from "./helpers/corpus.js";
 import { buildPe, syntheticPe32 } from "./helpers/pe-builder.js";
 
 test("PE32 synthetic: imports by name/ordinal, IAT map, kernel detection", () => {
@@ -165,4 +169,40 @@ test("hostile synthetic images: unwind loop, bad relocation block, shared import
     (e) => e instanceof FormatError && /imported functions in total/.test(e.message),
   );
   assert.ok(performance.now() - t0 < 3000);
+});
+
+test("PE32 fixture (lld-link, i686): ordinal import, delay import, NONAME export, forwarder, resources", () => {
+  const pe = parsePe(readFileSync(fixture("pe/pe32_sample.dll")));
+  assert.equal(pe.headers.machineName, "x86");
+  assert.equal(pe.is64, false);
+  const imports = readImports(pe);
+  const peer = imports.find((d) => d.dll === "peer.dll")!;
+  assert.deepEqual(
+    peer.symbols.map((s) => [s.name, s.ordinal]),
+    [[undefined, 7]],
+  );
+  assert.equal(isKernelMode(imports), false);
+  const delay = readDelayImports(pe);
+  assert.equal(delay[0]!.attributes & 1, 1);
+  assert.equal(delay[0]!.symbols[0]!.name, "DelayedFunction");
+  const byIat = importsByIatRva(pe);
+  assert.equal(byIat.get(delay[0]!.iatRva)?.delay, true);
+  assert.equal(byIat.get(peer.iatRva)?.ordinal, 7);
+  const ex = readExports(pe)!;
+  assert.equal(ex.dllName, "pe32_sample.dll");
+  const byOrdinal = new Map(ex.entries.map((e) => [e.ordinal, e]));
+  assert.equal(byOrdinal.get(3)?.name, "SampleAdd");
+  assert.deepEqual(byOrdinal.get(9)?.names, [], "NONAME export has no name");
+  // lld-link-14 decorates the x86 forwarder target of a .def entry with "_" (a linker quirk).
+  assert.equal(byOrdinal.get(10)?.forwarder, "_KERNEL32.GetTickCount");
+  assert.equal(ex.entries.length, 4);
+  const mof = findResources(pe, "MOFDATA");
+  assert.equal(new TextDecoder().decode(resourceData(pe, mof[0]!)), "MOFDATA-PAYLOAD");
+  assert.equal(findResources(pe, 6).length, 1);
+  assert.equal(pdbInfo(pe)?.path, "pe32_sample.pdb");
+  assert.ok(
+    readRelocations(pe).every((r) => r.type === 3),
+    "x86 relocations are HIGHLOW",
+  );
+  assert.equal(readExceptionTable(pe).kind, "none");
 });
