@@ -163,9 +163,7 @@ function summaryBody(src: AtlasSources): unknown {
   return {
     catalog: basename(src.dbPath),
     events: one("SELECT count(*) AS n FROM events"),
-    providers: one(
-      "SELECT count(*) AS n FROM (SELECT DISTINCT kind, provider_name, provider_guid FROM events)",
-    ),
+    providers: listProviders(db).length,
     files: one("SELECT count(*) AS n FROM files WHERE status = 'ok'"),
     sites: one("SELECT count(*) AS n FROM sites"),
     kinds: Object.fromEntries(kinds.map((k) => [k.kind, k.n])),
@@ -263,7 +261,9 @@ export function event(src: AtlasSources, params: URLSearchParams): ApiResponse {
     ...(ev.kind === "tracelogging" ? { name: ev.name.replace(/[*?]/g, "?") } : { id: ev.id }),
     limit: 200,
   }).filter((r) => r.rowid !== rowid);
-  return { status: 200, body: { rowid, file, event: ev, sites, related } };
+  const counter = siteCounter(src.store);
+  const relatedRows: SearchRow[] = related.map((r) => ({ ...r, sites: counter.count(r) }));
+  return { status: 200, body: { rowid, file, event: ev, sites, related: relatedRows } };
 }
 
 /** Code sites, filterable by entry point, binary, provider or writer (all substring matches). */

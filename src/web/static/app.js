@@ -24,6 +24,8 @@ function el(tag, attrs, ...children) {
   for (const [k, v] of Object.entries(attrs ?? {})) {
     if (v === undefined || v === null || v === false) continue;
     if (k === "class") node.className = v;
+    // CSSOM, not a style attribute: the Content-Security-Policy forbids inline style attributes.
+    else if (k === "style") Object.assign(node.style, v);
     else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
     else node.setAttribute(k, v === true ? "" : String(v));
   }
@@ -92,7 +94,7 @@ async function copyText(text) {
     await navigator.clipboard.writeText(text);
   } catch {
     // Fallback for browsers without the async clipboard API on http.
-    const area = el("textarea", { style: "position:fixed;left:-9999px" });
+    const area = el("textarea", { style: { position: "fixed", left: "-9999px" } });
     area.value = text;
     document.body.append(area);
     area.select();
@@ -176,7 +178,7 @@ function colText(c, r) {
 function callPath(path) {
   const span = el("span", { class: "path" });
   (path ?? []).forEach((f, i) => {
-    if (i) span.append(el("span", { class: "arrow" }, "→"));
+    if (i) span.append(el("span", { class: "arrow" }, " → "));
     span.append(f);
   });
   return span;
@@ -232,6 +234,7 @@ const SITE_COLUMNS = [
   {
     label: "Call path",
     key: "callPath",
+    cls: "wrap",
     text: (r) => (r.callPath ?? []).join(" -> "),
     cell: (r) => callPath(r.callPath),
   },
@@ -420,7 +423,7 @@ async function eventView(rowid) {
       label: "Field",
       key: "path",
       cls: "mono",
-      cell: (r) => el("span", { style: `padding-left:${r.depth * 16}px` }, r.name),
+      cell: (r) => el("span", { style: { paddingLeft: `${r.depth * 16}px` } }, r.name),
       text: (r) => r.path,
     },
     { label: "In type", key: "inType", cls: "mono", text: (r) => shortType(r.inType) },
