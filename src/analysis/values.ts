@@ -466,6 +466,8 @@ function entryValue(reg: number): Value {
 function offsetValue(b: Value, disp: number): Value {
   if (b.k === "addr") return { k: "addr", rva: b.rva + disp };
   if (b.k === "stack") return { ...b, off: b.off + disp };
+  // `lea edx, [rsi+64]` with a known rsi: a constant (WPP message numbers, flags).
+  if (b.k === "imm") return { k: "imm", v: BigInt.asUintN(64, b.v + BigInt(disp)) };
   if (disp === 0) return b;
   return { k: "unknown", why: "offset from non-address" };
 }
