@@ -118,6 +118,7 @@ export function loadProgram(pe: PeImage, options: LoadOptions = {}): LoadedProgr
     values,
     symbolAt: (rva: number) => symbolByRva.get(rva),
     rvaOf: (name: string) => rvaByName.get(name),
+    importAt: (iatRva: number) => imports.get(iatRva),
     callsTo,
   };
   const providers = providerRegistry(findRegistrations(base));
