@@ -4,17 +4,21 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 out=${OUT:-$here/../../fixtures/pe}
-tmp=$(mktemp -d)
+# A fixed build directory: its path ends up in the PDB, and /Brepro hashes the PDB into the GUID.
+tmp=/tmp/etw-atlas-pe32-fixture
+rm -rf "$tmp" && mkdir -p "$tmp"
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$out"
 MINGW=/usr/i686-w64-mingw32
-cd "$here"
-clang-14 --target=i686-w64-mingw32 -O1 -fno-stack-protector -fno-builtin -c pe32_sample.c -o "$tmp/pe32_sample.obj"
-llvm-dlltool-14 -m i386 -k -d peer.def -l "$tmp/peer.lib"
-llvm-dlltool-14 -m i386 -k -d delayed.def -l "$tmp/delayed.lib"
-llvm-rc-14 -no-preprocess -fo "$tmp/pe32_sample.res" pe32_sample.rc
+cp "$here/pe32_sample.c" "$here/pe32_sample.def" "$here/pe32_sample.rc" "$here/peer.def" "$here/delayed.def" "$tmp/"
+# Work inside $tmp with relative paths.
+cd "$tmp"
+clang-14 --target=i686-w64-mingw32 -O1 -fno-stack-protector -fno-builtin -c pe32_sample.c -o pe32_sample.obj
+llvm-dlltool-14 -m i386 -k -d peer.def -l peer.lib
+llvm-dlltool-14 -m i386 -k -d delayed.def -l delayed.lib
+llvm-rc-14 -no-preprocess -fo pe32_sample.res pe32_sample.rc
 lld-link-14 /machine:x86 /safeseh:no /dll /nodefaultlib /Brepro /entry:DllMain@12 /def:pe32_sample.def \
-  /delayload:delayed.dll /debug /pdbaltpath:%_PDB% "/pdb:$tmp/pe32_sample.pdb" \
-  "/out:$out/pe32_sample.dll" "/implib:$tmp/pe32_sample.lib" \
-  "$tmp/pe32_sample.obj" "$tmp/pe32_sample.res" "$tmp/peer.lib" "$tmp/delayed.lib" "$MINGW/lib/libkernel32.a"
+  /delayload:delayed.dll /debug /pdbaltpath:%_PDB% /pdb:pe32_sample.pdb /out:pe32_sample.dll /implib:pe32_sample.lib \
+  pe32_sample.obj pe32_sample.res peer.lib delayed.lib "$MINGW/lib/libkernel32.a"
+cp pe32_sample.dll "$out/"
 ls -l "$out"
