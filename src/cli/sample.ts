@@ -41,7 +41,7 @@ export function extractPackageFiles(tgz: Uint8Array, dir: string, wanted: RegExp
 /** Fetches (once; cached in `cacheDir`) the sample package and extracts its binaries. */
 export function fetchSample(cacheDir: string, log: (line: string) => void): string {
   const dir = join(cacheDir, SAMPLE_PACKAGE.replace("@", "-"));
-  const marker = join(dir, ".complete");
+  const marker = `${dir}.complete`; // beside the directory, so the scan does not see it
   if (existsSync(marker)) return dir;
   mkdirSync(dir, { recursive: true });
   const tgzName = `${SAMPLE_PACKAGE.replace("@", "-")}.tgz`;
@@ -81,7 +81,7 @@ export function unpackCorpusArchives(
     .filter((n) => n.endsWith(".tar.xz"))
     .sort()) {
     const dir = join(cacheDir, "corpus", name.replace(/\.tar\.xz$/, ""));
-    const marker = join(dir, ".complete");
+    const marker = `${dir}.complete`; // beside the directory, so the scan does not see it
     if (!existsSync(marker)) {
       mkdirSync(dir, { recursive: true });
       try {

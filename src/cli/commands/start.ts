@@ -7,7 +7,7 @@ import { type ScanProgress, scanPaths } from "../../catalog/scan.js";
 import { CatalogStore } from "../../catalog/store.js";
 import { startServer } from "../../web/server.js";
 import { type AnalyzeOutcome, analyzeFileIntoStore, DEFAULT_MAX_ANALYZE_BYTES } from "../atlas.js";
-import { fetchSample, findCorpus, unpackCorpusArchives } from "../sample.js";
+import { fetchSample, findCorpus, SAMPLE_PACKAGE, unpackCorpusArchives } from "../sample.js";
 import { DEFAULT_DB, formatSummary } from "./scan.js";
 import { parsePort, untilInterrupted } from "./serve.js";
 
@@ -18,6 +18,7 @@ interface StartCliOptions {
   serve: boolean;
   maxAnalyzeMib: string;
   cacheDir: string;
+  sample?: boolean;
 }
 
 export const DEFAULT_PORT = 8377;
@@ -45,9 +46,14 @@ export function register(program: Command): void {
       String(DEFAULT_MAX_ANALYZE_BYTES / 2 ** 20),
     )
     .option("--cache-dir <dir>", "where fetched/unpacked inputs are kept", ".cache/etw-atlas")
+    .option("--sample", `use the npm sample (${SAMPLE_PACKAGE}) even when the corpus is present`)
     .action(async (paths: string[], opts: StartCliOptions) => {
       const t0 = performance.now();
-      const inputs = paths.length ? paths : defaultInputs(resolve(opts.cacheDir));
+      const inputs = paths.length
+        ? paths
+        : opts.sample
+          ? [fetchSample(resolve(opts.cacheDir), log)]
+          : defaultInputs(resolve(opts.cacheDir));
       const store = CatalogStore.open(opts.db);
       let peFiles: string[];
       try {
