@@ -269,6 +269,8 @@ test("manifest: sniff by content; bad XML is a FormatError", () => {
     FormatError,
   );
   assert.throws(() => parseManifest("<doc><member/></doc>", "d.xml"), /not an instrumentation manifest/);
+  const deep = `<instrumentationManifest>${"<a>".repeat(100_000)}${"</a>".repeat(100_000)}</instrumentationManifest>`;
+  assert.throws(() => parseManifest(deep, "deep.man"), /nested/);
   assert.throws(
     () =>
       parseManifest(

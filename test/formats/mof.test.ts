@@ -211,6 +211,11 @@ test("mof: bad input is a FormatError naming the line; sniff rejects non-MOF", (
   assert.throws(() => parseMofText("class A { uint32 x; };\n@"), /line 2/);
   assert.throws(() => parseMofText('class A { string s = "abc'), /unterminated string/);
   assert.throws(() => parseMofText("/* open"), /unterminated/);
+  assert.throws(
+    () => parseMofText(`[Q(${"{".repeat(100_000)}${"}".repeat(100_000)})] class A {};`),
+    /nested too deeply/,
+  );
+  assert.throws(() => parseMofText(`instance of X ${"{".repeat(100_000)}`), FormatError);
   assert.equal(mofReader.sniff(enc.encode("[Version]\nSignature=$Windows NT$\n"), "a.inf"), "no");
   assert.equal(mofReader.sniff(enc.encode('<?xml version="1.0"?><a/>'), "a.xml"), "no");
   assert.equal(mofReader.sniff(new Uint8Array([0x4d, 0x5a, 0x90, 0, 3, 0]), "a.sys"), "no");
