@@ -6,6 +6,8 @@
 import { createHash } from "node:crypto";
 import { existsSync, lstatSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { Worker } from "node:worker_threads";
+import type { SourceResult } from "./model.js";
 import type { SourceInput, SourceReader } from "./sources.js";
 import type { CatalogStore, FileInfo } from "./store.js";
 
@@ -106,59 +108,94 @@ export function pickReader(
   return { skip: skip ?? "no reader recognises this content" };
 }
 
-/** Reads one file into the store. Never throws for a bad file: the outcome says what happened. */
-export function scanFile(path: string, opts: ScanOptions): FileOutcome {
-  const { store, readers } = opts;
+/**
+ * What reading one file produced, before anything is stored. Plain data, so a worker thread can
+ * compute it and post it back.
+ */
+export type PreparedFile =
+  | { kind: "unchanged" }
+  | { kind: "skip"; info?: FileInfo; reason: string }
+  | { kind: "failed"; info?: FileInfo; reader?: string; error: string }
+  | { kind: "read"; info: FileInfo; reader: string; result: SourceResult };
+
+export interface PrepareOptions {
+  readers: SourceReader[];
+  force?: boolean;
+  maxFileSize?: number;
+}
+
+/** Reads, hashes, sniffs and parses one file (no store access). Never throws. */
+export function prepareFile(
+  path: string,
+  knownSha256: string | undefined,
+  opts: PrepareOptions,
+): PreparedFile {
   let info: FileInfo;
   let bytes: Uint8Array;
   try {
     const st = statSync(path);
-    if (st.size > (opts.maxFileSize ?? DEFAULT_MAX_FILE_SIZE)) {
-      const reason = `larger than ${opts.maxFileSize ?? DEFAULT_MAX_FILE_SIZE} bytes`;
-      return { status: "skipped", reason };
-    }
+    const max = opts.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
+    if (st.size > max) return { kind: "skip", reason: `larger than ${max} bytes` };
     bytes = readFileSync(path);
     info = { path, sha256: sha256(bytes), size: st.size, mtime: st.mtime.toISOString() };
   } catch (err) {
-    return { status: "failed", error: `cannot read: ${(err as Error).message}` };
+    return { kind: "failed", error: `cannot read: ${(err as Error).message}` };
   }
-  const known = store.getFile(path);
-  if (!opts.force && known && known.sha256 === info.sha256) return { status: "unchanged" };
-  if (bytes.length === 0) {
-    store.putStatus(info, "skipped", { notes: ["empty file"] });
-    return { status: "skipped", reason: "empty file" };
-  }
+  if (!opts.force && knownSha256 === info.sha256) return { kind: "unchanged" };
+  if (bytes.length === 0) return { kind: "skip", info, reason: "empty file" };
   let picked: ReturnType<typeof pickReader>;
   try {
-    picked = pickReader(readers, bytes, path);
+    picked = pickReader(opts.readers, bytes, path);
   } catch (err) {
-    const error = `sniff failed: ${(err as Error).message}`;
-    store.putStatus(info, "failed", { error });
-    return { status: "failed", error };
+    return { kind: "failed", info, error: `sniff failed: ${(err as Error).message}` };
   }
-  if ("skip" in picked) {
-    store.putStatus(info, "skipped", { notes: [picked.skip] });
-    return { status: "skipped", reason: picked.skip };
-  }
+  if ("skip" in picked) return { kind: "skip", info, reason: picked.skip };
   const reader = picked.reader;
   try {
     const input: SourceInput = { path, bytes, companion: companionFinder(path) };
-    const result = reader.read(input);
-    const counts = store.putResult(info, reader.id, result);
-    return { status: "read", reader: reader.id, ...counts, notes: result.notes };
+    return { kind: "read", info, reader: reader.id, result: reader.read(input) };
   } catch (err) {
-    const error = err instanceof Error ? err.message : String(err);
-    store.putStatus(info, "failed", { reader: reader.id, error });
-    return { status: "failed", reader: reader.id, error };
+    return {
+      kind: "failed",
+      info,
+      reader: reader.id,
+      error: err instanceof Error ? err.message : String(err),
+    };
   }
 }
 
-/** Scans every file under `paths`; per-file failures are recorded and the scan carries on. */
-export function scanPaths(paths: string[], opts: ScanOptions): ScanSummary {
-  const started = performance.now();
-  const files = collectFiles(paths);
-  const summary: ScanSummary = {
-    files: files.length,
+/** Stores a prepared file (replacing what the catalog had for its path) and says what happened. */
+export function commitFile(store: CatalogStore, prepared: PreparedFile): FileOutcome {
+  switch (prepared.kind) {
+    case "unchanged":
+      return { status: "unchanged" };
+    case "skip":
+      if (prepared.info) store.putStatus(prepared.info, "skipped", { notes: [prepared.reason] });
+      return { status: "skipped", reason: prepared.reason };
+    case "failed":
+      if (prepared.info)
+        store.putStatus(prepared.info, "failed", { reader: prepared.reader, error: prepared.error });
+      return { status: "failed", reader: prepared.reader, error: prepared.error };
+    case "read":
+      try {
+        const counts = store.putResult(prepared.info, prepared.reader, prepared.result);
+        return { status: "read", reader: prepared.reader, ...counts, notes: prepared.result.notes };
+      } catch (err) {
+        const error = `cannot store: ${err instanceof Error ? err.message : String(err)}`;
+        store.putStatus(prepared.info, "failed", { reader: prepared.reader, error });
+        return { status: "failed", reader: prepared.reader, error };
+      }
+  }
+}
+
+/** Reads one file into the store. Never throws for a bad file: the outcome says what happened. */
+export function scanFile(path: string, opts: ScanOptions): FileOutcome {
+  return commitFile(opts.store, prepareFile(path, opts.store.getFile(path)?.sha256, opts));
+}
+
+function newSummary(files: number): ScanSummary {
+  return {
+    files,
     read: 0,
     unchanged: 0,
     providers: 0,
@@ -172,41 +209,41 @@ export function scanPaths(paths: string[], opts: ScanOptions): ScanSummary {
     notes: [],
     elapsedMs: 0,
   };
-  const scanOne = (path: string, index: number) => {
-    const outcome = scanFile(path, opts);
-    switch (outcome.status) {
-      case "read":
-        summary.read++;
-        summary.providers += outcome.providers;
-        summary.events += outcome.events;
-        bump(summary.filesByReader, outcome.reader);
-        for (const note of outcome.notes) summary.notes.push({ path, note });
-        break;
-      case "unchanged":
-        summary.unchanged++;
-        break;
-      case "skipped":
-        summary.skipped.push({ path, reason: outcome.reason });
-        bump(summary.skippedByReason, outcome.reason);
-        break;
-      case "failed":
-        summary.failed.push({ path, reader: outcome.reader, error: outcome.error });
-        break;
-    }
-    opts.onFile?.({ index, total: files.length, path, outcome });
-  };
-  // Files are committed in batches: one commit per file rewrites the same index pages thousands
-  // of times. Each file still runs in its own savepoint, so a failing file never undoes others.
-  const batch = opts.store.db.transaction((from: number, to: number) => {
-    for (let i = from; i < to; i++) scanOne(files[i]!, i);
-  });
-  for (let i = 0; i < files.length; i += FILES_PER_COMMIT)
-    batch(i, Math.min(files.length, i + FILES_PER_COMMIT));
-  // Event counts by kind/source come from the store so they also cover unchanged files.
+}
+
+function recordOutcome(summary: ScanSummary, path: string, outcome: FileOutcome): void {
+  switch (outcome.status) {
+    case "read":
+      summary.read++;
+      summary.providers += outcome.providers;
+      summary.events += outcome.events;
+      bump(summary.filesByReader, outcome.reader);
+      for (const note of outcome.notes) summary.notes.push({ path, note });
+      break;
+    case "unchanged":
+      summary.unchanged++;
+      break;
+    case "skipped":
+      summary.skipped.push({ path, reason: outcome.reason });
+      bump(summary.skippedByReason, outcome.reason);
+      break;
+    case "failed":
+      summary.failed.push({ path, reader: outcome.reader, error: outcome.error });
+      break;
+  }
+}
+
+/** Event counts by kind/source come from the store so they also cover unchanged files. */
+function finishSummary(
+  summary: ScanSummary,
+  files: string[],
+  store: CatalogStore,
+  started: number,
+): ScanSummary {
   const chunk = 500;
   for (let i = 0; i < files.length; i += chunk) {
     const part = files.slice(i, i + chunk);
-    const rows = opts.store.db
+    const rows = store.db
       .prepare(
         `SELECT e.kind, e.source, count(*) AS n FROM events e JOIN files f ON f.id = e.file_id
          WHERE f.path IN (${part.map(() => "?").join(",")}) GROUP BY e.kind, e.source`,
@@ -219,6 +256,152 @@ export function scanPaths(paths: string[], opts: ScanOptions): ScanSummary {
   }
   summary.elapsedMs = performance.now() - started;
   return summary;
+}
+
+/** Scans every file under `paths`; per-file failures are recorded and the scan carries on. */
+export function scanPaths(paths: string[], opts: ScanOptions): ScanSummary {
+  const started = performance.now();
+  const files = collectFiles(paths);
+  const summary = newSummary(files.length);
+  const scanOne = (path: string, index: number) => {
+    const outcome = scanFile(path, opts);
+    recordOutcome(summary, path, outcome);
+    opts.onFile?.({ index, total: files.length, path, outcome });
+  };
+  // Files are committed in batches: one commit per file rewrites the same index pages thousands
+  // of times. Each file still runs in its own savepoint, so a failing file never undoes others.
+  const batch = opts.store.db.transaction((from: number, to: number) => {
+    for (let i = from; i < to; i++) scanOne(files[i]!, i);
+  });
+  for (let i = 0; i < files.length; i += FILES_PER_COMMIT)
+    batch(i, Math.min(files.length, i + FILES_PER_COMMIT));
+  return finishSummary(summary, files, opts.store, started);
+}
+
+export interface ParallelScanOptions extends Omit<ScanOptions, "readers"> {
+  /** Worker threads parsing files (the main thread stores). */
+  jobs: number;
+  /** A file whose parse takes longer fails with "timed out" (its worker is replaced). Default 300 s. */
+  timeoutMs?: number;
+}
+
+interface WorkerReply {
+  id: number;
+  prepared: PreparedFile;
+}
+
+/**
+ * The same scan with parsing in worker threads (each uses the registered readers). Results are
+ * stored in input order, so the catalog is identical to a sequential scan's.
+ */
+export async function scanPathsParallel(paths: string[], opts: ParallelScanOptions): Promise<ScanSummary> {
+  const started = performance.now();
+  const files = collectFiles(paths);
+  const summary = newSummary(files.length);
+  const { store } = opts;
+  const timeoutMs = opts.timeoutMs ?? 300_000;
+  const workerUrl = new URL("./scan-worker.js", import.meta.url);
+  const results = new Map<number, PreparedFile>();
+  let nextToSend = 0;
+  let nextToCommit = 0;
+  let inBatch = 0;
+  const window = Math.max(2, opts.jobs * 4); // bounds parsed-but-unstored results held in memory
+
+  return await new Promise<ScanSummary>((resolveScan, rejectScan) => {
+    const slots: Array<{ worker: Worker; task?: number; timer?: NodeJS.Timeout }> = [];
+    let finished = false;
+
+    const finish = (err?: unknown) => {
+      if (finished) return;
+      finished = true;
+      for (const s of slots) {
+        if (s.timer) clearTimeout(s.timer);
+        void s.worker.terminate();
+      }
+      if (store.db.inTransaction) store.db.exec(err ? "ROLLBACK" : "COMMIT");
+      if (err) rejectScan(err);
+      else resolveScan(finishSummary(summary, files, store, started));
+    };
+
+    const commitReady = () => {
+      try {
+        while (results.has(nextToCommit)) {
+          const prepared = results.get(nextToCommit)!;
+          results.delete(nextToCommit);
+          if (!store.db.inTransaction) store.db.exec("BEGIN");
+          const path = files[nextToCommit]!;
+          const outcome = commitFile(store, prepared);
+          recordOutcome(summary, path, outcome);
+          opts.onFile?.({ index: nextToCommit, total: files.length, path, outcome });
+          nextToCommit++;
+          if (++inBatch >= FILES_PER_COMMIT) {
+            store.db.exec("COMMIT");
+            inBatch = 0;
+          }
+        }
+      } catch (err) {
+        finish(err);
+        return;
+      }
+      if (nextToCommit === files.length) finish();
+    };
+
+    const feed = (slot: (typeof slots)[number]) => {
+      if (finished || nextToSend >= files.length || nextToSend - nextToCommit >= window) return;
+      const id = nextToSend++;
+      slot.task = id;
+      slot.worker.postMessage({
+        id,
+        path: files[id],
+        knownSha256: store.getFile(files[id]!)?.sha256,
+        force: opts.force,
+        maxFileSize: opts.maxFileSize,
+      });
+      slot.timer = setTimeout(() => {
+        // A reader that never returns: fail the file and replace the worker.
+        results.set(id, { kind: "failed", error: `timed out after ${timeoutMs} ms` });
+        replace(slot);
+        commitReady();
+        feedAll();
+      }, timeoutMs);
+    };
+    const feedAll = () => {
+      for (const s of slots) if (s.task === undefined) feed(s);
+    };
+
+    const spawn = (): (typeof slots)[number] => {
+      const slot: (typeof slots)[number] = { worker: new Worker(workerUrl) };
+      slot.worker.on("message", (m: WorkerReply) => {
+        if (slot.timer) clearTimeout(slot.timer);
+        slot.task = undefined;
+        results.set(m.id, m.prepared);
+        commitReady();
+        feedAll();
+      });
+      slot.worker.on("error", (err) => {
+        // A crash (not a parse error: those come back as "failed") fails the file in flight.
+        if (slot.task !== undefined)
+          results.set(slot.task, { kind: "failed", error: `worker crashed: ${err.message}` });
+        replace(slot);
+        commitReady();
+        feedAll();
+      });
+      return slot;
+    };
+    const replace = (slot: (typeof slots)[number]) => {
+      if (slot.timer) clearTimeout(slot.timer);
+      void slot.worker.terminate();
+      const fresh = spawn();
+      slots[slots.indexOf(slot)] = fresh;
+    };
+
+    if (files.length === 0) {
+      finish();
+      return;
+    }
+    for (let i = 0; i < Math.max(1, opts.jobs); i++) slots.push(spawn());
+    feedAll();
+  });
 }
 
 function bump(map: Record<string, number>, key: string, by = 1): void {

@@ -8,7 +8,7 @@ import { after, before, describe, test } from "node:test";
 import { diffStores } from "../../src/catalog/diff.js";
 import { exportTsv } from "../../src/catalog/export.js";
 import { readers } from "../../src/catalog/readers/index.js";
-import { scanPaths } from "../../src/catalog/scan.js";
+import { scanPaths, scanPathsParallel } from "../../src/catalog/scan.js";
 import { getEvent, searchEvents } from "../../src/catalog/search.js";
 import { CatalogStore, flattenFields } from "../../src/catalog/store.js";
 import { corpus } from "../helpers/corpus.js";
@@ -163,6 +163,24 @@ describe("scan of a directory with damaged real files", () => {
     assert.deepEqual(s.skippedByReason, { "empty file": 1 });
     assert.equal(store.getFile(join(dir, "a-truncated.xml"))?.status, "failed");
     store.close();
+  });
+});
+
+describe("parallel scan", () => {
+  test("worker threads build the same catalog as the sequential scan", async () => {
+    const inputs = [corpus("manifests/tdh-reconstructed"), corpus("mof"), corpus("pe/kernel/fltMgr.sys")];
+    const seq = CatalogStore.open(":memory:");
+    const a = scanPaths(inputs, { readers, store: seq });
+    const par = CatalogStore.open(join(tmp, "parallel.db"));
+    const b = await scanPathsParallel(inputs, { store: par, jobs: 2 });
+    assert.ok(a.events > 1000);
+    assert.deepEqual({ ...b, elapsedMs: 0 }, { ...a, elapsedMs: 0 });
+    assert.deepEqual([...par.events()], [...seq.events()]);
+    // and a re-scan through the workers skips everything by hash
+    const c = await scanPathsParallel(inputs, { store: par, jobs: 2 });
+    assert.equal(c.unchanged, a.files);
+    seq.close();
+    par.close();
   });
 });
 

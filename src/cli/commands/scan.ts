@@ -2,7 +2,7 @@ import { relative } from "node:path";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import { readers } from "../../catalog/readers/index.js";
-import { type ScanProgress, type ScanSummary, scanPaths } from "../../catalog/scan.js";
+import { type ScanProgress, type ScanSummary, scanPaths, scanPathsParallel } from "../../catalog/scan.js";
 import { CatalogStore } from "../../catalog/store.js";
 
 export const DEFAULT_DB = "etw-atlas.db";
@@ -12,6 +12,7 @@ interface ScanCliOptions {
   json?: boolean;
   force?: boolean;
   quiet?: boolean;
+  jobs: string;
 }
 
 export function register(program: Command): void {
@@ -23,10 +24,14 @@ export function register(program: Command): void {
     .option("--json", "print the summary as JSON")
     .option("--force", "re-read files even when their content hash is unchanged")
     .option("-q, --quiet", "no per-file lines (failures are still listed)")
-    .action((paths: string[], opts: ScanCliOptions) => {
+    .option("-j, --jobs <n>", "parse in N worker threads (0 = in the main thread)", "0")
+    .action(async (paths: string[], opts: ScanCliOptions) => {
+      const jobs = Number(opts.jobs);
+      if (!Number.isInteger(jobs) || jobs < 0)
+        throw new Error(`--jobs must be a whole number, not ${opts.jobs}`);
       const store = CatalogStore.open(opts.db);
       try {
-        const summary = runScan(paths, store, opts);
+        const summary = await runScan(paths, store, opts, jobs);
         if (opts.json) process.stdout.write(JSON.stringify(summary, null, 2) + "\n");
         else process.stdout.write(formatSummary(summary, opts.db));
         if (summary.failed.length) process.exitCode = 2;
@@ -36,7 +41,12 @@ export function register(program: Command): void {
     });
 }
 
-function runScan(paths: string[], store: CatalogStore, opts: ScanCliOptions): ScanSummary {
+async function runScan(
+  paths: string[],
+  store: CatalogStore,
+  opts: ScanCliOptions,
+  jobs: number,
+): Promise<ScanSummary> {
   const tty = process.stderr.isTTY && !opts.json;
   const bar = tty
     ? new cliProgress.SingleBar(
@@ -68,7 +78,9 @@ function runScan(paths: string[], store: CatalogStore, opts: ScanCliOptions): Sc
     }
   };
   try {
-    return scanPaths(paths, { readers, store, onFile, force: opts.force });
+    return jobs > 0
+      ? await scanPathsParallel(paths, { store, onFile, force: opts.force, jobs })
+      : scanPaths(paths, { readers, store, onFile, force: opts.force });
   } finally {
     if (started) bar?.stop();
   }
