@@ -20,7 +20,7 @@ import {
   resourceData,
 } from "../src/formats/pe/index.js";
 import { FormatError } from "../src/util/errors.js";
-import { corpus } from "./helpers/corpus.js";
+import { corpus, fixture } from "./helpers/corpus.js";
 import { type FuzzInput, fuzz, type HotRange } from "./helpers/mutate.js";
 import { syntheticPe32 } from "./helpers/pe-builder.js";
 
@@ -47,7 +47,10 @@ const inputs: FuzzInput[] = [
   "pe/kernel/winebus.sys",
 ]
   .map((rel): [string, Uint8Array] => [rel, new Uint8Array(readFileSync(corpus(rel)))])
-  .concat([["synthetic PE32", syntheticPe32()]])
+  .concat([
+    ["synthetic PE32", syntheticPe32()],
+    ["fixtures/pe/pe32_sample.dll", new Uint8Array(readFileSync(fixture("pe/pe32_sample.dll")))],
+  ])
   .map(([name, bytes]) => ({ name, bytes, hot: hotRanges(parsePe(bytes)) }));
 
 /** Every reader, each starting from raw bytes so header damage is exercised too. */
