@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { analyzeImage, type SiteRow, symbolsFromPdb } from "../../src/analysis/analyze.js";
 import { parseKernelNames } from "../../src/analysis/recognizers/kernel.js";
 import { API_TO_ETW_HEADER, formatRows } from "../../src/analysis/report.js";
+import { rowsToSites } from "../../src/analysis/sites.js";
+import { CatalogStore } from "../../src/catalog/store.js";
 import { parsePdb } from "../../src/formats/pdb/index.js";
 import { parsePe } from "../../src/formats/pe/index.js";
 import { corpus, fixture, repoRoot } from "../helpers/corpus.js";
@@ -139,4 +142,27 @@ test("analyze: --entry filter and max depth bound the walk", () => {
     [[null, null]],
   );
   assert.ok(shallow.rows.every((r) => r.entry === null));
+});
+
+test("analyze rows stored as catalog code sites round-trip", () => {
+  const report = analyzeFixture(true);
+  const dir = mkdtempSync(join(tmpdir(), "etw-atlas-sites-"));
+  const store = CatalogStore.open(join(dir, "c.db"));
+  try {
+    store.addSites(rowsToSites("etw_patterns.sys", report.rows));
+    const sites = store.sites({ providerGuid: expected.providers.Audit!.guid, eventId: 5 });
+    assert.deepEqual(sites.map((s) => s.entry).sort(), [
+      "IRP_MJ_DEVICE_CONTROL:DispatchDeviceControl",
+      "NtOpenWidget",
+    ]);
+    for (const s of sites) {
+      assert.equal(s.function, "PsOpenWidget");
+      assert.equal(s.eventName, "AUDIT_OPEN_WIDGET");
+      assert.equal(s.depth, 2);
+    }
+    assert.equal(store.sites({ file: "etw_patterns.sys" }).length, expected.rows.length);
+  } finally {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -4,6 +4,8 @@ import type { Command } from "commander";
 import { analyzeImage, ownCatalog, symbolsFromPdb } from "../../analysis/analyze.js";
 import { type KernelNames, parseKernelNames } from "../../analysis/recognizers/kernel.js";
 import { FORMATS, formatRows, type ReportFormat } from "../../analysis/report.js";
+import { rowsToSites } from "../../analysis/sites.js";
+import { CatalogStore } from "../../catalog/store.js";
 import { parsePdb } from "../../formats/pdb/index.js";
 import { parsePe } from "../../formats/pe/index.js";
 
@@ -16,6 +18,7 @@ interface AnalyzeCliOptions {
   unreached: boolean;
   quiet?: boolean;
   kernelNames?: string;
+  db?: string;
 }
 
 /** Reads the three kernel constant tables (TSV) from a directory. */
@@ -43,6 +46,7 @@ export function register(program: Command): void {
       "--kernel-names <dir>",
       "directory with perfinfo-group-masks.tsv, perfinfo-log-types.tsv, event-trace-groups.tsv (names for EtwTraceKernelEvent constants)",
     )
+    .option("--db <file>", "also store the rows as code sites in this catalog (replacing this file's sites)")
     .option("-q, --quiet", "no progress on stderr")
     .action((file: string, opts: AnalyzeCliOptions) => {
       if (!(FORMATS as readonly string[]).includes(opts.format))
@@ -76,6 +80,15 @@ export function register(program: Command): void {
       if (showProgress) process.stderr.write("\r\x1b[K");
       for (const n of report.notes) process.stderr.write(`note: ${n}\n`);
       process.stdout.write(formatRows(report.rows, opts.format as ReportFormat));
+      if (opts.db) {
+        const store = CatalogStore.open(opts.db);
+        try {
+          store.clearSites(file);
+          store.addSites(rowsToSites(file, report.rows));
+        } finally {
+          store.close();
+        }
+      }
       if (!opts.quiet) {
         const t = Object.entries(report.timings)
           .map(([k, v]) => `${k} ${v}ms`)

@@ -1,0 +1,48 @@
+/**
+ * Analysis rows as catalog code sites (`CatalogStore.addSites`), so `events` can show, per event,
+ * where it is written and from which entry point.
+ */
+import type { CodeSite } from "../catalog/store.js";
+import type { PeImage } from "../formats/pe/index.js";
+import { type AnalyzeOptions, analyzeImage, ownCatalog, type SiteRow } from "./analyze.js";
+
+export function rowsToSites(file: string, rows: SiteRow[]): CodeSite[] {
+  return rows.map((r) => {
+    const e = r.event;
+    const site: CodeSite = {
+      file,
+      rva: Number.parseInt(r.site.rva, 16),
+      function: r.site.function,
+      writeFunction: r.writeFunction,
+      eventKind: e.kind,
+      callPath: r.callPath,
+    };
+    if (r.provider.guid) site.providerGuid = r.provider.guid;
+    const providerName = r.provider.name ?? r.provider.symbol;
+    if (providerName) site.providerName = providerName;
+    if (typeof e.id === "number") site.eventId = e.id;
+    if (typeof e.version === "number") site.eventVersion = e.version;
+    const name = e.name ?? e.symbol ?? e.hookName;
+    if (typeof name === "string") site.eventName = name;
+    if (r.entry !== null) site.entry = r.entry;
+    // Depth counts functions on the path (entry included), as API-To-ETW's CallDepth does.
+    if (r.depth !== null) site.depth = r.depth;
+    const extra: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(e))
+      if (!["kind", "id", "version", "name", "fields"].includes(k)) extra[k] = v;
+    if (r.provider.handleSymbol) extra.handleSymbol = r.provider.handleSymbol;
+    if (Object.keys(extra).length > 0) site.extra = extra;
+    return site;
+  });
+}
+
+/** Analyses one image and returns its sites (for `scan`). */
+export function analyzeSites(
+  pe: PeImage,
+  file: string,
+  bytes: Uint8Array,
+  options: AnalyzeOptions = {},
+): CodeSite[] {
+  const report = analyzeImage(pe, { catalog: ownCatalog(pe, file, bytes), ...options });
+  return rowsToSites(file, report.rows);
+}
