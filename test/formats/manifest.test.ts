@@ -228,6 +228,32 @@ test("manifest: struct members and counts are nested fields", () => {
   assert.equal(r.events[3]?.keywords.mask, "0x1");
 });
 
+test("manifest: Windows component manifests (<assembly> root) carry the same instrumentation tree", () => {
+  const xml = `<?xml version="1.0" encoding="utf-8"?>
+<assembly xmlns="urn:schemas-microsoft-com:asm.v3" manifestVersion="1.0">
+  <assemblyIdentity name="Microsoft-Windows-Example" version="10.0.1.0"/>
+  <instrumentation xmlns:win="http://manifests.microsoft.com/win/2004/08/windows/events">
+    <events xmlns="http://schemas.microsoft.com/win/2004/08/events">
+      <provider name="Microsoft-Windows-Example" guid="{AAAAAAAA-0000-0000-0000-000000000001}" symbol="EX">
+        <events><event value="7" symbol="Seven" level="win:Error" message="$(string.Seven)"/></events>
+      </provider>
+    </events>
+  </instrumentation>
+</assembly>`;
+  const bytes = enc.encode(xml);
+  assert.equal(manifestReader.sniff(bytes, "x.man"), "yes");
+  const r = manifestReader.read({ path: "x.man", bytes });
+  assert.deepEqual(
+    r.events.map((e) => [e.provider.guid, e.id, e.name, e.level?.value, e.message]),
+    [["aaaaaaaa-0000-0000-0000-000000000001", 7, "Seven", 2, "$(string.Seven)"]],
+  );
+  assert.ok(r.notes.some((n) => n.includes("not in the string table")));
+  const plainAssembly = '<assembly xmlns="urn:schemas-microsoft-com:asm.v3"><file name="a.dll"/></assembly>';
+  assert.deepEqual(manifestReader.sniff(enc.encode(plainAssembly), "y.manifest"), {
+    skip: "XML but not an instrumentation manifest",
+  });
+});
+
 test("manifest: hostile DOCTYPEs (external entity, billion laughs) are never expanded", () => {
   const body = (
     msg: string,
