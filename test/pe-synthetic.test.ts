@@ -38,6 +38,8 @@ test("PE32 synthetic: imports by name/ordinal, IAT map, kernel detection", () =>
   assert.equal(imports[1]!.lookupRva, 0x1240);
   assert.equal(isKernelMode(imports), true);
   assert.equal(isKernelMode(imports.slice(0, 1)), false);
+  assert.equal(isKernelMode([{ ...imports[0]!, dll: "FLTMGR.SYS" }]), true, "imports from a driver");
+  assert.equal(isKernelMode([{ ...imports[0]!, dll: "ntdll.dll" }]), false);
   const delay = readDelayImports(pe);
   assert.equal(delay.length, 1);
   assert.equal(delay[0]!.dll, "WS2_32.dll");

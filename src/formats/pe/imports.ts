@@ -197,9 +197,13 @@ const KERNEL_DLLS = new Set(["ntoskrnl.exe", "hal.dll", "ntkrnlpa.exe", "ntkrnlm
 
 /**
  * Kernel-mode detection by imports: an image importing from the kernel (ntoskrnl.exe, hal.dll)
- * is a driver or kernel DLL. The "native" subsystem alone is not enough (smss.exe is native
- * user mode and imports only ntdll.dll).
+ * or from another driver (*.sys: NDIS.SYS, FLTMGR.SYS, WDFLDR.SYS, ...) runs in kernel mode; the
+ * user-mode loader never maps .sys modules. The "native" subsystem alone is not enough (smss.exe
+ * is native user mode and imports only ntdll.dll).
  */
 export function isKernelMode(imports: ImportedDll[]): boolean {
-  return imports.some((d) => KERNEL_DLLS.has(d.dll.toLowerCase()));
+  return imports.some((d) => {
+    const name = d.dll.toLowerCase();
+    return KERNEL_DLLS.has(name) || name.endsWith(".sys");
+  });
 }
