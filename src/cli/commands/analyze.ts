@@ -6,8 +6,8 @@ import { type KernelNames, parseKernelNames } from "../../analysis/recognizers/k
 import { FORMATS, formatRows, type ReportFormat } from "../../analysis/report.js";
 import { rowsToSites } from "../../analysis/sites.js";
 import { CatalogStore } from "../../catalog/store.js";
-import { parsePdb } from "../../formats/pdb/index.js";
 import { parsePe } from "../../formats/pe/index.js";
+import { findPdbForImage } from "../../symbols/resolve.js";
 
 interface AnalyzeCliOptions {
   pdb?: string;
@@ -19,6 +19,7 @@ interface AnalyzeCliOptions {
   quiet?: boolean;
   kernelNames?: string;
   db?: string;
+  symbols?: string;
 }
 
 /** Reads the three kernel constant tables (TSV) from a directory. */
@@ -37,6 +38,10 @@ export function register(program: Command): void {
     .description("Find ETW write sites in an x64 binary and the entry points that reach them")
     .argument("<pe>", "x64 PE file (driver, DLL, EXE)")
     .option("--pdb <file>", "matching PDB: symbol names, Nt* entry points, descriptor/handle symbols")
+    .option(
+      "--symbols <path>",
+      "find the matching PDB on a symbol path (_NT_SYMBOL_PATH syntax: dirs, stores)",
+    )
     .option("--entry <name...>", "only these entry points")
     .option("--max-depth <n>", "longest call path in functions", "8")
     .option("--format <format>", FORMATS.join(" | "), "table")
@@ -48,7 +53,7 @@ export function register(program: Command): void {
     )
     .option("--db <file>", "also store the rows as code sites in this catalog (replacing this file's sites)")
     .option("-q, --quiet", "no progress on stderr")
-    .action((file: string, opts: AnalyzeCliOptions) => {
+    .action(async (file: string, opts: AnalyzeCliOptions) => {
       if (!(FORMATS as readonly string[]).includes(opts.format))
         throw new Error(`unknown format ${opts.format}; use one of ${FORMATS.join(", ")}`);
       const maxDepth = Number.parseInt(opts.maxDepth, 10);
@@ -56,7 +61,11 @@ export function register(program: Command): void {
         throw new Error(`--max-depth must be a positive integer`);
       const bytes = new Uint8Array(readFileSync(file));
       const pe = parsePe(bytes);
-      const symbols = opts.pdb ? symbolsFromPdb(parsePdb(new Uint8Array(readFileSync(opts.pdb)))) : undefined;
+      // An explicit PDB or a symbol path goes through the resolver, which checks GUID and age.
+      const symbols =
+        opts.pdb || opts.symbols
+          ? symbolsFromPdb((await findPdbForImage(file, { pdb: opts.pdb, symbolPath: opts.symbols })).pdb)
+          : undefined;
       const showProgress = !opts.quiet && process.stderr.isTTY;
       let lastPct = -1;
       const report = analyzeImage(pe, {
