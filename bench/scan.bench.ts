@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readers } from "../src/catalog/readers/index.js";
-import { scanPaths } from "../src/catalog/scan.js";
+import { scanPaths, scanPathsParallel } from "../src/catalog/scan.js";
 import { CatalogStore } from "../src/catalog/store.js";
 
 const repo = resolve(fileURLToPath(import.meta.url), "..", "..", "..");
@@ -34,6 +34,15 @@ try {
   );
   console.log(
     `peak RSS ${mib(process.resourceUsage().maxRSS * 1024)} MiB, heap used now ${mib(process.memoryUsage().heapUsed)} MiB, catalog ${mib(statSync(dbPath).size)} MiB`,
+  );
+  // Same input through 2 worker threads (wall time only: peak RSS above is already taken).
+  const dbPath2 = join(dir, "bench-parallel.db");
+  const store2 = CatalogStore.open(dbPath2);
+  const t1 = performance.now();
+  const p = await scanPathsParallel([input], { store: store2, jobs: 2 });
+  store2.close();
+  console.log(
+    `parallel (--jobs 2): wall ${((performance.now() - t1) / 1000).toFixed(1)} s, ${p.events} events, ${p.failed.length} failed`,
   );
   if (s.failed.length) {
     for (const f of s.failed.slice(0, 10)) console.log(`FAILED ${f.path}: ${f.error}`);
