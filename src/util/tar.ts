@@ -64,7 +64,8 @@ export function readTar(bytes: Uint8Array): TarEntry[] {
   let pos = 0;
   let longName: string | undefined;
   let pax = new Map<string, string>();
-  while (pos + BLOCK <= bytes.length) {
+  while (pos < bytes.length) {
+    if (pos + BLOCK > bytes.length) throw new FormatError("tar", "archive ends inside an entry header", pos);
     const h = bytes.subarray(pos, pos + BLOCK);
     if (h.every((b) => b === 0)) break; // end-of-archive marker
     if (!checksumOk(h, pos)) throw new FormatError("tar", "header checksum mismatch", pos);
