@@ -220,4 +220,8 @@ test("mof: bad input is a FormatError naming the line; sniff rejects non-MOF", (
   assert.equal(mofReader.sniff(enc.encode('<?xml version="1.0"?><a/>'), "a.xml"), "no");
   assert.equal(mofReader.sniff(new Uint8Array([0x4d, 0x5a, 0x90, 0, 3, 0]), "a.sys"), "no");
   assert.equal(mofReader.sniff(enc.encode("// c\n[abstract]\nclass X { };"), "x.mof"), "yes");
+  assert.equal(mofReader.sniff(enc.encode('#pragma namespace("\\\\.\\root")\nclass X { };'), "x.mof"), "yes");
+  const header = "#pragma once\n#include <a.h>\nclass Widget : Base {\n  int x;\n};\n";
+  assert.equal(mofReader.sniff(enc.encode(header), "w.h"), "no");
+  assert.equal(mofReader.sniff(enc.encode("[[nodiscard]] class X { };"), "x.hpp"), "no");
 });

@@ -18,9 +18,16 @@ function skipTrivia(text: string): string {
   }
 }
 
+/** `#pragma` directives mofcomp knows (C/C++ headers use once/pack/warning instead). */
+const MOF_PRAGMA =
+  /^#pragma\s+(namespace|classflags|instanceflags|autorecover|locale|instancelocale|include|deleteclass|deleteinstance|amendment|namespacesecurity)\b/im;
+/** A qualifier list directly before `class`, or an `instance of X {` block. */
+const MOF_DECLARATION = /(^|\n)\s*\[[^\]]*\]\s*class\s+\w+|\binstance\s+of\s+\w+\s*(as\s+\$\w+\s*)?\{/i;
+
 /**
  * Text MOF: starts (after comments) with `#pragma`, a qualifier list, `class` or `instance of`,
- * and declares a class somewhere in the first 64 KB. INI files (`[Section]`) have no class body.
+ * and shows a MOF pragma or a MOF-only construct in the first 64 KB (so C/C++ headers that start
+ * with `#pragma once` and declare classes, or INI files with `[Section]`, are not taken).
  */
 export function sniffMof(bytes: Uint8Array): Sniff {
   const head = bytes.subarray(0, SNIFF_BYTES);
@@ -29,7 +36,7 @@ export function sniffMof(bytes: Uint8Array): Sniff {
   const text = decodeMofBytes(head);
   const first = skipTrivia(text);
   if (!/^(#pragma\b|\[|class\b|instance\s+of\b)/i.test(first)) return "no";
-  return /\bclass\s+\w+\s*(:\s*\w+\s*)?\{|\binstance\s+of\s+\w+/i.test(text) ? "yes" : "no";
+  return MOF_PRAGMA.test(text) || MOF_DECLARATION.test(text) ? "yes" : "no";
 }
 
 /** Text MOF files (e.g. the WDK's wmicore.mof): classic EventTrace providers and events. */
