@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { relative } from "node:path";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
@@ -24,7 +25,11 @@ export function register(program: Command): void {
     .option("--json", "print the summary as JSON")
     .option("--force", "re-read files even when their content hash is unchanged")
     .option("-q, --quiet", "no per-file lines (failures are still listed)")
-    .option("-j, --jobs <n>", "parse in N worker threads (0 = in the main thread)", "0")
+    .option(
+      "-j, --jobs <n>",
+      "parse in N worker threads (0 = in the main thread)",
+      String(availableParallelism() > 1 ? 2 : 0),
+    )
     .action(async (paths: string[], opts: ScanCliOptions) => {
       const jobs = Number(opts.jobs);
       if (!Number.isInteger(jobs) || jobs < 0)
