@@ -220,6 +220,11 @@ export class ValueResolver {
     if ((m === M.Mov || m === M.Movzx || m === M.Movsx || m === M.Movsxd) && op1 === Op.Mem) {
       return this.load(w, j, dj, origin, nest, c.memSize[j]! || width);
     }
+    if ((m === M.Add || m === M.Sub) && op1 === Op.Imm && reg !== Reg.RSP) {
+      // `add rdx, 1` after picking a blob address (TraceLogging metadata = blob + 1).
+      const n = m === M.Add ? c.imm[j]! : -c.imm[j]!;
+      return this.register(w, j, reg, dj, origin, nest + 1).map((v) => offsetValue(v, n));
+    }
     if (CMOV.has(m)) {
       // Either the value the register had or the moved one.
       const kept = this.register(w, j, reg, dj, origin, nest + 1);
