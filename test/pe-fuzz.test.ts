@@ -17,6 +17,7 @@ import {
   readLoadConfig,
   readRelocBlocks,
   readResources,
+  readTls,
   resourceData,
 } from "../src/formats/pe/index.js";
 import { FormatError } from "../src/util/errors.js";
@@ -73,6 +74,7 @@ const targets: Record<string, (b: Uint8Array) => unknown> = {
     const cfg = readLoadConfig(pe);
     return [guardCFFunctions(pe, cfg), guardAddressTakenIatEntries(pe, cfg)];
   },
+  tls: (b) => readTls(parsePe(b)),
   summary: (b) => peSummary(parsePe(b), { keepGoing: true }),
 };
 

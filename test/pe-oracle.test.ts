@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import {
+  functionStarts,
   guardCFFunctions,
   type ImportedDll,
   importsByIatRva,
@@ -15,6 +16,7 @@ import {
   readLoadConfig,
   readRelocBlocks,
   readResources,
+  readTls,
 } from "../src/formats/pe/index.js";
 import { formatGuid } from "../src/util/bytes.js";
 import { corpus } from "./helpers/corpus.js";
@@ -27,6 +29,7 @@ import {
   parseLoadConfig,
   parseResources,
   parseSections,
+  parseTlsDirectory,
   readobj,
 } from "./helpers/readobj.js";
 
@@ -200,4 +203,28 @@ test("PE vs llvm-readobj: resource tree leaves of every corpus PE and fixture", 
     stringTypes += ours.filter((l) => typeof l.type === "string").length;
   }
   assert.ok(leaves > 100 && stringTypes > 10, `${leaves} leaves, ${stringTypes} with string types`);
+});
+
+test("PE vs llvm-readobj: TLS directory; TLS callbacks are function starts", () => {
+  let withTls = 0;
+  let callbacks = 0;
+  for (const file of allPeFiles()) {
+    const pe = parsePe(readFileSync(file));
+    const tls = readTls(pe);
+    const theirs = parseTlsDirectory(readobj(file, "--coff-tls-directory").stdout);
+    assert.equal(tls !== undefined, theirs.size > 0, `${file}: TLS presence`);
+    if (!tls) continue;
+    withTls++;
+    const hexOf = (x: bigint | number) => `0x${x.toString(16).toUpperCase()}`;
+    assert.equal(hexOf(tls.startAddressOfRawData), theirs.get("StartAddressOfRawData"), file);
+    assert.equal(hexOf(tls.endAddressOfRawData), theirs.get("EndAddressOfRawData"), file);
+    assert.equal(hexOf(tls.addressOfIndex), theirs.get("AddressOfIndex"), file);
+    assert.equal(hexOf(tls.addressOfCallBacks), theirs.get("AddressOfCallBacks"), file);
+    assert.equal(hexOf(tls.sizeOfZeroFill), theirs.get("SizeOfZeroFill"), file);
+    const starts = new Set(functionStarts(pe));
+    for (const cb of tls.callbacks)
+      assert.ok(starts.has(cb), `${file}: TLS callback 0x${cb.toString(16)} starts a function`);
+    callbacks += tls.callbacks.length;
+  }
+  assert.ok(withTls >= 6 && callbacks >= 2, `${withTls} TLS directories, ${callbacks} callbacks`);
 });

@@ -230,3 +230,10 @@ export function parseResources(text: string): OracleResource[] {
   }
   return out;
 }
+
+/** "Key: 0x..." fields of the --coff-tls-directory block (empty map when the image has none). */
+export function parseTlsDirectory(text: string): Map<string, string> {
+  const fields = new Map<string, string>();
+  for (const m of text.matchAll(/^\s+(\w+): (0x[0-9A-Fa-f]+)$/gm)) fields.set(m[1]!, m[2]!);
+  return fields;
+}

@@ -39,6 +39,7 @@ export function formatPeSummary(file: string, s: PeSummary): string[] {
   out(
     `  exports ${s.exports} (forwarders ${s.forwarders})  relocations ${s.relocations}  guard CF ${s.guardCFFunctions}`,
   );
+  if (s.tlsCallbacks.length > 0) out(`  TLS callbacks ${s.tlsCallbacks.map(hex).join(", ")}`);
   out(`  resources ${s.resources.length > 0 ? s.resources.join(", ") : "none"}`);
   out(`  debug ${s.debugTypes.length > 0 ? s.debugTypes.join(", ") : "none"}`);
   out(`  sections (${s.sections.length}):`);

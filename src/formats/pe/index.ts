@@ -8,3 +8,4 @@ export * from "./pdata.js";
 export * from "./relocs.js";
 export * from "./resources.js";
 export * from "./summary.js";
+export * from "./tls.js";

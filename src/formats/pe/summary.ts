@@ -8,6 +8,7 @@ import { guardCFFunctions, readLoadConfig } from "./loadconfig.js";
 import { functionStarts, readExceptionTable } from "./pdata.js";
 import { readRelocations } from "./relocs.js";
 import { readResources, resourceTypeName } from "./resources.js";
+import { readTls } from "./tls.js";
 
 export const SUBSYSTEM_NAMES: Record<number, string> = {
   1: "native",
@@ -61,6 +62,8 @@ export interface PeSummary {
   pdataKind: string;
   relocations: number;
   guardCFFunctions: number;
+  /** RVAs of TLS callbacks (code run before the entry point). */
+  tlsCallbacks: number[];
   /** Only with `keepGoing`: directories that could not be read, as "part: message". */
   warnings?: string[];
 }
@@ -111,6 +114,7 @@ export function peSummary(pe: PeImage, opts: { keepGoing?: boolean } = {}): PeSu
   });
   const primary = part("unwind info", () => functionStarts(pe, pdata).length, 0);
   const relocations = part("base relocations", () => readRelocations(pe).length, 0);
+  const tlsCallbacks = part("TLS directory", () => readTls(pe)?.callbacks ?? [], []);
   const guard = part("load config", () => guardCFFunctions(pe, readLoadConfig(pe)).length, 0);
   const summary: PeSummary = {
     machine: h.machineName,
@@ -149,6 +153,7 @@ export function peSummary(pe: PeImage, opts: { keepGoing?: boolean } = {}): PeSu
     pdataKind: pdata.kind,
     relocations,
     guardCFFunctions: guard,
+    tlsCallbacks,
   };
   if (warnings.length > 0) summary.warnings = warnings;
   return summary;
