@@ -380,8 +380,12 @@ export async function scanPathsParallel(paths: string[], opts: ParallelScanOptio
       });
       slot.worker.on("error", (err) => {
         // A crash (not a parse error: those come back as "failed") fails the file in flight.
-        if (slot.task !== undefined)
-          results.set(slot.task, { kind: "failed", error: `worker crashed: ${err.message}` });
+        // A worker that dies with no file in flight could not even start: give up, don't respawn forever.
+        if (slot.task === undefined) {
+          finish(new Error(`scan worker failed to start: ${err.message}`));
+          return;
+        }
+        results.set(slot.task, { kind: "failed", error: `worker crashed: ${err.message}` });
         replace(slot);
         commitReady();
         feedAll();
