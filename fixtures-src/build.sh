@@ -54,4 +54,6 @@ node "$here/restore-annotations.mjs" "$tmp/wpp_driver.obj" "$out/wpp_driver.pdb"
 user_dll wpp_user "$MINGW/lib/libadvapi32.a" "$MINGW/lib/libkernel32.a"
 node "$here/restore-annotations.mjs" "$tmp/wpp_user.obj" "$out/wpp_user.pdb"
 kernel_sys etw_patterns "$MINGW/lib/libntoskrnl.a"
+# TraceLogging write sites (hand-laid ETW0 metadata, two providers) for the analysis recognizer.
+user_dll tracelogging_sites "$MINGW/lib/libadvapi32.a" "$MINGW/lib/libkernel32.a"
 ls -l "$out"

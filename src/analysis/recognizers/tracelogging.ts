@@ -258,3 +258,20 @@ export function providersByEventBlob(findings: readonly WriteFinding[]): Map<num
   }
   return out;
 }
+
+/**
+ * The provider of each event blob that the write sites tie to exactly one provider (blob rva →
+ * provider), from a loaded program. Catalog rows of multi-provider images take their provider from
+ * this; blobs with no site or several providers are left out.
+ */
+export function providerByEventBlob(ctx: AnalysisContext): Map<number, TraceLoggingProvider> {
+  const info = traceLoggingInfo(ctx.pe);
+  const byBlob = new Map(info.providers.map((p) => [p.blobRva, p]));
+  const out = new Map<number, TraceLoggingProvider>();
+  for (const [blob, providers] of providersByEventBlob(traceLoggingRecognizer.find(ctx))) {
+    if (providers.size !== 1) continue;
+    const p = byBlob.get([...providers][0]!);
+    if (p) out.set(blob, p);
+  }
+  return out;
+}

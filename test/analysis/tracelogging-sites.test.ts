@@ -1,0 +1,119 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { analyzeProgram, symbolsFromPdb } from "../../src/analysis/analyze.js";
+import { functionAt, functionName } from "../../src/analysis/functions.js";
+import { loadProgram } from "../../src/analysis/program.js";
+import {
+  providerByEventBlob,
+  providersByEventBlob,
+  traceLoggingInfo,
+  traceLoggingRecognizer,
+} from "../../src/analysis/recognizers/tracelogging.js";
+import { parsePdb } from "../../src/formats/pdb/index.js";
+import { parsePe } from "../../src/formats/pe/index.js";
+import { corpus, fixture, repoRoot } from "../helpers/corpus.js";
+
+interface Expected {
+  providers: Record<string, string>;
+  events: Record<string, { provider: string; function: string } | null>;
+  manifestWrites: Array<{ function: string; guid: string; id: number; version: number }>;
+}
+const expected = JSON.parse(
+  readFileSync(join(repoRoot, "fixtures-src", "tracelogging_sites.expected.json"), "utf8"),
+) as Expected;
+
+function loadFixture(withPdb: boolean) {
+  const pe = parsePe(new Uint8Array(readFileSync(fixture("tracelogging_sites.dll"))));
+  const symbols = withPdb
+    ? symbolsFromPdb(parsePdb(new Uint8Array(readFileSync(fixture("tracelogging_sites.pdb")))))
+    : undefined;
+  return loadProgram(pe, { symbols });
+}
+
+for (const withPdb of [true, false]) {
+  test(`tracelogging_sites fixture (${withPdb ? "PDB" : "exports only"}): every event tied to its provider, nothing extra`, () => {
+    const program = loadFixture(withPdb);
+    const info = traceLoggingInfo(program.pe);
+    assert.deepEqual(
+      Object.fromEntries(info.providers.map((p) => [p.name, p.guid])),
+      expected.providers,
+      "fixture metadata parses",
+    );
+    const blobName = new Map(info.events.map((e) => [e.blobRva, e.name]));
+    const providerName = new Map(info.providers.map((p) => [p.blobRva, p.name]));
+    const findings = traceLoggingRecognizer.find(program.context);
+    // Every finding: a known event, written from the expected function with the expected provider.
+    const got = new Map<string, Set<string>>();
+    for (const f of findings) {
+      assert.equal(f.event.kind, "tracelogging");
+      if (f.event.kind !== "tracelogging") continue;
+      const name = blobName.get(f.event.eventBlobRva ?? -1);
+      assert.ok(name, `finding at 0x${f.rva.toString(16)} has an event blob`);
+      const want = expected.events[name];
+      assert.ok(want, `${name} is written somewhere`);
+      const provider = providerName.get(f.event.providerBlobRva ?? -1);
+      assert.equal(provider, want.provider, `${name}: provider`);
+      assert.equal(f.provider?.guid, expected.providers[want.provider], `${name}: provider GUID`);
+      const fn = functionAt(program.functions, f.rva);
+      assert.equal(fn && functionName(fn), want.function, `${name}: site function`);
+      assert.equal(f.writeFunction, "EventWriteTransfer");
+      const set = got.get(name) ?? new Set<string>();
+      set.add(provider!);
+      got.set(name, set);
+    }
+    for (const [name, want] of Object.entries(expected.events)) {
+      if (want)
+        assert.deepEqual([...(got.get(name) ?? [])], [want.provider], `${name} found once, one provider`);
+      else assert.ok(!got.has(name), `${name} has no site`);
+    }
+    // Blob → provider map used by the catalog.
+    const map = providerByEventBlob(program.context);
+    for (const e of info.events) {
+      const want = expected.events[e.name];
+      assert.equal(map.get(e.blobRva)?.name, want?.provider, `providerByEventBlob(${e.name})`);
+    }
+    // Through analyze: the manifest write stays a manifest row; no manifest row for TraceLogging calls.
+    const report = analyzeProgram(program);
+    const manifestRows = report.rows.filter((r) => r.event.kind === "manifest");
+    assert.deepEqual(
+      manifestRows.map((r) => ({
+        function: r.site.function,
+        guid: r.provider.guid,
+        id: r.event.id,
+        version: r.event.version,
+      })),
+      expected.manifestWrites,
+    );
+  });
+}
+
+/** Share of a binary's event blobs whose write sites name exactly one provider. */
+function tiedShare(rel: string): { events: number; tied: number; sites: number; providers: number } {
+  const pe = parsePe(new Uint8Array(readFileSync(corpus(rel))));
+  const program = loadProgram(pe);
+  const info = traceLoggingInfo(pe);
+  const findings = traceLoggingRecognizer.find(program.context);
+  const byBlob = providersByEventBlob(findings);
+  let tied = 0;
+  for (const e of info.events) if (byBlob.get(e.blobRva)?.size === 1) tied++;
+  return { events: info.events.length, tied, sites: findings.length, providers: info.providers.length };
+}
+
+for (const rel of [
+  "pe/user/OpenConsole.exe",
+  "pe/kernel/IPMIDRV.sys",
+  "pe/kernel/ksecdd.sys",
+  "pe/user/onnxruntime.dll",
+]) {
+  test(`TraceLogging sites on ${rel}: >= 95% of event blobs tied to exactly one provider`, () => {
+    const r = tiedShare(rel);
+    const share = r.tied / r.events;
+    console.log(
+      `${rel}: ${r.tied}/${r.events} event blobs tied to exactly one provider (${(100 * share).toFixed(1)}%), ${r.sites} sites, ${r.providers} providers`,
+    );
+    assert.ok(r.events > 0, "image has TraceLogging events");
+    assert.ok(share >= 0.95, `${(100 * share).toFixed(1)}% < 95%`);
+  });
+}
