@@ -283,6 +283,13 @@ test("manifest: sniff by content; bad XML is a FormatError", () => {
   assert.deepEqual(manifestReader.sniff(enc.encode('<?xml version="1.0"?><doc/>'), "a.xml"), {
     skip: "XML but not an instrumentation manifest",
   });
+  const evtx =
+    '<?xml version="1.0"?>\n<Events><Event xmlns="http://schemas.microsoft.com/win/2004/08/events/event"/></Events>';
+  assert.deepEqual(manifestReader.sniff(enc.encode(evtx), "log.xml"), {
+    skip: "XML but not an instrumentation manifest",
+  });
+  const commented = '<?xml version="1.0"?>\n<!-- (c) -->\n<!DOCTYPE x>\n<instrumentationManifest/>';
+  assert.equal(manifestReader.sniff(enc.encode(commented), "c.man"), "yes");
   // UTF-16LE with BOM, as the message compiler tools often save manifests.
   const text = '<instrumentationManifest xmlns="http://schemas.microsoft.com/win/2004/08/events"/>';
   const u16 = new Uint8Array(2 + text.length * 2);
