@@ -10,6 +10,7 @@
  * attribute (fields, keywords, level, opcode, task, channel, name, message).
  */
 import type { CatalogEvent, Field } from "./model.js";
+import { globToLike } from "./search.js";
 import type { CatalogStore } from "./store.js";
 import { flattenFields } from "./store.js";
 
@@ -241,8 +242,31 @@ function fieldEntry(
   };
 }
 
-export function diffStores(oldStore: CatalogStore, newStore: CatalogStore): DiffEntry[] {
-  return diffEvents(oldStore.events(), newStore.events());
+export interface DiffSide {
+  /** Only events of this Windows build (provenance.build), e.g. to compare two builds in one catalog. */
+  build?: string;
+  /** Only providers whose name matches this glob (case-insensitive) or that have this GUID. */
+  provider?: string;
+}
+
+function sideEvents(store: CatalogStore, side: DiffSide): Iterable<CatalogEvent> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (side.build !== undefined) where.push("coalesce(build, '') = ?") && params.push(side.build);
+  if (side.provider) {
+    where.push("(provider_name LIKE ? ESCAPE '\\' OR provider_guid = ?)");
+    params.push(globToLike(side.provider), side.provider.replace(/[{}]/g, "").toLowerCase());
+  }
+  return store.events(where.length ? `WHERE ${where.join(" AND ")}` : "", params);
+}
+
+export function diffStores(
+  oldStore: CatalogStore,
+  newStore: CatalogStore,
+  oldSide: DiffSide = {},
+  newSide: DiffSide = {},
+): DiffEntry[] {
+  return diffEvents(sideEvents(oldStore, oldSide), sideEvents(newStore, newSide));
 }
 
 /** Readable report grouped by provider, with a count line at the end. */

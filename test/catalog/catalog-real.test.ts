@@ -235,6 +235,20 @@ describe("diff between two Windows builds of Microsoft-Windows-Kernel-Process", 
       "ProcessStart field ProcessSequenceNumber added",
     );
     assert.deepEqual(diffStores(b, b), []);
+    // both builds in one catalog, compared with --old-build/--new-build
+    const both = CatalogStore.open(":memory:");
+    scanPaths([dir], { readers, store: both });
+    assert.deepEqual(diffStores(both, both, { build: "10.0.17134" }, { build: "10.0.18990" }), d);
+    assert.deepEqual(
+      diffStores(
+        both,
+        both,
+        { build: "10.0.17134", provider: "nomatch*" },
+        { build: "10.0.18990", provider: "nomatch*" },
+      ),
+      [],
+    );
+    both.close();
     a.close();
     b.close();
   });
