@@ -1,4 +1,10 @@
 import { inTypeName, outTypeName } from "../../formats/intypes.js";
+import {
+  type WinmetaValue,
+  winmetaChannelByValue,
+  winmetaLevelByValue,
+  winmetaOpcodeByValue,
+} from "../../formats/manifest/winmeta.js";
 import type { PeImage } from "../../formats/pe/image.js";
 import {
   readTraceLogging,
@@ -9,7 +15,7 @@ import {
   tlgOutName,
   tlgOutToTdh,
 } from "../../formats/tracelogging/index.js";
-import type { CatalogEvent, CatalogProvider, Field, ProviderRef, SourceResult } from "../model.js";
+import type { CatalogEvent, CatalogProvider, Field, Named, ProviderRef, SourceResult } from "../model.js";
 import { maskToHex } from "../model.js";
 import type { SourceInput } from "../sources.js";
 import type { PeExtractor } from "./pe.js";
@@ -56,9 +62,9 @@ export function traceLoggingToCatalog(
     provider: only,
     id: e.id,
     version: e.version,
-    channel: { value: e.channel },
-    level: { value: e.level },
-    opcode: { value: e.opcode },
+    channel: named(e.channel, winmetaChannelByValue),
+    level: named(e.level, winmetaLevelByValue),
+    opcode: named(e.opcode, winmetaOpcodeByValue),
     ...(e.task !== undefined ? { task: { value: e.task } } : {}),
     keywords: { mask: maskToHex(e.keyword), names: [] },
     name: e.name,
@@ -77,6 +83,12 @@ export function traceLoggingToCatalog(
     ...info.errors.map((n) => `tracelogging: ${n}`),
   ];
   return { providers, events, notes };
+}
+
+/** TraceLogging stores only numbers; name the ones winmeta predefines (level 4 → win:Informational). */
+function named(value: number, byValue: (v: number) => WinmetaValue | undefined): Named {
+  const w = byValue(value);
+  return w ? { value, name: w.name, message: w.message } : { value };
 }
 
 /** A TraceLogging field in the shared model: manifest type spelling plus the SDK names in `extra`. */

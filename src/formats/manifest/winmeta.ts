@@ -92,3 +92,16 @@ export function winmetaChannel(name: string): WinmetaValue | undefined {
   const bare = name.startsWith("win:") ? name.slice(4) : name;
   return lookup(winmetaChannels, bare);
 }
+
+/** Reverse look-ups for sources that carry only numbers (TraceLogging, WPP): value → winmeta name. */
+export function winmetaLevelByValue(value: number): WinmetaValue | undefined {
+  return winmetaLevels.find((v) => v.value === value);
+}
+
+export function winmetaOpcodeByValue(value: number): WinmetaValue | undefined {
+  return winmetaOpcodes.find((v) => v.value === value);
+}
+
+export function winmetaChannelByValue(value: number): WinmetaValue | undefined {
+  return winmetaChannels.find((v) => v.value === value);
+}
