@@ -6,6 +6,7 @@
  * Every event is stored twice on purpose: as columns (for queries) and as its full JSON record
  * (`events.record_json`, so `events in == events out` for export and diff).
  */
+import { existsSync } from "node:fs";
 import Database from "better-sqlite3";
 import type { CatalogEvent, CatalogProvider, Field, SourceResult } from "./model.js";
 
@@ -258,6 +259,8 @@ export class CatalogStore {
 
   /** Opens (creating if needed) a catalog file; `":memory:"` works for tests. */
   static open(path: string, options: { readonly?: boolean } = {}): CatalogStore {
+    if (options.readonly && path !== ":memory:" && !existsSync(path))
+      throw new Error(`no such catalog: ${path}`);
     const db = new Database(path, {
       readonly: options.readonly ?? false,
       fileMustExist: options.readonly ?? false,

@@ -62,8 +62,8 @@ export function register(program: Command): void {
           keyword: opts.keyword,
           kind: opts.kind,
           text: opts.text,
-          id: opts.id === undefined ? undefined : Number(opts.id),
-          limit: Number(opts.limit),
+          id: opts.id === undefined ? undefined : wholeNumber("--id", opts.id),
+          limit: wholeNumber("--limit", opts.limit),
         };
         const rows = searchEvents(store.db, query);
         const out = process.stdout;
@@ -81,6 +81,12 @@ export function register(program: Command): void {
         store.close();
       }
     });
+}
+
+function wholeNumber(option: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n)) throw new Error(`${option} must be a whole number, not ${JSON.stringify(text)}`);
+  return n;
 }
 
 function clip(s: string, n: number): string {
