@@ -87,9 +87,10 @@ export function sitesForEvent(store: CatalogStore, ev: EventIdentity): CodeSite[
       .sites({ file: ev.provenance.file })
       .filter(
         (s) =>
-          (blobHex !== undefined && s.extra?.eventBlobRva === blobHex) ||
-          (s.eventName === ev.name &&
-            (!s.providerGuid || !ev.provider.guid || s.providerGuid === ev.provider.guid)),
+          s.eventKind === "tracelogging" &&
+          ((blobHex !== undefined && s.extra?.eventBlobRva === blobHex) ||
+            (s.eventName === ev.name &&
+              (!s.providerGuid || !ev.provider.guid || s.providerGuid === ev.provider.guid))),
       );
   }
   if (!ev.provider.guid) return [];
@@ -112,16 +113,29 @@ function siteCounter(store: CatalogStore): SiteCounter {
   const blobOf = db.prepare(
     "SELECT json_extract(record_json, '$.tracelogging.blobRva') AS b FROM events WHERE id = ?",
   );
-  const inFile = db.prepare(
-    `SELECT count(*) AS n FROM sites WHERE file = ? AND (json_extract(extra_json, '$.eventBlobRva') = ?
-       OR (event_name = ? AND (provider_guid IS NULL OR ? = '' OR provider_guid = ?)))`,
+  // TraceLogging sites of one binary, loaded once per file (a binary can have thousands of sites).
+  const tlSites = db.prepare(
+    `SELECT event_name AS name, provider_guid AS guid, json_extract(extra_json, '$.eventBlobRva') AS blob
+     FROM sites WHERE file = ? AND event_kind = 'tracelogging'`,
   );
+  type TlSite = { name: string | null; guid: string | null; blob: string | null };
+  const perFile = new Map<string, TlSite[]>();
   return {
     count(r) {
       if (r.kind === "tracelogging") {
+        let list = perFile.get(r.file);
+        if (!list) {
+          list = tlSites.all(r.file) as TlSite[];
+          perFile.set(r.file, list);
+        }
+        if (list.length === 0) return 0;
         const b = (blobOf.get(r.rowid) as { b: number | null }).b;
         const hex = b === null ? null : `0x${b.toString(16)}`;
-        return (inFile.get(r.file, hex, r.name, r.guid, r.guid) as { n: number }).n;
+        return list.filter(
+          (s) =>
+            (hex !== null && s.blob === hex) ||
+            (s.name === r.name && (!s.guid || !r.guid || s.guid === r.guid)),
+        ).length;
       }
       if (!r.guid) return 0;
       return (byId.get(r.guid, r.id, r.version) as { n: number }).n;
