@@ -10,7 +10,7 @@
  * them (channel name, message with tabs/newlines flattened) — same columns, more content.
  */
 import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { stripWin, w10DisplayName } from "../formats/manifest/naming.js";
 import {
   formatManifestRowW10,
@@ -105,7 +105,9 @@ export interface ExportSummary {
 /** Relative path of a provider's TSV: `[<build>/]<kind>/<Provider>.tsv`. */
 function providerFile(ev: Pick<CatalogEvent, "kind" | "provider" | "provenance">, perBuild: boolean): string {
   const dir = perBuild ? join(ev.provenance.build || "unknown-build", ev.kind) : ev.kind;
-  return join(dir, w10FileName(ev.provider.name || ev.provider.guid));
+  // TraceLogging events not yet tied to a provider (no name, no GUID) are kept per binary.
+  const name = ev.provider.name || ev.provider.guid || `unassociated_${basename(ev.provenance.file)}`;
+  return join(dir, w10FileName(name));
 }
 
 /** Writes provider files; names differing only in letter case get a `~N` suffix (case-insensitive file systems). */
@@ -155,17 +157,19 @@ export function exportStoreTsv(store: CatalogStore, outDir: string): ExportSumma
     (db.prepare("SELECT count(DISTINCT coalesce(build, '')) AS n FROM events").get() as { n: number }).n > 1;
   const providers = db
     .prepare(
-      `SELECT DISTINCT kind, coalesce(build, '') AS build, provider_name AS name, provider_guid AS guid
-       FROM events ORDER BY 1, 2, 3 COLLATE NOCASE, 4`,
+      `SELECT DISTINCT e.kind, coalesce(e.build, '') AS build, e.provider_name AS name, e.provider_guid AS guid,
+         CASE WHEN e.provider_name = '' AND e.provider_guid = '' THEN e.file_id ELSE 0 END AS anon,
+         CASE WHEN e.provider_name = '' AND e.provider_guid = '' THEN f.path ELSE '' END AS file
+       FROM events e JOIN files f ON f.id = e.file_id ORDER BY 1, 2, 3 COLLATE NOCASE, 4, 5`,
     )
-    .all() as Array<{ kind: string; build: string; name: string; guid: string }>;
+    .all() as Array<{ kind: string; build: string; name: string; guid: string; anon: number; file: string }>;
   const groups = new Map<string, typeof providers>();
   for (const p of providers) {
     const key = providerFile(
       {
         kind: p.kind as CatalogEvent["kind"],
         provider: p,
-        provenance: { file: "", source: "manifest-xml", build: p.build },
+        provenance: { file: p.file, source: "manifest-xml", build: p.build },
       },
       perBuild,
     );
@@ -177,8 +181,8 @@ export function exportStoreTsv(store: CatalogStore, outDir: string): ExportSumma
   const load = (list: typeof providers) => () =>
     list.flatMap((p) => [
       ...store.events(
-        "WHERE kind = ? AND coalesce(build, '') = ? AND provider_name = ? AND provider_guid = ?",
-        [p.kind, p.build, p.name, p.guid],
+        "WHERE kind = ? AND coalesce(build, '') = ? AND provider_name = ? AND provider_guid = ? AND (? = 0 OR file_id = ?)",
+        [p.kind, p.build, p.name, p.guid, p.anon, p.anon],
       ),
     ]);
   const files = writeProviderFiles(
