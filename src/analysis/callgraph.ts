@@ -58,12 +58,16 @@ export function buildCallGraph(input: CallGraphInput): CallGraph {
     pointerCache.set(rva, out);
     return out;
   };
+  const assigned = assignedPointers(code, functions);
   const calleeOfMemory = (slot: number): Callee | undefined => {
     const imp = imports.get(slot);
     if (imp) return { kind: "import", name: imp, iatRva: slot };
     const fn = codePointerAt(slot);
     return fn !== undefined ? { kind: "function", rva: fn } : undefined;
   };
+  /** Functions code stores into a global (`lea r, [rip+F]; mov [rip+G], r`), beyond its initial value. */
+  const extraCallees = (slot: number): Callee[] =>
+    [...(assigned.get(slot) ?? [])].map((rva) => ({ kind: "function", rva }) as Callee);
   const resolveFunction = (rva: number): Callee => {
     const f = functions.byRva.get(rva);
     if (f?.thunkImport !== undefined) {
@@ -88,6 +92,7 @@ export function buildCallGraph(input: CallGraphInput): CallGraph {
     if (!current) continue;
     const isJump = fl === Flow.UnconditionalBranch || fl === Flow.IndirectBranch;
     let callee: Callee | undefined;
+    let slot: number | undefined;
     if (code.op0[i] === Op.Branch) {
       const t = code.addr[i]!;
       if (isJump) {
@@ -97,12 +102,22 @@ export function buildCallGraph(input: CallGraphInput): CallGraph {
       } else if (functions.byRva.has(t)) callee = resolveFunction(t);
     } else if (code.op0[i] === Op.Mem && code.memBase[i] === Reg.RIP && code.memIndex[i] === 0) {
       if (isJump && current.rva === rva && current.thunkImport) continue; // the thunk itself
-      const slot = code.addr[i]!;
+      slot = code.addr[i]!;
       callee = calleeOfMemory(slot);
-      // CFG: `call [__guard_dispatch_icall_fptr]` with the target in RAX.
-      if (!callee) callee = registerTarget(code, i, Reg.RAX, calleeOfMemory, current.first);
+      if (!callee && extraCallees(slot).length === 0) {
+        // CFG: `call [__guard_dispatch_icall_fptr]` with the target in RAX.
+        slot = registerSlot(code, i, Reg.RAX, current.first);
+        callee = slot !== undefined ? calleeOfMemory(slot) : undefined;
+      }
     } else if (code.op0[i] === Op.Reg) {
-      callee = registerTarget(code, i, gpr64(code.reg0[i]!), calleeOfMemory, current.first);
+      slot = registerSlot(code, i, gpr64(code.reg0[i]!), current.first);
+      callee = slot !== undefined ? calleeOfMemory(slot) : undefined;
+    }
+    if (slot !== undefined) {
+      for (const extra of extraCallees(slot)) {
+        if (callee?.kind === "function" && callee.rva === (extra as { rva: number }).rva) continue;
+        sites.push({ index: i, rva, caller: current.rva, callee: extra, tail: isJump });
+      }
     }
     if (!callee) continue;
     sites.push({ index: i, rva, caller: current.rva, callee, tail: isJump });
@@ -125,21 +140,50 @@ function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
   else m.set(k, [v]);
 }
 
-/** Target of `call reg` when reg was loaded from an IAT slot / pointer global a few instructions before. */
-function registerTarget(
-  code: Code,
-  i: number,
-  reg: number,
-  calleeOfMemory: (slot: number) => Callee | undefined,
-  floor: number,
-): Callee | undefined {
+/** How many instructions may separate the `lea` of a function from its store into a global. */
+const ASSIGN_WINDOW = 8;
+
+/** Global slot rva → functions whose address code stores there. */
+function assignedPointers(code: Code, functions: FunctionTable): Map<number, Set<number>> {
+  const out = new Map<number, Set<number>>();
+  const lastLea = new Map<number, { fn: number; at: number }>();
+  for (let i = 0; i < code.count; i++) {
+    if (code.mnem[i] === M.Lea && code.op0[i] === Op.Reg && code.memBase[i] === Reg.RIP) {
+      const t = code.addr[i]!;
+      if (functions.byRva.has(t)) lastLea.set(gpr64(code.reg0[i]!), { fn: t, at: i });
+      else lastLea.delete(gpr64(code.reg0[i]!));
+      continue;
+    }
+    if (
+      (code.mnem[i] === M.Mov || code.mnem[i] === M.Xchg) &&
+      code.op0[i] === Op.Mem &&
+      code.op1[i] === Op.Reg
+    ) {
+      if (code.memBase[i] !== Reg.RIP || code.memIndex[i] !== 0) continue;
+      const l = lastLea.get(gpr64(code.reg1[i]!));
+      if (l && i - l.at <= ASSIGN_WINDOW) {
+        const set = out.get(code.addr[i]!);
+        if (set) set.add(l.fn);
+        else out.set(code.addr[i]!, new Set([l.fn]));
+      }
+    }
+  }
+  return out;
+}
+
+/** Memory slot `call reg` goes through when reg was loaded from an IAT slot / pointer global a few instructions before. */
+function registerSlot(code: Code, i: number, reg: number, floor: number): number | undefined {
   for (let j = i - 1; j >= Math.max(floor, i - INDIRECT_LOOKBACK); j--) {
     const fl = code.flow[j]!;
     if (fl !== Flow.Next) return undefined;
     if (code.op0[j] === Op.Reg && gpr64(code.reg0[j]!) === reg) {
-      if (code.mnem[j] === M.Mov && code.op1[j] === Op.Mem && code.memBase[j] === Reg.RIP) {
-        return calleeOfMemory(code.addr[j]!);
-      }
+      if (
+        code.mnem[j] === M.Mov &&
+        code.op1[j] === Op.Mem &&
+        code.memBase[j] === Reg.RIP &&
+        code.memIndex[j] === 0
+      )
+        return code.addr[j]!;
       return undefined;
     }
   }

@@ -190,6 +190,40 @@ class Growable {
   }
 }
 
+/** The immediate of an operand of kind `kind` as int32; wider values also go to `imm64`. */
+function immediateNumber(
+  ins: InstanceType<typeof Instruction>,
+  kind: number,
+  n: number,
+  imm64: Map<number, bigint>,
+): number {
+  switch (kind) {
+    case 6: // Immediate8
+      return ins.immediate8;
+    case 8: // Immediate16
+      return ins.immediate16;
+    case 9: // Immediate32 (zero-extended operand: keep the bits, also as unsigned 64-bit)
+      if (ins.immediate32 > 0x7fffffff) imm64.set(n, BigInt(ins.immediate32));
+      return ins.immediate32 | 0;
+    case 11: // Immediate8to16
+      return ins.immediate8to16;
+    case 12: // Immediate8to32
+    case 13: // Immediate8to64: same small signed value
+      return ins.immediate8to32;
+    case 14: // Immediate32to64
+      return ins.immediate32 | 0;
+    case 10: {
+      const v = BigInt.asUintN(64, ins.immediate64);
+      const s = BigInt.asIntN(64, v);
+      if (s >= -2147483648n && s <= 2147483647n) return Number(s);
+      imm64.set(n, v);
+      return Number(BigInt.asIntN(32, v));
+    }
+    default:
+      return 0;
+  }
+}
+
 /** OpKind → compressed Op. */
 function opOf(kind: number): number {
   if (kind === 0) return Op.Reg;
@@ -266,28 +300,27 @@ export function decodeImage(pe: PeImage, ranges?: DecodeRange[], options: Decode
         g.flow[n] = flow;
         const opCount = ins.opCount;
         let memUsed = false;
-        let immUsed = false;
-        for (let k = 0; k < 2; k++) {
-          if (k >= opCount) {
-            if (k === 0) g.op0[n] = Op.None;
-            else g.op1[n] = Op.None;
-            continue;
+        let immKind = -1;
+        const k0 = opCount > 0 ? ins.op0Kind : -1;
+        const k1 = opCount > 1 ? ins.op1Kind : -1;
+        const op0 = k0 < 0 ? Op.None : opOf(k0);
+        const op1 = k1 < 0 ? Op.None : opOf(k1);
+        g.op0[n] = op0;
+        g.op1[n] = op1;
+        if (op0 === Op.Reg) g.reg0[n] = ins.op0Register;
+        else if (op0 === Op.Mem) memUsed = true;
+        else if (op0 === Op.Branch) g.addr[n] = ins.nearBranch32;
+        else if (op0 === Op.Imm) immKind = k0;
+        if (op1 === Op.Reg) g.reg1[n] = ins.op1Register;
+        else if (op1 === Op.Mem) memUsed = true;
+        else if (op1 === Op.Imm && immKind < 0) immKind = k1;
+        if (opCount > 2) {
+          // e.g. imul r, [m], imm / shld [m], r, imm: later operands may be the memory or immediate.
+          for (let k = 2; k < opCount; k++) {
+            const kind = ins.opKind(k);
+            if (kind === 24) memUsed = true;
+            else if (immKind < 0 && kind >= 6 && kind <= 14) immKind = kind;
           }
-          const kind = ins.opKind(k);
-          const op = opOf(kind);
-          if (k === 0) g.op0[n] = op;
-          else g.op1[n] = op;
-          if (op === Op.Reg) {
-            const reg = ins.opRegister(k);
-            if (k === 0) g.reg0[n] = reg;
-            else g.reg1[n] = reg;
-          } else if (op === Op.Mem) memUsed = true;
-          else if (op === Op.Branch) g.addr[n] = Number(ins.nearBranchTarget);
-          else if (op === Op.Imm) immUsed = true;
-        }
-        if (!memUsed && opCount > 2) {
-          // e.g. imul r, [m], imm — keep the memory operand if any of the later ones is one.
-          for (let k = 2; k < opCount; k++) if (ins.opKind(k) === 24) memUsed = true;
         }
         if (memUsed) {
           const base = ins.memoryBase;
@@ -295,33 +328,15 @@ export function decodeImage(pe: PeImage, ranges?: DecodeRange[], options: Decode
           g.memIndex[n] = ins.memoryIndex;
           g.memScale[n] = ins.memoryIndexScale;
           g.memSize[n] = memSizeBytes[ins.memorySize] ?? 0;
-          if (base === Register.RIP) g.addr[n] = Number(ins.memoryDisplacement) - 0;
-          else g.addr[n] = Number(BigInt.asIntN(32, ins.memoryDisplacement));
+          const displ = ins.memoryDisplacement;
+          // RIP-relative: the target (decoder ip = RVA); otherwise the sign-extended displacement.
+          g.addr[n] = base === Register.RIP || displ < 0x80000000n ? Number(displ) : Number(BigInt.asIntN(32, displ));
         } else {
           g.memBase[n] = 0;
           g.memIndex[n] = 0;
           g.memSize[n] = 0;
         }
-        if (immUsed || opCount > 2) {
-          let v = 0n;
-          let found = false;
-          for (let k = 0; k < opCount; k++) {
-            const kind = ins.opKind(k);
-            if (kind >= 6 && kind <= 14) {
-              v = ins.immediate(k);
-              found = true;
-              break;
-            }
-          }
-          if (found) {
-            const s = BigInt.asIntN(64, v);
-            if (s >= -2147483648n && s <= 2147483647n) g.imm[n] = Number(s);
-            else {
-              g.imm[n] = Number(BigInt.asIntN(32, v));
-              imm64.set(n, BigInt.asUintN(64, v));
-            }
-          } else g.imm[n] = 0;
-        } else g.imm[n] = 0;
+        g.imm[n] = immKind < 0 ? 0 : immediateNumber(ins, immKind, n, imm64);
         g.n = n + 1;
         n++;
         pos += length;
