@@ -7,6 +7,7 @@ interface Task {
   id: number;
   path: string;
   knownSha256?: string;
+  scanner?: string;
   force?: boolean;
   maxFileSize?: number;
 }
@@ -15,6 +16,7 @@ parentPort?.on("message", (t: Task) => {
   const prepared = prepareFile(t.path, t.knownSha256, {
     readers,
     force: t.force,
+    scanner: t.scanner,
     maxFileSize: t.maxFileSize,
   });
   parentPort?.postMessage({ id: t.id, prepared });

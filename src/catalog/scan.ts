@@ -8,6 +8,7 @@ import { existsSync, lstatSync, readdirSync, readFileSync, statSync } from "node
 import { basename, dirname, join } from "node:path";
 import { Worker } from "node:worker_threads";
 import type { SourceResult } from "./model.js";
+import { peExtractors, readers } from "./readers/index.js";
 import type { SourceInput, SourceReader } from "./sources.js";
 import type { CatalogStore, FileInfo } from "./store.js";
 
@@ -37,6 +38,25 @@ export interface ScanOptions {
   maxFileSize?: number;
   /** Re-read files even when their hash is unchanged. */
   force?: boolean;
+  /** Reader-set signature stored per file; defaults to `scannerSignature(readers)`. */
+  scanner?: string;
+}
+
+/**
+ * Identifies the set of readers (and PE extractors) a file was read with. A file is "unchanged"
+ * only when both its hash and this signature match, so adding a reader re-reads old files.
+ */
+export function scannerSignature(readerList: SourceReader[]): string {
+  const ids = readerList.map((r) =>
+    r.id === "pe" && readerList === readers ? `pe[${peExtractors.map((x) => x.id).join(",")}]` : r.id,
+  );
+  return ids.join(",");
+}
+
+/** Hash of the stored copy of `path`, if it was read by the same readers. */
+function knownHash(store: CatalogStore, path: string, scanner: string): string | undefined {
+  const known = store.getFile(path);
+  return known && known.scanner === scanner ? known.sha256 : undefined;
 }
 
 export interface ScanSummary {
@@ -122,6 +142,7 @@ export interface PrepareOptions {
   readers: SourceReader[];
   force?: boolean;
   maxFileSize?: number;
+  scanner?: string;
 }
 
 /** Reads, hashes, sniffs and parses one file (no store access). Never throws. */
@@ -137,7 +158,13 @@ export function prepareFile(
     const max = opts.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
     if (st.size > max) return { kind: "skip", reason: `larger than ${max} bytes` };
     bytes = readFileSync(path);
-    info = { path, sha256: sha256(bytes), size: st.size, mtime: st.mtime.toISOString() };
+    info = {
+      path,
+      sha256: sha256(bytes),
+      size: st.size,
+      mtime: st.mtime.toISOString(),
+      scanner: opts.scanner,
+    };
   } catch (err) {
     return { kind: "failed", error: `cannot read: ${(err as Error).message}` };
   }
@@ -190,7 +217,11 @@ export function commitFile(store: CatalogStore, prepared: PreparedFile): FileOut
 
 /** Reads one file into the store. Never throws for a bad file: the outcome says what happened. */
 export function scanFile(path: string, opts: ScanOptions): FileOutcome {
-  return commitFile(opts.store, prepareFile(path, opts.store.getFile(path)?.sha256, opts));
+  const scanner = opts.scanner ?? scannerSignature(opts.readers);
+  return commitFile(
+    opts.store,
+    prepareFile(path, knownHash(opts.store, path, scanner), { ...opts, scanner }),
+  );
 }
 
 function newSummary(files: number): ScanSummary {
@@ -300,6 +331,7 @@ export async function scanPathsParallel(paths: string[], opts: ParallelScanOptio
   const summary = newSummary(files.length);
   const { store } = opts;
   const timeoutMs = opts.timeoutMs ?? 300_000;
+  const scanner = opts.scanner ?? scannerSignature(readers);
   const workerUrl = new URL("./scan-worker.js", import.meta.url);
   const results = new Map<number, PreparedFile>();
   let nextToSend = 0;
@@ -353,7 +385,8 @@ export async function scanPathsParallel(paths: string[], opts: ParallelScanOptio
       slot.worker.postMessage({
         id,
         path: files[id],
-        knownSha256: store.getFile(files[id]!)?.sha256,
+        knownSha256: knownHash(store, files[id]!, scanner),
+        scanner,
         force: opts.force,
         maxFileSize: opts.maxFileSize,
       });

@@ -13,7 +13,7 @@ import type { CatalogEvent, CatalogProvider, Field, SourceResult } from "./model
 export type Db = Database.Database;
 
 /** Bumped when the schema changes incompatibly; older catalogs are refused with a clear message. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS files (
   notes TEXT NOT NULL DEFAULT '[]',
   providers INTEGER NOT NULL DEFAULT 0,
   events INTEGER NOT NULL DEFAULT 0,
-  scanned_at TEXT NOT NULL
+  scanned_at TEXT NOT NULL,
+  scanner TEXT
 );
 CREATE INDEX IF NOT EXISTS files_sha256 ON files(sha256);
 
@@ -158,7 +159,7 @@ SELECT p.kind, p.name, p.guid, p.symbol, p.source, p.build, fl.path AS file,
 FROM providers p JOIN files fl ON fl.id = p.file_id;
 
 CREATE VIEW IF NOT EXISTS v_files AS
-SELECT path, status, reader, providers, events, error, size, sha256, mtime, scanned_at FROM files;
+SELECT path, status, reader, providers, events, error, size, sha256, mtime, scanned_at, scanner FROM files;
 
 CREATE VIEW IF NOT EXISTS v_sites AS
 SELECT s.file, printf('0x%x', s.rva) AS rva, s.function, s.write_function, s.provider_name,
@@ -173,6 +174,8 @@ export interface FileInfo {
   size: number;
   /** ISO time of last modification. */
   mtime?: string;
+  /** Which readers read it (see scan.ts `scannerSignature`): a re-scan with other readers re-reads. */
+  scanner?: string;
 }
 
 export interface StoredFile extends FileInfo {
@@ -381,8 +384,8 @@ export class CatalogStore {
   ): number {
     this.stmt("DELETE FROM files WHERE path = ?").run(file.path);
     const info = this.stmt(
-      `INSERT INTO files(path, sha256, size, mtime, reader, status, error, notes, providers, events, scanned_at)
-         VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
+      `INSERT INTO files(path, sha256, size, mtime, reader, status, error, notes, providers, events, scanned_at, scanner)
+         VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
     ).run(
       file.path,
       file.sha256,
@@ -395,6 +398,7 @@ export class CatalogStore {
       d.providers,
       d.events,
       new Date().toISOString(),
+      file.scanner ?? null,
     );
     return Number(info.lastInsertRowid);
   }

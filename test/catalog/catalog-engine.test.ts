@@ -205,6 +205,13 @@ describe("scan", () => {
     assert.equal(s3.read, 1);
     assert.equal(s3.unchanged, 4);
     assert.equal(store.eventCount(), 2);
+
+    // another reader set (e.g. after an upgrade adds a reader) re-reads files with unchanged content
+    const other = { ...fakeReader, id: "fake2" };
+    const s4 = scanPaths([dir], { readers: [other], store });
+    assert.equal(s4.unchanged, 0);
+    assert.equal(s4.read, 1 + 1);
+    assert.equal(store.getFile(join(dir, "one.bin"))?.reader, "fake2");
     store.close();
   });
 });
