@@ -88,6 +88,10 @@ function apiToEtwLine(r: SiteRow): string {
     providerSymbol = n(e.groupMaskName);
     handleSymbol = n(e.groupName);
     descriptorSymbol = n(e.hookName);
+  } else if (e.kind === "wpp") {
+    // WPP: the message GUID in the provider column, the message number as the id.
+    guid = n(e.messageGuid);
+    id = n(e.messageNumber);
   } else if (!e.symbol && e.id === undefined) {
     descriptorSymbol = "";
   }
@@ -133,7 +137,11 @@ export function formatRows(rows: SiteRow[], format: ReportFormat): string {
     case "jsonl":
       return rows.map((r) => JSON.stringify(r) + "\n").join("");
     case "api-to-etw":
-      return [API_TO_ETW_HEADER, ...rows.filter((r) => r.entry !== null).map(apiToEtwLine)].join("\n") + "\n";
+      // Identical lines (two call sites of one event in one function) are written once.
+      return (
+        [API_TO_ETW_HEADER, ...new Set(rows.filter((r) => r.entry !== null).map(apiToEtwLine))].join("\n") +
+        "\n"
+      );
     case "tsv":
       return (
         [

@@ -8,6 +8,7 @@ import { rowsToSites } from "../../analysis/sites.js";
 import { CatalogStore } from "../../catalog/store.js";
 import { parsePe } from "../../formats/pe/index.js";
 import { findPdbForImage } from "../../symbols/resolve.js";
+import { exitQuietlyOnClosedPipe } from "../pipe.js";
 
 interface AnalyzeCliOptions {
   pdb?: string;
@@ -54,6 +55,7 @@ export function register(program: Command): void {
     .option("--db <file>", "also store the rows as code sites in this catalog (replacing this file's sites)")
     .option("-q, --quiet", "no progress on stderr")
     .action(async (file: string, opts: AnalyzeCliOptions) => {
+      exitQuietlyOnClosedPipe();
       if (!(FORMATS as readonly string[]).includes(opts.format))
         throw new Error(`unknown format ${opts.format}; use one of ${FORMATS.join(", ")}`);
       const maxDepth = Number.parseInt(opts.maxDepth, 10);
