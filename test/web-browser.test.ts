@@ -122,34 +122,47 @@ describe("explorer in chromium", { timeout: 120_000 }, () => {
   });
 
   test("a FilterManager event shows the code sites of fltMgr.sys with entry points and call paths", async () => {
+    type Site = { file: string; rva: number; entry?: string; depth?: number; callPath: string[] };
     const prov = await api(`/api/provider?guid=${FILTER_MANAGER}`);
     // The event with the most sites reached from an entry point.
-    let best:
-      | { rowid: number; reached: number; sites: Array<{ entry?: string; callPath: string[] }> }
-      | undefined;
+    let best: { rowid: number; reached: number; sites: Site[] } | undefined;
     for (const e of prov.events.filter((x: { sites: number }) => x.sites > 0)) {
       const ev = await api(`/api/event?rowid=${e.rowid}`);
-      const reached = ev.sites.filter((s: { entry?: string }) => s.entry).length;
+      const reached = ev.sites.filter((s: Site) => s.entry).length;
       if (!best || reached > best.reached) best = { rowid: e.rowid, reached, sites: ev.sites };
     }
     assert.ok(best && best.reached > 0, "some FilterManager event is reached from an entry point");
+    // What the page should show: each write call once; each entry point once, with its shallowest path.
+    const writeCalls = new Set(best.sites.map((s) => `${s.file}@${s.rva}`));
+    const shallowest = new Map<string, Site>();
+    for (const s of best.sites) {
+      const k = s.entry ?? `unreached ${s.rva}`;
+      const had = shallowest.get(k);
+      if (!had || (s.depth ?? 99) < (had.depth ?? 99)) shallowest.set(k, s);
+    }
     // Navigate like a user: providers → FilterManager → the event.
     await page.goto(`${srv.url}#/`);
     await page.getByRole("link", { name: "Microsoft-Windows-FilterManager", exact: true }).click();
     await page.locator('table[data-table="provider-events"] tbody tr').first().waitFor();
     await page.locator(`table[data-table="provider-events"] a[href="#/event/${best.rowid}"]`).click();
-    const siteRows = page.locator('table[data-table="event-sites"] tbody tr');
-    await siteRows.first().waitFor();
-    assert.equal(await siteRows.count(), best.sites.length);
+    const entryRows = page.locator('table[data-table="event-sites"] tbody tr');
+    await entryRows.first().waitFor();
+    assert.equal(await page.locator('table[data-table="event-writes"] tbody tr').count(), writeCalls.size);
+    assert.equal(await entryRows.count(), shallowest.size);
     const table = (await page.locator('table[data-table="event-sites"]').textContent()) ?? "";
-    const entry = best.sites.find((s) => s.entry)!;
-    assert.ok(table.includes(entry.entry!), `entry point ${entry.entry} shown`);
-    assert.ok(table.includes(entry.callPath.join(" → ")), "call path shown as a chain");
+    for (const s of shallowest.values()) {
+      if (!s.entry) continue;
+      assert.ok(table.includes(s.entry), `entry point ${s.entry} shown`);
+      assert.ok(
+        table.includes(s.callPath.join(" → ")),
+        `shallowest call path of ${s.entry} shown as a chain`,
+      );
+    }
     assert.ok(table.includes("fltMgr.sys"));
-    await page.locator('table[data-table="event-sites"]').scrollIntoViewIfNeeded();
+    await page.locator('table[data-table="event-writes"]').scrollIntoViewIfNeeded();
     await shot("4-event-code-sites");
 
-    // Copy TSV of the sites table: header + one line per row.
+    // Copy TSV of the entry-point table: header + one line per row.
     await page.locator('section:has(table[data-table="event-sites"]) button[data-copy="tsv"]').click();
     await page.waitForFunction(
       () => typeof (globalThis as unknown as { lastCopied?: string }).lastCopied === "string",
@@ -157,22 +170,23 @@ describe("explorer in chromium", { timeout: 120_000 }, () => {
     const tsv = await page.evaluate(() => (globalThis as unknown as { lastCopied: string }).lastCopied);
     const lines = tsv.trimEnd().split("\n");
     assert.equal(lines[0]!.split("\t")[1], "Entry point");
-    assert.equal(lines.length, best.sites.length + 1);
-    await page.locator('section:has(table[data-table="event-sites"]) button[data-copy="json"]').click();
+    assert.equal(lines.length, shallowest.size + 1);
+    // Copy JSON of the write-call table: every (entry point, site) row as the API gave it.
+    await page.locator('section:has(table[data-table="event-writes"]) button[data-copy="json"]').click();
     await page.waitForFunction(() =>
       (globalThis as unknown as { lastCopied: string }).lastCopied.startsWith("["),
     );
     const json = JSON.parse(
       await page.evaluate(() => (globalThis as unknown as { lastCopied: string }).lastCopied),
     );
-    assert.equal(json.length, best.sites.length);
+    assert.deepEqual(json, best.sites);
 
     // The same URL opened fresh (deep link) shows the same event.
     const url = page.url();
     const second = await context.newPage();
     await second.goto(url);
     await second.locator('table[data-table="event-sites"] tbody tr').first().waitFor();
-    assert.equal(await second.locator('table[data-table="event-sites"] tbody tr').count(), best.sites.length);
+    assert.equal(await second.locator('table[data-table="event-sites"] tbody tr').count(), shallowest.size);
     await second.close();
   });
 

@@ -16,6 +16,8 @@ const SEARCH_FILTERS = [
 ];
 const KINDS = ["", "manifest", "tracelogging", "mof", "wpp"];
 const PAGE = 200;
+/** Tables keep every row for Copy TSV/JSON but put at most this many in the page. */
+const MAX_RENDERED = 1000;
 
 // ---------- small DOM helpers ----------
 
@@ -147,10 +149,11 @@ function table(title, columns, rows, opts = {}) {
     {},
     columns.map((c) => el("th", { scope: "col" }, c.label)),
   );
+  const shown = rows.length > MAX_RENDERED ? rows.slice(0, MAX_RENDERED) : rows;
   const body = el(
     "tbody",
     {},
-    rows.map((r) =>
+    shown.map((r) =>
       el(
         "tr",
         {},
@@ -158,6 +161,14 @@ function table(title, columns, rows, opts = {}) {
       ),
     ),
   );
+  const more =
+    shown.length < rows.length
+      ? el(
+          "p",
+          { class: "muted" },
+          `Showing the first ${shown.length} of ${rows.length} rows; Copy TSV/JSON takes all of them.`,
+        )
+      : null;
   const scroll = el(
     "div",
     { class: "table-scroll" },
@@ -168,6 +179,7 @@ function table(title, columns, rows, opts = {}) {
     { class: "table-block" },
     tools,
     rows.length ? scroll : el("p", { class: "muted" }, opts.empty ?? "None."),
+    more,
   );
 }
 
@@ -379,6 +391,53 @@ function named(n) {
   return n.name !== undefined ? `${shortType(n.name)} (${n.value})` : String(n.value);
 }
 
+/**
+ * The analysis stores one row per (entry point, write site). The event page shows them grouped:
+ * each write call once, and each entry point once with its shallowest call path.
+ */
+function groupSites(sites) {
+  const writes = new Map();
+  const entries = new Map();
+  for (const s of sites) {
+    const wk = `${s.file}\u0000${s.rva}`;
+    const w = writes.get(wk) ?? {
+      file: s.file,
+      function: s.function,
+      rva: s.rva,
+      writeFunction: s.writeFunction,
+      entries: 0,
+      depth: null,
+    };
+    if (s.entry) {
+      w.entries++;
+      if (w.depth === null || s.depth < w.depth) w.depth = s.depth;
+    }
+    writes.set(wk, w);
+    const ek = `${s.file}\u0000${s.entry ?? `unreached ${s.rva}`}`;
+    const e = entries.get(ek);
+    if (!e)
+      entries.set(ek, {
+        file: s.file,
+        entry: s.entry,
+        depth: s.depth,
+        callPath: s.callPath ?? [],
+        sites: new Set([s.rva]),
+      });
+    else {
+      e.sites.add(s.rva);
+      if (s.depth !== undefined && (e.depth === undefined || s.depth < e.depth)) {
+        e.depth = s.depth;
+        e.callPath = s.callPath ?? [];
+      }
+    }
+  }
+  const byDepth = (a, b) => (a.entry ? 0 : 1) - (b.entry ? 0 : 1) || (a.depth ?? 99) - (b.depth ?? 99);
+  return {
+    writes: [...writes.values()].sort((a, b) => b.entries - a.entries || a.rva - b.rva),
+    entries: [...entries.values()].map((e) => ({ ...e, sites: e.sites.size })).sort(byDepth),
+  };
+}
+
 async function eventView(rowid) {
   const data = await api("event", { rowid });
   const ev = data.event;
@@ -432,7 +491,34 @@ async function eventView(rowid) {
     { label: "Count", key: "count" },
     { label: "Length", key: "length" },
   ];
-  const reached = data.sites.filter((s) => s.entry).length;
+  const { writes, entries } = groupSites(data.sites);
+  const writeColumns = [
+    { label: "Binary", key: "file", text: (r) => baseName(r.file) },
+    { label: "Function", key: "function", cls: "mono" },
+    { label: "Site RVA", key: "rva", cls: "mono", text: (r) => hex(r.rva) },
+    { label: "Write API", key: "writeFunction", cls: "mono" },
+    { label: "Entry points", key: "entries", cls: "num" },
+    { label: "Shallowest", key: "depth", cls: "num" },
+  ];
+  const entryColumns = [
+    { label: "Binary", key: "file", text: (r) => baseName(r.file) },
+    {
+      label: "Entry point",
+      key: "entry",
+      cls: "wrap mono",
+      text: (r) => r.entry ?? "(not reached from an entry point)",
+    },
+    { label: "Depth", key: "depth", cls: "num" },
+    { label: "Write sites", key: "sites", cls: "num" },
+    {
+      label: "Call path (shallowest)",
+      key: "callPath",
+      cls: "wrap",
+      text: (r) => r.callPath.join(" -> "),
+      cell: (r) => callPath(r.callPath),
+    },
+  ];
+  const reached = entries.filter((e) => e.entry).length;
   render(
     el(
       "h1",
@@ -442,11 +528,18 @@ async function eventView(rowid) {
     ),
     facts,
     table("Fields", fieldColumns, fields, { id: "event-fields", json: ev.fields, empty: "No fields." }),
-    table("Code sites", SITE_COLUMNS, data.sites, {
-      id: "event-sites",
-      countText: `${data.sites.length} rows, ${reached} reached from an entry point`,
+    table("Code sites: write calls", writeColumns, writes, {
+      id: "event-writes",
+      json: data.sites,
+      countText: `${writes.length} write calls; JSON = all ${data.sites.length} (entry point, site) rows`,
       empty: "No code sites: the analysis found no write of this event (or no analysed binary writes it).",
     }),
+    data.sites.length
+      ? table("Code sites: entry points that reach them", entryColumns, entries, {
+          id: "event-sites",
+          countText: `${reached} entry points${entries.length > reached ? " + unreached sites" : ""}`,
+        })
+      : null,
     table("Same event elsewhere (other files, builds, versions)", EVENT_COLUMNS, data.related, {
       id: "event-related",
     }),
