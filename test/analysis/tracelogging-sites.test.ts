@@ -106,6 +106,8 @@ for (const rel of [
   "pe/kernel/IPMIDRV.sys",
   "pe/kernel/ksecdd.sys",
   "pe/user/onnxruntime.dll",
+  // 13 providers in one image: the multi-provider case at scale.
+  "pe/kernel/win32kbase_10.0.19041.508.sys",
 ]) {
   test(`TraceLogging sites on ${rel}: >= 95% of event blobs tied to exactly one provider`, () => {
     const r = tiedShare(rel);

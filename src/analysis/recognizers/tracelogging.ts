@@ -18,7 +18,7 @@ import {
   type TraceLoggingInfo,
   type TraceLoggingProvider,
 } from "../../formats/tracelogging/index.js";
-import { Flow, Reg } from "../disasm.js";
+import { Flow, gpr64, M, Op, Reg } from "../disasm.js";
 import { functionAt } from "../functions.js";
 import { normalize, type Value } from "../values.js";
 import { resolveArguments } from "../wrappers.js";
@@ -39,7 +39,7 @@ const BACK_SCAN = 160;
 /** Caller levels followed upward to find the event blob of a helper. */
 const CALLER_LEVELS = 3;
 /** Callers examined per helper. */
-const MAX_CALLERS = 1024;
+const MAX_CALLERS = 8192;
 
 const infoCache = new WeakMap<PeImage, TraceLoggingInfo>();
 
@@ -58,19 +58,55 @@ export function providerOfHandle(
   pe: PeImage,
   info: TraceLoggingInfo,
   handle: Value,
+  pointerVariables?: Map<number, number>,
 ): TraceLoggingProvider | undefined {
   const byHandle = (rva: number): TraceLoggingProvider | undefined =>
     info.providers.find((p) => p.structs.some((s) => s.handleRva === rva));
   const v = normalize(handle);
   if (v.k !== "load") return undefined;
   if (v.base.k === "addr") return byHandle(v.base.rva + v.off);
-  // load(load(G) + 0x20): G holds a pointer to the struct (a TraceLoggingHProvider variable).
+  // load(load(G) + 0x20): G holds a pointer to the struct (a TraceLoggingHProvider variable),
+  // initialised in the image or assigned once by code.
   const inner = normalize(v.base);
   if (inner.k === "load" && inner.base.k === "addr" && inner.size === 8) {
-    const target = pointerAt(pe, inner.base.rva + inner.off);
+    const g = inner.base.rva + inner.off;
+    const target = pointerAt(pe, g) ?? pointerVariables?.get(g);
     if (target !== undefined) return byHandle(target + v.off);
   }
   return undefined;
+}
+
+/** Instructions looked back from a store for the `lea` that produced the stored register. */
+const STORE_LOOKBACK = 8;
+
+/**
+ * Globals that code assigns a provider struct's address to (`lea rax, [struct]; mov [G], rax`),
+ * when every such store stores the same struct: G → struct rva.
+ */
+export function providerPointerVariables(ctx: AnalysisContext, info: TraceLoggingInfo): Map<number, number> {
+  const structs = new Set(info.providers.flatMap((p) => p.structs.map((s) => s.rva)));
+  const out = new Map<number, number>();
+  const conflicting = new Set<number>();
+  if (structs.size === 0) return out;
+  const code = ctx.code;
+  for (let i = 0; i < code.count; i++) {
+    if (code.mnem[i] !== M.Mov || code.op0[i] !== Op.Mem || code.op1[i] !== Op.Reg) continue;
+    if (code.memBase[i] !== Reg.RIP || code.memIndex[i] !== 0) continue;
+    const reg = gpr64(code.reg1[i]!);
+    for (let j = i - 1; j >= Math.max(0, i - STORE_LOOKBACK); j--) {
+      if (code.flow[j] !== Flow.Next) break;
+      if (code.op0[j] !== Op.Reg || gpr64(code.reg0[j]!) !== reg) continue;
+      if (code.mnem[j] === M.Lea && code.memBase[j] === Reg.RIP && structs.has(code.addr[j]!)) {
+        const g = code.addr[i]!;
+        const prev = out.get(g);
+        if (prev !== undefined && prev !== code.addr[j]!) conflicting.add(g);
+        out.set(g, code.addr[j]!);
+      }
+      break;
+    }
+  }
+  for (const g of conflicting) out.delete(g);
+  return out;
 }
 
 function pointerAt(pe: PeImage, rva: number): number | undefined {
@@ -94,20 +130,20 @@ export const traceLoggingRecognizer: WriteRecognizer = {
     if (info.events.length === 0 && info.providers.length === 0) return [];
     const out: WriteFinding[] = [];
     const seen = new Set<string>();
+    let pointerVars: Map<number, number> | undefined;
+    const pointerVariables = (): Map<number, number> => {
+      pointerVars ??= providerPointerVariables(ctx, info);
+      return pointerVars;
+    };
     for (const api of TRACELOGGING_WRITE_APIS) {
       const sites = ctx.callsTo(api);
       const apiCalls = new Set(sites.map((s) => s.index));
       for (const site of sites) {
-        for (const call of resolveArguments(
-          ctx.code,
-          ctx.functions,
-          ctx.graph,
-          ctx.values,
-          site.index,
-          [0],
-        )) {
+        for (const call of resolveArguments(ctx.code, ctx.functions, ctx.graph, ctx.values, site.index, [0], {
+          maxCallers: MAX_CALLERS,
+        })) {
           const handle = normalize(call.values[0]!);
-          const provider = providerOfHandle(ctx.pe, info, handle);
+          const provider = providerOfHandle(ctx.pe, info, handle, pointerVariables());
           // A handle registered by EventRegister/EtwRegister is a manifest provider's: not ours.
           if (!provider && handle.k === "load" && handle.base.k === "addr") {
             if (ctx.providers.byHandle(handle.base.rva)) continue;
