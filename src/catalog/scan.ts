@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { existsSync, lstatSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { Worker } from "node:worker_threads";
 import type { SourceResult } from "./model.js";
 import { peExtractors, readers } from "./readers/index.js";
@@ -75,6 +75,14 @@ export interface ScanSummary {
   skippedByReason: Record<string, number>;
   notes: Array<{ path: string; note: string }>;
   elapsedMs: number;
+}
+
+/** The catalog's own files (database, WAL, shared memory) must not be scanned into itself. */
+function withoutCatalogFiles(files: string[], store: CatalogStore): string[] {
+  const name = store.db.name;
+  if (!name || name === ":memory:") return files;
+  const own = new Set(["", "-wal", "-shm", "-journal"].map((suffix) => resolve(name + suffix)));
+  return files.filter((f) => !own.has(resolve(f)));
 }
 
 /** Every regular file under the given paths (directories recursively), sorted, each once. */
@@ -292,7 +300,7 @@ function finishSummary(
 /** Scans every file under `paths`; per-file failures are recorded and the scan carries on. */
 export function scanPaths(paths: string[], opts: ScanOptions): ScanSummary {
   const started = performance.now();
-  const files = collectFiles(paths);
+  const files = withoutCatalogFiles(collectFiles(paths), opts.store);
   const summary = newSummary(files.length);
   const scanOne = (path: string, index: number) => {
     const outcome = scanFile(path, opts);
@@ -327,7 +335,7 @@ interface WorkerReply {
  */
 export async function scanPathsParallel(paths: string[], opts: ParallelScanOptions): Promise<ScanSummary> {
   const started = performance.now();
-  const files = collectFiles(paths);
+  const files = withoutCatalogFiles(collectFiles(paths), opts.store);
   const summary = newSummary(files.length);
   const { store } = opts;
   const timeoutMs = opts.timeoutMs ?? 300_000;

@@ -174,7 +174,7 @@ describe("scan", () => {
     writeFileSync(join(dir, "sub", "broken.bin"), "FAKECAT\n{ this is not json");
     writeFileSync(join(dir, "sub", "other.txt"), "NOTCAT hello");
     writeFileSync(join(dir, "unknown.dat"), "random bytes");
-    const db = join(tmp, "scan.db");
+    const db = join(dir, "scan.db"); // inside the scanned tree: the catalog must not scan itself
     const store = CatalogStore.open(db);
     const s1 = scanPaths([dir], { readers: [fakeReader], store });
     assert.equal(s1.files, 5);
