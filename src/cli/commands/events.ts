@@ -95,7 +95,7 @@ function clip(s: string, n: number): string {
 
 export function formatTable(rows: EventRow[]): string {
   const cols: Array<[string, (r: EventRow) => string, number]> = [
-    ["provider", (r) => r.provider, 36],
+    ["provider", (r) => r.provider || (r.guid ? `{${r.guid}}` : "(no provider)"), 36],
     ["id", (r) => String(r.id), 6],
     ["v", (r) => String(r.version), 3],
     ["name", (r) => r.name, 36],
