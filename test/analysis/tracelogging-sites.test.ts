@@ -11,6 +11,8 @@ import {
   traceLoggingInfo,
   traceLoggingRecognizer,
 } from "../../src/analysis/recognizers/tracelogging.js";
+import { traceLoggingProvidersFromSites } from "../../src/analysis/tracelogging-providers.js";
+import { traceLoggingExtractor } from "../../src/catalog/readers/tracelogging.js";
 import { parsePdb } from "../../src/formats/pdb/index.js";
 import { parsePe } from "../../src/formats/pe/index.js";
 import { corpus, fixture, repoRoot } from "../helpers/corpus.js";
@@ -119,3 +121,31 @@ for (const rel of [
     assert.ok(share >= 0.95, `${(100 * share).toFixed(1)}% < 95%`);
   });
 }
+
+test("catalog TraceLogging extractor: multi-provider images get each event's provider from its sites", () => {
+  const bytes = new Uint8Array(readFileSync(fixture("tracelogging_sites.dll")));
+  const cat = traceLoggingExtractor.extract(parsePe(bytes), { path: "tracelogging_sites.dll", bytes });
+  for (const e of cat.events) {
+    const want = expected.events[e.name];
+    assert.equal(e.provider.name, want ? want.provider : "", `${e.name}: provider name`);
+    assert.equal(e.provider.guid, want ? expected.providers[want.provider] : "", `${e.name}: provider GUID`);
+  }
+  // OpenConsole: four providers, every event tied (see the share test above).
+  const oc = new Uint8Array(readFileSync(corpus("pe/user/OpenConsole.exe")));
+  const ocCat = traceLoggingExtractor.extract(parsePe(oc), { path: "OpenConsole.exe", bytes: oc });
+  assert.equal(ocCat.providers.length, 4);
+  const names = new Set(ocCat.providers.map((p) => p.provider.name));
+  assert.ok(
+    ocCat.events.every((e) => names.has(e.provider.name)),
+    "every event names one of the image's providers",
+  );
+  assert.ok(ocCat.events.every((e) => e.tracelogging?.providerStructRva !== undefined));
+});
+
+test("catalog extractor: over the code budget, events keep an empty provider and a note says why", () => {
+  const bytes = new Uint8Array(readFileSync(fixture("tracelogging_sites.dll")));
+  const pe = parsePe(bytes);
+  const sites = traceLoggingProvidersFromSites(pe, 16);
+  assert.equal(sites.byBlob, undefined);
+  assert.match(sites.note ?? "", /over the scan budget/);
+});

@@ -1,3 +1,5 @@
+import { traceLoggingInfo } from "../../analysis/recognizers/tracelogging.js";
+import { traceLoggingProvidersFromSites } from "../../analysis/tracelogging-providers.js";
 import { inTypeName, outTypeName } from "../../formats/intypes.js";
 import {
   type WinmetaValue,
@@ -7,7 +9,6 @@ import {
 } from "../../formats/manifest/winmeta.js";
 import type { PeImage } from "../../formats/pe/image.js";
 import {
-  readTraceLogging,
   type TlgField,
   type TraceLoggingInfo,
   type TraceLoggingProvider,
@@ -23,8 +24,15 @@ import type { PeExtractor } from "./pe.js";
 /** TraceLogging (ETW0) metadata of a PE image as catalog records (kind and source `tracelogging`). */
 export const traceLoggingExtractor: PeExtractor = {
   id: "tracelogging",
-  extract: (pe: PeImage, input: SourceInput) =>
-    traceLoggingToCatalog(readTraceLogging(pe), input.path, (rva) => pe.rvaToOffset(rva)),
+  extract: (pe: PeImage, input: SourceInput) => {
+    const info = traceLoggingInfo(pe);
+    // Several providers: the write sites say which event belongs to which (bounded analysis).
+    const sites =
+      info.providers.length > 1 && info.events.length > 0 ? traceLoggingProvidersFromSites(pe) : {};
+    const result = traceLoggingToCatalog(info, input.path, (rva) => pe.rvaToOffset(rva), sites.byBlob);
+    if (sites.note) result.notes.push(`tracelogging: ${sites.note}`);
+    return result;
+  },
 };
 
 export function providerRef(p: TraceLoggingProvider): ProviderRef {
@@ -38,13 +46,15 @@ export function providerRef(p: TraceLoggingProvider): ProviderRef {
 
 /**
  * Event blobs do not name their provider; only code ties them together (the analysis does that).
- * With exactly one provider in the image the association is unambiguous, otherwise events carry an
- * empty provider and the binary as provenance.
+ * With exactly one provider in the image the association is unambiguous; with several, events take
+ * the provider their write sites name (`providerByBlob`), else an empty provider.
  */
 export function traceLoggingToCatalog(
   info: TraceLoggingInfo,
   file: string,
   fileOffset: (rva: number) => number | undefined = () => undefined,
+  /** Provider of each event blob from the analysis of write sites (multi-provider images). */
+  providerByBlob?: Map<number, TraceLoggingProvider>,
 ): SourceResult {
   const at = (rva: number) => {
     const offset = fileOffset(rva);
@@ -57,27 +67,30 @@ export function traceLoggingToCatalog(
   }));
   const single = info.providers.length === 1 ? info.providers[0]! : undefined;
   const only = single ? providerRef(single) : { name: "", guid: "" };
-  const events: CatalogEvent[] = info.events.map((e) => ({
-    kind: "tracelogging",
-    provider: only,
-    id: e.id,
-    version: e.version,
-    channel: named(e.channel, winmetaChannelByValue),
-    level: named(e.level, winmetaLevelByValue),
-    opcode: named(e.opcode, winmetaOpcodeByValue),
-    ...(e.task !== undefined ? { task: { value: e.task } } : {}),
-    keywords: { mask: maskToHex(e.keyword), names: [] },
-    name: e.name,
-    fields: e.fields.map(toField),
-    provenance: { file, source: "tracelogging", ...at(e.blobRva) },
-    tracelogging: {
-      eventTags: e.tags,
-      blobType: e.blobType,
-      ...(fileOffset(e.blobRva) !== undefined ? { blobOffset: fileOffset(e.blobRva) } : {}),
-      blobRva: e.blobRva,
-      ...(single?.structRva !== undefined ? { providerStructRva: single.structRva } : {}),
-    },
-  }));
+  const events: CatalogEvent[] = info.events.map((e) => {
+    const owner = single ?? providerByBlob?.get(e.blobRva);
+    return {
+      kind: "tracelogging",
+      provider: owner ? providerRef(owner) : only,
+      id: e.id,
+      version: e.version,
+      channel: named(e.channel, winmetaChannelByValue),
+      level: named(e.level, winmetaLevelByValue),
+      opcode: named(e.opcode, winmetaOpcodeByValue),
+      ...(e.task !== undefined ? { task: { value: e.task } } : {}),
+      keywords: { mask: maskToHex(e.keyword), names: [] },
+      name: e.name,
+      fields: e.fields.map(toField),
+      provenance: { file, source: "tracelogging", ...at(e.blobRva) },
+      tracelogging: {
+        eventTags: e.tags,
+        blobType: e.blobType,
+        ...(fileOffset(e.blobRva) !== undefined ? { blobOffset: fileOffset(e.blobRva) } : {}),
+        blobRva: e.blobRva,
+        ...(owner?.structRva !== undefined ? { providerStructRva: owner.structRva } : {}),
+      },
+    };
+  });
   const notes = [
     ...info.notes.map((n) => `tracelogging: ${n}`),
     ...info.errors.map((n) => `tracelogging: ${n}`),
