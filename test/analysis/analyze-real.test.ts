@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { analyzeImage, ownCatalog } from "../../src/analysis/analyze.js";
 import type { CatalogEvent } from "../../src/catalog/model.js";
+import { manifestReader } from "../../src/catalog/readers/manifest.js";
 import { parsePe } from "../../src/formats/pe/index.js";
 import { corpus } from "../helpers/corpus.js";
 
@@ -133,4 +134,38 @@ test("analyze negative control: a driver without ETW has no write sites", () => 
   const report = analyzeImage(pe);
   assert.equal(report.findings.length, 0);
   assert.ok(report.entries.length > 0, "entry points are still found");
+});
+
+test("analyze dxil.dll (no resource) joined to its source manifest DxcRuntime.man", () => {
+  const bytes = new Uint8Array(readFileSync(corpus("pe/user/dxil.dll")));
+  const pe = parsePe(bytes);
+  const man = readFileSync(corpus("manifests/DxcRuntime.man"));
+  const catalog = manifestReader.read({ path: "DxcRuntime.man", bytes: new Uint8Array(man) });
+  const events = catalog.events.filter((e) => e.kind === "manifest");
+  assert.ok(events.length > 0);
+  // mc.exe adds the channel's keyword bit (top byte) at compile time; the XML does not list it.
+  const noChannelBits = (d: Record<string, unknown>) => ({
+    ...d,
+    keyword: "0x" + (BigInt(d.keyword as string) & 0x00ffffffffffffffn).toString(16),
+  });
+  const keys = new Set(events.map((e) => descriptorKey(e.provider.guid, noChannelBits(plain(e)))));
+  const report = analyzeImage(pe, { catalog });
+  const resolved = report.findings.filter(
+    (f) => f.event.kind === "manifest" && f.event.descriptor && f.provider?.guid,
+  );
+  assert.ok(resolved.length >= 4);
+  for (const f of resolved) {
+    if (f.event.kind !== "manifest") continue;
+    const key = descriptorKey(
+      f.provider!.guid!,
+      noChannelBits(f.event.descriptor as unknown as Record<string, unknown>),
+    );
+    assert.ok(keys.has(key), `descriptor not in DxcRuntime.man: ${key}`);
+  }
+  // Names come from the manifest through the join.
+  const named = report.rows.filter((r) => r.event.kind === "manifest" && r.event.name);
+  assert.equal(
+    named.length,
+    report.rows.filter((r) => r.event.kind === "manifest" && r.provider.guid).length,
+  );
 });
