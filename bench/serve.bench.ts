@@ -3,14 +3,14 @@
 // way `etw-atlas start` builds it. Set ETW_ATLAS_BENCH_DB=<catalog> to reuse an existing one.
 // Prints, per request, the median server-side time (the API's own `ms`) and the HTTP round trip.
 //
-// Measured 2026-11-25 on the shared 2-core build machine (140,706 events, 16,171 sites), median of
-// 7 server-side times: unfiltered first page 2.8 ms; field=ParentProcessID 0.4 ms; field=processid
-// (1,485 hits) 5 ms; field=Process* 15 ms; keyword name 0.6 ms; name glob 0.5 ms; kind 5 ms;
-// text "thread" 18 ms; text "process image" 20 ms; provider page (Kernel-Process) 1.5 ms, (Win32k,
-// 1,942 events) 56 ms; event page 1.2 ms; sites 16 ms. Over 100 ms only where no index applies:
-// field glob with fewer than 3 literal letters (field=*Id*: 183 ms, scans every field row), a
-// 1–2 letter full-text word (text=ab: 338 ms; the trigram index needs 3 letters) and a keyword mask
-// (keyword=0x10: 88 ms, scans every event).
+// Measured 2026-11-25 on the shared 2-core build machine (140,706 events, 32,995 sites), median of
+// 7 server-side times: unfiltered first page 23 ms; field=ParentProcessID 0.4 ms; field=processid
+// (1,485 hits) 14 ms; field=Process* 23 ms; keyword name 0.4 ms; name glob 0.4 ms; kind 19 ms;
+// text "thread" 20 ms; text "process image" 20 ms; provider page (Kernel-Process) 1.4 ms, (Win32k,
+// 1,942 events) 23 ms; event page 1.1 ms; sites 8 ms. Over 100 ms only where no index applies:
+// field glob with fewer than 3 literal letters (field=*Id*: 112 ms, scans every field row) and a
+// 1–2 letter full-text word (text=ab: 170 ms; the trigram index needs 3 letters); keyword=0x10
+// (a mask, scans every event) 59 ms.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";

@@ -167,6 +167,21 @@ describe("web API on real catalogs", () => {
     assert.ok(body.metadata[0].keywords.some((k: { name: string }) => k.name === "WINEVENT_KEYWORD_PROCESS"));
   });
 
+  test("providers without name and GUID have a page too (unnamed=1 with a kind)", async () => {
+    assert.equal((await get("/api/provider?unnamed=1")).status, 400);
+    const { body } = await get("/api/providers?kind=tracelogging");
+    const unnamed = body.rows.filter((p: { name: string; guid: string }) => !p.name && !p.guid);
+    const page = await get("/api/provider?kind=tracelogging&unnamed=1");
+    if (unnamed.length === 0) assert.equal(page.status, 404);
+    else {
+      assert.equal(page.status, 200);
+      const total = unnamed.reduce((n: number, p: { events: number }) => n + p.events, 0);
+      assert.equal(page.body.events.length, total);
+      for (const e of page.body.events)
+        assert.deepEqual([e.provider, e.guid, e.kind], ["", "", "tracelogging"]);
+    }
+  });
+
   test("event page: fields with types, and the code sites fltMgr.sys has for it", async () => {
     const { body: prov } = await get(`/api/provider?guid=${FILTER_MANAGER}`);
     const withSites = prov.events.filter((e: { sites: number }) => e.sites > 0);

@@ -218,12 +218,16 @@ export function provider(src: AtlasSources, params: URLSearchParams): ApiRespons
   const kind = strParam(params, "kind");
   const guid = strParam(params, "guid")?.replace(/[{}]/g, "").toLowerCase();
   const name = strParam(params, "name");
-  if (!guid && !name) throw new BadRequest("provider needs guid or name");
+  // A provider with neither name nor GUID (some TraceLogging metadata): `unnamed=1` with a kind.
+  const unnamed = !guid && !name && params.get("unnamed") === "1";
+  if (!guid && !name && !(unnamed && kind))
+    throw new BadRequest("provider needs guid, name, or kind with unnamed=1");
   const where: string[] = [];
   const args: unknown[] = [];
   if (kind) where.push("p.kind = ?") && args.push(kind);
   if (guid) where.push("p.guid = ?") && args.push(guid);
-  else where.push("p.name = ? COLLATE NOCASE") && args.push(name);
+  else if (name) where.push("p.name = ? COLLATE NOCASE") && args.push(name);
+  else where.push("p.name = '' AND p.guid = ''");
   const records = src.store.db
     .prepare(
       `SELECT p.metadata_json AS m, f.path AS file FROM providers p JOIN files f ON f.id = p.file_id
@@ -231,8 +235,11 @@ export function provider(src: AtlasSources, params: URLSearchParams): ApiRespons
     )
     .all(...args) as Array<{ m: string; file: string }>;
   const query: EventQuery = { provider: guid ?? name, kind, limit: -1 };
-  const rows = searchEvents(src.store.db, query);
-  if (records.length === 0 && rows.length === 0) return notFound(`no provider ${guid ?? name}`);
+  const rows = unnamed
+    ? searchEvents(src.store.db, query).filter((r) => r.provider === "" && r.guid === "")
+    : searchEvents(src.store.db, query);
+  if (records.length === 0 && rows.length === 0)
+    return notFound(`no provider ${guid ?? name ?? "(unnamed)"}`);
   const counter = siteCounter(src.store);
   const events: SearchRow[] = rows.map((r) => ({ ...r, sites: counter.count(r) }));
   const metadata = records.map((r) => ({

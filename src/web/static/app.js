@@ -51,7 +51,12 @@ function hashFor(route, params) {
 }
 
 function providerHref(kind, guid, name) {
-  return hashFor("provider", guid ? { kind, guid } : { kind, name });
+  return hashFor("provider", guid ? { kind, guid } : name ? { kind, name } : { kind, unnamed: 1 });
+}
+
+/** Display name of a provider; unnamed ones (e.g. WEVT_TEMPLATE without a name) show their GUID. */
+function providerLabel(name, guid) {
+  return name || (guid ? `{${guid}}` : "(unnamed provider)");
 }
 
 function shortType(t) {
@@ -206,7 +211,7 @@ const EVENT_COLUMNS = [
   {
     label: "Provider",
     key: "provider",
-    cell: (r) => link(providerHref(r.kind, r.guid, r.provider), r.provider),
+    cell: (r) => link(providerHref(r.kind, r.guid, r.provider), providerLabel(r.provider, r.guid)),
   },
   { label: "Kind", key: "kind" },
   { label: "Id", key: "id", cls: "num" },
@@ -281,7 +286,7 @@ async function providersView(params) {
     {
       label: "Provider",
       key: "name",
-      cell: (r) => link(providerHref(r.kind, r.guid, r.name), r.name || "(unnamed)"),
+      cell: (r) => link(providerHref(r.kind, r.guid, r.name), providerLabel(r.name, r.guid)),
     },
     { label: "Kind", key: "kind" },
     { label: "GUID", key: "guid", cls: "mono" },
@@ -340,7 +345,7 @@ async function providerView(params) {
     "search within this provider",
   );
   const blocks = [
-    el("h1", {}, data.name || "(unnamed provider)"),
+    el("h1", {}, providerLabel(data.name, data.guid)),
     facts,
     el("p", {}, searchLink),
     table("Events", EVENT_COLUMNS, data.events, {
@@ -449,7 +454,7 @@ async function eventView(rowid) {
     el(
       "dd",
       {},
-      link(providerHref(ev.kind, p.guid, p.name), p.name || "(unnamed)"),
+      link(providerHref(ev.kind, p.guid, p.name), providerLabel(p.name, p.guid)),
       " ",
       el("span", { class: "mono muted" }, p.guid),
     ),
@@ -704,7 +709,7 @@ async function diffView(params) {
     {
       label: "Provider",
       key: "provider",
-      cell: (r) => link(providerHref(r.kind, r.guid, r.provider), r.provider),
+      cell: (r) => link(providerHref(r.kind, r.guid, r.provider), providerLabel(r.provider, r.guid)),
     },
     { label: "Kind", key: "kind" },
     {
