@@ -48,7 +48,7 @@ export interface AnalyzeOptions {
   maxDepth?: number;
   /** Per entry, keep only the shallowest row of each (provider, event). */
   shallowest?: boolean;
-  /** Include sites no entry point reaches (entry null). Default true. */
+  /** Include sites no entry point reaches (entry null). Default: true unless `entries` is given. */
   unreached?: boolean;
   progress?: (stage: string, done: number, total: number) => void;
   /** Names for legacy kernel group masks / hook ids (see parseKernelNames). */
@@ -122,9 +122,16 @@ export function analyzeProgram(program: LoadedProgram, options: AnalyzeOptions =
   lap("recognizers");
   let entries = findEntryPoints(program);
   if (options.entries && options.entries.length > 0) {
-    const wanted = new Set(options.entries);
+    // A Zw* name asks for the Nt* service of the same name (kernel-mode callers use Zw*).
+    const wanted = new Set(
+      options.entries.flatMap((n) => (/^Zw[A-Z]/.test(n) ? [n, "Nt" + n.slice(2)] : [n])),
+    );
     entries = entries.filter((e) => wanted.has(e.name) || wanted.has(e.name.replace(/^.*:/, "")));
-    for (const w of wanted) if (!entries.some((e) => e.name === w)) notes.push(`entry point not found: ${w}`);
+    for (const w of options.entries) {
+      const alt = /^Zw[A-Z]/.test(w) ? "Nt" + w.slice(2) : w;
+      if (!entries.some((e) => e.name === w || e.name === alt || e.name.replace(/^.*:/, "") === w))
+        notes.push(`entry point not found: ${w}`);
+    }
   }
   const maxDepth = options.maxDepth ?? 8;
   const targets = new Set(findings.map((f) => f.function));
@@ -150,7 +157,7 @@ export function analyzeProgram(program: LoadedProgram, options: AnalyzeOptions =
     }
   }
   if (options.shallowest) rows = keepShallowest(rows);
-  if (options.unreached ?? true) {
+  if (options.unreached ?? !options.entries?.length) {
     for (const f of findings)
       if (!reached.has(f)) rows.push(toRow(f, null, [name(f.function)], joiner, name));
   }
@@ -176,16 +183,19 @@ interface Joiner {
   manifest(guid: string, id: number, version: number): CatalogEvent | undefined;
   providerName(guid: string): string | undefined;
   tracelogging(blobRva: number): CatalogEvent | undefined;
+  wpp(messageGuid: string, messageNumber: number): CatalogEvent | undefined;
 }
 
 function eventJoiner(catalog: SourceResult): Joiner {
   const manifest = new Map<string, CatalogEvent>();
   const providers = new Map<string, string>();
   const tl = new Map<number, CatalogEvent>();
+  const wpp = new Map<string, CatalogEvent>();
   for (const e of catalog.events) {
     if (e.provider.guid && e.provider.name) providers.set(e.provider.guid, e.provider.name);
     if (e.kind === "manifest") manifest.set(`${e.provider.guid}:${e.id}:${e.version}`, e);
     if (e.kind === "tracelogging" && e.tracelogging?.blobRva !== undefined) tl.set(e.tracelogging.blobRva, e);
+    if (e.kind === "wpp" && e.wpp?.messageGuid) wpp.set(`${e.wpp.messageGuid}:${e.id}`, e);
   }
   for (const p of catalog.providers)
     if (p.provider.guid && p.provider.name) providers.set(p.provider.guid, p.provider.name);
@@ -193,6 +203,7 @@ function eventJoiner(catalog: SourceResult): Joiner {
     manifest: (g, id, v) => manifest.get(`${g}:${id}:${v}`),
     providerName: (g) => providers.get(g),
     tracelogging: (rva) => tl.get(rva),
+    wpp: (g, n) => wpp.get(`${g}:${n}`),
   };
 }
 
@@ -240,6 +251,17 @@ function toRow(
     }
   } else {
     for (const [k, v] of Object.entries(ev)) if (k !== "kind" && v !== undefined) event[k] = v;
+    // WPP: the PDB's TMF message (name, format, arguments) and its control GUID as the provider.
+    if (ev.kind === "wpp" && ev.messageGuid !== undefined && ev.messageNumber !== undefined) {
+      const c = joiner.wpp(ev.messageGuid, ev.messageNumber);
+      if (c) {
+        event.name = c.name;
+        if (c.message) event.message = c.message;
+        event.fields = c.fields.map((x) => x.name);
+        if (!provider.guid && c.provider.guid) provider.guid = c.provider.guid;
+        if (!provider.name && c.provider.name) provider.name = c.provider.name;
+      }
+    }
   }
   return {
     entry,

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import { analyzeImage, ownCatalog, symbolsFromPdb } from "../../analysis/analyze.js";
 import { type KernelNames, parseKernelNames } from "../../analysis/recognizers/kernel.js";
+import { wppCatalogFromPdb } from "../../analysis/recognizers/wpp.js";
 import { FORMATS, formatRows, type ReportFormat } from "../../analysis/report.js";
 import { rowsToSites } from "../../analysis/sites.js";
 import { CatalogStore } from "../../catalog/store.js";
@@ -64,10 +65,18 @@ export function register(program: Command): void {
       const bytes = new Uint8Array(readFileSync(file));
       const pe = parsePe(bytes);
       // An explicit PDB or a symbol path goes through the resolver, which checks GUID and age.
-      const symbols =
+      const found =
         opts.pdb || opts.symbols
-          ? symbolsFromPdb((await findPdbForImage(file, { pdb: opts.pdb, symbolPath: opts.symbols })).pdb)
+          ? await findPdbForImage(file, { pdb: opts.pdb, symbolPath: opts.symbols })
           : undefined;
+      const symbols = found ? symbolsFromPdb(found.pdb) : undefined;
+      const catalog = ownCatalog(pe, file, bytes);
+      if (found) {
+        // WPP sites join to the PDB's TMF messages.
+        const wpp = wppCatalogFromPdb(found.pdb, found.path);
+        catalog.providers.push(...wpp.providers);
+        catalog.events.push(...wpp.events);
+      }
       const showProgress = !opts.quiet && process.stderr.isTTY;
       let lastPct = -1;
       const report = analyzeImage(pe, {
@@ -75,8 +84,9 @@ export function register(program: Command): void {
         entries: opts.entry,
         maxDepth,
         shallowest: opts.shallowest,
-        unreached: opts.unreached,
-        catalog: ownCatalog(pe, file, bytes),
+        // With --entry the question is about those entries: unreached sites only with the default.
+        unreached: opts.unreached && !opts.entry,
+        catalog,
         kernelNames: opts.kernelNames ? loadKernelNames(opts.kernelNames) : undefined,
         progress: showProgress
           ? (stage, done, total) => {
