@@ -2,11 +2,16 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { symbolsFromPdb } from "../../src/analysis/analyze.js";
+import { analyzeProgram, symbolsFromPdb } from "../../src/analysis/analyze.js";
 import { functionAt, functionName } from "../../src/analysis/functions.js";
 import { loadProgram } from "../../src/analysis/program.js";
 import type { WriteFinding } from "../../src/analysis/recognizers/types.js";
-import { tmfForSite, tmfIndex, wppRecognizer } from "../../src/analysis/recognizers/wpp.js";
+import {
+  tmfForSite,
+  tmfIndex,
+  wppCatalogFromPdb,
+  wppRecognizer,
+} from "../../src/analysis/recognizers/wpp.js";
 import { parsePdb } from "../../src/formats/pdb/index.js";
 import { parsePe, SCN_MEM_EXECUTE, SCN_MEM_WRITE } from "../../src/formats/pe/index.js";
 import { wppFromPdb } from "../../src/formats/wpp/index.js";
@@ -17,6 +22,8 @@ interface Site {
   guid: string;
   number: number;
   function: string;
+  /** `#typev` name (the TMF message name). */
+  name?: string;
 }
 
 /** Trace calls as the C source declares them: each TMF annotation's GUID, message number and FUNC=. */
@@ -26,10 +33,11 @@ function sourceSites(cFile: string): Site[] {
   // String literal bodies may hold escaped quotes (\" in the format string).
   const lit = String.raw`(?:[^"\\]|\\.)*`;
   const re = new RegExp(
-    String.raw`L"TMF:",\s*L"([0-9a-f-]{36}) ${lit}",\s*L"#typev \S+ (\d+) ${lit}FUNC=(\w+)"`,
+    String.raw`L"TMF:",\s*L"([0-9a-f-]{36}) ${lit}",\s*L"#typev (\S+) (\d+) ${lit}FUNC=(\w+)"`,
     "g",
   );
-  for (const m of text.matchAll(re)) out.push({ guid: m[1]!, number: Number(m[2]), function: m[3]! });
+  for (const m of text.matchAll(re))
+    out.push({ guid: m[1]!, name: m[2]!, number: Number(m[3]), function: m[4]! });
   return out;
 }
 
@@ -77,6 +85,24 @@ for (const [name, image, writeFunction] of [
       const tmf = tmfForSite(index, wppEvent(f));
       assert.ok(tmf, `TMF message for ${key(got[i]!)}`);
       assert.equal(tmf.function, got[i]!.function);
+    }
+  });
+
+  test(`${image} analyze + PDB TMF catalog: rows carry the message name, format and control GUID`, () => {
+    const { program, pdbFile } = wppFindings(fixture(image), fixture(image.replace(/\.\w+$/, ".pdb")));
+    const catalog = wppCatalogFromPdb(pdbFile!, image.replace(/\.\w+$/, ".pdb"));
+    const rows = analyzeProgram(program, { catalog }).rows.filter((r) => r.event.kind === "wpp");
+    const controls = new Map(wppFromPdb(pdbFile!).controls.map((c) => [c.name, c.guid]));
+    assert.equal(new Set(rows.map((r) => r.site.rva)).size, expected.length);
+    for (const r of rows) {
+      const want = expected.find((s) => s.guid === r.event.messageGuid && s.number === r.event.messageNumber);
+      assert.ok(want, `row ${r.site.rva} matches a source trace call`);
+      assert.equal(r.event.name, want.name);
+      assert.equal(typeof r.event.message, "string");
+      assert.ok(
+        r.provider.guid && [...controls.values()].includes(r.provider.guid),
+        "provider = a TMC control GUID",
+      );
     }
   });
 
