@@ -2,7 +2,7 @@
  * Function discovery: starts from .pdata (x64 RUNTIME_FUNCTION), exports, PDB symbols and direct
  * call targets; instruction-index ranges per function; import thunks (`jmp [rip+__imp_X]`).
  */
-import { type Code, Flow, indexAt, indexAtOrBefore, M, Op, Reg } from "./disasm.js";
+import { type Code, Flow, gpr64, indexAt, indexAtOrBefore, M, Op, Reg } from "./disasm.js";
 
 /** One x64 RUNTIME_FUNCTION entry, with `parent` set for chained (continuation) entries. */
 export interface RuntimeFunctionRange {
@@ -179,21 +179,81 @@ export function basicBlockLeaders(code: Code, f: FunctionInfo): number[] {
  * the branch instructions that reach it (fall-through predecessors are implicit: i-1 unless
  * i-1 ends its block with an unconditional transfer).
  */
-export function branchPredecessors(code: Code, f: FunctionInfo): Map<number, number[]> {
+export function branchPredecessors(
+  code: Code,
+  f: FunctionInfo,
+  readU32?: (rva: number) => number | undefined,
+): Map<number, number[]> {
   const preds = new Map<number, number[]>();
+  const add = (target: number, from: number): void => {
+    if (target < f.rva || target >= f.end) return;
+    const j = indexAt(code, target);
+    if (j < 0) return;
+    const list = preds.get(j);
+    if (list) {
+      if (!list.includes(from)) list.push(from);
+    } else preds.set(j, [from]);
+  };
   for (let i = f.first; i < f.last; i++) {
     const fl = code.flow[i]!;
     if ((fl === Flow.ConditionalBranch || fl === Flow.UnconditionalBranch) && code.op0[i] === Op.Branch) {
-      const t = code.addr[i]!;
-      if (t < f.rva || t >= f.end) continue;
-      const j = indexAt(code, t);
-      if (j < 0) continue;
-      const list = preds.get(j);
-      if (list) list.push(i);
-      else preds.set(j, [i]);
+      add(code.addr[i]!, i);
+    } else if (fl === Flow.IndirectBranch && readU32) {
+      for (const t of jumpTableTargets(code, f, i, readU32)) add(t, i);
     }
   }
   return preds;
+}
+
+/** Entries read from one jump table at most (real switches stay far below). */
+const MAX_JUMP_TABLE = 1024;
+
+/**
+ * Targets of an MSVC x64 switch: `lea rB, [rip+__ImageBase]` … `mov eT, [rB + rI*4 + TABLE]` …
+ * `add rT, rB` … `jmp rT`, where TABLE holds 32-bit RVAs. Entries are read while they land on an
+ * instruction inside the function.
+ */
+export function jumpTableTargets(
+  code: Code,
+  f: FunctionInfo,
+  jmp: number,
+  readU32: (rva: number) => number | undefined,
+): number[] {
+  if (code.op0[jmp] !== Op.Reg) return [];
+  const reg = gpr64(code.reg0[jmp]!);
+  let table = -1;
+  let baseReg = -1;
+  for (let j = jmp - 1; j >= Math.max(f.first, jmp - 12); j--) {
+    if (code.op0[j] !== Op.Reg || gpr64(code.reg0[j]!) !== reg) continue;
+    if (code.mnem[j] === M.Add && code.op1[j] === Op.Reg) continue; // add rT, rB
+    if (
+      (code.mnem[j] === M.Mov || code.mnem[j] === M.Movsxd) &&
+      code.op1[j] === Op.Mem &&
+      code.memScale[j] === 4 &&
+      code.memIndex[j] !== 0
+    ) {
+      table = code.addr[j]!;
+      baseReg = gpr64(code.memBase[j]!);
+    }
+    break;
+  }
+  if (table <= 0) return [];
+  // The base register must hold the image base (RVA 0).
+  let baseIsImage = false;
+  for (let j = jmp - 1; j >= Math.max(f.first, jmp - 24); j--) {
+    if (code.op0[j] === Op.Reg && gpr64(code.reg0[j]!) === baseReg) {
+      baseIsImage = code.mnem[j] === M.Lea && code.memBase[j] === Reg.RIP && code.addr[j] === 0;
+      break;
+    }
+  }
+  if (!baseIsImage) return [];
+  const out: number[] = [];
+  for (let k = 0; k < MAX_JUMP_TABLE; k++) {
+    const t = readU32(table + 4 * k);
+    if (t === undefined || t < f.rva || t >= f.end || indexAt(code, t) < 0) break;
+    out.push(t);
+  }
+  return out;
 }
 
 /** True when control never falls through from instruction i to i+1. */

@@ -131,7 +131,10 @@ export class ValueResolver {
   private walk(fn: FunctionInfo): Walk {
     let preds = this.predCache.get(fn.rva);
     if (!preds) {
-      preds = branchPredecessors(this.code, fn);
+      preds = branchPredecessors(this.code, fn, (rva) => {
+        const b = this.imageBytes(rva, 4);
+        return b ? (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0 : undefined;
+      });
       this.predCache.set(fn.rva, preds);
     }
     return { code: this.code, fn, preds };
