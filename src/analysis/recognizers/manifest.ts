@@ -5,6 +5,7 @@
  * XMM stores); the handle to a REGHANDLE global whose registration names the provider, or — the
  * locality pattern — to a registration in the same function.
  */
+import { formatGuid } from "../../util/bytes.js";
 import { functionAt } from "../functions.js";
 import type { Value } from "../values.js";
 import { resolveArguments } from "../wrappers.js";
@@ -17,7 +18,7 @@ import type {
   WriteRecognizer,
 } from "./types.js";
 
-/** APIs taking (RegHandle, PCEVENT_DESCRIPTOR, ...). */
+/** APIs taking (RegHandle, PCEVENT_DESCRIPTOR, ...) — or a provider GUID pointer, see NO_REGISTRATION_APIS. */
 export const DESCRIPTOR_WRITE_APIS = [
   "EtwWrite",
   "EtwWriteEx",
@@ -33,7 +34,11 @@ export const DESCRIPTOR_WRITE_APIS = [
   "EtwEventWriteFull",
   "EtwEventWriteStartScenario",
   "EtwEventWriteEndScenario",
+  "EtwEventWriteNoRegistration",
 ];
+
+/** APIs taking (LPCGUID ProviderId, PCEVENT_DESCRIPTOR, ...): no registration needed. */
+export const NO_REGISTRATION_APIS = ["EtwEventWriteNoRegistration"];
 
 /** APIs taking (RegHandle, UCHAR Level, ULONGLONG Keyword, ...). */
 export const STRING_WRITE_APIS = ["EtwWriteString", "EventWriteString", "EtwEventWriteString"];
@@ -113,11 +118,9 @@ export const manifestRecognizer: WriteRecognizer = {
           const event: SiteEvent = isString
             ? stringEvent(call.values[1]!, call.values[2]!)
             : descriptorEvent(ctx, call.values[1]!);
-          const provider = providerInfo(
-            ctx,
-            handle,
-            providerForHandle(ctx, handle, fn?.rva ?? 0, site.caller),
-          );
+          const provider = NO_REGISTRATION_APIS.includes(api)
+            ? guidProvider(ctx, handle)
+            : providerInfo(ctx, handle, providerForHandle(ctx, handle, fn?.rva ?? 0, site.caller));
           const finding: WriteFinding = {
             index: outer,
             rva: ctx.code.rva[outer]!,
@@ -134,6 +137,17 @@ export const manifestRecognizer: WriteRecognizer = {
     return out;
   },
 };
+
+/** Provider named by a GUID pointer argument. */
+function guidProvider(ctx: AnalysisContext, v: Value): WriteFinding["provider"] {
+  if (v.k !== "addr") return undefined;
+  const bytes = ctx.values.imageBytes(v.rva, 16);
+  if (!bytes) return undefined;
+  const out: NonNullable<WriteFinding["provider"]> = { guid: formatGuid(bytes) };
+  const sym = ctx.symbolAt(v.rva);
+  if (sym) out.symbol = sym;
+  return out;
+}
 
 function descriptorEvent(ctx: AnalysisContext, v: Value): SiteEvent {
   if (v.k === "addr") {
