@@ -133,38 +133,27 @@ export function pointerCalls(ctx: AnalysisContext): Array<{ index: number; slot:
     const sec = ctx.pe.sectionOfRva(rva);
     return sec !== undefined && (sec.characteristics & SCN_MEM_WRITE) !== 0 && !importSlot(ctx, rva);
   };
-  const thunkCache = new Map<number, boolean>();
-  const isDispatchThunk = (target: number): boolean => {
-    let v = thunkCache.get(target);
-    if (v === undefined) {
-      const f = ctx.functions.byRva.get(target);
-      v =
-        f !== undefined &&
-        code.flow[f.first] === Flow.IndirectBranch &&
-        (code.op0[f.first] === Op.Mem || code.op0[f.first] === Op.Reg);
-      thunkCache.set(target, v);
-    }
-    return v;
+  const viaRax = (i: number): void => {
+    const g = loadedFrom(code, i, Reg.RAX);
+    if (g !== undefined && writableGlobal(g)) out.push({ index: i, slot: g });
   };
   for (let i = 0; i < code.count; i++) {
-    const fl = code.flow[i]!;
-    if (fl === Flow.IndirectCall) {
-      if (code.op0[i] === Op.Mem && code.memBase[i] === Reg.RIP && code.memIndex[i] === 0) {
-        const slot = code.addr[i]!;
-        if (writableGlobal(slot)) out.push({ index: i, slot });
-        else if (!importSlot(ctx, slot)) {
-          // `call [__guard_dispatch_icall_fptr]` with the target in RAX.
-          const g = loadedFrom(code, i, Reg.RAX);
-          if (g !== undefined && writableGlobal(g)) out.push({ index: i, slot: g });
-        }
-      } else if (code.op0[i] === Op.Reg) {
-        const g = loadedFrom(code, i, gpr64(code.reg0[i]!));
-        if (g !== undefined && writableGlobal(g)) out.push({ index: i, slot: g });
-      }
-    } else if (fl === Flow.Call && code.op0[i] === Op.Branch && isDispatchThunk(code.addr[i]!)) {
-      const g = loadedFrom(code, i, Reg.RAX);
+    if (code.flow[i] !== Flow.IndirectCall) continue;
+    if (code.op0[i] === Op.Mem && code.memBase[i] === Reg.RIP && code.memIndex[i] === 0) {
+      const slot = code.addr[i]!;
+      if (writableGlobal(slot)) out.push({ index: i, slot });
+      else if (!importSlot(ctx, slot)) viaRax(i); // `call [__guard_dispatch_icall_fptr]`, target in RAX
+    } else if (code.op0[i] === Op.Reg) {
+      const g = loadedFrom(code, i, gpr64(code.reg0[i]!));
       if (g !== undefined && writableGlobal(g)) out.push({ index: i, slot: g });
     }
+  }
+  // Direct calls of a dispatch thunk (a function that is just `jmp [rip+X]` / `jmp reg`).
+  for (const f of ctx.functions.byRva.values()) {
+    if (code.flow[f.first] !== Flow.IndirectBranch || f.thunkImport !== undefined) continue;
+    if (code.op0[f.first] !== Op.Mem && code.op0[f.first] !== Op.Reg) continue;
+    for (const site of ctx.graph.callers.get(f.rva) ?? [])
+      if (code.flow[site.index] === Flow.Call) viaRax(site.index);
   }
   return out;
 }
