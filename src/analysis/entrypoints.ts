@@ -89,13 +89,24 @@ function isDriver(p: LoadedProgram): boolean {
 export function dispatchRoutines(p: LoadedProgram, entryRva: number): EntryPoint[] {
   const out: EntryPoint[] = [];
   const { code, functions, graph } = p;
-  const scan = [
-    entryRva,
-    ...(graph.callees.get(entryRva) ?? [])
-      .map((s) => s.callee)
-      .flatMap((c) => (c.kind === "function" ? [c.rva] : [])),
-  ];
-  for (const fnRva of new Set(scan)) {
+  const values = p.context.values;
+  // Which parameter of each scanned function holds the DRIVER_OBJECT: DriverEntry's first; for a
+  // function DriverEntry calls, the parameter DriverEntry passes its own first parameter in.
+  const driverParam = new Map<number, Set<number>>([[entryRva, new Set([0])]]);
+  for (const s of graph.callees.get(entryRva) ?? []) {
+    if (s.callee.kind !== "function" || s.callee.rva === entryRva) continue;
+    for (let n = 0; n < 4; n++) {
+      const args = values.argument(s.index, n);
+      // GsDriverEntry keeps RCX in R9 across __security_init_cookie, then tail-jumps to the real
+      // DriverEntry: an unresolved first argument of that tail jump is still the DRIVER_OBJECT.
+      const stub = s.tail && n === 0 && args.every((v) => v.k === "unknown");
+      if (!stub && !args.some((v) => v.k === "param" && v.n === 0)) continue;
+      const set = driverParam.get(s.callee.rva) ?? new Set<number>();
+      set.add(n);
+      driverParam.set(s.callee.rva, set);
+    }
+  }
+  for (const [fnRva, params] of driverParam) {
     const f = functions.byRva.get(fnRva);
     if (!f) continue;
     const loaded = new Map<number, number>(); // register → code rva last loaded by lea
@@ -120,6 +131,8 @@ export function dispatchRoutines(p: LoadedProgram, entryRva: number): EntryPoint
         const disp = code.addr[i]!;
         const base = code.memBase[i]!;
         if (target === undefined || base === Reg.RIP || base === Reg.RSP) continue;
+        // The store must go into the DRIVER_OBJECT, not another table of routines (FAST_IO_DISPATCH).
+        if (!values.registerAt(i, gpr64(base)).some((v) => v.k === "param" && params.has(v.n))) continue;
         const fn = functions.byRva.get(target)!;
         if (disp === 0x68)
           out.push({ name: `DriverUnload:${functionName(fn)}`, rva: target, kind: "dispatch" });

@@ -162,6 +162,13 @@ export class ValueResolver {
     return this.slot(w, site, 0, "rsp", 8 * n + (tail ? 8 : 0), 8, site, 0);
   }
 
+  /** Value(s) of a general-purpose register (64-bit number, e.g. Reg.RBX) just before instruction `at`. */
+  registerAt(at: number, reg: number): Value[] {
+    const fn = functionAt(this.functions, this.code.rva[at]!);
+    if (!fn) return [{ k: "unknown", why: "no function" }];
+    return this.register(this.walk(fn), at, reg, 0, at, 0);
+  }
+
   /**
    * Values of register reg just before instruction `at`; `delta` = RSP before `at` minus RSP before
    * `origin`.

@@ -7,6 +7,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { analyzeImage, ownCatalog } from "../../src/analysis/analyze.js";
+import { findEntryPoints } from "../../src/analysis/entrypoints.js";
+import { loadProgram } from "../../src/analysis/program.js";
 import type { CatalogEvent } from "../../src/catalog/model.js";
 import { manifestReader } from "../../src/catalog/readers/manifest.js";
 import { parsePe } from "../../src/formats/pe/index.js";
@@ -168,4 +170,26 @@ test("analyze dxil.dll (no resource) joined to its source manifest DxcRuntime.ma
     named.length,
     report.rows.filter((r) => r.event.kind === "manifest" && r.provider.guid).length,
   );
+});
+
+test("entry points of winebus.sys: the dispatch routines Wine's DriverEntry assigns", () => {
+  // Wine's dlls/winebus.sys/main.c DriverEntry sets MajorFunction[IRP_MJ_PNP],
+  // MajorFunction[IRP_MJ_INTERNAL_DEVICE_CONTROL] and DriverUnload (AddDevice lives in the
+  // driver extension, not the DRIVER_OBJECT).
+  const pe = parsePe(new Uint8Array(readFileSync(corpus("pe/kernel/winebus.sys"))));
+  const program = loadProgram(pe);
+  const kinds = findEntryPoints(program)
+    .filter((e) => e.kind === "dispatch")
+    .map((e) => e.name.replace(/:.*/, ""))
+    .sort();
+  assert.deepEqual(kinds, ["DriverUnload", "IRP_MJ_INTERNAL_DEVICE_CONTROL", "IRP_MJ_PNP"]);
+});
+
+test("entry points of fltMgr.sys: stores into a FAST_IO_DISPATCH table are not dispatch routines", () => {
+  const pe = parsePe(new Uint8Array(readFileSync(corpus("pe/kernel/fltMgr.sys"))));
+  const entries = findEntryPoints(loadProgram(pe)).filter((e) => e.kind === "dispatch");
+  assert.ok(entries.some((e) => e.name.startsWith("IRP_MJ_CREATE:")));
+  // Each IRP_MJ slot is assigned at most one routine.
+  const slots = entries.map((e) => e.name.replace(/:.*/, ""));
+  assert.equal(new Set(slots).size, slots.length, slots.join(" "));
 });
