@@ -149,3 +149,28 @@ test("catalog extractor: over the code budget, events keep an empty provider and
   assert.equal(sites.byBlob, undefined);
   assert.match(sites.note ?? "", /over the scan budget/);
 });
+
+test("OpenConsole: events land on the provider their source code writes them with", () => {
+  // Windows Terminal (MIT) source: src/terminal/parser/tracing.cpp writes StateMachine_* with
+  // g_hConsoleVirtTermParserEventTraceProvider ("Microsoft.Windows.Console.VirtualTerminal.Parser");
+  // src/types/UiaTracing.cpp writes the ScreenInfoUiaProvider::* / UiaTextRange::* events with
+  // g_UiaProviderTraceProvider ("Microsoft.Windows.Console.UIA").
+  const program = loadProgram(parsePe(new Uint8Array(readFileSync(corpus("pe/user/OpenConsole.exe")))));
+  const info = traceLoggingInfo(program.pe);
+  const byBlob = providerByEventBlob(program.context);
+  const expectations: Array<[RegExp, string]> = [
+    [/^StateMachine_/, "Microsoft.Windows.Console.VirtualTerminal.Parser"],
+    [/^(ScreenInfoUiaProvider|UiaTextRange)::/, "Microsoft.Windows.Console.UIA"],
+  ];
+  for (const [pattern, provider] of expectations) {
+    const events = info.events.filter((e) => pattern.test(e.name));
+    assert.ok(events.length >= 5, `${pattern}: events present`);
+    for (const e of events) assert.equal(byBlob.get(e.blobRva)?.name, provider, `${e.name}`);
+  }
+  // And nothing else is written with those two providers.
+  for (const e of info.events) {
+    const p = byBlob.get(e.blobRva)?.name;
+    const owner = expectations.find(([re]) => re.test(e.name))?.[1];
+    if (p === expectations[0]![1] || p === expectations[1]![1]) assert.equal(p, owner, e.name);
+  }
+});
