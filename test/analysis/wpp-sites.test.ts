@@ -127,6 +127,7 @@ function guidInReadOnlyData(pe: ReturnType<typeof parsePe>, guid: string): boole
 for (const rel of [
   "pe/kernel/IPMIDRV.sys",
   "pe/kernel/fltMgr.sys",
+  "pe/kernel/win32kns_10.0.19041.508.sys",
   "pe/user/ipnathlp.dll",
   "pe/user/win32spl_10.0.19041.508.dll",
 ]) {

@@ -75,7 +75,7 @@ export const wppRecognizer: WriteRecognizer = {
     // Calls through function-pointer globals: group by global, accept a global once one of its
     // calls has the WPP signature (or its symbol names it).
     const byPointer = new Map<number, number[]>();
-    for (const c of pointerCalls(ctx)) {
+    for (const c of mayHaveTracePointer(ctx) ? pointerCalls(ctx) : []) {
       const l = byPointer.get(c.slot);
       if (l) l.push(c.index);
       else byPointer.set(c.slot, [c.index]);
@@ -98,6 +98,15 @@ export const wppRecognizer: WriteRecognizer = {
     return out;
   },
 };
+
+/**
+ * A trace-message pointer is obtained at run time (MmGetSystemRoutineAddress("WmiTraceMessage")) or
+ * named by symbols; without either the scan of every indirect call is skipped.
+ */
+function mayHaveTracePointer(ctx: AnalysisContext): boolean {
+  if (ctx.callsTo("MmGetSystemRoutineAddress").length > 0) return true;
+  return [...POINTER_NAMES].some((n) => ctx.rvaOf(n) !== undefined);
+}
 
 type WppEvent = Extract<WriteFinding["event"], { kind: "wpp" }>;
 
