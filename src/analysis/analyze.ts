@@ -8,7 +8,7 @@ import type { PdbFile } from "../formats/pdb/index.js";
 import type { PeImage } from "../formats/pe/index.js";
 import { FormatError } from "../util/errors.js";
 import { type EntryPoint, findEntryPoints } from "./entrypoints.js";
-import { functionName } from "./functions.js";
+import { functionAt, functionName } from "./functions.js";
 import { type LoadedProgram, loadProgram, type SymbolTable } from "./program.js";
 import { reachTargets } from "./reach.js";
 import { recognizers } from "./recognizers/index.js";
@@ -38,6 +38,8 @@ export interface SiteRow {
   };
   depth: number | null;
   callPath: string[];
+  /** Wrapper functions between the site and the API (McTemplate*, logging helpers), outermost first. */
+  wrappers?: string[];
 }
 
 export interface AnalyzeOptions {
@@ -148,18 +150,24 @@ export function analyzeProgram(program: LoadedProgram, options: AnalyzeOptions =
     const f = program.functions.byRva.get(rva);
     return f ? functionName(f) : `sub_${rva.toString(16).toUpperCase()}`;
   };
+  // Functions holding the calls of a wrapper chain after the first one.
+  const wrapperNames = (f: WriteFinding): string[] =>
+    f.via.slice(1).map((rva) => {
+      const fn = functionAt(program.functions, rva);
+      return fn ? functionName(fn) : `sub_${rva.toString(16).toUpperCase()}`;
+    });
   let rows: SiteRow[] = [];
   const reached = new Set<WriteFinding>();
   for (const r of reaches) {
     for (const f of byFunction.get(r.target) ?? []) {
       reached.add(f);
-      rows.push(toRow(f, r.entry.name, r.path.map(name), joiner, name));
+      rows.push(toRow(f, r.entry.name, r.path.map(name), joiner, name, wrapperNames));
     }
   }
   if (options.shallowest) rows = keepShallowest(rows);
   if (options.unreached ?? !options.entries?.length) {
     for (const f of findings)
-      if (!reached.has(f)) rows.push(toRow(f, null, [name(f.function)], joiner, name));
+      if (!reached.has(f)) rows.push(toRow(f, null, [name(f.function)], joiner, name, wrapperNames));
   }
   lap("rows");
   return { rows, findings, entries, program, timings, notes };
@@ -213,6 +221,7 @@ function toRow(
   callPath: string[],
   joiner: Joiner,
   name: (rva: number) => string,
+  wrapperNames: (f: WriteFinding) => string[],
 ): SiteRow {
   const provider: SiteRow["provider"] = {};
   if (f.provider?.guid) provider.guid = f.provider.guid;
@@ -263,7 +272,7 @@ function toRow(
       }
     }
   }
-  return {
+  const row: SiteRow = {
     entry,
     site: { rva: "0x" + f.rva.toString(16), function: name(f.function) },
     writeFunction: f.writeFunction,
@@ -272,6 +281,9 @@ function toRow(
     depth: entry === null ? null : callPath.length,
     callPath,
   };
+  const wrappers = wrapperNames(f);
+  if (wrappers.length > 0) row.wrappers = wrappers;
+  return row;
 }
 
 function eventKey(r: SiteRow): string {

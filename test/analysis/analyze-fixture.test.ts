@@ -20,6 +20,7 @@ interface ExpectedProvider {
 interface ExpectedRow {
   entry: string;
   callPath: string[];
+  wrappers?: string[];
   writeFunction: string;
   provider: string | null;
   event: Record<string, unknown>;
@@ -83,6 +84,7 @@ test("etw_patterns fixture: providers resolved from globals, a wrapper's context
     assert.equal(row.provider.symbol, p.symbol, `${w.entry}: GUID symbol`);
     assert.equal(row.provider.handleSymbol, p.handleSymbol, `${w.entry}: handle symbol`);
     assert.equal(row.depth, w.callPath.length);
+    assert.deepEqual(row.wrappers ?? [], w.wrappers ?? [], `${w.entry}: wrappers`);
   }
 });
 
