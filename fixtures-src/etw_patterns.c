@@ -8,7 +8,7 @@
    - a descriptor built on the stack (EventDescCreate) and one copied from a global;
    - register, write, unregister in one function with a local handle (locality);
    - EtwTraceKernelEvent(data, count, group mask, hook id, flags) with constants
-     (PERF_MEMINFO 0x20080000, PERFINFO_LOG_TYPE_MM_STATS 0x027C);
+     (PERF_MEMINFO 0x20080000 / PERFINFO_LOG_TYPE_MM_STATS 0x027C, and PERF_PROCESS / PROCESS_CREATE);
    - a dispatch routine assigned to DRIVER_OBJECT.MajorFunction[IRP_MJ_DEVICE_CONTROL].
    The expected analysis rows are in etw_patterns.expected.json next to this file. */
 #include <ntddk.h>
@@ -113,6 +113,13 @@ __declspec(noinline) VOID MmLogQueryCombineStats(ULONG pages) {
   EtwTraceKernelEvent(&data, 1, 0x20080000, 0x027C, 0x401802);
 }
 
+/* PERF_PROCESS 0x00000001, PERFINFO_LOG_TYPE_PROCESS_CREATE 0x0301 (MOF: Process, event type 1). */
+__declspec(noinline) VOID PspLogWidgetProcess(ULONG pid) {
+  EVENT_DATA_DESCRIPTOR data;
+  EventDataDescCreate(&data, &pid, sizeof pid);
+  EtwTraceKernelEvent(&data, 1, 0x00000001, 0x0301, 0x401802);
+}
+
 __declspec(dllexport) NTSTATUS NtOpenWidget(ULONG id) { return PsOpenWidget(id); }
 __declspec(dllexport) NTSTATUS NtCloseWidget(ULONG id) { return PsCloseWidget(id) == STATUS_SUCCESS ? 0 : 1; }
 __declspec(dllexport) NTSTATUS NtQueryWidget(ULONG id) {
@@ -126,6 +133,10 @@ __declspec(dllexport) NTSTATUS NtSetWidgetPower(ULONG state) {
   return STATUS_SUCCESS;
 }
 __declspec(dllexport) NTSTATUS NtSelfTestWidget(VOID) { return PsSelfTest(); }
+__declspec(dllexport) NTSTATUS NtCreateWidgetProcess(ULONG pid) {
+  PspLogWidgetProcess(pid);
+  return STATUS_SUCCESS;
+}
 __declspec(dllexport) NTSTATUS NtQueryWidgetStats(ULONG pages) {
   MmLogQueryCombineStats(pages);
   return STATUS_SUCCESS;

@@ -12,7 +12,7 @@ import { functionAt, functionName } from "./functions.js";
 import { type LoadedProgram, loadProgram, type SymbolTable } from "./program.js";
 import { reachTargets } from "./reach.js";
 import { recognizers } from "./recognizers/index.js";
-import { type KernelNames, nameKernelEvent } from "./recognizers/kernel.js";
+import { type KernelNames, nameKernelEvent, TRACE_GROUP_MOF_CATEGORY } from "./recognizers/kernel.js";
 import type { WriteFinding } from "./recognizers/types.js";
 
 /** One output row: an (entry point, write site) pair, or a site no entry reaches (entry null). */
@@ -192,6 +192,8 @@ interface Joiner {
   providerName(guid: string): string | undefined;
   tracelogging(blobRva: number): CatalogEvent | undefined;
   wpp(messageGuid: string, messageNumber: number): CatalogEvent | undefined;
+  /** Kernel (MOF) event of a hook id: class from the group byte, event type from the low byte. */
+  kernel(hookId: number): CatalogEvent | undefined;
 }
 
 function eventJoiner(catalog: SourceResult): Joiner {
@@ -199,11 +201,18 @@ function eventJoiner(catalog: SourceResult): Joiner {
   const providers = new Map<string, string>();
   const tl = new Map<number, CatalogEvent>();
   const wpp = new Map<string, CatalogEvent>();
+  const mof = new Map<string, CatalogEvent>();
   for (const e of catalog.events) {
     if (e.provider.guid && e.provider.name) providers.set(e.provider.guid, e.provider.name);
     if (e.kind === "manifest") manifest.set(`${e.provider.guid}:${e.id}:${e.version}`, e);
     if (e.kind === "tracelogging" && e.tracelogging?.blobRva !== undefined) tl.set(e.tracelogging.blobRva, e);
     if (e.kind === "wpp" && e.wpp?.messageGuid) wpp.set(`${e.wpp.messageGuid}:${e.id}`, e);
+    if (e.kind === "mof" && e.mof) {
+      // The newest version of a class's event type describes what today's kernel writes.
+      const key = `${e.mof.category}:${e.id}`;
+      const prev = mof.get(key);
+      if (!prev || e.version > prev.version) mof.set(key, e);
+    }
   }
   for (const p of catalog.providers)
     if (p.provider.guid && p.provider.name) providers.set(p.provider.guid, p.provider.name);
@@ -212,6 +221,10 @@ function eventJoiner(catalog: SourceResult): Joiner {
     providerName: (g) => providers.get(g),
     tracelogging: (rva) => tl.get(rva),
     wpp: (g, n) => wpp.get(`${g}:${n}`),
+    kernel: (hookId) => {
+      const category = TRACE_GROUP_MOF_CATEGORY.get(hookId & 0xff00);
+      return category ? mof.get(`${category}:${hookId & 0xff}`) : undefined;
+    },
   };
 }
 
@@ -260,6 +273,17 @@ function toRow(
     }
   } else {
     for (const [k, v] of Object.entries(ev)) if (k !== "kind" && v !== undefined) event[k] = v;
+    // Legacy kernel event: the MOF class/event type of its hook id, when a MOF is in the catalog.
+    if (ev.kind === "kernel" && ev.hookId !== undefined) {
+      const c = joiner.kernel(ev.hookId);
+      if (c?.mof) {
+        event.name = c.name;
+        event.fields = c.fields.map((x) => x.name);
+        event.mofClass = c.mof.className;
+        event.classGuid = c.mof.classGuid;
+        event.opcode = c.id;
+      }
+    }
     // WPP: the PDB's TMF message (name, format, arguments) and its control GUID as the provider.
     if (ev.kind === "wpp" && ev.messageGuid !== undefined && ev.messageNumber !== undefined) {
       const c = joiner.wpp(ev.messageGuid, ev.messageNumber);

@@ -330,7 +330,8 @@ export function decodeImage(pe: PeImage, ranges?: DecodeRange[], options: Decode
           g.memSize[n] = memSizeBytes[ins.memorySize] ?? 0;
           const displ = ins.memoryDisplacement;
           // RIP-relative: the target (decoder ip = RVA); otherwise the sign-extended displacement.
-          g.addr[n] = base === Register.RIP || displ < 0x80000000n ? Number(displ) : Number(BigInt.asIntN(32, displ));
+          g.addr[n] =
+            base === Register.RIP || displ < 0x80000000n ? Number(displ) : Number(BigInt.asIntN(32, displ));
         } else {
           g.memBase[n] = 0;
           g.memIndex[n] = 0;

@@ -7,6 +7,7 @@ import { analyzeImage, type SiteRow, symbolsFromPdb } from "../../src/analysis/a
 import { parseKernelNames } from "../../src/analysis/recognizers/kernel.js";
 import { API_TO_ETW_HEADER, formatRows } from "../../src/analysis/report.js";
 import { rowsToSites } from "../../src/analysis/sites.js";
+import { readers } from "../../src/catalog/readers/index.js";
 import { CatalogStore } from "../../src/catalog/store.js";
 import { parsePdb } from "../../src/formats/pdb/index.js";
 import { parsePe } from "../../src/formats/pe/index.js";
@@ -167,4 +168,22 @@ test("analyze rows stored as catalog code sites round-trip", () => {
     store.close();
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("etw_patterns fixture: kernel hook ids join to the MOF class and event type", () => {
+  const pe = parsePe(new Uint8Array(readFileSync(fixture("etw_patterns.sys"))));
+  const symbols = symbolsFromPdb(parsePdb(new Uint8Array(readFileSync(fixture("etw_patterns.pdb")))));
+  const mof = readFileSync(corpus("mof/wmicore.mof"));
+  const reader = readers.find((r) => r.sniff(new Uint8Array(mof), "wmicore.mof") !== "no")!;
+  const catalog = reader.read({ path: "wmicore.mof", bytes: new Uint8Array(mof) });
+  const report = analyzeImage(pe, { symbols, kernelNames: kernelNames(), catalog });
+  const create = report.rows.find((r) => r.event.hookName === "PROCESS_CREATE")!;
+  // PROCESS_CREATE = EVENT_TRACE_GROUP_PROCESS | 1 → the Process class (ProcessGuid), event type 1 (Start).
+  assert.equal(create.event.classGuid, "3d6fa8d0-fe05-11d0-9dda-00c04fd7ba7c");
+  assert.match(String(create.event.mofClass), /^Process_V\d+_TypeGroup1$/);
+  assert.match(String(create.event.name), /^Process_Start/);
+  assert.ok((create.event.fields as string[]).includes("ProcessId"));
+  // MM_STATS (PageFault class, type 0x7C) has no MOF event: no name is made up.
+  const stats = report.rows.find((r) => r.event.hookName === "MM_STATS")!;
+  assert.equal(stats.event.name, undefined);
 });

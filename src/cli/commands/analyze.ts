@@ -6,6 +6,8 @@ import { type KernelNames, parseKernelNames } from "../../analysis/recognizers/k
 import { wppCatalogFromPdb } from "../../analysis/recognizers/wpp.js";
 import { FORMATS, formatRows, type ReportFormat } from "../../analysis/report.js";
 import { rowsToSites } from "../../analysis/sites.js";
+import { mergeResults, type SourceResult } from "../../catalog/model.js";
+import { readers } from "../../catalog/readers/index.js";
 import { CatalogStore } from "../../catalog/store.js";
 import { parsePe } from "../../formats/pe/index.js";
 import { findPdbForImage } from "../../symbols/resolve.js";
@@ -22,6 +24,15 @@ interface AnalyzeCliOptions {
   kernelNames?: string;
   db?: string;
   symbols?: string;
+  mof?: string[];
+}
+
+/** Adds the events of a MOF file (read with the catalog's readers) to a catalog. */
+function addMof(catalog: SourceResult, file: string): void {
+  const bytes = new Uint8Array(readFileSync(file));
+  const reader = readers.find((r) => r.sniff(bytes, file) !== "no");
+  if (!reader) throw new Error(`${file}: not a file the catalog can read`);
+  mergeResults(catalog, reader.read({ path: file, bytes }));
 }
 
 /** Reads the three kernel constant tables (TSV) from a directory. */
@@ -53,6 +64,10 @@ export function register(program: Command): void {
       "--kernel-names <dir>",
       "directory with perfinfo-group-masks.tsv, perfinfo-log-types.tsv, event-trace-groups.tsv (names for EtwTraceKernelEvent constants)",
     )
+    .option(
+      "--mof <file...>",
+      "MOF files (e.g. wmicore.mof) naming EtwTraceKernelEvent hook ids by class and event type",
+    )
     .option("--db <file>", "also store the rows as code sites in this catalog (replacing this file's sites)")
     .option("-q, --quiet", "no progress on stderr")
     .action(async (file: string, opts: AnalyzeCliOptions) => {
@@ -77,6 +92,7 @@ export function register(program: Command): void {
         catalog.providers.push(...wpp.providers);
         catalog.events.push(...wpp.events);
       }
+      for (const f of opts.mof ?? []) addMof(catalog, f);
       const showProgress = !opts.quiet && process.stderr.isTTY;
       let lastPct = -1;
       const report = analyzeImage(pe, {
