@@ -36,6 +36,8 @@ const VOLATILE = new Set<number>([Reg.RAX, Reg.RCX, Reg.RDX, Reg.R8, Reg.R9, Reg
 
 /** Limits that keep resolution bounded on huge functions. */
 const MAX_STEPS = 4000;
+/** Instructions visited by one top-level query, nested queries included. */
+const MAX_QUERY_STEPS = 50_000;
 const MAX_VALUES = 16;
 const MAX_NEST = 8;
 
@@ -121,6 +123,8 @@ interface Walk {
 
 export class ValueResolver {
   private predCache = new Map<number, Map<number, number[]>>();
+  /** Steps left for the current top-level query (argument / registerAt). */
+  private budget = MAX_QUERY_STEPS;
   constructor(
     readonly pe: PeImage,
     readonly code: Code,
@@ -151,6 +155,7 @@ export class ValueResolver {
 
   /** Value(s) of call argument n just before the call at instruction index `site`. */
   argument(site: number, n: number): Value[] {
+    this.budget = MAX_QUERY_STEPS;
     const fn = functionAt(this.functions, this.code.rva[site]!);
     if (!fn) return [{ k: "unknown", why: "no function" }];
     const w = this.walk(fn);
@@ -164,6 +169,7 @@ export class ValueResolver {
 
   /** Value(s) of a general-purpose register (64-bit number, e.g. Reg.RBX) just before instruction `at`. */
   registerAt(at: number, reg: number): Value[] {
+    this.budget = MAX_QUERY_STEPS;
     const fn = functionAt(this.functions, this.code.rva[at]!);
     if (!fn) return [{ k: "unknown", why: "no function" }];
     return this.register(this.walk(fn), at, reg, 0, at, 0);
@@ -192,7 +198,7 @@ export class ValueResolver {
       const [j, dAfter] = stack.pop()!;
       if (seen.has(j)) continue;
       seen.add(j);
-      if (++steps > MAX_STEPS) {
+      if (++steps > MAX_STEPS || --this.budget < 0) {
         out.push({ k: "unknown", why: "budget" });
         break;
       }
@@ -313,7 +319,7 @@ export class ValueResolver {
       const [j, dAfter] = stack.pop()!;
       if (seen.has(j)) continue;
       seen.add(j);
-      if (++steps > MAX_STEPS) {
+      if (++steps > MAX_STEPS || --this.budget < 0) {
         out.push({ k: "unknown", why: "budget" });
         break;
       }
@@ -355,6 +361,7 @@ export class ValueResolver {
    * back (fall-through first). Returns undefined unless every byte is known.
    */
   stackBytes(value: Extract<Value, { k: "stack" }>, size: number): Uint8Array | undefined {
+    this.budget = MAX_QUERY_STEPS;
     const c = this.code;
     const fn = functionAt(this.functions, c.rva[value.origin]!);
     if (!fn) return undefined;
