@@ -55,6 +55,11 @@ export interface AnalyzeOptions {
   progress?: (stage: string, done: number, total: number) => void;
   /** Names for legacy kernel group masks / hook ids (see parseKernelNames). */
   kernelNames?: KernelNames;
+  /**
+   * Events of providers the image's own metadata does not describe, looked up by GUID elsewhere
+   * (e.g. a catalog database); joined like the image's own.
+   */
+  moreEvents?: (providerGuids: string[]) => CatalogEvent[];
   /** Event metadata to join names/fields from; default: the image's own (WEVT_TEMPLATE, TraceLogging). */
   catalog?: SourceResult;
 }
@@ -139,7 +144,18 @@ export function analyzeProgram(program: LoadedProgram, options: AnalyzeOptions =
   const targets = new Set(findings.map((f) => f.function));
   const reaches = reachTargets(program.graph, entries, targets, maxDepth);
   lap("reach");
-  const joiner = eventJoiner(options.catalog ?? emptyResult());
+  let catalog = options.catalog ?? emptyResult();
+  if (options.moreEvents) {
+    const known = new Set(catalog.events.map((e) => e.provider.guid));
+    const wanted = [
+      ...new Set(findings.map((f) => f.provider?.guid).filter((g): g is string => !!g && !known.has(g))),
+    ];
+    if (wanted.length > 0) {
+      const more = options.moreEvents(wanted);
+      if (more.length > 0) catalog = { ...catalog, events: [...more, ...catalog.events] };
+    }
+  }
+  const joiner = eventJoiner(catalog);
   const byFunction = new Map<number, WriteFinding[]>();
   for (const f of findings) {
     const l = byFunction.get(f.function);

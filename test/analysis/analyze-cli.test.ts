@@ -78,3 +78,37 @@ test("analyze CLI: --db stores the rows as code sites", () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("analyze CLI: --db names events of providers the image does not describe", () => {
+  const dir = mkdtempSync(join(tmpdir(), "etw-atlas-analyze-"));
+  try {
+    const db = join(dir, "c.db");
+    const scan = spawnSync(
+      process.execPath,
+      [cli, "scan", corpus("manifests/DxcRuntime.man"), "--db", db, "-q"],
+      {
+        encoding: "utf8",
+      },
+    );
+    assert.equal(scan.status, 0, scan.stderr);
+    const dxil = corpus("pe/user/dxil.dll");
+    const before = run(dxil, "--format", "jsonl", "-q");
+    const after = run(dxil, "--format", "jsonl", "-q", "--db", db);
+    const named = (out: string) =>
+      out
+        .trimEnd()
+        .split("\n")
+        .map((l) => JSON.parse(l))
+        .filter((r) => r.event.name !== undefined && r.provider.name === "Microsoft-Windows-DxcRuntime-API");
+    assert.equal(named(before.stdout).length, 0, "dxil.dll has no resource of its own");
+    const rows = named(after.stdout);
+    assert.ok(rows.length >= 4);
+    assert.ok(
+      rows.some(
+        (r) => r.event.name === "DxcRuntimeInitialization_Stop" && r.event.fields.includes("errorCode"),
+      ),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -68,7 +68,10 @@ export function register(program: Command): void {
       "--mof <file...>",
       "MOF files (e.g. wmicore.mof) naming EtwTraceKernelEvent hook ids by class and event type",
     )
-    .option("--db <file>", "also store the rows as code sites in this catalog (replacing this file's sites)")
+    .option(
+      "--db <file>",
+      "catalog database: names events of providers the image does not describe, and stores the rows as code sites (replacing this file's)",
+    )
     .option("-q, --quiet", "no progress on stderr")
     .action(async (file: string, opts: AnalyzeCliOptions) => {
       exitQuietlyOnClosedPipe();
@@ -93,6 +96,8 @@ export function register(program: Command): void {
         catalog.events.push(...wpp.events);
       }
       for (const f of opts.mof ?? []) addMof(catalog, f);
+      // A catalog database both names providers the image does not describe and receives the sites.
+      const store = opts.db ? CatalogStore.open(opts.db) : undefined;
       const showProgress = !opts.quiet && process.stderr.isTTY;
       let lastPct = -1;
       const report = analyzeImage(pe, {
@@ -104,6 +109,9 @@ export function register(program: Command): void {
         unreached: opts.unreached && !opts.entry,
         catalog,
         kernelNames: opts.kernelNames ? loadKernelNames(opts.kernelNames) : undefined,
+        moreEvents: store
+          ? (guids) => guids.flatMap((g) => [...store.events("WHERE provider_guid = ?", [g])])
+          : undefined,
         progress: showProgress
           ? (stage, done, total) => {
               const pct = Math.floor((100 * done) / Math.max(1, total));
@@ -117,8 +125,7 @@ export function register(program: Command): void {
       if (showProgress) process.stderr.write("\r\x1b[K");
       for (const n of report.notes) process.stderr.write(`note: ${n}\n`);
       process.stdout.write(formatRows(report.rows, opts.format as ReportFormat));
-      if (opts.db) {
-        const store = CatalogStore.open(opts.db);
+      if (store) {
         try {
           store.clearSites(file);
           store.addSites(rowsToSites(file, report.rows));
