@@ -280,6 +280,7 @@ function toRow(
       if (c) {
         event.name = c.name;
         event.fields = c.fields.map((x) => x.name);
+        if (c.channel) event.channel = c.channel.value;
         if (c.level) event.level = c.level.value;
         if (c.opcode) event.opcode = c.opcode.value;
         event.keyword = c.keywords.mask;
