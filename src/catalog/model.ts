@@ -58,6 +58,12 @@ export interface ProviderRef {
   groupGuid?: string;
   /** True when the GUID equals the standard ETW hash of the provider name. */
   guidFromName?: boolean;
+  /**
+   * "catalog" when the source has no name for this GUID (e.g. Win7 WEVT_TEMPLATE resources) and
+   * the name was taken from a same-GUID provider read from another file of the same catalog
+   * (`CatalogStore.fillProviderNames`). Absent when the name is the source's own.
+   */
+  nameFrom?: "catalog";
 }
 
 export interface Provenance {

@@ -279,6 +279,8 @@ function finishSummary(
   store: CatalogStore,
   started: number,
 ): ScanSummary {
+  // Names from other files and the search index depend on the whole catalog: refresh once per scan.
+  store.refreshDerived();
   const chunk = 500;
   for (let i = 0; i < files.length; i += chunk) {
     const part = files.slice(i, i + chunk);

@@ -2,8 +2,13 @@
  * Event search over a catalog — the one query API used by `etw-atlas events` and the web UI.
  * Every filter is optional; filters combine with AND. Matching is case-insensitive; `*` and `?`
  * are wildcards in provider, name and field filters (without them the match is exact).
+ *
+ * Two evaluations with the same results: over the catalog's search index (search-index.ts) when it
+ * is current — every query a few passes over typed arrays, < 100 ms on the full corpus — and plain
+ * SQL otherwise (catalogs written without a final `refreshDerived()`, or read-only older ones).
  */
 import type { CatalogEvent } from "./model.js";
+import { currentSearchIndex, type SearchIndex } from "./search-index.js";
 import { type Db, maskToInt64 } from "./store.js";
 
 export interface EventQuery {
@@ -152,6 +157,8 @@ const ORDER = "ORDER BY e.provider_name COLLATE NOCASE, e.event_id, e.version, e
 
 /** Events matching the query, ordered by provider, id, version. */
 export function searchEvents(db: Db, query: EventQuery = {}): EventRow[] {
+  const index = currentSearchIndex(db);
+  if (index) return rowsByIds(db, indexedMatches(index, query).page(query));
   const { sql, params } = buildWhere(query);
   // LIMIT/OFFSET are written as literals: with bound parameters SQLite stopped using the ordered
   // index scan with an early stop (measured: 100 ms instead of 1 ms on 138k events).
@@ -175,8 +182,131 @@ function integerOr(v: number | undefined, fallback: number): number {
 
 /** How many events match (ignores limit/offset). */
 export function countEvents(db: Db, query: EventQuery = {}): number {
+  const index = currentSearchIndex(db);
+  if (index) return indexedMatches(index, query).count;
   const { sql, params } = buildWhere(query);
   return (db.prepare(`SELECT count(*) AS n FROM events e ${sql}`).get(...params) as { n: number }).n;
+}
+
+/** Rows for the given event row ids, in that order. */
+function rowsByIds(db: Db, ids: number[]): EventRow[] {
+  if (ids.length === 0) return [];
+  const rows = db
+    .prepare(
+      `${ROW_SELECT} FROM events e JOIN files f ON f.id = e.file_id WHERE e.id IN (SELECT value FROM json_each(?))`,
+    )
+    .all(JSON.stringify(ids)) as EventRow[];
+  const byId = new Map(rows.map((r) => [r.rowid, r]));
+  return ids.map((id) => {
+    const r = byId.get(id)!;
+    r.fields ??= "";
+    return r;
+  });
+}
+
+interface Matches {
+  count: number;
+  /** Row ids of the query's page (limit/offset as in searchEvents). */
+  page(q: EventQuery): number[];
+}
+
+/** The last evaluation, per catalog: the web UI asks for a page and then for the count. */
+const lastMatches = new WeakMap<SearchIndex, { key: string; matches: Matches }>();
+
+/** Evaluates the filters over the search index; same semantics as buildWhere. */
+function indexedMatches(index: SearchIndex, q: EventQuery): Matches {
+  const key = JSON.stringify([
+    q.provider,
+    q.name,
+    q.field,
+    q.keyword,
+    q.kind,
+    q.text,
+    q.id,
+    q.version,
+    q.build,
+  ]);
+  const last = lastMatches.get(index);
+  if (last?.key === key) return last.matches;
+  const n = index.size;
+  let ok: Uint8Array | undefined; // undefined = every event
+  const keep = (hit: Uint8Array) => {
+    if (!ok) ok = hit;
+    else for (let r = 0; r < n; r++) ok[r]! &= hit[r]!;
+  };
+  const byColumn = (part: string, flags: Uint8Array) => {
+    const col = index.u32(part);
+    const hit = new Uint8Array(n);
+    for (let r = 0; r < n; r++) hit[r] = flags[col[r]!] ?? 0;
+    keep(hit);
+  };
+  const byNumber = (part: string, value: number) => {
+    const col = index.f64(part);
+    const hit = new Uint8Array(n);
+    for (let r = 0; r < n; r++) hit[r] = col[r] === value ? 1 : 0;
+    keep(hit);
+  };
+  const dictMatch = (dict: Parameters<SearchIndex["matchDict"]>[0], value: string) =>
+    hasWildcard(value)
+      ? index.matchDict(dict, "value LIKE ? ESCAPE '\\'", globToLike(value))
+      : index.matchDict(dict, "value = ? COLLATE NOCASE", value);
+  if (q.provider) {
+    if (GUID_RE.test(q.provider))
+      byColumn("guid", index.matchDict("guid", "value = ?", q.provider.replace(/[{}]/g, "").toLowerCase()));
+    else byColumn("pname", dictMatch("pname", q.provider));
+  }
+  if (q.name) byColumn("name", dictMatch("name", q.name));
+  if (q.kind) byColumn("kind", index.matchDict("kind", "value = ?", q.kind));
+  if (q.id !== undefined) byNumber("event_id", q.id);
+  if (q.version !== undefined) byNumber("version", q.version);
+  if (q.build) byColumn("build", index.matchDict("build", "value = ?", q.build));
+  if (q.field) keep(index.union("field", dictMatch("field", q.field)));
+  if (q.keyword) {
+    if (/^0x[0-9a-f]+$/i.test(q.keyword)) {
+      const mask = BigInt.asUintN(64, maskToInt64(q.keyword));
+      const lo = Number(mask & 0xffffffffn);
+      const hi = Number(mask >> 32n);
+      const mlo = index.u32("mask_lo");
+      const mhi = index.u32("mask_hi");
+      const hit = new Uint8Array(n);
+      for (let r = 0; r < n; r++) hit[r] = (mlo[r]! & lo) !== 0 || (mhi[r]! & hi) !== 0 ? 1 : 0;
+      keep(hit);
+    } else keep(index.union("keyword", dictMatch("keyword", q.keyword)));
+  }
+  if (q.text?.trim()) {
+    const tokens = index.tokens();
+    for (const word of q.text.trim().toLowerCase().split(/\s+/)) {
+      const flags = new Uint8Array(tokens.length);
+      tokens.forEach((t, i) => {
+        if (t.includes(word)) flags[i] = 1;
+      });
+      keep(index.union("token", flags));
+    }
+  }
+  const hits = ok;
+  let count = n;
+  if (hits) {
+    count = 0;
+    for (let r = 0; r < n; r++) count += hits[r]!;
+  }
+  const rowids = index.u32("rowids");
+  const matches: Matches = {
+    count,
+    page(query) {
+      const limit = integerOr(query.limit, 1000);
+      let skip = Math.max(0, integerOr(query.offset, 0));
+      const want = limit < 0 ? Number.POSITIVE_INFINITY : limit;
+      const out: number[] = [];
+      for (let r = 0; r < n && out.length < want; r++) {
+        if (hits && !hits[r]) continue;
+        if (skip > 0) skip--;
+        else out.push(rowids[r]!);
+      }
+      return out;
+    },
+  };
+  lastMatches.set(index, { key, matches });
+  return matches;
 }
 
 /** The full record of one event row. */

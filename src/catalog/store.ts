@@ -9,11 +9,17 @@
 import { existsSync } from "node:fs";
 import Database from "better-sqlite3";
 import type { CatalogEvent, CatalogProvider, Field, SourceResult } from "./model.js";
+import { buildSearchIndex } from "./search-index.js";
 
 export type Db = Database.Database;
 
-/** Bumped when the schema changes incompatibly; older catalogs are refused with a clear message. */
-export const SCHEMA_VERSION = 2;
+/**
+ * Bumped when the schema changes; older catalogs are refused with a clear message, except
+ * version 2, whose tables are unchanged in 3 (3 only adds the search index tables and the
+ * generation triggers): it is upgraded in place when opened for writing and read as is otherwise.
+ */
+export const SCHEMA_VERSION = 3;
+const UPGRADABLE_VERSIONS = [2];
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -113,6 +119,22 @@ CREATE VIRTUAL TABLE IF NOT EXISTS events_fts USING fts5(
 );
 CREATE TRIGGER IF NOT EXISTS events_fts_delete AFTER DELETE ON events BEGIN
   DELETE FROM events_fts WHERE rowid = old.id;
+END;
+
+-- Derived search index (search-index.ts), rebuilt by refreshDerived() after each scan; it is used
+-- only while meta.search_index_generation = meta.data_generation, which these triggers bump.
+CREATE TABLE IF NOT EXISTS search_index (part TEXT PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS search_dict (
+  dict TEXT NOT NULL,
+  id INTEGER NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (dict, id)
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS files_generation_insert AFTER INSERT ON files BEGIN
+  UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'data_generation';
+END;
+CREATE TRIGGER IF NOT EXISTS files_generation_delete AFTER DELETE ON files BEGIN
+  UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'data_generation';
 END;
 
 CREATE TABLE IF NOT EXISTS sites (
@@ -288,15 +310,17 @@ export class CatalogStore {
       const row = this.db.prepare("SELECT value FROM meta WHERE key='schema_version'").get() as
         | { value: string }
         | undefined;
-      if (row && Number(row.value) !== SCHEMA_VERSION)
+      const version = row ? Number(row.value) : SCHEMA_VERSION;
+      if (version !== SCHEMA_VERSION && !UPGRADABLE_VERSIONS.includes(version))
         throw new Error(
-          `catalog schema version ${row.value} is not supported (this etw-atlas writes ${SCHEMA_VERSION}); re-scan into a new file`,
+          `catalog schema version ${version} is not supported (this etw-atlas writes ${SCHEMA_VERSION}); re-scan into a new file`,
         );
     } else if (readonly) {
       throw new Error("not an etw-atlas catalog (no meta table)");
     }
     if (readonly) return;
     this.db.exec(SCHEMA);
+    this.db.prepare("INSERT OR IGNORE INTO meta(key, value) VALUES ('data_generation', '1')").run();
     this.db
       .prepare("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)")
       .run(String(SCHEMA_VERSION));
@@ -306,6 +330,76 @@ export class CatalogStore {
     // Keeps the planner's statistics current (cheap; only analyses what changed a lot).
     if (!this.db.readonly) this.db.pragma("optimize");
     this.db.close();
+  }
+
+  /**
+   * Brings derived data up to date after files were added or removed (scanPaths and
+   * scanPathsParallel call it when they finish): unnamed providers take the name of a same-GUID
+   * provider elsewhere in the catalog (`fillProviderNames`), then the search index is rebuilt.
+   * A no-op when nothing changed since the last refresh, and on a read-only catalog.
+   */
+  refreshDerived(): { providerNames: number; indexedEvents: number } {
+    if (this.db.readonly) return { providerNames: 0, indexedEvents: 0 };
+    const meta = (key: string) =>
+      (this.stmt("SELECT value FROM meta WHERE key = ?").get(key) as { value: string } | undefined)?.value;
+    const generation = String(meta("data_generation") ?? "1");
+    if (meta("search_index_generation") === generation) return { providerNames: 0, indexedEvents: 0 };
+    const providerNames = this.fillProviderNames();
+    return { providerNames, indexedEvents: buildSearchIndex(this.db, generation) };
+  }
+
+  /**
+   * Providers without a name in their file (Win7 WEVT_TEMPLATE resources carry only the GUID) take
+   * the name that same-GUID providers read from other files have (the most common one; ties: the
+   * alphabetically first). Their provider row, events and full-text row get it, and the stored
+   * records say `provider.nameFrom: "catalog"`. Names filled earlier are re-derived, so removing
+   * the named source clears them again. Returns how many provider rows changed.
+   */
+  fillProviderNames(): number {
+    const run = this.db.transaction(() => {
+      const rows = this.db
+        .prepare(
+          `SELECT id, guid, name, json_extract(metadata_json, '$.provider.nameFrom') AS nameFrom
+           FROM providers WHERE guid <> ''`,
+        )
+        .all() as Array<{ id: number; guid: string; name: string; nameFrom: string | null }>;
+      const names = new Map<string, Map<string, number>>();
+      for (const r of rows) {
+        if (r.name === "" || r.nameFrom !== null) continue;
+        let byName = names.get(r.guid);
+        if (!byName) names.set(r.guid, (byName = new Map()));
+        byName.set(r.name, (byName.get(r.name) ?? 0) + 1);
+      }
+      const best = (guid: string) => {
+        let pick = "";
+        let most = 0;
+        for (const [name, n] of names.get(guid) ?? [])
+          if (n > most || (n === most && name < pick)) [pick, most] = [name, n];
+        return pick;
+      };
+      const setProvider = this.db.prepare(`UPDATE providers SET name = ?, metadata_json = CASE WHEN ? = ''
+          THEN json_remove(json_set(metadata_json, '$.provider.name', ''), '$.provider.nameFrom')
+          ELSE json_set(metadata_json, '$.provider.name', ?, '$.provider.nameFrom', 'catalog') END WHERE id = ?`);
+      const setEvents = this.db.prepare(`UPDATE events SET provider_name = ?, record_json = CASE WHEN ? = ''
+          THEN json_remove(json_set(record_json, '$.provider.name', ''), '$.provider.nameFrom')
+          ELSE json_set(record_json, '$.provider.name', ?, '$.provider.nameFrom', 'catalog') END
+          WHERE provider_id = ?`);
+      const setText = this.db.prepare(
+        "UPDATE events_fts SET provider = ? WHERE rowid IN (SELECT id FROM events WHERE provider_id = ?)",
+      );
+      let changed = 0;
+      for (const r of rows) {
+        if (r.name !== "" && r.nameFrom === null) continue;
+        const name = best(r.guid);
+        if (name === r.name) continue;
+        setProvider.run(name, name, name, r.id);
+        setEvents.run(name, name, name, r.id);
+        setText.run(`${name} ${r.guid}`, r.id);
+        changed++;
+      }
+      return changed;
+    });
+    return run();
   }
 
   getFile(path: string): StoredFile | undefined {

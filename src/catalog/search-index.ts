@@ -1,0 +1,282 @@
+/**
+ * The search index: a derived, columnar copy of what `searchEvents` filters on, so that every
+ * query costs a few passes over typed arrays instead of index scans over the (wide) events table.
+ *
+ * - Events are numbered by *rank*: their position in the result order (provider name NOCASE, event
+ *   id, version, row id). A result page is then the first matches in rank order.
+ * - Per-event columns (kind, provider name, GUID, event name, build: dictionary ids; event id,
+ *   version; keyword mask as two 32-bit halves) are stored as little-endian typed-array blobs in
+ *   `search_index(part, data)`.
+ * - Field names, keyword names and full-text tokens are dictionaries with posting lists (ranks).
+ *   Globs are matched against the distinct values (tens of thousands) instead of every row
+ *   (hundreds of thousands), in SQL (`search_dict`) so LIKE/NOCASE semantics stay SQLite's.
+ * - Full text: each event's text columns (those of `events_fts`) split at whitespace into distinct
+ *   lower-case tokens. A query word (no whitespace) is a substring of a column exactly when it is
+ *   a substring of one of its tokens, so words of any length use the same path.
+ *
+ * It is rebuilt by `CatalogStore.refreshDerived()` (after each scan) and is used only while
+ * `meta.search_index_generation` equals `meta.data_generation` (bumped by triggers whenever a file
+ * row is added or removed); otherwise search falls back to plain SQL with the same results.
+ */
+import { endianness } from "node:os";
+import type { Db } from "./store.js";
+
+/** Dictionaries whose values are matched in SQL (`search_dict`). */
+type SqlDict = "kind" | "pname" | "guid" | "name" | "build" | "field" | "keyword";
+
+const NO_VALUE = 0xffffffff;
+
+/** Rebuilds the index from the catalog tables (one transaction). Returns the number of events. */
+export function buildSearchIndex(db: Db, generation: string): number {
+  if (endianness() !== "LE") return 0; // blobs are little-endian typed arrays
+  const run = db.transaction(() => {
+    const rows = db
+      .prepare(
+        `SELECT id, kind, provider_name, provider_guid, event_id, version, name, build,
+           keyword_mask_int & 4294967295 AS lo, (keyword_mask_int >> 32) & 4294967295 AS hi
+         FROM events ORDER BY provider_name COLLATE NOCASE, event_id, version, id`,
+      )
+      .raw()
+      .all() as Array<
+      [number, string, string, string, number, number, string, string | null, number, number]
+    >;
+    const n = rows.length;
+    const maxId = rows.reduce((m, r) => Math.max(m, r[0]), 0);
+    const rankOf = new Int32Array(maxId + 1).fill(-1);
+    const rowids = new Uint32Array(n);
+    const kind = new Uint32Array(n);
+    const pname = new Uint32Array(n);
+    const guid = new Uint32Array(n);
+    const name = new Uint32Array(n);
+    const build = new Uint32Array(n);
+    const eventId = new Float64Array(n);
+    const version = new Float64Array(n);
+    const maskLo = new Uint32Array(n);
+    const maskHi = new Uint32Array(n);
+    const dicts = {
+      kind: new Map<string, number>(),
+      pname: new Map<string, number>(),
+      guid: new Map<string, number>(),
+      name: new Map<string, number>(),
+      build: new Map<string, number>(),
+    };
+    const idOf = (dict: Map<string, number>, v: string) => {
+      let id = dict.get(v);
+      if (id === undefined) dict.set(v, (id = dict.size));
+      return id;
+    };
+    rows.forEach((r, rank) => {
+      rankOf[r[0]] = rank;
+      rowids[rank] = r[0];
+      kind[rank] = idOf(dicts.kind, r[1]);
+      pname[rank] = idOf(dicts.pname, r[2]);
+      guid[rank] = idOf(dicts.guid, r[3]);
+      eventId[rank] = r[4];
+      version[rank] = r[5];
+      name[rank] = idOf(dicts.name, r[6]);
+      build[rank] = r[7] === null ? NO_VALUE : idOf(dicts.build, r[7]);
+      maskLo[rank] = r[8];
+      maskHi[rank] = r[9];
+    });
+
+    const fields = postings(db.prepare("SELECT event_id, name FROM event_fields").raw().iterate(), rankOf);
+    const keywords = postings(
+      db.prepare("SELECT event_id, name FROM event_keywords").raw().iterate(),
+      rankOf,
+    );
+    const tokens = new Postings();
+    const text = db
+      .prepare("SELECT rowid, provider, name, fields, keywords, message FROM events_fts")
+      .raw()
+      .iterate() as IterableIterator<[number, ...Array<string | null>]>;
+    for (const [rowid, ...columns] of text) {
+      const rank = rankOf[rowid] ?? -1;
+      if (rank < 0) continue;
+      for (const column of columns)
+        if (column) for (const token of column.toLowerCase().split(/\s+/)) if (token) tokens.add(token, rank);
+    }
+
+    db.exec("DELETE FROM search_index; DELETE FROM search_dict;");
+    const putPart = db.prepare("INSERT INTO search_index(part, data) VALUES (?, ?)");
+    const put = (part: string, a: ArrayBufferView) =>
+      putPart.run(part, Buffer.from(a.buffer, a.byteOffset, a.byteLength));
+    put("rowids", rowids);
+    put("kind", kind);
+    put("pname", pname);
+    put("guid", guid);
+    put("name", name);
+    put("build", build);
+    put("event_id", eventId);
+    put("version", version);
+    put("mask_lo", maskLo);
+    put("mask_hi", maskHi);
+    for (const [part, p] of [
+      ["field", fields],
+      ["keyword", keywords],
+      ["token", tokens],
+    ] as const) {
+      const { offsets, list } = p.pack();
+      put(`${part}.offsets`, offsets);
+      put(`${part}.postings`, list);
+    }
+    putPart.run("token.values", Buffer.from(tokens.values().join("\n")));
+    const putDict = db.prepare("INSERT INTO search_dict(dict, id, value) VALUES (?, ?, ?)");
+    const dictEntries: Array<[SqlDict, Iterable<string>]> = [
+      ["kind", dicts.kind.keys()],
+      ["pname", dicts.pname.keys()],
+      ["guid", dicts.guid.keys()],
+      ["name", dicts.name.keys()],
+      ["build", dicts.build.keys()],
+      ["field", fields.values()],
+      ["keyword", keywords.values()],
+    ];
+    for (const [dict, values] of dictEntries) {
+      let id = 0;
+      for (const v of values) putDict.run(dict, id++, v);
+    }
+    db.prepare("INSERT OR REPLACE INTO meta(key, value) VALUES ('search_index_generation', ?)").run(
+      generation,
+    );
+    return n;
+  });
+  return run();
+}
+
+/** Distinct values, each with the distinct ranks of the events that have it. */
+class Postings {
+  private readonly ids = new Map<string, number>();
+  private readonly lists: number[][] = [];
+
+  add(value: string, rank: number): void {
+    let id = this.ids.get(value);
+    if (id === undefined) {
+      this.ids.set(value, (id = this.lists.length));
+      this.lists.push([]);
+    }
+    // Callers add all values of one event before the next event's, so a repeat is the last entry.
+    const list = this.lists[id]!;
+    if (list[list.length - 1] !== rank) list.push(rank);
+  }
+
+  values(): string[] {
+    return [...this.ids.keys()];
+  }
+
+  pack(): { offsets: Uint32Array; list: Uint32Array } {
+    const offsets = new Uint32Array(this.lists.length + 1);
+    let total = 0;
+    this.lists.forEach((l, i) => {
+      offsets[i] = total;
+      total += l.length;
+    });
+    offsets[this.lists.length] = total;
+    const list = new Uint32Array(total);
+    this.lists.forEach((l, i) => {
+      list.set(l, offsets[i]!);
+    });
+    return { offsets, list };
+  }
+}
+
+function postings(rows: IterableIterator<unknown>, rankOf: Int32Array): Postings {
+  const p = new Postings();
+  for (const [rowid, value] of rows as IterableIterator<[number, string]>) {
+    const rank = rankOf[rowid] ?? -1;
+    if (rank >= 0) p.add(value, rank);
+  }
+  return p;
+}
+
+/** A loaded index: parts are read from the catalog on first use and kept. */
+export class SearchIndex {
+  private readonly parts = new Map<string, ArrayBufferView>();
+  private tokenValues?: string[];
+  readonly size: number;
+
+  constructor(
+    private readonly db: Db,
+    readonly generation: string,
+  ) {
+    this.size = this.u32("rowids").length;
+  }
+
+  private blob(part: string): Buffer {
+    const row = this.db.prepare("SELECT data FROM search_index WHERE part = ?").get(part) as
+      | { data: Buffer }
+      | undefined;
+    if (!row) throw new Error(`search index part ${part} is missing; re-scan the catalog`);
+    return row.data;
+  }
+
+  /** Typed-array view of a blob (copied when the blob is not aligned). */
+  private view<T extends ArrayBufferView>(
+    part: string,
+    make: (b: ArrayBuffer, offset: number, length: number) => T,
+    width: number,
+  ): T {
+    let v = this.parts.get(part) as T | undefined;
+    if (!v) {
+      const b = this.blob(part);
+      const aligned = b.byteOffset % width === 0 ? b : (new Uint8Array(b) as unknown as Buffer); // copy
+      v = make(aligned.buffer as ArrayBuffer, aligned.byteOffset, aligned.byteLength / width);
+      this.parts.set(part, v);
+    }
+    return v;
+  }
+
+  u32(part: string): Uint32Array {
+    return this.view(part, (b, o, l) => new Uint32Array(b, o, l), 4);
+  }
+
+  f64(part: string): Float64Array {
+    return this.view(part, (b, o, l) => new Float64Array(b, o, l), 8);
+  }
+
+  /** Ids of the dictionary values matching `sql` (a condition on `value`), as flags by id. */
+  matchDict(dict: SqlDict, condition: string, param: unknown): Uint8Array {
+    const ids = this.db
+      .prepare(`SELECT id FROM search_dict WHERE dict = ? AND ${condition}`)
+      .pluck()
+      .all(dict, param) as number[];
+    const flags = new Uint8Array(ids.reduce((m, id) => Math.max(m, id + 1), 0));
+    for (const id of ids) flags[id] = 1;
+    return flags;
+  }
+
+  /** Lower-case full-text tokens (ids are positions). */
+  tokens(): string[] {
+    this.tokenValues ??= this.blob("token.values").toString("utf8").split("\n");
+    return this.tokenValues;
+  }
+
+  /** Flags by rank: events in the posting lists of the flagged dictionary ids. */
+  union(dict: "field" | "keyword" | "token", flags: Uint8Array): Uint8Array {
+    const offsets = this.u32(`${dict}.offsets`);
+    const list = this.u32(`${dict}.postings`);
+    const hit = new Uint8Array(this.size);
+    for (let id = 0; id < flags.length; id++) {
+      if (!flags[id]) continue;
+      for (let i = offsets[id]!, end = offsets[id + 1]!; i < end; i++) hit[list[i]!] = 1;
+    }
+    return hit;
+  }
+}
+
+const loaded = new WeakMap<Db, SearchIndex>();
+
+/** The catalog's search index when it is current, else undefined (search then uses plain SQL). */
+export function currentSearchIndex(db: Db): SearchIndex | undefined {
+  if (endianness() !== "LE") return undefined;
+  const row = db
+    .prepare(
+      `SELECT (SELECT value FROM meta WHERE key = 'data_generation') AS data,
+              (SELECT value FROM meta WHERE key = 'search_index_generation') AS indexed`,
+    )
+    .get() as { data: string | null; indexed: string | null };
+  if (row.data === null || row.indexed === null || String(row.data) !== String(row.indexed)) return undefined;
+  const cached = loaded.get(db);
+  if (cached && cached.generation === String(row.data)) return cached;
+  const index = new SearchIndex(db, String(row.data));
+  loaded.set(db, index);
+  return index;
+}
