@@ -4,7 +4,7 @@
  * calls do), and calls through function-pointer globals initialised in the image.
  */
 import type { PeImage } from "../formats/pe/index.js";
-import { type Code, Flow, gpr64, indexAt, M, Op, Reg } from "./disasm.js";
+import { type Code, Flow, gpr64, M, Op, Reg } from "./disasm.js";
 import { type FunctionInfo, type FunctionTable, functionAt } from "./functions.js";
 
 /** What a call site reaches. */
@@ -122,7 +122,6 @@ export function buildCallGraph(input: CallGraphInput): CallGraph {
     if (!callee) continue;
     sites.push({ index: i, rva, caller: current.rva, callee, tail: isJump });
   }
-  // Direct calls to the guard dispatch function with RAX loaded from the IAT.
   const callees = new Map<number, CallSite[]>();
   const callers = new Map<number, CallSite[]>();
   const importCallers = new Map<string, CallSite[]>();
@@ -194,5 +193,3 @@ function registerSlot(code: Code, i: number, reg: number, floor: number): number
 export function calleeFunction(site: CallSite): number | undefined {
   return site.callee.kind === "function" ? site.callee.rva : undefined;
 }
-
-export { indexAt };
