@@ -108,14 +108,23 @@ export function readLoadConfig(pe: PeImage): LoadConfig | undefined {
   return cfg;
 }
 
-/** Reads a guard table (function, address-taken IAT or long-jump targets) given its VA and count. */
-function readGuardTable(
-  pe: PeImage,
-  cfg: LoadConfig,
-  va: bigint | undefined,
-  n: number | undefined,
-  what: string,
-) {
+/** Where each guard table lives in the load config: its VA and entry count, and its name in errors. */
+const GUARD_TABLES = {
+  cf: { va: "guardCFFunctionTable", count: "guardCFFunctionCount", what: "guard CF function table" },
+  iat: {
+    va: "guardAddressTakenIatEntryTable",
+    count: "guardAddressTakenIatEntryCount",
+    what: "guard IAT table",
+  },
+} as const;
+
+/** Reads a guard table (function or address-taken IAT targets); empty when the image has none. */
+function readGuardTable(pe: PeImage, cfg: LoadConfig | undefined, table: keyof typeof GUARD_TABLES) {
+  if (!cfg) return [];
+  const fields = GUARD_TABLES[table];
+  const { what } = fields;
+  const va = cfg[fields.va];
+  const n = cfg[fields.count];
   if (!va || !n) return [];
   const rva = pe.vaToRva(va);
   if (rva === undefined) throw new FormatError("pe", `${what} VA 0x${va.toString(16)} is outside the image`);
@@ -134,14 +143,7 @@ export function guardCFFunctions(
   pe: PeImage,
   cfg: LoadConfig | undefined = readLoadConfig(pe),
 ): GuardFunction[] {
-  if (!cfg) return [];
-  return readGuardTable(
-    pe,
-    cfg,
-    cfg.guardCFFunctionTable,
-    cfg.guardCFFunctionCount,
-    "guard CF function table",
-  );
+  return readGuardTable(pe, cfg, "cf");
 }
 
 /** The guard address-taken IAT entry table (IAT slots whose import is used as a pointer). */
@@ -149,12 +151,5 @@ export function guardAddressTakenIatEntries(
   pe: PeImage,
   cfg: LoadConfig | undefined = readLoadConfig(pe),
 ): GuardFunction[] {
-  if (!cfg) return [];
-  return readGuardTable(
-    pe,
-    cfg,
-    cfg.guardAddressTakenIatEntryTable,
-    cfg.guardAddressTakenIatEntryCount,
-    "guard IAT table",
-  );
+  return readGuardTable(pe, cfg, "iat");
 }
