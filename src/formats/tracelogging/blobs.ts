@@ -37,12 +37,10 @@ export interface TlgField {
   fields?: TlgField[];
 }
 
-export interface TlgEventBlob {
+/** What an event's metadata declares, whichever blob layout carried it. */
+export interface TlgEventDescriptor {
   /** 3 = Event3, 5 = Event2 (legacy, has task), 6 = Event4. */
   blobType: number;
-  /** Offset of the type byte and total blob length. */
-  offset: number;
-  size: number;
   channel: number;
   level: number;
   opcode: number;
@@ -52,6 +50,12 @@ export interface TlgEventBlob {
   tags: number;
   name: string;
   fields: TlgField[];
+}
+
+export interface TlgEventBlob extends TlgEventDescriptor {
+  /** Offset of the type byte and total blob length. */
+  offset: number;
+  size: number;
 }
 
 export interface TlgProviderBlob {
@@ -188,33 +192,21 @@ export function readEventMetadata(
 /** Event blob of type 3/6 (channel, level, opcode, keyword) or 5 (level, opcode, task, keyword). */
 export function readEventBlob(v: ByteView, o: number, limit: number): TlgEventBlob {
   const blobType = v.u8(o);
-  if (blobType === 5) {
-    const meta = readEventMetadata(v, o + 13, limit);
-    return {
-      blobType,
-      offset: o,
-      size: 13 + meta.size,
-      channel: 11,
-      level: v.u8(o + 1),
-      opcode: v.u8(o + 2),
-      task: v.u16(o + 3),
-      keyword: v.u64(o + 5),
-      tags: meta.tags,
-      name: meta.name,
-      fields: meta.fields,
-    };
-  }
-  if (blobType !== 3 && blobType !== 6)
+  if (blobType !== 3 && blobType !== 5 && blobType !== 6)
     throw new FormatError(FORMAT, `blob type ${blobType} is not an event`, o);
-  const meta = readEventMetadata(v, o + 12, limit);
+  // Type 5 has no channel byte (11 is implied) but a u16 task before the keyword.
+  const legacy = blobType === 5;
+  const metadataAt = legacy ? 13 : 12;
+  const meta = readEventMetadata(v, o + metadataAt, limit);
   return {
     blobType,
     offset: o,
-    size: 12 + meta.size,
-    channel: v.u8(o + 1),
-    level: v.u8(o + 2),
-    opcode: v.u8(o + 3),
-    keyword: v.u64(o + 4),
+    size: metadataAt + meta.size,
+    channel: legacy ? 11 : v.u8(o + 1),
+    level: v.u8(o + (legacy ? 1 : 2)),
+    opcode: v.u8(o + (legacy ? 2 : 3)),
+    ...(legacy ? { task: v.u16(o + 3) } : {}),
+    keyword: v.u64(o + (legacy ? 5 : 4)),
     tags: meta.tags,
     name: meta.name,
     fields: meta.fields,

@@ -3,7 +3,7 @@ import { FormatError } from "../../util/errors.js";
 import { SCN_MEM_WRITE } from "../pe/headers.js";
 import type { PeImage } from "../pe/image.js";
 import { readBaseRelocations } from "../pe/relocations.js";
-import { FORMAT, readEventBlob, readProviderBlob, type TlgField } from "./blobs.js";
+import { FORMAT, readEventBlob, readProviderBlob, type TlgEventDescriptor } from "./blobs.js";
 import { findHeaders, type HeaderHit } from "./headers.js";
 import { guidFromProviderName } from "./name-guid.js";
 import { walkRustLayout } from "./rust.js";
@@ -63,20 +63,12 @@ export interface TlgProviderStruct {
   relocated: boolean;
 }
 
-export interface TraceLoggingEvent {
-  name: string;
+export interface TraceLoggingEvent extends TlgEventDescriptor {
   /** 3 = Event3, 5 = Event2, 6 = Event4; 0 for the rust layout (level etc. live in code there). */
   blobType: number;
   blobRva: number;
   blobSize: number;
   headerRva: number;
-  channel: number;
-  level: number;
-  opcode: number;
-  task?: number;
-  keyword: bigint;
-  tags: number;
-  fields: TlgField[];
   /** Event id and version ETW sees: types 3/5 use the blob's offset from the header, type 6 uses 0. */
   id: number;
   version: number;
@@ -130,19 +122,12 @@ function walkHeader(hit: HeaderHit, info: TraceLoggingInfo): void {
         const b = readEventBlob(v, o, hit.bytes.length);
         const rel = b.offset + 1 - hit.offset;
         const offsetId = b.blobType !== 6 && rel < 0x1000000;
+        const { offset, size, ...descriptor } = b;
         events.push({
-          name: b.name,
-          blobType: b.blobType,
-          blobRva: base + b.offset,
-          blobSize: b.size,
+          ...descriptor,
+          blobRva: base + offset,
+          blobSize: size,
           headerRva: header.rva,
-          channel: b.channel,
-          level: b.level,
-          opcode: b.opcode,
-          ...(b.task !== undefined ? { task: b.task } : {}),
-          keyword: b.keyword,
-          tags: b.tags,
-          fields: b.fields,
           id: offsetId ? rel & 0xffff : 0,
           version: offsetId ? rel >>> 16 : 0,
         });
