@@ -75,12 +75,8 @@ test("PE32 synthetic: exports with forwarder, NB10, 32-bit load config, relocati
 
 function pdataImage(unwind: (w: import("./helpers/pe-builder.js").SectionWriter) => void): Uint8Array {
   return buildPe({ directories: { exception: { rva: 0x1000, size: 24 } } }, (w) => {
-    w.u32(0x1000, 0x3000);
-    w.u32(0x1004, 0x3040);
-    w.u32(0x1008, 0x1100);
-    w.u32(0x100c, 0x3080);
-    w.u32(0x1010, 0x30a0);
-    w.u32(0x1014, 0x1200);
+    // Two RUNTIME_FUNCTIONs: begin, end, unwind info.
+    w.u32s(0x1000, [0x3000, 0x3040, 0x1100, 0x3080, 0x30a0, 0x1200]);
     w.u8(0x1100, 0x01); // version 1, no flags, no codes
     unwind(w);
   });

@@ -46,6 +46,10 @@ export class SectionWriter {
   u64(rva: number, v: bigint): void {
     this.dv.setBigUint64(this.at(rva), v, true);
   }
+  /** Consecutive u32s from `rva` on (a run of struct fields or table entries). */
+  u32s(rva: number, values: readonly number[]): void {
+    for (const [i, v] of values.entries()) this.u32(rva + 4 * i, v);
+  }
   /** NUL-terminated ASCII string. */
   str(rva: number, s: string): void {
     const o = this.at(rva);
@@ -133,9 +137,7 @@ export function syntheticPe32(): Uint8Array {
       w.u32(0x1240, 0x1420);
       w.str(0x1422, "KeBugCheck");
       // NB10 CodeView record.
-      w.u32(0x1500 + 12, 2);
-      w.u32(0x1500 + 16, 22);
-      w.u32(0x1500 + 20, 0x1540);
+      w.u32s(0x1500 + 12, [2, 22, 0x1540]); // Type CODEVIEW, SizeOfData, AddressOfRawData
       w.str(0x1540, "NB10");
       w.u32(0x1548, 0x12345678);
       w.u32(0x154c, 3);
@@ -150,21 +152,16 @@ export function syntheticPe32(): Uint8Array {
       w.u8(0x1704, 1);
       w.u32(0x1705, 0x1020);
       // Delay import, old VC6 form (Attributes 0): fields are VAs.
-      w.u32(0x1804, w.va32(0x1900));
-      w.u32(0x1808, w.va32(0x1980));
-      w.u32(0x180c, w.va32(0x1a00));
-      w.u32(0x1810, w.va32(0x1a80));
+      w.u32s(
+        0x1804,
+        [0x1900, 0x1980, 0x1a00, 0x1a80].map((rva) => w.va32(rva)),
+      );
       w.str(0x1900, "WS2_32.dll");
       w.u32(0x1a80, 0x1b00);
       w.str(0x1b02, "send");
       // Exports: ordinal base 5; #5 Alpha, #6 empty, #7 Beta forwarded.
-      w.u32(0x1c00 + 12, 0x1cb0);
-      w.u32(0x1c00 + 16, 5);
-      w.u32(0x1c00 + 20, 3);
-      w.u32(0x1c00 + 24, 2);
-      w.u32(0x1c00 + 28, 0x1c40);
-      w.u32(0x1c00 + 32, 0x1c50);
-      w.u32(0x1c00 + 36, 0x1c60);
+      // Name, Base, NumberOfFunctions, NumberOfNames, AddressOfFunctions/Names/NameOrdinals.
+      w.u32s(0x1c00 + 12, [0x1cb0, 5, 3, 2, 0x1c40, 0x1c50, 0x1c60]);
       w.u32(0x1c40, 0x1010);
       w.u32(0x1c48, 0x1c80);
       w.u32(0x1c50, 0x1cc0);
