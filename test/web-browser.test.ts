@@ -144,6 +144,21 @@ describe("explorer in chromium", { timeout: 120_000 }, () => {
     await page.goto(`${srv.url}#/`);
     await page.getByRole("link", { name: "Microsoft-Windows-FilterManager", exact: true }).click();
     await page.locator('table[data-table="provider-events"] tbody tr').first().waitFor();
+    // Keyword and task tables: one row per manifest entry, its mask or value in the second column.
+    const meta = prov.metadata[0] ?? {};
+    assert.ok(meta.tasks?.length > 0, "the FilterManager manifest declares tasks");
+    for (const [id, list, number] of [
+      ["provider-keywords", meta.keywords ?? [], "mask"],
+      ["provider-tasks", meta.tasks ?? [], "value"],
+    ] as const) {
+      const rows = page.locator(`table[data-table="${id}"] tbody tr`);
+      assert.equal(await rows.count(), list.length, `${id} rows`);
+      for (const [i, entry] of list.entries())
+        assert.equal(
+          ((await rows.nth(i).locator("td").nth(1).textContent()) ?? "").trim(),
+          String(entry[number]),
+        );
+    }
     await page.locator(`table[data-table="provider-events"] a[href="#/event/${best.rowid}"]`).click();
     const entryRows = page.locator('table[data-table="event-sites"] tbody tr');
     await entryRows.first().waitFor();

@@ -353,32 +353,15 @@ async function providerView(params) {
       countText: `${data.events.length} events (${data.ms} ms)`,
     }),
   ];
-  if (meta.keywords?.length)
-    blocks.push(
-      table(
-        "Keywords",
-        [
-          { label: "Name", key: "name" },
-          { label: "Mask", key: "mask", cls: "mono" },
-          { label: "Message", key: "message" },
-        ],
-        meta.keywords,
-        { id: "provider-keywords" },
-      ),
-    );
-  if (meta.tasks?.length)
-    blocks.push(
-      table(
-        "Tasks",
-        [
-          { label: "Name", key: "name" },
-          { label: "Value", key: "value", cls: "num" },
-          { label: "Message", key: "message" },
-        ],
-        meta.tasks,
-        { id: "provider-tasks" },
-      ),
-    );
+  // Keywords and tasks: a name, its number (mask or value) and its message.
+  for (const [title, list, number] of [
+    ["Keywords", meta.keywords, { label: "Mask", key: "mask", cls: "mono" }],
+    ["Tasks", meta.tasks, { label: "Value", key: "value", cls: "num" }],
+  ]) {
+    if (!list?.length) continue;
+    const columns = [{ label: "Name", key: "name" }, number, { label: "Message", key: "message" }];
+    blocks.push(table(title, columns, list, { id: `provider-${title.toLowerCase()}` }));
+  }
   render(blocks);
 }
 
