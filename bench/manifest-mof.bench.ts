@@ -1,29 +1,20 @@
 // Parser-only benchmark: the 2,417 manifests of tdh-reconstructed-all.tar.xz (no store) and wmicore.mof.
 // Reports MB/s, events/s and peak RSS, so parser regressions show apart from SQLite costs.
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { manifestReader } from "../src/catalog/readers/manifest.js";
 import { mofReader } from "../src/catalog/readers/mof.js";
+import { filesBelow, unpackTarXz } from "../src/util/tar-xz.js";
 
 const repo = resolve(fileURLToPath(import.meta.url), "..", "..", "..");
 const corpus = process.env.ETW_ATLAS_CORPUS ?? resolve(repo, "..", "shared", "corpus");
 
-function walk(dir: string, out: string[] = []): string[] {
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) walk(p, out);
-    else out.push(p);
-  }
-  return out;
-}
-
 const dir = mkdtempSync(join(tmpdir(), "etw-atlas-bench-manifest-"));
 try {
-  execFileSync("tar", ["-xJf", join(corpus, "manifests", "tdh-reconstructed-all.tar.xz"), "-C", dir]);
-  const files = walk(dir)
+  unpackTarXz(join(corpus, "manifests", "tdh-reconstructed-all.tar.xz"), dir);
+  const files = filesBelow(dir)
     .filter((f) => f.endsWith(".xml"))
     .map((f) => ({ path: f, bytes: readFileSync(f) }));
   const mb = files.reduce((n, f) => n + f.bytes.length, 0) / 1e6;

@@ -1,6 +1,5 @@
 // Scan benchmark: all 2,417 manifests of tdh-reconstructed-all.tar.xz into a fresh catalog file.
 // Reports wall time, CPU time, events/s, peak RSS (resourceUsage().maxRSS) and the catalog size.
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -8,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { readers } from "../src/catalog/readers/index.js";
 import { scanPaths, scanPathsParallel } from "../src/catalog/scan.js";
 import { CatalogStore } from "../src/catalog/store.js";
+import { unpackTarXz } from "../src/util/tar-xz.js";
 
 const repo = resolve(fileURLToPath(import.meta.url), "..", "..", "..");
 const corpus = process.env.ETW_ATLAS_CORPUS ?? resolve(repo, "..", "shared", "corpus");
@@ -15,9 +15,7 @@ const tarball = join(corpus, "manifests", "tdh-reconstructed-all.tar.xz");
 
 const dir = mkdtempSync(join(tmpdir(), "etw-atlas-bench-scan-"));
 try {
-  const input = join(dir, "manifests");
-  execFileSync("mkdir", ["-p", input]);
-  execFileSync("tar", ["-xJf", tarball, "-C", input]);
+  const input = unpackTarXz(tarball, join(dir, "manifests"));
   const dbPath = join(dir, "bench.db"); // outside the scanned tree
   const store = CatalogStore.open(dbPath);
   const cpu0 = process.cpuUsage();

@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { basename, dirname, join, resolve } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { isSafeArchivePath, readTar } from "../util/tar.js";
+import { unpackTarXz } from "../util/tar-xz.js";
 
 export const SAMPLE_PACKAGE = "node-pty@1.1.0";
 /** Files of the package worth scanning: the conpty binaries (x64 and arm64 builds). */
@@ -66,7 +67,7 @@ export function fetchSample(cacheDir: string, log: (line: string) => void): stri
 
 /**
  * The corpus keeps 2,417 rebuilt manifests in `manifests/*.tar.xz`; the scanner reads plain files,
- * so they are unpacked once into the cache with the system `tar` (xz is not in node:zlib).
+ * so they are unpacked once into the cache (unpackTarXz: the system `tar`).
  * Returns the directories to scan in addition; on failure, a note instead.
  */
 export function unpackCorpusArchives(
@@ -86,9 +87,7 @@ export function unpackCorpusArchives(
       mkdirSync(dir, { recursive: true });
       try {
         log(`unpacking ${name} into ${dir} …`);
-        execFileSync("tar", ["-xJf", join(manifests, name), "-C", dir], {
-          stdio: ["ignore", "ignore", "pipe"],
-        });
+        unpackTarXz(join(manifests, name), dir);
         writeFileSync(marker, `${new Date().toISOString()}\n`);
       } catch (err) {
         log(

@@ -1,6 +1,5 @@
 // The catalog engine on real data: manifests from the corpus, read by the registered readers.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
@@ -11,6 +10,7 @@ import { readers } from "../../src/catalog/readers/index.js";
 import { scanPaths, scanPathsParallel } from "../../src/catalog/scan.js";
 import { getEvent, searchEvents } from "../../src/catalog/search.js";
 import { CatalogStore, flattenFields } from "../../src/catalog/store.js";
+import { unpackTarXz } from "../../src/util/tar-xz.js";
 import { corpus } from "../helpers/corpus.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "etw-atlas-catalog-real-"));
@@ -18,10 +18,7 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** Extracts named members of the 2,417-manifest archive into a fresh directory. */
 function extract(name: string, members: string[]): string {
-  const dir = join(tmp, name);
-  execFileSync("mkdir", ["-p", dir]);
-  execFileSync("tar", ["-xJf", corpus("manifests/tdh-reconstructed-all.tar.xz"), "-C", dir, ...members]);
-  return dir;
+  return unpackTarXz(corpus("manifests/tdh-reconstructed-all.tar.xz"), join(tmp, name), members);
 }
 
 // Independent oracle over the raw XML (regular expressions, not our parser): the events whose

@@ -2,7 +2,6 @@
 // catalog (corpus manifests, wmicore.mof, TraceLogging and Win7 WEVT_TEMPLATE images). Both
 // evaluations are checked: the search index (current after the scan) and plain SQL (index stale).
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,6 +12,7 @@ import { scanPaths } from "../../src/catalog/scan.js";
 import { countEvents, type EventQuery, searchEvents } from "../../src/catalog/search.js";
 import { currentSearchIndex } from "../../src/catalog/search-index.js";
 import { CatalogStore, flattenFields } from "../../src/catalog/store.js";
+import { unpackTarXz } from "../../src/util/tar-xz.js";
 import { corpus } from "../helpers/corpus.js";
 
 interface Known {
@@ -172,8 +172,7 @@ function extractManifests(): string {
     "Manifests-Win10-17134/Microsoft-Windows-SMBServer.xml",
     "Manifests-Win10-18990/Microsoft-Windows-TCPIP.xml",
   );
-  execFileSync("tar", ["-xJf", corpus("manifests/tdh-reconstructed-all.tar.xz"), "-C", tmp, ...members]);
-  return tmp;
+  return unpackTarXz(corpus("manifests/tdh-reconstructed-all.tar.xz"), tmp, members);
 }
 
 describe("search results equal a brute-force filter over every event (real catalog)", () => {

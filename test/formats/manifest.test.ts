@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -13,6 +12,7 @@ import type { CatalogEvent } from "../../src/catalog/model.js";
 import { manifestReader } from "../../src/catalog/readers/manifest.js";
 import { decodeXmlBytes, EventNamer, parseManifest, stripDoctype } from "../../src/formats/manifest/index.js";
 import { FormatError } from "../../src/util/errors.js";
+import { filesBelow, unpackTarXz } from "../../src/util/tar-xz.js";
 import { corpus } from "../helpers/corpus.js";
 
 const enc = new TextEncoder();
@@ -22,21 +22,12 @@ function countEventElements(xml: string): number {
   return (xml.replace(/<!--[\s\S]*?-->/g, "").match(/<event[\s/>]/g) ?? []).length;
 }
 
-function walk(dir: string, out: string[] = []): string[] {
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) walk(p, out);
-    else out.push(p);
-  }
-  return out;
-}
-
 const tmp = mkdtempSync(join(tmpdir(), "etw-manifests-"));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
 test("manifest: all 2,417 TDH-rebuilt manifests parse; events = <event> elements; .NET XML skipped", () => {
-  execFileSync("tar", ["-xJf", corpus("manifests/tdh-reconstructed-all.tar.xz"), "-C", tmp]);
-  const xmlFiles = walk(tmp).filter((p) => p.endsWith(".xml"));
+  unpackTarXz(corpus("manifests/tdh-reconstructed-all.tar.xz"), tmp);
+  const xmlFiles = filesBelow(tmp).filter((p) => p.endsWith(".xml"));
   let manifests = 0;
   let events = 0;
   let elements = 0;

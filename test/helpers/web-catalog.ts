@@ -1,13 +1,13 @@
 // Builds small real catalogs for the web tests: Kernel-Process manifests (Windows 7 and 10 17134,
 // from the corpus tarball), the FilterManager manifest and fltMgr.sys (scanned and analysed, so
 // FilterManager events have code sites), and OpenConsole.exe (TraceLogging).
-import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { readers } from "../../src/catalog/readers/index.js";
 import { scanPaths } from "../../src/catalog/scan.js";
 import { CatalogStore } from "../../src/catalog/store.js";
 import { analyzeFileIntoStore } from "../../src/cli/atlas.js";
+import { unpackTarXz } from "../../src/util/tar-xz.js";
 import { corpus } from "./corpus.js";
 
 export const KERNEL_PROCESS_10 = "Manifests-Win10-17134/Microsoft-Windows-Kernel-Process.xml";
@@ -15,15 +15,7 @@ export const KERNEL_PROCESS_7 = "Manifests-Win7-7600/Microsoft-Windows-Kernel-Pr
 
 /** Extracts the two Kernel-Process manifests from the corpus tarball into `dir`. */
 export function extractKernelProcess(dir: string): { win10: string; win7: string } {
-  mkdirSync(dir, { recursive: true });
-  execFileSync("tar", [
-    "-xJf",
-    corpus("manifests/tdh-reconstructed-all.tar.xz"),
-    "-C",
-    dir,
-    KERNEL_PROCESS_10,
-    KERNEL_PROCESS_7,
-  ]);
+  unpackTarXz(corpus("manifests/tdh-reconstructed-all.tar.xz"), dir, [KERNEL_PROCESS_10, KERNEL_PROCESS_7]);
   return { win10: join(dir, KERNEL_PROCESS_10), win7: join(dir, KERNEL_PROCESS_7) };
 }
 
