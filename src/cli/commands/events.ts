@@ -5,14 +5,11 @@ import { CatalogStore } from "../../catalog/store.js";
 import { exitQuietlyOnClosedPipe } from "../pipe.js";
 import { DEFAULT_DB } from "./scan.js";
 
-interface EventsCliOptions {
+/** The text filters pass through to the query as given; numbers arrive as text. */
+type TextFilters = Pick<EventQuery, "provider" | "name" | "field" | "keyword" | "kind" | "text">;
+
+interface EventsCliOptions extends TextFilters {
   db: string;
-  provider?: string;
-  name?: string;
-  field?: string;
-  keyword?: string;
-  kind?: string;
-  text?: string;
   id?: string;
   format: string;
   limit: string;
@@ -55,13 +52,14 @@ export function register(program: Command): void {
       exitQuietlyOnClosedPipe();
       const store = CatalogStore.open(opts.db, { readonly: true });
       try {
+        const { provider, name, field, keyword, kind, text } = opts;
         const query: EventQuery = {
-          provider: opts.provider,
-          name: opts.name,
-          field: opts.field,
-          keyword: opts.keyword,
-          kind: opts.kind,
-          text: opts.text,
+          provider,
+          name,
+          field,
+          keyword,
+          kind,
+          text,
           id: opts.id === undefined ? undefined : wholeNumber("--id", opts.id),
           limit: wholeNumber("--limit", opts.limit),
         };
