@@ -43,6 +43,6 @@ export function analyzeSites(
   bytes: Uint8Array,
   options: AnalyzeOptions = {},
 ): CodeSite[] {
-  const report = analyzeImage(pe, { catalog: ownCatalog(pe, file, bytes), ...options });
+  const report = analyzeImage(pe, { ...options, catalog: options.catalog ?? ownCatalog(pe, file, bytes) });
   return rowsToSites(file, report.rows);
 }

@@ -2,24 +2,83 @@
  * The main job's analysis step: runs the static analysis over scanned x64 images and stores the
  * code sites in the catalog (`sites` table), where the web UI joins them to events.
  */
-import { readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { ownCatalog, symbolsFromPdb } from "../analysis/analyze.js";
+import { type KernelNames, parseKernelNames } from "../analysis/recognizers/kernel.js";
+import { wppCatalogFromPdb } from "../analysis/recognizers/wpp.js";
 import { analyzeSites } from "../analysis/sites.js";
 import type { CatalogStore } from "../catalog/store.js";
 import { parsePe } from "../formats/pe/index.js";
+import { findPdbForImage, type ResolvedPdb } from "../symbols/resolve.js";
 
 /** Images larger than this are not analysed by default (the scan still catalogs their events). */
 export const DEFAULT_MAX_ANALYZE_BYTES = 64 * 1024 * 1024;
 
+/** The three kernel constant tables `loadKernelNames` reads (as in ../shared/corpus/reference). */
+export const KERNEL_NAME_TABLES = [
+  "perfinfo-group-masks.tsv",
+  "perfinfo-log-types.tsv",
+  "event-trace-groups.tsv",
+] as const;
+
 export type AnalyzeOutcome =
-  | { path: string; status: "analysed"; sites: number; ms: number }
+  | { path: string; status: "analysed"; sites: number; ms: number; pdb?: string }
   | { path: string; status: "skipped"; reason: string }
   | { path: string; status: "failed"; error: string };
+
+export interface AnalyzeFileOptions {
+  maxBytes?: number;
+  /** Names for EtwTraceKernelEvent constants (`loadKernelNames`). */
+  kernelNames?: KernelNames;
+  /** The image's matching PDB (`pdbBesideImage`): symbol names, Nt* entries, WPP messages. */
+  pdb?: ResolvedPdb;
+}
+
+/** Reads the three kernel constant tables (TSV) from a directory. */
+export function loadKernelNames(dir: string): KernelNames {
+  const [masks, types, groups] = KERNEL_NAME_TABLES.map((name) => readFileSync(join(dir, name), "utf8"));
+  return parseKernelNames(masks!, types!, groups!);
+}
+
+/** `loadKernelNames(dir)` when the directory holds all three tables, else undefined. */
+export function kernelNamesIfPresent(dir: string): KernelNames | undefined {
+  return KERNEL_NAME_TABLES.every((name) => existsSync(join(dir, name))) ? loadKernelNames(dir) : undefined;
+}
+
+/**
+ * The matching PDB lying beside an image (its recorded name or `<image stem>.pdb`, GUID and age
+ * checked), else undefined; never looks further (no symbol path, no network) and never throws.
+ * `pdbDirs` caches, per directory, whether it holds any .pdb at all, so images in PDB-less
+ * directories cost one readdir per directory.
+ */
+export async function pdbBesideImage(
+  path: string,
+  pdbDirs: Map<string, boolean> = new Map(),
+): Promise<ResolvedPdb | undefined> {
+  const dir = dirname(path);
+  let hasPdb = pdbDirs.get(dir);
+  if (hasPdb === undefined) {
+    try {
+      hasPdb = readdirSync(dir).some((n) => n.toLowerCase().endsWith(".pdb"));
+    } catch {
+      hasPdb = false;
+    }
+    pdbDirs.set(dir, hasPdb);
+  }
+  if (!hasPdb) return undefined;
+  try {
+    return await findPdbForImage(path, { symbolPath: "" });
+  } catch {
+    return undefined; // no CodeView record, no match, unreadable: analyse without symbols
+  }
+}
 
 /** Analyses one image into the store, replacing its earlier sites. Never throws for a bad file. */
 export function analyzeFileIntoStore(
   store: CatalogStore,
   path: string,
-  opts: { maxBytes?: number } = {},
+  opts: AnalyzeFileOptions = {},
 ): AnalyzeOutcome {
   const t0 = performance.now();
   try {
@@ -39,12 +98,25 @@ export function analyzeFileIntoStore(
         status: "skipped",
         reason: `${pe.headers.machineName} image (the analysis reads x64 only)`,
       };
-    const sites = analyzeSites(pe, path, bytes);
+    const catalog = ownCatalog(pe, path, bytes);
+    if (opts.pdb) {
+      // WPP sites join to the PDB's TMF messages.
+      const wpp = wppCatalogFromPdb(opts.pdb.pdb, opts.pdb.path);
+      catalog.providers.push(...wpp.providers);
+      catalog.events.push(...wpp.events);
+    }
+    const sites = analyzeSites(pe, path, bytes, {
+      catalog,
+      ...(opts.pdb ? { symbols: symbolsFromPdb(opts.pdb.pdb) } : {}),
+      ...(opts.kernelNames ? { kernelNames: opts.kernelNames } : {}),
+    });
     store.db.transaction(() => {
       store.clearSites(path);
       store.addSites(sites);
     })();
-    return { path, status: "analysed", sites: sites.length, ms: performance.now() - t0 };
+    const out: AnalyzeOutcome = { path, status: "analysed", sites: sites.length, ms: performance.now() - t0 };
+    if (opts.pdb) out.pdb = opts.pdb.path;
+    return out;
   } catch (err) {
     return { path, status: "failed", error: err instanceof Error ? err.message : String(err) };
   }

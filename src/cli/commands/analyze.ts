@@ -1,8 +1,6 @@
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import type { Command } from "commander";
 import { analyzeImage, ownCatalog, symbolsFromPdb } from "../../analysis/analyze.js";
-import { type KernelNames, parseKernelNames } from "../../analysis/recognizers/kernel.js";
 import { wppCatalogFromPdb } from "../../analysis/recognizers/wpp.js";
 import { FORMATS, formatRows, type ReportFormat } from "../../analysis/report.js";
 import { rowsToSites } from "../../analysis/sites.js";
@@ -11,6 +9,7 @@ import { readers } from "../../catalog/readers/index.js";
 import { CatalogStore } from "../../catalog/store.js";
 import { parsePe } from "../../formats/pe/index.js";
 import { findPdbForImage } from "../../symbols/resolve.js";
+import { loadKernelNames } from "../atlas.js";
 import { exitQuietlyOnClosedPipe } from "../pipe.js";
 
 interface AnalyzeCliOptions {
@@ -33,16 +32,6 @@ function addMof(catalog: SourceResult, file: string): void {
   const reader = readers.find((r) => r.sniff(bytes, file) !== "no");
   if (!reader) throw new Error(`${file}: not a file the catalog can read`);
   mergeResults(catalog, reader.read({ path: file, bytes }));
-}
-
-/** Reads the three kernel constant tables (TSV) from a directory. */
-function loadKernelNames(dir: string): KernelNames {
-  const read = (name: string): string => readFileSync(join(dir, name), "utf8");
-  return parseKernelNames(
-    read("perfinfo-group-masks.tsv"),
-    read("perfinfo-log-types.tsv"),
-    read("event-trace-groups.tsv"),
-  );
 }
 
 export function register(program: Command): void {
