@@ -30,18 +30,12 @@ const NO_VALUE = 0xffffffff;
 export function buildSearchIndex(db: Db, generation: string): number {
   if (endianness() !== "LE") return 0; // blobs are little-endian typed arrays
   const run = db.transaction(() => {
-    const rows = db
-      .prepare(
-        `SELECT id, kind, provider_name, provider_guid, event_id, version, name, build,
-           keyword_mask_int & 4294967295 AS lo, (keyword_mask_int >> 32) & 4294967295 AS hi
-         FROM events ORDER BY provider_name COLLATE NOCASE, event_id, version, id`,
-      )
-      .raw()
-      .all() as Array<
-      [number, string, string, string, number, number, string, string | null, number, number]
-    >;
-    const n = rows.length;
-    const maxId = rows.reduce((m, r) => Math.max(m, r[0]), 0);
+    const { n, maxId } = db
+      .prepare("SELECT count(*) AS n, coalesce(max(id), 0) AS maxId FROM events")
+      .get() as {
+      n: number;
+      maxId: number;
+    };
     const rankOf = new Int32Array(maxId + 1).fill(-1);
     const rowids = new Uint32Array(n);
     const kind = new Uint32Array(n);
@@ -65,7 +59,19 @@ export function buildSearchIndex(db: Db, generation: string): number {
       if (id === undefined) dict.set(v, (id = dict.size));
       return id;
     };
-    rows.forEach((r, rank) => {
+    // Streamed, not loaded: the full corpus has 140,000+ events.
+    const rows = db
+      .prepare(
+        `SELECT id, kind, provider_name, provider_guid, event_id, version, name, build,
+           keyword_mask_int & 4294967295 AS lo, (keyword_mask_int >> 32) & 4294967295 AS hi
+         FROM events ORDER BY provider_name COLLATE NOCASE, event_id, version, id`,
+      )
+      .raw()
+      .iterate() as IterableIterator<
+      [number, string, string, string, number, number, string, string | null, number, number]
+    >;
+    let rank = 0;
+    for (const r of rows) {
       rankOf[r[0]] = rank;
       rowids[rank] = r[0];
       kind[rank] = idOf(dicts.kind, r[1]);
@@ -77,7 +83,8 @@ export function buildSearchIndex(db: Db, generation: string): number {
       build[rank] = r[7] === null ? NO_VALUE : idOf(dicts.build, r[7]);
       maskLo[rank] = r[8];
       maskHi[rank] = r[9];
-    });
+      rank++;
+    }
 
     const fields = postings(db.prepare("SELECT event_id, name FROM event_fields").raw().iterate(), rankOf);
     const keywords = postings(
