@@ -23,7 +23,7 @@ export function addSymbolOptions(cmd: Command): Command {
     .option("--pdb <file>", "use this PDB (must match the image's GUID and age)")
     .option(
       "--symbol-path <path>",
-      "symbol path in _NT_SYMBOL_PATH syntax, e.g. srv*C:\\symbols*https://msdl.microsoft.com/download/symbols (default: $_NT_SYMBOL_PATH)",
+      "symbol path in _NT_SYMBOL_PATH syntax, e.g. srv*C:\\symbols*https://msdl.microsoft.com/download/symbols (default: $_NT_ALT_SYMBOL_PATH;$_NT_SYMBOL_PATH)",
     )
     .option(
       "--symbol-cache <dir>",
