@@ -44,6 +44,20 @@ export interface Section {
   characteristics: number;
 }
 
+/** One 40-byte IMAGE_SECTION_HEADER at `o`, its name as stored (8 bytes, NUL-padded; PDBs keep copies). */
+export function readSectionHeader(v: ByteView, o: number): Section {
+  const rawName = v.slice(o, 8);
+  const nul = rawName.indexOf(0);
+  return {
+    name: new TextDecoder("latin1").decode(rawName.subarray(0, nul < 0 ? 8 : nul)),
+    virtualSize: v.u32(o + 8),
+    virtualAddress: v.u32(o + 12),
+    rawSize: v.u32(o + 16),
+    rawOffset: v.u32(o + 20),
+    characteristics: v.u32(o + 36),
+  };
+}
+
 export const SCN_CNT_CODE = 0x20;
 export const SCN_MEM_EXECUTE = 0x20000000;
 export const SCN_MEM_READ = 0x40000000;
@@ -135,18 +149,8 @@ export function parseHeaders(v: ByteView): PeHeaders {
   const sections: Section[] = [];
   const stringTable = coffStringTable(v, coff);
   for (let i = 0; i < numberOfSections; i++) {
-    const s = secTable + i * 40;
-    const rawName = v.slice(s, 8);
-    const nul = rawName.indexOf(0);
-    const shortName = new TextDecoder("latin1").decode(rawName.subarray(0, nul < 0 ? 8 : nul));
-    sections.push({
-      name: longSectionName(v, shortName, stringTable),
-      virtualSize: v.u32(s + 8),
-      virtualAddress: v.u32(s + 12),
-      rawSize: v.u32(s + 16),
-      rawOffset: v.u32(s + 20),
-      characteristics: v.u32(s + 36),
-    });
+    const header = readSectionHeader(v, secTable + i * 40);
+    sections.push({ ...header, name: longSectionName(v, header.name, stringTable) });
   }
   return {
     machine,

@@ -1,5 +1,6 @@
 import { ByteView } from "../../../util/bytes.js";
 import { FormatError } from "../../../util/errors.js";
+import { MACHINE_NAMES } from "../../pe/headers.js";
 
 export interface SectionContribution {
   section: number;
@@ -73,18 +74,8 @@ export interface DbiStream {
   debugStreams: (number | undefined)[];
 }
 
-const MACHINES: Record<number, string> = {
-  34404: "x64",
-  332: "x86",
-  43620: "arm64",
-  452: "arm",
-  448: "arm",
-  42561: "arm64ec",
-  512: "ia64",
-};
-
 export function machineName(code: number): string {
-  return MACHINES[code] ?? `0x${code.toString(16).padStart(4, "0")}`;
+  return MACHINE_NAMES[code] ?? `0x${code.toString(16).padStart(4, "0")}`;
 }
 
 const utf8 = new TextDecoder("utf-8");
