@@ -22,6 +22,20 @@ export interface FunctionInfo {
   name?: string;
   /** Import reached when the function is only `jmp [rip+__imp_X]`. */
   thunkImport?: string;
+  /**
+   * Chained .pdata fragments of this function (cold blocks the compiler moved away, e.g. PGO
+   * splitting): their own RVA and instruction-index ranges. Branches between the primary body and
+   * its fragments are control flow of the same function.
+   */
+  fragments?: CodeRange[];
+}
+
+/** A range of decoded code: RVAs [rva, end) and instruction indices [first, last). */
+export interface CodeRange {
+  rva: number;
+  end: number;
+  first: number;
+  last: number;
 }
 
 export interface FunctionTable {
@@ -64,10 +78,13 @@ export function buildFunctions(code: Code, seeds: FunctionSeeds): FunctionTable 
     return k >= 0 && rva > pdataSorted[k]!.begin && rva < pdataSorted[k]!.end;
   };
   const pdataEnd = new Map<number, number>();
+  const fragmentEnd = new Map<number, number>();
   const starts = new Set<number>();
   for (const r of seeds.runtimeFunctions ?? []) {
-    if (r.parent !== undefined && r.parent !== r.begin) fragments.set(r.begin, r.parent);
-    else {
+    if (r.parent !== undefined && r.parent !== r.begin) {
+      fragments.set(r.begin, r.parent);
+      fragmentEnd.set(r.begin, r.end);
+    } else {
       starts.add(r.begin);
       pdataEnd.set(r.begin, Math.max(pdataEnd.get(r.begin) ?? 0, r.end));
     }
@@ -113,6 +130,16 @@ export function buildFunctions(code: Code, seeds: FunctionSeeds): FunctionTable 
     if (name) f.name = name;
     list.push(f);
     byRva.set(rva, f);
+  }
+  for (const [begin, parent] of fragments) {
+    const owner = byRva.get(parent);
+    const first = indexAt(code, begin);
+    if (!owner || first < 0) continue;
+    const regionIdx = lowerBound(regionStart, begin + 1);
+    const nextRegion = regionIdx < regionStart.length ? regionStart[regionIdx]! : Number.MAX_SAFE_INTEGER;
+    const end = Math.min(fragmentEnd.get(begin) ?? nextRegion, nextRegion);
+    const last = Math.min(Math.max(indexAtOrBefore(code, end - 1) + 1, first + 1), code.count);
+    (owner.fragments ??= []).push({ rva: begin, end, first, last });
   }
   // Import thunks: a body whose first instruction is `jmp [rip+IAT]`.
   if (seeds.imports) {
@@ -185,8 +212,9 @@ export function branchPredecessors(
   readU32?: (rva: number) => number | undefined,
 ): Map<number, number[]> {
   const preds = new Map<number, number[]>();
+  const ranges: CodeRange[] = [f, ...(f.fragments ?? [])];
   const add = (target: number, from: number): void => {
-    if (target < f.rva || target >= f.end) return;
+    if (!ranges.some((r) => target >= r.rva && target < r.end)) return;
     const j = indexAt(code, target);
     if (j < 0) return;
     const list = preds.get(j);
@@ -194,12 +222,14 @@ export function branchPredecessors(
       if (!list.includes(from)) list.push(from);
     } else preds.set(j, [from]);
   };
-  for (let i = f.first; i < f.last; i++) {
-    const fl = code.flow[i]!;
-    if ((fl === Flow.ConditionalBranch || fl === Flow.UnconditionalBranch) && code.op0[i] === Op.Branch) {
-      add(code.addr[i]!, i);
-    } else if (fl === Flow.IndirectBranch && readU32) {
-      for (const t of jumpTableTargets(code, f, i, readU32)) add(t, i);
+  for (const r of ranges) {
+    for (let i = r.first; i < r.last; i++) {
+      const fl = code.flow[i]!;
+      if ((fl === Flow.ConditionalBranch || fl === Flow.UnconditionalBranch) && code.op0[i] === Op.Branch) {
+        add(code.addr[i]!, i);
+      } else if (fl === Flow.IndirectBranch && readU32) {
+        for (const t of jumpTableTargets(code, f, i, readU32)) add(t, i);
+      }
     }
   }
   return preds;

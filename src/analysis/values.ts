@@ -144,10 +144,12 @@ export class ValueResolver {
     return { code: this.code, fn, preds };
   }
 
-  /** Predecessors of instruction k inside the function body. */
+  /** Predecessors of instruction k inside the function body (its chained fragments included). */
   private predecessors(w: Walk, k: number): number[] {
     const out: number[] = [];
-    if (k - 1 >= w.fn.first && !endsFlow(w.code, k - 1)) out.push(k - 1);
+    // A fragment's first instruction follows other code in memory, not in control flow.
+    const fragmentStart = w.fn.fragments?.some((r) => r.first === k) ?? false;
+    if (k - 1 >= w.fn.first && !fragmentStart && !endsFlow(w.code, k - 1)) out.push(k - 1);
     const b = w.preds.get(k);
     if (b) out.push(...b);
     return out;
