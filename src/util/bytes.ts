@@ -151,6 +151,17 @@ export function normalizeGuid(text: string): string {
     .toLowerCase();
 }
 
+/** The parts one after another, in a new array. */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
 export function hex(n: number | bigint, width = 0): string {
   return "0x" + n.toString(16).padStart(width, "0");
 }

@@ -6,6 +6,7 @@ import { decompressBmof, parseBmof, qualifierAt } from "../../src/formats/mof/bi
 import { ds01Decompress } from "../../src/formats/mof/ds01.js";
 import { eventTraceEvents } from "../../src/formats/mof/eventtrace.js";
 import { mofData, parsePe } from "../../src/formats/pe/index.js";
+import { concatBytes } from "../../src/util/bytes.js";
 import { FormatError } from "../../src/util/errors.js";
 import { corpus } from "../helpers/corpus.js";
 
@@ -55,15 +56,7 @@ const utf16 = (s: string) => {
   for (let i = 0; i < s.length; i++) new DataView(b.buffer).setUint16(i * 2, s.charCodeAt(i), true);
   return b;
 };
-const cat = (...parts: Uint8Array[]) => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-};
+const cat = (...parts: Uint8Array[]) => concatBytes(parts);
 const sized = (...parts: Uint8Array[]) => {
   const body = cat(...parts);
   return cat(u32(body.length + 4), body);

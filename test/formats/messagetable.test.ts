@@ -9,6 +9,7 @@ import {
   parseMessageTable,
 } from "../../src/formats/messagetable/index.js";
 import { messageTables, parsePe } from "../../src/formats/pe/index.js";
+import { concatBytes } from "../../src/util/bytes.js";
 import { FormatError } from "../../src/util/errors.js";
 import { corpus, fixture } from "../helpers/corpus.js";
 import { fuzz } from "../helpers/mutate.js";
@@ -48,19 +49,14 @@ function build(entries: Array<[number, Uint8Array]>, lowId: number): Uint8Array 
     e.set(text, 4);
     return e;
   });
-  const total = 16 + body.reduce((n, e) => n + e.length, 0);
-  const out = new Uint8Array(total);
-  const dv = new DataView(out.buffer);
+  // Block count 1, then the block {LowId, HighId, OffsetToEntries = 16}.
+  const header = new Uint8Array(16);
+  const dv = new DataView(header.buffer);
   dv.setUint32(0, 1, true);
   dv.setUint32(4, lowId, true);
   dv.setUint32(8, lowId + entries.length - 1, true);
   dv.setUint32(12, 16, true);
-  let p = 16;
-  for (const e of body) {
-    out.set(e, p);
-    p += e.length;
-  }
-  return out;
+  return concatBytes([header, ...body]);
 }
 
 test("messagetable: UTF-8 entries (Flags 2) and mixed encodings in one block", () => {

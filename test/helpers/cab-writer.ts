@@ -1,5 +1,6 @@
 import { deflateRawSync } from "node:zlib";
 import { cabChecksum } from "../../src/symbols/cab.js";
+import { concatBytes } from "../../src/util/bytes.js";
 
 /**
  * Minimal MS-CAB writer for tests: one folder, MSZIP ("CK" + raw deflate per 32 KB block, each
@@ -11,13 +12,7 @@ export function writeCabinet(
 ): Uint8Array {
   const mszip = (options.compression ?? "mszip") === "mszip";
   const checksums = options.checksums ?? true;
-  const total = files.reduce((n, f) => n + f.data.length, 0);
-  const stream = new Uint8Array(total);
-  let at = 0;
-  for (const f of files) {
-    stream.set(f.data, at);
-    at += f.data.length;
-  }
+  const stream = concatBytes(files.map((f) => f.data));
   const blocks: Uint8Array[] = [];
   for (let off = 0; off < stream.length || (off === 0 && blocks.length === 0); off += 0x8000) {
     const raw = stream.subarray(off, Math.min(stream.length, off + 0x8000));
