@@ -5,7 +5,7 @@ import { peExtractors } from "../src/catalog/readers/index.js";
 import { peReader } from "../src/catalog/readers/pe.js";
 import { traceLoggingExtractor } from "../src/catalog/readers/tracelogging.js";
 import { parsePe } from "../src/formats/pe/index.js";
-import { readBaseRelocations } from "../src/formats/pe/relocations.js";
+import { readBaseRelocations } from "../src/formats/pe/relocs.js";
 import {
   eventAtRva,
   findHeaders,

@@ -2,7 +2,7 @@ import { ByteView } from "../../util/bytes.js";
 import { FormatError } from "../../util/errors.js";
 import { SCN_MEM_WRITE } from "../pe/headers.js";
 import type { PeImage } from "../pe/image.js";
-import { readBaseRelocations } from "../pe/relocations.js";
+import { readBaseRelocations } from "../pe/relocs.js";
 import { FORMAT, readEventBlob, readProviderBlob, type TlgEventDescriptor } from "./blobs.js";
 import { findHeaders, type HeaderHit } from "./headers.js";
 import { guidFromProviderName } from "./name-guid.js";

@@ -1,2 +1,0 @@
-/** Kept for existing importers; the base relocation reader lives in relocs.ts. */
-export { readBaseRelocations } from "./relocs.js";
