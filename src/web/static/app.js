@@ -59,6 +59,16 @@ function providerLabel(name, guid) {
   return name || (guid ? `{${guid}}` : "(unnamed provider)");
 }
 
+/** Link to a provider's page, labelled like providerLabel. */
+function providerLink(kind, guid, name) {
+  return link(providerHref(kind, guid, name), providerLabel(name, guid));
+}
+
+/** Table column of provider links; `key` is the row property holding the provider's name. */
+function providerColumn(key) {
+  return { label: "Provider", key, cell: (r) => providerLink(r.kind, r.guid, r[key]) };
+}
+
 function shortType(t) {
   return (t ?? "").replace(/^win:/, "");
 }
@@ -208,11 +218,7 @@ function hex(n) {
 // ---------- column sets ----------
 
 const EVENT_COLUMNS = [
-  {
-    label: "Provider",
-    key: "provider",
-    cell: (r) => link(providerHref(r.kind, r.guid, r.provider), providerLabel(r.provider, r.guid)),
-  },
+  providerColumn("provider"),
   { label: "Kind", key: "kind" },
   { label: "Id", key: "id", cls: "num" },
   { label: "V", key: "version", cls: "num" },
@@ -283,11 +289,7 @@ async function providersView(params) {
   render(el("h1", {}, "Providers"), form, el("p", { class: "muted" }, "Loading…"));
   const data = await api("providers", { name: params.get("name"), kind: params.get("kind") });
   const columns = [
-    {
-      label: "Provider",
-      key: "name",
-      cell: (r) => link(providerHref(r.kind, r.guid, r.name), providerLabel(r.name, r.guid)),
-    },
+    providerColumn("name"),
     { label: "Kind", key: "kind" },
     { label: "GUID", key: "guid", cls: "mono" },
     { label: "Events", key: "events", cls: "num" },
@@ -434,13 +436,7 @@ async function eventView(rowid) {
     "dl",
     { class: "facts" },
     el("dt", {}, "Provider"),
-    el(
-      "dd",
-      {},
-      link(providerHref(ev.kind, p.guid, p.name), providerLabel(p.name, p.guid)),
-      " ",
-      el("span", { class: "mono muted" }, p.guid),
-    ),
+    el("dd", {}, providerLink(ev.kind, p.guid, p.name), " ", el("span", { class: "mono muted" }, p.guid)),
     el("dt", {}, "Kind"),
     el("dd", {}, ev.kind),
     el("dt", {}, "Id / version"),
@@ -689,11 +685,7 @@ async function diffView(params) {
   const columns = [
     { label: "Change", key: "change", cell: (r) => el("span", { class: `pill ${r.change}` }, r.change) },
     { label: "Subject", key: "subject" },
-    {
-      label: "Provider",
-      key: "provider",
-      cell: (r) => link(providerHref(r.kind, r.guid, r.provider), providerLabel(r.provider, r.guid)),
-    },
+    providerColumn("provider"),
     { label: "Kind", key: "kind" },
     {
       label: "Event",
