@@ -4,7 +4,7 @@
  * calls do), and calls through function-pointer globals initialised in the image.
  */
 import type { PeImage } from "../formats/pe/index.js";
-import { type Code, Flow, gpr64, M, Op, Reg } from "./disasm.js";
+import { type Code, Flow, gpr64, M, Op, Reg, ripLoadBefore } from "./disasm.js";
 import { type FunctionInfo, type FunctionTable, functionAt } from "./functions.js";
 
 /** What a call site reaches. */
@@ -40,6 +40,10 @@ export interface CallGraphInput {
 
 /** How far back to look for the register load feeding an indirect call. */
 const INDIRECT_LOOKBACK = 6;
+
+/** Memory slot `call reg` goes through when reg was loaded from an IAT slot / pointer global a few instructions before. */
+const registerSlot = (code: Code, i: number, reg: number, floor: number): number | undefined =>
+  ripLoadBefore(code, i, reg, floor, INDIRECT_LOOKBACK, false);
 
 export function buildCallGraph(input: CallGraphInput): CallGraph {
   const { pe, code, functions, imports } = input;
@@ -168,25 +172,6 @@ function assignedPointers(code: Code, functions: FunctionTable): Map<number, Set
     }
   }
   return out;
-}
-
-/** Memory slot `call reg` goes through when reg was loaded from an IAT slot / pointer global a few instructions before. */
-function registerSlot(code: Code, i: number, reg: number, floor: number): number | undefined {
-  for (let j = i - 1; j >= Math.max(floor, i - INDIRECT_LOOKBACK); j--) {
-    const fl = code.flow[j]!;
-    if (fl !== Flow.Next) return undefined;
-    if (code.op0[j] === Op.Reg && gpr64(code.reg0[j]!) === reg) {
-      if (
-        code.mnem[j] === M.Mov &&
-        code.op1[j] === Op.Mem &&
-        code.memBase[j] === Reg.RIP &&
-        code.memIndex[j] === 0
-      )
-        return code.addr[j]!;
-      return undefined;
-    }
-  }
-  return undefined;
 }
 
 /** Rva of the function a call site reaches, if it reaches one of ours. */

@@ -49,34 +49,42 @@ export const Reg = {
   ZMM31: 172,
 } as const;
 
-/**
- * Decoded instructions of an image, sorted by RVA (ranges are decoded in ascending order and do not
- * overlap). Index i describes one instruction.
- */
-export interface Code {
-  count: number;
-  rva: Uint32Array;
-  len: Uint8Array;
+/** The per-instruction columns of `Code` and their array types. */
+const COLUMNS = {
+  rva: Uint32Array,
+  len: Uint8Array,
   /** iced Mnemonic. */
-  mnem: Uint16Array;
-  flow: Uint8Array;
-  op0: Uint8Array;
-  op1: Uint8Array;
+  mnem: Uint16Array,
+  flow: Uint8Array,
+  op0: Uint8Array,
+  op1: Uint8Array,
   /** Register of operand 0/1 when that operand is a register (iced Register numbering). */
-  reg0: Uint8Array;
-  reg1: Uint8Array;
+  reg0: Uint8Array,
+  reg1: Uint8Array,
   /** Memory operand (at most one per instruction): base, index, scale, size in bytes. */
-  memBase: Uint8Array;
-  memIndex: Uint8Array;
-  memScale: Uint8Array;
-  memSize: Uint8Array;
+  memBase: Uint8Array,
+  memIndex: Uint8Array,
+  memScale: Uint8Array,
+  memSize: Uint8Array,
   /**
    * RIP-relative memory operand: target RVA; other memory operand: displacement; near branch:
    * target RVA.
    */
-  addr: Int32Array;
+  addr: Int32Array,
   /** Immediate operand (sign-extended, truncated to int32; see `imm64` for wider ones). */
-  imm: Int32Array;
+  imm: Int32Array,
+} as const;
+
+type ColumnName = keyof typeof COLUMNS;
+type Columns = { [K in ColumnName]: InstanceType<(typeof COLUMNS)[K]> };
+const COLUMN_NAMES = Object.keys(COLUMNS) as ColumnName[];
+
+/**
+ * Decoded instructions of an image, sorted by RVA (ranges are decoded in ascending order and do not
+ * overlap). Index i describes one instruction: column[i] of each column.
+ */
+export interface Code extends Columns {
+  count: number;
   /** Immediates that do not fit in int32, by instruction index. */
   imm64: Map<number, bigint>;
 }
@@ -131,63 +139,32 @@ export function splitRanges(ranges: DecodeRange[], starts: Iterable<number>): De
   return out;
 }
 
+/** Columns being filled by the decoder; `grow` doubles their capacity. */
 class Growable {
   cap: number;
   n = 0;
-  rva: Uint32Array;
-  len: Uint8Array;
-  mnem: Uint16Array;
-  flow: Uint8Array;
-  op0: Uint8Array;
-  op1: Uint8Array;
-  reg0: Uint8Array;
-  reg1: Uint8Array;
-  memBase: Uint8Array;
-  memIndex: Uint8Array;
-  memScale: Uint8Array;
-  memSize: Uint8Array;
-  addr: Int32Array;
-  imm: Int32Array;
+  cols: Columns;
   constructor(cap: number) {
     this.cap = cap;
-    this.rva = new Uint32Array(cap);
-    this.len = new Uint8Array(cap);
-    this.mnem = new Uint16Array(cap);
-    this.flow = new Uint8Array(cap);
-    this.op0 = new Uint8Array(cap);
-    this.op1 = new Uint8Array(cap);
-    this.reg0 = new Uint8Array(cap);
-    this.reg1 = new Uint8Array(cap);
-    this.memBase = new Uint8Array(cap);
-    this.memIndex = new Uint8Array(cap);
-    this.memScale = new Uint8Array(cap);
-    this.memSize = new Uint8Array(cap);
-    this.addr = new Int32Array(cap);
-    this.imm = new Int32Array(cap);
+    this.cols = columnsOf((name) => new COLUMNS[name](cap));
   }
   grow(): void {
     const cap = this.cap * 2;
-    const g = <T extends Uint32Array | Uint8Array | Uint16Array | Int32Array>(a: T): T => {
-      const b = new (a.constructor as new (n: number) => T)(cap);
-      b.set(a);
+    const old = this.cols;
+    this.cols = columnsOf((name) => {
+      const b = new COLUMNS[name](cap);
+      b.set(old[name]);
       return b;
-    };
-    this.rva = g(this.rva);
-    this.len = g(this.len);
-    this.mnem = g(this.mnem);
-    this.flow = g(this.flow);
-    this.op0 = g(this.op0);
-    this.op1 = g(this.op1);
-    this.reg0 = g(this.reg0);
-    this.reg1 = g(this.reg1);
-    this.memBase = g(this.memBase);
-    this.memIndex = g(this.memIndex);
-    this.memScale = g(this.memScale);
-    this.memSize = g(this.memSize);
-    this.addr = g(this.addr);
-    this.imm = g(this.imm);
+    });
     this.cap = cap;
   }
+}
+
+/** Columns built one by one by `make`. */
+function columnsOf(make: (name: ColumnName) => Columns[ColumnName]): Columns {
+  const out: Partial<Record<ColumnName, Columns[ColumnName]>> = {};
+  for (const name of COLUMN_NAMES) out[name] = make(name);
+  return out as Columns;
 }
 
 /** The immediate of an operand of kind `kind` as int32; wider values also go to `imm64`. */
@@ -246,6 +223,7 @@ export function decodeImage(pe: PeImage, ranges?: DecodeRange[], options: Decode
   const rs = (ranges ?? codeSectionRanges(pe)).slice().sort((a, b) => a.start - b.start);
   const total = rs.reduce((s, r) => s + (r.end - r.start), 0);
   const g = new Growable(Math.max(1024, Math.ceil(total / 3.5)));
+  let c = g.cols;
   const imm64 = new Map<number, bigint>();
   const ins = new Instruction();
   let done = 0;
@@ -276,28 +254,31 @@ export function decodeImage(pe: PeImage, ranges?: DecodeRange[], options: Decode
       while (pos < endPos) {
         dec.decodeOut(ins);
         let n = g.n;
-        if (n === g.cap) g.grow();
+        if (n === g.cap) {
+          g.grow();
+          c = g.cols;
+        }
         const length = ins.length;
         const rva = d.base + pos;
-        g.rva[n] = rva;
+        c.rva[n] = rva;
         const mnem = ins.mnemonic;
         if (mnem === Mnemonic.INVALID) {
           // Resynchronise one byte further on.
-          g.len[n] = 1;
-          g.mnem[n] = 0;
-          g.flow[n] = Flow.Exception;
-          g.op0[n] = 0;
-          g.op1[n] = 0;
+          c.len[n] = 1;
+          c.mnem[n] = 0;
+          c.flow[n] = Flow.Exception;
+          c.op0[n] = 0;
+          c.op1[n] = 0;
           g.n = n + 1;
           pos += 1;
           dec.position = pos;
           dec.ip = BigInt(d.base + pos);
           continue;
         }
-        g.len[n] = length;
-        g.mnem[n] = mnem;
+        c.len[n] = length;
+        c.mnem[n] = mnem;
         const flow = ins.flowControl;
-        g.flow[n] = flow;
+        c.flow[n] = flow;
         const opCount = ins.opCount;
         let memUsed = false;
         let immKind = -1;
@@ -305,13 +286,13 @@ export function decodeImage(pe: PeImage, ranges?: DecodeRange[], options: Decode
         const k1 = opCount > 1 ? ins.op1Kind : -1;
         const op0 = k0 < 0 ? Op.None : opOf(k0);
         const op1 = k1 < 0 ? Op.None : opOf(k1);
-        g.op0[n] = op0;
-        g.op1[n] = op1;
-        if (op0 === Op.Reg) g.reg0[n] = ins.op0Register;
+        c.op0[n] = op0;
+        c.op1[n] = op1;
+        if (op0 === Op.Reg) c.reg0[n] = ins.op0Register;
         else if (op0 === Op.Mem) memUsed = true;
-        else if (op0 === Op.Branch) g.addr[n] = ins.nearBranch32;
+        else if (op0 === Op.Branch) c.addr[n] = ins.nearBranch32;
         else if (op0 === Op.Imm) immKind = k0;
-        if (op1 === Op.Reg) g.reg1[n] = ins.op1Register;
+        if (op1 === Op.Reg) c.reg1[n] = ins.op1Register;
         else if (op1 === Op.Mem) memUsed = true;
         else if (op1 === Op.Imm && immKind < 0) immKind = k1;
         if (opCount > 2) {
@@ -324,20 +305,20 @@ export function decodeImage(pe: PeImage, ranges?: DecodeRange[], options: Decode
         }
         if (memUsed) {
           const base = ins.memoryBase;
-          g.memBase[n] = base;
-          g.memIndex[n] = ins.memoryIndex;
-          g.memScale[n] = ins.memoryIndexScale;
-          g.memSize[n] = memSizeBytes[ins.memorySize] ?? 0;
+          c.memBase[n] = base;
+          c.memIndex[n] = ins.memoryIndex;
+          c.memScale[n] = ins.memoryIndexScale;
+          c.memSize[n] = memSizeBytes[ins.memorySize] ?? 0;
           const displ = ins.memoryDisplacement;
           // RIP-relative: the target (decoder ip = RVA); otherwise the sign-extended displacement.
-          g.addr[n] =
+          c.addr[n] =
             base === Register.RIP || displ < 0x80000000n ? Number(displ) : Number(BigInt.asIntN(32, displ));
         } else {
-          g.memBase[n] = 0;
-          g.memIndex[n] = 0;
-          g.memSize[n] = 0;
+          c.memBase[n] = 0;
+          c.memIndex[n] = 0;
+          c.memSize[n] = 0;
         }
-        g.imm[n] = immKind < 0 ? 0 : immediateNumber(ins, immKind, n, imm64);
+        c.imm[n] = immKind < 0 ? 0 : immediateNumber(ins, immKind, n, imm64);
         g.n = n + 1;
         n++;
         pos += length;
@@ -354,24 +335,7 @@ export function decodeImage(pe: PeImage, ranges?: DecodeRange[], options: Decode
   }
   options.progress?.(total, total);
   const n = g.n;
-  return {
-    count: n,
-    rva: g.rva.subarray(0, n),
-    len: g.len.subarray(0, n),
-    mnem: g.mnem.subarray(0, n),
-    flow: g.flow.subarray(0, n),
-    op0: g.op0.subarray(0, n),
-    op1: g.op1.subarray(0, n),
-    reg0: g.reg0.subarray(0, n),
-    reg1: g.reg1.subarray(0, n),
-    memBase: g.memBase.subarray(0, n),
-    memIndex: g.memIndex.subarray(0, n),
-    memScale: g.memScale.subarray(0, n),
-    memSize: g.memSize.subarray(0, n),
-    addr: g.addr.subarray(0, n),
-    imm: g.imm.subarray(0, n),
-    imm64,
-  };
+  return { count: n, imm64, ...columnsOf((name) => g.cols[name].subarray(0, n)) };
 }
 
 /** Index of the instruction starting exactly at `rva`, or -1. */
@@ -393,6 +357,36 @@ export function indexAtOrBefore(code: Code, rva: number): number {
     } else hi = mid - 1;
   }
   return ans;
+}
+
+/**
+ * The global `reg` was loaded from (`mov reg, [rip+G]`, G returned) in the straight-line code before
+ * instruction i: at most `lookback` instructions back and not before index `floor`. Any other write
+ * to reg, or a branch, ends the search; calls end it too unless `acrossCalls` (a target kept in a
+ * non-volatile register survives them).
+ */
+export function ripLoadBefore(
+  code: Code,
+  i: number,
+  reg: number,
+  floor: number,
+  lookback: number,
+  acrossCalls: boolean,
+): number | undefined {
+  for (let j = i - 1; j >= Math.max(floor, i - lookback); j--) {
+    const fl = code.flow[j]!;
+    if (acrossCalls && (fl === Flow.Call || fl === Flow.IndirectCall)) continue;
+    if (fl !== Flow.Next) return undefined;
+    if (code.op0[j] === Op.Reg && gpr64(code.reg0[j]!) === reg) {
+      const ripLoad =
+        code.mnem[j] === M.Mov &&
+        code.op1[j] === Op.Mem &&
+        code.memBase[j] === Reg.RIP &&
+        code.memIndex[j] === 0;
+      return ripLoad ? code.addr[j]! : undefined;
+    }
+  }
+  return undefined;
 }
 
 /** Immediate of instruction i as a bigint (full 64 bits where the instruction had them). */

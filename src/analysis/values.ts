@@ -184,14 +184,41 @@ export class ValueResolver {
   private register(w: Walk, at: number, reg: number, delta: number, origin: number, nest: number): Value[] {
     if (nest > MAX_NEST) return [{ k: "unknown", why: "nesting" }];
     const out: Value[] = [];
+    this.backward(
+      w,
+      at,
+      delta,
+      out,
+      (k) => out.push(k === w.fn.first ? entryValue(reg) : { k: "unknown", why: "no predecessor" }),
+      (j, dj) => {
+        if (!writesGpr(w.code, j, reg)) return false;
+        out.push(...this.definition(w, j, reg, dj, origin, nest));
+        return true;
+      },
+    );
+    return dedupe(out);
+  }
+
+  /**
+   * Walks the function's control flow backwards from instruction `at` (RSP delta `delta` before
+   * it), each instruction once, depth first, until `out` holds MAX_VALUES values or the step budget
+   * runs out (then an "unknown: budget" value ends it). `visit(j, dj)` sees instruction j with the
+   * RSP delta before it and returns true when j ends that path (it defined the value);
+   * `noPredecessor(k, d)` is called for an instruction whose path has nothing before it.
+   */
+  private backward(
+    w: Walk,
+    at: number,
+    delta: number,
+    out: Value[],
+    noPredecessor: (k: number, d: number) => void,
+    visit: (j: number, dj: number) => boolean,
+  ): void {
     const seen = new Set<number>();
     const stack: Array<[number, number]> = [];
     const pushPreds = (k: number, d: number): void => {
       const ps = this.predecessors(w, k);
-      if (ps.length === 0) {
-        if (k === w.fn.first) out.push(entryValue(reg));
-        else out.push({ k: "unknown", why: "no predecessor" });
-      }
+      if (ps.length === 0) noPredecessor(k, d);
       for (const p of ps) stack.push([p, d]);
     };
     pushPreds(at, delta);
@@ -205,13 +232,8 @@ export class ValueResolver {
         break;
       }
       const dj = dAfter - rspEffect(w.code, j);
-      if (writesGpr(w.code, j, reg)) {
-        out.push(...this.definition(w, j, reg, dj, origin, nest));
-        continue;
-      }
-      pushPreds(j, dj);
+      if (!visit(j, dj)) pushPreds(j, dj);
     }
-    return dedupe(out);
   }
 
   /** Value written to reg by instruction j (which writes it); dj = RSP delta before j. */
@@ -301,46 +323,29 @@ export class ValueResolver {
     if (nest > MAX_NEST) return [{ k: "unknown", why: "nesting" }];
     const c = w.code;
     const out: Value[] = [];
-    const seen = new Set<number>();
-    const stack: Array<[number, number]> = [];
-    const pushPreds = (k: number, d: number): void => {
-      const ps = this.predecessors(w, k);
-      if (ps.length === 0) {
-        if (k === w.fn.first && base === "rsp") {
-          // At entry RSP points at the return address: [rsp+8*(n+1)] holds argument n.
-          const rel = off - d;
-          if (rel >= 0x28 && rel % 8 === 0) out.push({ k: "param", n: rel / 8 - 1 });
-          else out.push({ k: "unknown", why: "uninitialised slot" });
-        } else out.push({ k: "unknown", why: "no predecessor" });
-      }
-      for (const p of ps) stack.push([p, d]);
+    const noPredecessor = (k: number, d: number): void => {
+      if (k === w.fn.first && base === "rsp") {
+        // At entry RSP points at the return address: [rsp+8*(n+1)] holds argument n.
+        const rel = off - d;
+        if (rel >= 0x28 && rel % 8 === 0) out.push({ k: "param", n: rel / 8 - 1 });
+        else out.push({ k: "unknown", why: "uninitialised slot" });
+      } else out.push({ k: "unknown", why: "no predecessor" });
     };
-    pushPreds(at, delta);
-    let steps = 0;
-    while (stack.length > 0 && out.length < MAX_VALUES) {
-      const [j, dAfter] = stack.pop()!;
-      if (seen.has(j)) continue;
-      seen.add(j);
-      if (++steps > MAX_STEPS || --this.budget < 0) {
-        out.push({ k: "unknown", why: "budget" });
-        break;
+    this.backward(w, at, delta, out, noPredecessor, (j, dj) => {
+      if (c.op0[j] !== Op.Mem || c.memIndex[j] !== 0) return false;
+      const mb = c.memBase[j]!;
+      const slotOff = mb === Reg.RSP ? dj + c.addr[j]! : mb === Reg.RBP ? c.addr[j]! : Number.NaN;
+      const matchesBase = (mb === Reg.RSP && base === "rsp") || (mb === Reg.RBP && base === "rbp");
+      if (matchesBase && slotOff === off) {
+        out.push(...this.stored(w, j, dj, origin, nest));
+        return true;
       }
-      const dj = dAfter - rspEffect(c, j);
-      if (c.op0[j] === Op.Mem && c.memIndex[j] === 0) {
-        const mb = c.memBase[j]!;
-        const slotOff = mb === Reg.RSP ? dj + c.addr[j]! : mb === Reg.RBP ? c.addr[j]! : Number.NaN;
-        const matchesBase = (mb === Reg.RSP && base === "rsp") || (mb === Reg.RBP && base === "rbp");
-        if (matchesBase && slotOff === off) {
-          out.push(...this.stored(w, j, dj, origin, nest));
-          continue;
-        }
-        if (matchesBase && slotOff < off + size && slotOff + (c.memSize[j] || 8) > off) {
-          out.push({ k: "unknown", why: "partial store" });
-          continue;
-        }
+      if (matchesBase && slotOff < off + size && slotOff + (c.memSize[j] || 8) > off) {
+        out.push({ k: "unknown", why: "partial store" });
+        return true;
       }
-      pushPreds(j, dj);
-    }
+      return false;
+    });
     return dedupe(out);
   }
 

@@ -6,8 +6,8 @@
  * `KernelNames` table when one is given to the analysis.
  */
 
-import { functionAt } from "../functions.js";
 import { resolveArguments } from "../wrappers.js";
+import { findingAt } from "./finding.js";
 import type { WriteFinding, WriteRecognizer } from "./types.js";
 
 export const KERNEL_EVENT_APIS = ["EtwTraceKernelEvent"];
@@ -82,21 +82,11 @@ export const kernelRecognizer: WriteRecognizer = {
           [2, 3],
         )) {
           const [mask, hook] = call.values;
-          const outer = call.chain[0]!;
-          const fn = functionAt(ctx.functions, ctx.code.rva[outer]!);
           const event: WriteFinding["event"] = { kind: "kernel" };
           if (mask?.k === "imm")
             event.groupMask = "0x" + (mask.v & 0xffffffffn).toString(16).padStart(8, "0");
           if (hook?.k === "imm") event.hookId = Number(hook.v & 0xffffn);
-          out.push({
-            index: outer,
-            rva: ctx.code.rva[outer]!,
-            function: fn?.rva ?? 0,
-            writeFunction: api,
-            via: call.chain.map((i) => ctx.code.rva[i]!),
-            provider: { name: "Windows Kernel Trace" },
-            event,
-          });
+          out.push({ ...findingAt(ctx, call.chain, api, event), provider: { name: "Windows Kernel Trace" } });
         }
       }
     }

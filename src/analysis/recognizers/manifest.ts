@@ -6,9 +6,9 @@
  * locality pattern — to a registration in the same function.
  */
 import { formatGuid } from "../../util/bytes.js";
-import { functionAt } from "../functions.js";
 import type { Value } from "../values.js";
 import { resolveArguments } from "../wrappers.js";
+import { findingAt } from "./finding.js";
 import type {
   AnalysisContext,
   EventDescriptor,
@@ -112,23 +112,14 @@ export const manifestRecognizer: WriteRecognizer = {
           isString ? [0, 1, 2] : [0, 1],
         );
         for (const call of calls) {
-          const outer = call.chain[0]!;
-          const fn = functionAt(ctx.functions, ctx.code.rva[outer]!);
           const handle = call.values[0]!;
           const event: SiteEvent = isString
             ? stringEvent(call.values[1]!, call.values[2]!)
             : descriptorEvent(ctx, call.values[1]!);
+          const finding = findingAt(ctx, call.chain, api, event);
           const provider = NO_REGISTRATION_APIS.includes(api)
             ? guidProvider(ctx, handle)
-            : providerInfo(ctx, handle, providerForHandle(ctx, handle, fn?.rva ?? 0, site.caller));
-          const finding: WriteFinding = {
-            index: outer,
-            rva: ctx.code.rva[outer]!,
-            function: fn?.rva ?? 0,
-            writeFunction: api,
-            via: call.chain.map((i) => ctx.code.rva[i]!),
-            event,
-          };
+            : providerInfo(ctx, handle, providerForHandle(ctx, handle, finding.function, site.caller));
           if (provider) finding.provider = provider;
           out.push(finding);
         }

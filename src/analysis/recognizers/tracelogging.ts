@@ -22,6 +22,7 @@ import { Flow, gpr64, M, Op, Reg } from "../disasm.js";
 import { functionAt } from "../functions.js";
 import { normalize, type Value } from "../values.js";
 import { resolveArguments } from "../wrappers.js";
+import { findingAt } from "./finding.js";
 import type { AnalysisContext, WriteFinding, WriteRecognizer } from "./types.js";
 
 /** APIs a TraceLogging write ends in (all take the RegHandle first). */
@@ -159,21 +160,13 @@ export const traceLoggingRecognizer: WriteRecognizer = {
             const key = `${outer}:${hit.event?.blobRva}:${provider?.blobRva}`;
             if (seen.has(key)) continue;
             seen.add(key);
-            const fn = functionAt(ctx.functions, ctx.code.rva[outer]!);
             const event: WriteFinding["event"] = { kind: "tracelogging" };
             if (hit.event) {
               event.eventBlobRva = hit.event.blobRva;
               event.name = hit.event.name;
             }
             if (provider) event.providerBlobRva = provider.blobRva;
-            const finding: WriteFinding = {
-              index: outer,
-              rva: ctx.code.rva[outer]!,
-              function: fn?.rva ?? 0,
-              writeFunction: api,
-              via: hit.chain.map((i) => ctx.code.rva[i]!),
-              event,
-            };
+            const finding = findingAt(ctx, hit.chain, api, event);
             if (provider) {
               finding.provider = { guid: provider.guid, name: provider.name };
               if (provider.handleRva !== undefined) {

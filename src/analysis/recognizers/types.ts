@@ -7,6 +7,7 @@
  * to the list in `src/analysis/recognizers/index.ts`. Document it in docs/analysis.md.
  */
 import type { PeImage } from "../../formats/pe/index.js";
+import type { EventDescriptorFields } from "../../formats/wevt/types.js";
 import type { CallGraph, CallSite } from "../callgraph.js";
 import type { Code } from "../disasm.js";
 import type { FunctionTable } from "../functions.js";
@@ -54,14 +55,8 @@ export interface ProviderRegistry {
   inFunction(fnRva: number): RegisteredProvider[];
 }
 
-/** The 16-byte EVENT_DESCRIPTOR. */
-export interface EventDescriptor {
-  id: number;
-  version: number;
-  channel: number;
-  level: number;
-  opcode: number;
-  task: number;
+/** The 16-byte EVENT_DESCRIPTOR as found at a write site. */
+export interface EventDescriptor extends EventDescriptorFields {
   /** Lower-case hex "0x...". */
   keyword: string;
 }

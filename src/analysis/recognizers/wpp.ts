@@ -16,10 +16,10 @@ import type { PdbFile } from "../../formats/pdb/index.js";
 import { importsByIatRva, type PeImage, SCN_MEM_EXECUTE, SCN_MEM_WRITE } from "../../formats/pe/index.js";
 import { type TmfMessage, wppCatalog, wppFromPdb } from "../../formats/wpp/index.js";
 import { formatGuid } from "../../util/bytes.js";
-import { type Code, Flow, gpr64, M, Op, Reg } from "../disasm.js";
-import { functionAt } from "../functions.js";
+import { type Code, Flow, gpr64, Op, Reg, ripLoadBefore } from "../disasm.js";
 import { normalize, type Value } from "../values.js";
 import { resolveArguments } from "../wrappers.js";
+import { findingAt } from "./finding.js";
 import type { AnalysisContext, ResolvedCall, WriteFinding, WriteRecognizer } from "./types.js";
 
 /** Imported (or, with symbols, internal) trace-message functions. */
@@ -50,19 +50,10 @@ export const wppRecognizer: WriteRecognizer = {
         const event = wppEvent(ctx, flags!, guid!, number!);
         if (requireSignature && (event.messageGuid === undefined || event.messageNumber === undefined))
           continue;
-        const outer = call.chain[0]!;
-        const key = `${outer}:${event.messageGuid}:${event.messageNumber}`;
+        const key = `${call.chain[0]!}:${event.messageGuid}:${event.messageNumber}`;
         if (seen.has(key)) continue;
         seen.add(key);
-        const fn = functionAt(ctx.functions, ctx.code.rva[outer]!);
-        out.push({
-          index: outer,
-          rva: ctx.code.rva[outer]!,
-          function: fn?.rva ?? 0,
-          writeFunction: api,
-          via: call.chain.map((i) => ctx.code.rva[i]!),
-          event,
-        });
+        out.push(findingAt(ctx, call.chain, api, event));
       }
     };
     const resolve = (index: number): ResolvedCall[] =>
@@ -185,27 +176,8 @@ const NONVOLATILE = new Set<number>([Reg.RBX, Reg.RBP, Reg.RSI, Reg.RDI, 65, 66,
  * Global `reg` was loaded from (`mov reg, [rip+G]`) in the straight-line instructions before i;
  * calls in between are stepped over for non-volatile registers (a target kept in RBP/RBX).
  */
-function loadedFrom(code: Code, i: number, reg: number): number | undefined {
-  for (let j = i - 1; j >= Math.max(0, i - TARGET_LOOKBACK); j--) {
-    const fl = code.flow[j]!;
-    if (fl === Flow.Call || fl === Flow.IndirectCall) {
-      if (NONVOLATILE.has(reg)) continue;
-      return undefined;
-    }
-    if (fl !== Flow.Next) return undefined;
-    if (code.op0[j] === Op.Reg && gpr64(code.reg0[j]!) === reg) {
-      if (
-        code.mnem[j] === M.Mov &&
-        code.op1[j] === Op.Mem &&
-        code.memBase[j] === Reg.RIP &&
-        code.memIndex[j] === 0
-      )
-        return code.addr[j]!;
-      return undefined;
-    }
-  }
-  return undefined;
-}
+const loadedFrom = (code: Code, i: number, reg: number): number | undefined =>
+  ripLoadBefore(code, i, reg, 0, TARGET_LOOKBACK, NONVOLATILE.has(reg));
 
 /** TMF messages by "guid:number", for joining sites to a PDB's WPP metadata. */
 export function tmfIndex(messages: readonly TmfMessage[]): Map<string, TmfMessage> {

@@ -99,15 +99,22 @@ export interface WevtTemplate {
   xml?: BinXmlElement;
 }
 
-export interface WevtEvent {
-  /** CRIM offset of the 48-byte event entry. */
-  offset: number;
+/**
+ * The fields of an EVENT_DESCRIPTOR other than its keyword mask (which each user keeps in its own
+ * form): what identifies a manifest event in WEVT_TEMPLATE and at a write site alike.
+ */
+export interface EventDescriptorFields {
   id: number;
   version: number;
   channel: number;
   level: number;
   opcode: number;
   task: number;
+}
+
+export interface WevtEvent extends EventDescriptorFields {
+  /** CRIM offset of the 48-byte event entry. */
+  offset: number;
   keywords: bigint;
   messageId: number;
   /** CRIM offsets of referenced entries (0 = none). */
