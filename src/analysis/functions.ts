@@ -293,6 +293,9 @@ export function endsFlow(code: Code, i: number): boolean {
     fl === Flow.UnconditionalBranch ||
     fl === Flow.Return ||
     fl === Flow.IndirectBranch ||
-    fl === Flow.Exception
+    fl === Flow.Exception ||
+    // int3 is padding between blocks (after a ret, before a cold block a branch reaches), not a
+    // path values flow along.
+    code.mnem[i] === M.Int3
   );
 }

@@ -46,7 +46,7 @@ test("fltMgr.sys: the write in the cold block gets the descriptor set in the hot
   assert.ok(report.findings.every((f) => f.event.kind !== "manifest" || f.event.descriptor));
 });
 
-test("win32kbase 19041: WPP and TraceLogging writes in cold fragments are resolved", () => {
+test("win32kbase 19041: WPP, TraceLogging and manifest writes in cold fragments are resolved", () => {
   const file = "pe/kernel/win32kbase_10.0.19041.508.sys";
   const bytes = new Uint8Array(readFileSync(corpus(file)));
   const pe = parsePe(bytes);
@@ -79,6 +79,13 @@ test("win32kbase 19041: WPP and TraceLogging writes in cold fragments are resolv
   const tl = report.findings.filter((f) => f.event.kind === "tracelogging");
   const tied = tl.filter((f) => f.provider?.guid).length;
   console.log(`${file}: ${tl.length} TraceLogging sites, ${tied} with a provider`);
-  // Before: 748 sites, 518 with a provider.
-  assert.ok(tl.length >= 800 && tied >= 0.9 * tl.length, `${tied}/${tl.length}`);
+  // The SQM wrapper's EtwWrite in its cold block (0xeae93) is reached by a branch only: the int3
+  // padding before the block is no path, so its descriptor comes from the wrapper's callers alone.
+  const manifest = report.findings.filter((f) => f.event.kind === "manifest");
+  assert.ok(manifest.every((f) => f.event.kind === "manifest" && f.event.descriptor));
+  assert.ok(!manifest.some((f) => f.rva === 0xeae93), "no finding stops at the wrapper's own call");
+  assert.ok(manifest.filter((f) => f.via.includes(0xeae93)).length >= 8);
+  // Before: 748 sites, 518 with a provider (now 756, 751; the int3 rule drops 73 provider-less
+  // duplicates of sites that also resolve with their provider).
+  assert.ok(tied >= 700 && tied >= 0.95 * tl.length, `${tied}/${tl.length}`);
 });
