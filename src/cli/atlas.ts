@@ -3,7 +3,8 @@
  * code sites in the catalog (`sites` table), where the web UI joins them to events.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { ownCatalog, symbolsFromPdb } from "../analysis/analyze.js";
 import { type KernelNames, parseKernelNames } from "../analysis/recognizers/kernel.js";
 import { wppCatalogFromPdb } from "../analysis/recognizers/wpp.js";
@@ -11,6 +12,7 @@ import { analyzeSites } from "../analysis/sites.js";
 import type { CatalogStore } from "../catalog/store.js";
 import { parsePe } from "../formats/pe/index.js";
 import { findPdbForImage, type ResolvedPdb } from "../symbols/resolve.js";
+import { findCorpus } from "./sample.js";
 
 /** Images larger than this are not analysed by default (the scan still catalogs their events). */
 export const DEFAULT_MAX_ANALYZE_BYTES = 64 * 1024 * 1024;
@@ -119,5 +121,126 @@ export function analyzeFileIntoStore(
     return out;
   } catch (err) {
     return { path, status: "failed", error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+
+/**
+ * Names for EtwTraceKernelEvent constants from the shared corpus reference tables
+ * (../shared/corpus/reference beside the working directory or the repository), when present.
+ */
+export function corpusKernelNames(): { names: KernelNames; dir: string } | undefined {
+  const corpus = findCorpus(process.cwd(), repoRoot);
+  if (!corpus) return undefined;
+  const dir = join(corpus, "reference");
+  const names = kernelNamesIfPresent(dir);
+  return names ? { names, dir } : undefined;
+}
+
+export interface AnalyzeImagesOptions {
+  /** Images larger than this are skipped (default `DEFAULT_MAX_ANALYZE_BYTES`). */
+  maxBytes?: number;
+  /** Default: `corpusKernelNames()`. */
+  kernelNames?: KernelNames;
+  /** Called before each image (progress display). */
+  onImage?: (index: number, total: number, path: string) => void;
+  /** Called after each image. */
+  onOutcome?: (outcome: AnalyzeOutcome) => void;
+}
+
+export interface AnalysisSummary {
+  images: number;
+  analysed: number;
+  sites: number;
+  /** Analysed with the matching PDB found beside the image. */
+  withPdb: number;
+  skipped: number;
+  skippedByReason: Record<string, number>;
+  failed: Array<{ path: string; error: string }>;
+  /** Where the kernel event names came from, if anywhere. */
+  kernelNames?: string;
+  elapsedMs: number;
+}
+
+/**
+ * Analyses PE images into the store (each replaces its earlier sites), one after another, with
+ * the matching PDB beside each image and the corpus kernel-name tables; `start` and `scan` both
+ * run this. Never throws for a bad image: its outcome says why.
+ */
+export async function analyzeImagesIntoStore(
+  store: CatalogStore,
+  files: string[],
+  opts: AnalyzeImagesOptions = {},
+): Promise<{ outcomes: AnalyzeOutcome[]; summary: AnalysisSummary }> {
+  const t0 = performance.now();
+  const maxBytes = opts.maxBytes ?? DEFAULT_MAX_ANALYZE_BYTES;
+  const fromCorpus = opts.kernelNames ? undefined : corpusKernelNames();
+  const kernelNames = opts.kernelNames ?? fromCorpus?.names;
+  const pdbDirs = new Map<string, boolean>();
+  const outcomes: AnalyzeOutcome[] = [];
+  for (const [i, path] of files.entries()) {
+    opts.onImage?.(i, files.length, path);
+    // A matching PDB beside the image gives symbol names, Nt* entry points and WPP messages.
+    const pdb = fileSize(path) <= maxBytes ? await pdbBesideImage(path, pdbDirs) : undefined;
+    const o = analyzeFileIntoStore(store, path, {
+      maxBytes,
+      ...(kernelNames ? { kernelNames } : {}),
+      ...(pdb ? { pdb } : {}),
+    });
+    outcomes.push(o);
+    opts.onOutcome?.(o);
+  }
+  const summary: AnalysisSummary = {
+    images: files.length,
+    analysed: 0,
+    sites: 0,
+    withPdb: 0,
+    skipped: 0,
+    skippedByReason: {},
+    failed: [],
+    elapsedMs: 0,
+  };
+  if (fromCorpus) summary.kernelNames = fromCorpus.dir;
+  for (const o of outcomes) {
+    if (o.status === "analysed") {
+      summary.analysed++;
+      summary.sites += o.sites;
+      if (o.pdb) summary.withPdb++;
+    } else if (o.status === "skipped") {
+      summary.skipped++;
+      const reason = o.reason.replace(/^\d+ MiB is/, "size is");
+      summary.skippedByReason[reason] = (summary.skippedByReason[reason] ?? 0) + 1;
+    } else summary.failed.push({ path: o.path, error: o.error });
+  }
+  summary.elapsedMs = performance.now() - t0;
+  return { outcomes, summary };
+}
+
+/** The analysis summary as text lines (each ends with a newline). */
+export function formatAnalysisSummary(s: AnalysisSummary, opts: { listFailures?: boolean } = {}): string {
+  const lines = [
+    `Analysed ${s.analysed} x64 images in ${(s.elapsedMs / 1000).toFixed(1)} s: ${s.sites} code sites; ` +
+      `skipped ${s.skipped}; failed ${s.failed.length}; ${s.withPdb} with the matching PDB beside them`,
+  ];
+  for (const [reason, n] of Object.entries(s.skippedByReason)) lines.push(`  skipped ${n} × ${reason}`);
+  if (opts.listFailures !== false)
+    for (const f of s.failed) lines.push(`  analysis failed: ${f.path}: ${f.error}`);
+  return lines.join("\n") + "\n";
+}
+
+/** `--max-analyze-mib` as bytes; a clear error for anything but a positive number. */
+export function maxAnalyzeBytes(mib: string): number {
+  const n = Number(mib);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new Error(`--max-analyze-mib must be a positive number, not ${mib}`);
+  return n * 2 ** 20;
+}
+
+function fileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return Number.POSITIVE_INFINITY;
   }
 }

@@ -1,11 +1,13 @@
 /**
  * The explorer's JSON API: pure request → response functions over an open catalog, so they can
  * be tested without HTTP. Every query goes through the catalog's own search module (the same
- * code as `etw-atlas events`); this file only adds the joins the pages need (code sites, diff).
+ * code as `etw-atlas events`, and the same event ↔ code-site join, `src/catalog/event-sites.ts`);
+ * this file only shapes the pages' answers.
  */
 import { basename } from "node:path";
 import { type DiffEntry, diffStores } from "../catalog/diff.js";
-import type { CatalogEvent, CatalogProvider } from "../catalog/model.js";
+import { EventSiteJoin } from "../catalog/event-sites.js";
+import type { CatalogProvider } from "../catalog/model.js";
 import {
   countEvents,
   type EventQuery,
@@ -69,80 +71,6 @@ export function eventQueryFrom(params: URLSearchParams): EventQuery {
   };
 }
 
-type EventIdentity = Pick<CatalogEvent, "kind" | "provider" | "id" | "version" | "name"> & {
-  provenance: Pick<CatalogEvent["provenance"], "file">;
-  tracelogging?: CatalogEvent["tracelogging"];
-};
-
-/**
- * Code sites the analysis stored for one event. Manifest-style events join by provider GUID, id
- * and version, across files (a manifest's events meet the sites of the binary that writes them).
- * TraceLogging events (all id 0) join inside their own binary, by event metadata blob RVA or name.
- */
-export function sitesForEvent(store: CatalogStore, ev: EventIdentity): CodeSite[] {
-  if (ev.kind === "tracelogging") {
-    const blob = ev.tracelogging?.blobRva;
-    const blobHex = blob === undefined ? undefined : `0x${blob.toString(16)}`;
-    return store
-      .sites({ file: ev.provenance.file })
-      .filter(
-        (s) =>
-          s.eventKind === "tracelogging" &&
-          ((blobHex !== undefined && s.extra?.eventBlobRva === blobHex) ||
-            (s.eventName === ev.name &&
-              (!s.providerGuid || !ev.provider.guid || s.providerGuid === ev.provider.guid))),
-      );
-  }
-  if (!ev.provider.guid) return [];
-  return store
-    .sites({ providerGuid: ev.provider.guid })
-    .filter((s) => s.eventId === ev.id && (s.eventVersion === undefined || s.eventVersion === ev.version));
-}
-
-interface SiteCounter {
-  count(row: EventRow): number;
-}
-
-/** Counts sites per result row with indexed lookups (cheap for a page of rows). */
-function siteCounter(store: CatalogStore): SiteCounter {
-  const db = store.db;
-  if (!db.prepare("SELECT 1 FROM sites LIMIT 1").get()) return { count: () => 0 };
-  const byId = db.prepare(
-    "SELECT count(*) AS n FROM sites WHERE provider_guid = ? AND event_id = ? AND (event_version IS NULL OR event_version = ?)",
-  );
-  const blobOf = db.prepare(
-    "SELECT json_extract(record_json, '$.tracelogging.blobRva') AS b FROM events WHERE id = ?",
-  );
-  // TraceLogging sites of one binary, loaded once per file (a binary can have thousands of sites).
-  const tlSites = db.prepare(
-    `SELECT event_name AS name, provider_guid AS guid, json_extract(extra_json, '$.eventBlobRva') AS blob
-     FROM sites WHERE file = ? AND event_kind = 'tracelogging'`,
-  );
-  type TlSite = { name: string | null; guid: string | null; blob: string | null };
-  const perFile = new Map<string, TlSite[]>();
-  return {
-    count(r) {
-      if (r.kind === "tracelogging") {
-        let list = perFile.get(r.file);
-        if (!list) {
-          list = tlSites.all(r.file) as TlSite[];
-          perFile.set(r.file, list);
-        }
-        if (list.length === 0) return 0;
-        const b = (blobOf.get(r.rowid) as { b: number | null }).b;
-        const hex = b === null ? null : `0x${b.toString(16)}`;
-        return list.filter(
-          (s) =>
-            (hex !== null && s.blob === hex) ||
-            (s.name === r.name && (!s.guid || !r.guid || s.guid === r.guid)),
-        ).length;
-      }
-      if (!r.guid) return 0;
-      return (byId.get(r.guid, r.id, r.version) as { n: number }).n;
-    },
-  };
-}
-
 export type SearchRow = EventRow & { sites: number };
 
 export function search(src: AtlasSources, params: URLSearchParams): ApiResponse {
@@ -153,7 +81,7 @@ export function search(src: AtlasSources, params: URLSearchParams): ApiResponse 
     rows.length < (query.limit ?? 0) && (query.offset ?? 0) === 0
       ? rows.length
       : countEvents(src.store.db, query);
-  const counter = siteCounter(src.store);
+  const counter = new EventSiteJoin(src.store);
   const withSites: SearchRow[] = rows.map((r) => ({ ...r, sites: counter.count(r) }));
   return {
     status: 200,
@@ -240,7 +168,7 @@ export function provider(src: AtlasSources, params: URLSearchParams): ApiRespons
     : searchEvents(src.store.db, query);
   if (records.length === 0 && rows.length === 0)
     return notFound(`no provider ${guid ?? name ?? "(unnamed)"}`);
-  const counter = siteCounter(src.store);
+  const counter = new EventSiteJoin(src.store);
   const events: SearchRow[] = rows.map((r) => ({ ...r, sites: counter.count(r) }));
   const metadata = records.map((r) => ({
     file: r.file,
@@ -274,7 +202,8 @@ export function event(src: AtlasSources, params: URLSearchParams): ApiResponse {
       path: string;
     }
   ).path;
-  const sites = sitesForEvent(src.store, ev);
+  const join = new EventSiteJoin(src.store);
+  const sites = join.sites(ev);
   // Same event in other files or versions (e.g. the same manifest from several Windows builds).
   const related = searchEvents(src.store.db, {
     provider: ev.provider.guid || ev.provider.name,
@@ -282,8 +211,7 @@ export function event(src: AtlasSources, params: URLSearchParams): ApiResponse {
     ...(ev.kind === "tracelogging" ? { name: ev.name.replace(/[*?]/g, "?") } : { id: ev.id }),
     limit: 200,
   }).filter((r) => r.rowid !== rowid);
-  const counter = siteCounter(src.store);
-  const relatedRows: SearchRow[] = related.map((r) => ({ ...r, sites: counter.count(r) }));
+  const relatedRows: SearchRow[] = related.map((r) => ({ ...r, sites: join.count(r) }));
   return { status: 200, body: { rowid, file, event: ev, sites, related: relatedRows } };
 }
 

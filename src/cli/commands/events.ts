@@ -1,4 +1,6 @@
+import { basename } from "node:path";
 import type { Command } from "commander";
+import { EventSiteJoin, shallowestPerSite } from "../../catalog/event-sites.js";
 import { cell } from "../../catalog/export.js";
 import { countEvents, type EventQuery, type EventRow, getEvent, searchEvents } from "../../catalog/search.js";
 import { CatalogStore } from "../../catalog/store.js";
@@ -13,9 +15,13 @@ interface EventsCliOptions extends TextFilters {
   id?: string;
   format: string;
   limit: string;
+  sites?: boolean;
 }
 
-const TSV_COLUMNS: Array<keyof EventRow> = [
+/** A search row with the number of code sites that write its event. */
+type RowWithSites = EventRow & { sites: number };
+
+const TSV_COLUMNS: Array<keyof RowWithSites> = [
   "kind",
   "provider",
   "guid",
@@ -32,6 +38,7 @@ const TSV_COLUMNS: Array<keyof EventRow> = [
   "message",
   "build",
   "file",
+  "sites",
 ];
 
 export function register(program: Command): void {
@@ -48,6 +55,10 @@ export function register(program: Command): void {
     .option("--id <n>", "event id")
     .option("--format <format>", "table | tsv | jsonl", "table")
     .option("--limit <n>", "maximum rows (-1 = all)", "200")
+    .option(
+      "--sites",
+      "table: also list each event's code sites (binary, function, rva, write API, entry, path)",
+    )
     .action((opts: EventsCliOptions) => {
       exitQuietlyOnClosedPipe();
       const store = CatalogStore.open(opts.db, { readonly: true });
@@ -63,18 +74,31 @@ export function register(program: Command): void {
           id: opts.id === undefined ? undefined : wholeNumber("--id", opts.id),
           limit: wholeNumber("--limit", opts.limit),
         };
+        if (!["table", "tsv", "jsonl"].includes(opts.format))
+          throw new Error(`--format must be table, tsv or jsonl, not ${opts.format}`);
         const rows = searchEvents(store.db, query);
+        const join = new EventSiteJoin(store);
         const out = process.stdout;
         if (opts.format === "jsonl") {
-          for (const r of rows) out.write(JSON.stringify(getEvent(store.db, r.rowid)) + "\n");
-        } else if (opts.format === "tsv") {
+          // The full record plus the code sites that write it.
+          for (const r of rows)
+            out.write(JSON.stringify({ ...getEvent(store.db, r.rowid), sites: join.sites(r) }) + "\n");
+          return;
+        }
+        const counted: RowWithSites[] = rows.map((r) => ({ ...r, sites: join.count(r) }));
+        if (opts.format === "tsv") {
           out.write(TSV_COLUMNS.join("\t") + "\n");
-          for (const r of rows) out.write(TSV_COLUMNS.map((c) => cell(r[c])).join("\t") + "\n");
-        } else if (opts.format === "table") {
-          out.write(formatTable(rows));
-          const total = countEvents(store.db, query);
-          out.write(`${rows.length} of ${total} matching events\n`);
-        } else throw new Error(`--format must be table, tsv or jsonl, not ${opts.format}`);
+          for (const r of counted) out.write(TSV_COLUMNS.map((c) => cell(r[c])).join("\t") + "\n");
+          return;
+        }
+        out.write(formatTable(counted));
+        const total = countEvents(store.db, query);
+        out.write(`${rows.length} of ${total} matching events\n`);
+        if (opts.sites) {
+          const withSites = counted.filter((r) => r.sites > 0);
+          out.write(`\ncode sites of ${withSites.length} of these events:\n`);
+          if (withSites.length) out.write(formatSitesTable(withSites, join));
+        }
       } finally {
         store.close();
       }
@@ -91,23 +115,74 @@ function clip(s: string, n: number): string {
   return s.length > n ? `${s.slice(0, n - 1)}…` : s;
 }
 
-export function formatTable(rows: EventRow[]): string {
-  const cols: Array<[string, (r: EventRow) => string, number]> = [
-    ["provider", (r) => r.provider || (r.guid ? `{${r.guid}}` : "(no provider)"), 36],
+export function formatTable(rows: RowWithSites[]): string {
+  const cols: Array<[string, (r: RowWithSites) => string, number]> = [
+    ["provider", providerLabel, 36],
     ["id", (r) => String(r.id), 6],
     ["v", (r) => String(r.version), 3],
     ["name", (r) => r.name, 36],
+    ["sites", (r) => String(r.sites), 5],
     ["level", (r) => (r.level ?? "").replace(/^win:/, ""), 13],
     ["keywords", (r) => r.keywords, 30],
     ["fields", (r) => r.fields.replace(/\bwin:/g, ""), 60],
     ["build", (r) => r.build ?? "", 12],
   ];
-  const cells = rows.map((r) => cols.map(([, get, max]) => clip(cell(get(r)), max)));
-  const widths = cols.map(([h], i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  return alignedTable(
+    cols.map(([h]) => h),
+    rows.map((r) => cols.map(([, get, max]) => clip(cell(get(r)), max))),
+  );
+}
+
+function providerLabel(r: EventRow): string {
+  return r.provider || (r.guid ? `{${r.guid}}` : "(no provider)");
+}
+
+/**
+ * One line per distinct write site of each event: the binary, the function holding the write
+ * call, its RVA, the ETW API, how many entry points reach it, and the shallowest of them with its
+ * call path (entry first).
+ */
+export function formatSitesTable(rows: EventRow[], join: EventSiteJoin): string {
+  const header = [
+    "provider",
+    "id",
+    "v",
+    "name",
+    "binary",
+    "function",
+    "rva",
+    "write API",
+    "entries",
+    "entry",
+    "depth",
+    "call path",
+  ];
+  const cells: string[][] = [];
+  for (const r of rows)
+    for (const { site: s, entries } of shallowestPerSite(join.sites(r)))
+      cells.push([
+        clip(providerLabel(r), 36),
+        String(r.id),
+        String(r.version),
+        clip(r.name, 36),
+        basename(s.file.replace(/\\/g, "/")),
+        clip(s.function ?? "", 40),
+        `0x${s.rva.toString(16)}`,
+        s.writeFunction ?? "",
+        String(entries),
+        s.entry ?? "(none)",
+        s.depth === undefined ? "" : String(s.depth),
+        clip((s.callPath ?? []).join(" > "), 100),
+      ]);
+  return alignedTable(header, cells);
+}
+
+function alignedTable(header: string[], cells: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
   const line = (c: string[]) =>
     c
       .map((v, i) => v.padEnd(widths[i]!))
       .join("  ")
       .trimEnd();
-  return [line(cols.map(([h]) => h)), ...cells.map(line)].join("\n") + "\n";
+  return [line(header), ...cells.map(line)].join("\n") + "\n";
 }

@@ -5,6 +5,13 @@ import type { Command } from "commander";
 import { readers } from "../../catalog/readers/index.js";
 import { type ScanProgress, type ScanSummary, scanPaths, scanPathsParallel } from "../../catalog/scan.js";
 import { CatalogStore } from "../../catalog/store.js";
+import {
+  type AnalysisSummary,
+  analyzeImagesIntoStore,
+  DEFAULT_MAX_ANALYZE_BYTES,
+  formatAnalysisSummary,
+  maxAnalyzeBytes,
+} from "../atlas.js";
 
 export const DEFAULT_DB = "etw-atlas.db";
 
@@ -14,6 +21,14 @@ interface ScanCliOptions {
   force?: boolean;
   quiet?: boolean;
   jobs: string;
+  analyze: boolean;
+  maxAnalyzeMib: string;
+}
+
+/** The files a scan re-read (their old code sites are stale) and the PE images among them. */
+interface ReadFiles {
+  changed: string[];
+  pe: string[];
 }
 
 export function register(program: Command): void {
@@ -30,15 +45,33 @@ export function register(program: Command): void {
       "parse in N worker threads (0 = in the main thread)",
       String(availableParallelism() > 1 ? 2 : 0),
     )
+    .option("--no-analyze", "catalog only: do not analyse x64 images for code sites")
+    .option(
+      "--max-analyze-mib <n>",
+      "do not analyse images larger than this",
+      String(DEFAULT_MAX_ANALYZE_BYTES / 2 ** 20),
+    )
     .action(async (paths: string[], opts: ScanCliOptions) => {
       const jobs = Number(opts.jobs);
       if (!Number.isInteger(jobs) || jobs < 0)
         throw new Error(`--jobs must be a whole number, not ${opts.jobs}`);
+      const maxBytes = maxAnalyzeBytes(opts.maxAnalyzeMib);
       const store = CatalogStore.open(opts.db);
       try {
-        const summary = await runScan(paths, store, opts, jobs);
-        if (opts.json) process.stdout.write(JSON.stringify(summary, null, 2) + "\n");
-        else process.stdout.write(formatSummary(summary, opts.db));
+        const readFiles: ReadFiles = { changed: [], pe: [] };
+        const summary = await runScan(paths, store, opts, jobs, readFiles);
+        // Sites describe the bytes they were found in: a re-read file loses its old ones; an
+        // unchanged file keeps them.
+        store.db.transaction(() => {
+          for (const path of readFiles.changed) store.clearSites(path);
+        })();
+        const analysis = opts.analyze ? await analyzeStep(store, readFiles.pe, maxBytes, opts) : undefined;
+        if (opts.json) process.stdout.write(JSON.stringify({ ...summary, analysis }, null, 2) + "\n");
+        else {
+          process.stdout.write(formatSummary(summary, opts.db));
+          if (analysis) process.stdout.write(formatAnalysisSummary(analysis));
+          else process.stdout.write("  code sites: not analysed (--no-analyze)\n");
+        }
         if (summary.failed.length) process.exitCode = 2;
       } finally {
         store.close();
@@ -51,6 +84,7 @@ async function runScan(
   store: CatalogStore,
   opts: ScanCliOptions,
   jobs: number,
+  readFiles: ReadFiles,
 ): Promise<ScanSummary> {
   const tty = process.stderr.isTTY && !opts.json;
   const bar = tty
@@ -61,6 +95,8 @@ async function runScan(
     : undefined;
   let started = false;
   const onFile = (p: ScanProgress) => {
+    if (p.outcome.status !== "unchanged") readFiles.changed.push(p.path);
+    if (p.outcome.status === "read" && p.outcome.reader === "pe") readFiles.pe.push(p.path);
     if (bar) {
       if (!started) {
         bar.start(p.total, 0, { file: "" });
@@ -89,6 +125,34 @@ async function runScan(
   } finally {
     if (started) bar?.stop();
   }
+}
+
+/** Analyses the re-read PE images (x64 only) into the catalog; progress on stderr like the scan's. */
+async function analyzeStep(
+  store: CatalogStore,
+  images: string[],
+  maxBytes: number,
+  opts: ScanCliOptions,
+): Promise<AnalysisSummary> {
+  const tty = process.stderr.isTTY && !opts.json;
+  const { summary } = await analyzeImagesIntoStore(store, images, {
+    maxBytes,
+    onImage: (i, total, path) => {
+      if (tty) process.stderr.write(`\r\x1b[Kanalyse ${i + 1}/${total} ${shorten(path)}`);
+    },
+    onOutcome: (o) => {
+      if (tty || opts.json || opts.quiet) return;
+      const what =
+        o.status === "analysed"
+          ? `${o.sites} code sites in ${(o.ms / 1000).toFixed(1)} s${o.pdb ? " (with its PDB)" : ""}`
+          : o.status === "skipped"
+            ? `not analysed (${o.reason})`
+            : `analysis FAILED: ${o.error}`;
+      process.stderr.write(`analyse ${o.path}: ${what}\n`);
+    },
+  });
+  if (tty) process.stderr.write("\r\x1b[K");
+  return summary;
 }
 
 function shorten(path: string): string {

@@ -1,5 +1,5 @@
-import { existsSync, statSync } from "node:fs";
-import { dirname, join, relative, resolve } from "node:path";
+import { existsSync } from "node:fs";
+import { dirname, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { readers } from "../../catalog/readers/index.js";
@@ -7,11 +7,10 @@ import { type ScanProgress, scanPaths } from "../../catalog/scan.js";
 import { CatalogStore } from "../../catalog/store.js";
 import { startServer } from "../../web/server.js";
 import {
-  type AnalyzeOutcome,
-  analyzeFileIntoStore,
+  analyzeImagesIntoStore,
   DEFAULT_MAX_ANALYZE_BYTES,
-  kernelNamesIfPresent,
-  pdbBesideImage,
+  formatAnalysisSummary,
+  maxAnalyzeBytes,
 } from "../atlas.js";
 import { fetchSample, findCorpus, SAMPLE_PACKAGE, unpackCorpusArchives } from "../sample.js";
 import { DEFAULT_DB, formatSummary } from "./scan.js";
@@ -55,6 +54,7 @@ export function register(program: Command): void {
     .option("--sample", `use the npm sample (${SAMPLE_PACKAGE}) even when the corpus is present`)
     .action(async (paths: string[], opts: StartCliOptions) => {
       const t0 = performance.now();
+      const maxBytes = maxAnalyzeBytes(opts.maxAnalyzeMib);
       const inputs = paths.length
         ? paths
         : opts.sample
@@ -64,7 +64,7 @@ export function register(program: Command): void {
       let peFiles: string[];
       try {
         peFiles = scanStep(store, inputs, opts.db);
-        if (opts.analyze) await analyzeStep(store, peFiles, Number(opts.maxAnalyzeMib) * 2 ** 20);
+        if (opts.analyze) await analyzeStep(store, peFiles, maxBytes);
       } finally {
         store.close();
       }
@@ -111,49 +111,22 @@ function scanStep(store: CatalogStore, inputs: string[], db: string): string[] {
   return pe;
 }
 
-async function analyzeStep(
-  store: CatalogStore,
-  files: string[],
-  maxBytes: number,
-): Promise<AnalyzeOutcome[]> {
-  const t0 = performance.now();
-  const outcomes: AnalyzeOutcome[] = [];
-  // Names for EtwTraceKernelEvent constants come from the corpus reference tables when present.
-  const corpus = findCorpus(process.cwd(), repoRoot);
-  const kernelNames = corpus ? kernelNamesIfPresent(join(corpus, "reference")) : undefined;
-  if (kernelNames) log(`kernel event names: ${join(corpus!, "reference")}`);
-  const pdbDirs = new Map<string, boolean>();
-  for (const [i, path] of files.entries()) {
-    if (process.stderr.isTTY)
-      process.stderr.write(`\r\x1b[Kanalyse ${i + 1}/${files.length} ${shorten(path)}`);
-    // A matching PDB beside the image gives symbol names, Nt* entry points and WPP messages.
-    const pdb = statSize(path) <= maxBytes ? await pdbBesideImage(path, pdbDirs) : undefined;
-    const o = analyzeFileIntoStore(store, path, { maxBytes, kernelNames, ...(pdb ? { pdb } : {}) });
-    outcomes.push(o);
-    if (o.status === "failed") log(`\nanalysis FAILED ${path}: ${o.error}`);
-    else if (o.status === "analysed" && o.ms > 3000)
-      log(
-        `${process.stderr.isTTY ? "\n" : ""}  ${shorten(path)}: ${o.sites} sites in ${(o.ms / 1000).toFixed(1)} s`,
-      );
-  }
-  if (process.stderr.isTTY) process.stderr.write("\r\x1b[K");
-  const analysed = outcomes.filter((o) => o.status === "analysed");
-  const sites = analysed.reduce((n, o) => n + (o.status === "analysed" ? o.sites : 0), 0);
-  const skipped = outcomes.filter((o) => o.status === "skipped");
-  const withPdb = analysed.filter((o) => o.status === "analysed" && o.pdb).length;
-  log(
-    `Analysed ${analysed.length} x64 images in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${sites} code sites; ` +
-      `skipped ${skipped.length}; failed ${outcomes.filter((o) => o.status === "failed").length}; ` +
-      `${withPdb} with the matching PDB beside them`,
-  );
-  const reasons = new Map<string, number>();
-  for (const o of skipped)
-    if (o.status === "skipped") {
-      const reason = o.reason.replace(/^\d+ MiB is/, "size is");
-      reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
-    }
-  for (const [reason, n] of reasons) log(`  skipped ${n} × ${reason}`);
-  return outcomes;
+async function analyzeStep(store: CatalogStore, files: string[], maxBytes: number): Promise<void> {
+  const tty = process.stderr.isTTY;
+  const { summary } = await analyzeImagesIntoStore(store, files, {
+    maxBytes,
+    onImage: (i, total, path) => {
+      if (tty) process.stderr.write(`\r\x1b[Kanalyse ${i + 1}/${total} ${shorten(path)}`);
+    },
+    onOutcome: (o) => {
+      if (o.status === "failed") log(`\nanalysis FAILED ${o.path}: ${o.error}`);
+      else if (o.status === "analysed" && o.ms > 3000)
+        log(`${tty ? "\n" : ""}  ${shorten(o.path)}: ${o.sites} sites in ${(o.ms / 1000).toFixed(1)} s`);
+    },
+  });
+  if (tty) process.stderr.write("\r\x1b[K");
+  if (summary.kernelNames) log(`kernel event names: ${summary.kernelNames}`);
+  process.stderr.write(formatAnalysisSummary(summary, { listFailures: false })); // printed as they happened
 }
 
 async function listen(opts: StartCliOptions) {
@@ -165,14 +138,6 @@ async function listen(opts: StartCliOptions) {
     if ((err as NodeJS.ErrnoException).code !== "EADDRINUSE") throw err;
     log(`port ${DEFAULT_PORT} is taken; using a free port`);
     return startServer({ ...base, port: 0 });
-  }
-}
-
-function statSize(path: string): number {
-  try {
-    return statSync(path).size;
-  } catch {
-    return Number.POSITIVE_INFINITY;
   }
 }
 
