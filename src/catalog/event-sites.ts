@@ -8,9 +8,13 @@
  * - TraceLogging events (all id 0) join inside their own binary, by event metadata blob RVA, or by
  *   name (and GUID when both sides have one).
  */
+
+import type Database from "better-sqlite3";
 import type { CatalogEvent } from "./model.js";
 import type { EventRow } from "./search.js";
 import type { CatalogStore, CodeSite } from "./store.js";
+
+type Statement = Database.Statement;
 
 /** A stored event record (`getEvent`, `store.events()`), or the part of it the join reads. */
 export type EventIdentity = Pick<CatalogEvent, "kind" | "provider" | "id" | "version" | "name"> & {
@@ -52,6 +56,14 @@ function isRow(ev: EventRow | EventIdentity): ev is EventRow {
   return "rowid" in ev;
 }
 
+/** Indexed lookups are cheapest for a page of rows; a whole-catalog listing loads the sites once. */
+const BULK_AFTER = 256;
+
+/** Key of a (GUID, id, version) triple; version `*` = a site whose version is unknown. */
+function descriptorKey(guid: string, id: number, version: number | "*"): string {
+  return `${guid}|${id}|${version}`;
+}
+
 /**
  * Joins events to sites. Keep one per request or command: it caches each binary's TraceLogging
  * sites (a binary can have thousands) and knows when the catalog has no sites at all.
@@ -60,6 +72,11 @@ export class EventSiteJoin {
   private readonly anySites: boolean;
   private readonly tlKeys = new Map<string, TlSiteKey[]>();
   private readonly tlSites = new Map<string, CodeSite[]>();
+  private readonly statements = new Map<string, Statement>();
+  /** Manifest-style lookups so far; past `BULK_AFTER`, every such site is loaded once instead. */
+  private lookups = 0;
+  private bulkCounts?: Map<string, number>;
+  private bulkSites?: Map<string, CodeSite[]>;
 
   constructor(private readonly store: CatalogStore) {
     this.anySites = store.db.prepare("SELECT 1 FROM sites LIMIT 1").get() !== undefined;
@@ -71,12 +88,10 @@ export class EventSiteJoin {
     if (ev.kind === "tracelogging") {
       const file = isRow(ev) ? ev.file : ev.provenance.file;
       const list = this.cached(this.tlKeys, file, () =>
-        this.store.db
-          .prepare(
-            `SELECT event_name AS name, provider_guid AS guid, json_extract(extra_json, '$.eventBlobRva') AS blob
-             FROM sites WHERE file = ? AND event_kind = 'tracelogging'`,
-          )
-          .all(file),
+        this.sql(
+          `SELECT event_name AS name, provider_guid AS guid, json_extract(extra_json, '$.eventBlobRva') AS blob
+           FROM sites WHERE file = ? AND event_kind = 'tracelogging'`,
+        ).all(file),
       ) as TlSiteKey[];
       if (list.length === 0) return 0;
       const key = this.key(ev);
@@ -84,11 +99,14 @@ export class EventSiteJoin {
     }
     const key = this.key(ev);
     if (!key.guid) return 0;
-    const row = this.store.db
-      .prepare(
-        "SELECT count(*) AS n FROM sites WHERE provider_guid = ? AND event_id = ? AND (event_version IS NULL OR event_version = ?)",
-      )
-      .get(key.guid, key.id, key.version) as { n: number };
+    if (++this.lookups > BULK_AFTER) {
+      this.bulkCounts ??= this.loadCounts();
+      const n = (k: number | "*") => this.bulkCounts!.get(descriptorKey(key.guid, key.id, k)) ?? 0;
+      return n(key.version) + n("*");
+    }
+    const row = this.sql(
+      "SELECT count(*) AS n FROM sites WHERE provider_guid = ? AND event_id = ? AND (event_version IS NULL OR event_version = ?)",
+    ).get(key.guid, key.id, key.version) as { n: number };
     return row.n;
   }
 
@@ -112,9 +130,11 @@ export class EventSiteJoin {
       );
     }
     if (!key.guid) return [];
-    return this.store
-      .sites({ providerGuid: key.guid, eventId: key.id })
-      .filter((s) => s.eventVersion === undefined || s.eventVersion === key.version);
+    const candidates =
+      ++this.lookups > BULK_AFTER
+        ? ((this.bulkSites ??= this.loadSites()).get(descriptorKey(key.guid, key.id, "*")) ?? [])
+        : this.store.sites({ providerGuid: key.guid, eventId: key.id });
+    return candidates.filter((s) => s.eventVersion === undefined || s.eventVersion === key.version);
   }
 
   private key(ev: EventRow | EventIdentity): EventKey {
@@ -128,9 +148,9 @@ export class EventSiteJoin {
         file: ev.file,
       };
       if (ev.kind === "tracelogging") {
-        const r = this.store.db
-          .prepare("SELECT json_extract(record_json, '$.tracelogging.blobRva') AS b FROM events WHERE id = ?")
-          .get(ev.rowid) as { b: number | null } | undefined;
+        const r = this.sql(
+          "SELECT json_extract(record_json, '$.tracelogging.blobRva') AS b FROM events WHERE id = ?",
+        ).get(ev.rowid) as { b: number | null } | undefined;
         const hex = blobHex(r?.b);
         if (hex !== undefined) key.blobHex = hex;
       }
@@ -147,6 +167,37 @@ export class EventSiteJoin {
     const hex = blobHex(ev.tracelogging?.blobRva);
     if (hex !== undefined) key.blobHex = hex;
     return key;
+  }
+
+  /** Site counts per (GUID, id, version or `*`). */
+  private loadCounts(): Map<string, number> {
+    const rows = this.sql(
+      `SELECT provider_guid AS g, event_id AS id, event_version AS v, count(*) AS n FROM sites
+       WHERE provider_guid IS NOT NULL AND event_id IS NOT NULL GROUP BY 1, 2, 3`,
+    ).all() as Array<{ g: string; id: number; v: number | null; n: number }>;
+    return new Map(rows.map((r) => [descriptorKey(r.g, r.id, r.v ?? "*"), r.n]));
+  }
+
+  /** Sites per (GUID, id), any version, in stored order. */
+  private loadSites(): Map<string, CodeSite[]> {
+    const map = new Map<string, CodeSite[]>();
+    for (const s of this.store.sites()) {
+      if (!s.providerGuid || s.eventId === undefined) continue;
+      const k = descriptorKey(s.providerGuid, s.eventId, "*");
+      const list = map.get(k);
+      if (list) list.push(s);
+      else map.set(k, [s]);
+    }
+    return map;
+  }
+
+  private sql(text: string): Statement {
+    let st = this.statements.get(text);
+    if (!st) {
+      st = this.store.db.prepare(text);
+      this.statements.set(text, st);
+    }
+    return st;
   }
 
   private cached<T>(map: Map<string, T>, file: string, load: () => T): T {

@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { sitesForEvent } from "../../src/catalog/event-sites.js";
+import { EventSiteJoin, sitesForEvent } from "../../src/catalog/event-sites.js";
+import { searchEvents } from "../../src/catalog/search.js";
 import { CatalogStore, type CodeSite } from "../../src/catalog/store.js";
 import { corpus, repoRoot } from "../helpers/corpus.js";
 
@@ -141,6 +142,29 @@ test("scan fltMgr.sys + its manifest: events --sites shows exactly the descripto
     );
   const shallow = resolved.filter((r) => r.site.rva === "0x4f00a");
   if (shallow.length) assert.ok(siteLines.some((l) => /0x4f00a +EtwWrite +\d+ +FltAttachVolume +3 /.test(l)));
+});
+
+test("EventSiteJoin: a long listing (bulk-loaded sites) answers as row-by-row lookups do", () => {
+  const store = CatalogStore.open(join(dir, "flt.db"), { readonly: true });
+  try {
+    const rows = searchEvents(store.db, { limit: -1 });
+    const warm = new EventSiteJoin(store);
+    // Past a few hundred manifest-style lookups the join loads all such sites once.
+    const manifestRow = rows.find((r) => r.kind === "manifest" && r.guid)!;
+    for (let i = 0; i < 300; i++) warm.count(manifestRow);
+    for (let i = 0; i < 300; i++) warm.sites(manifestRow);
+    assert.ok(rows.some((r) => r.kind === "tracelogging"));
+    let withSites = 0;
+    for (const r of rows) {
+      const one = new EventSiteJoin(store);
+      assert.equal(warm.count(r), one.count(r), `count of ${r.kind} ${r.id}`);
+      assert.deepEqual(warm.sites(r), one.sites(r));
+      if (one.count(r) > 0) withSites++;
+    }
+    assert.ok(withSites > 10);
+  } finally {
+    store.close();
+  }
 });
 
 test("a re-scan of unchanged files keeps their sites; --force replaces them (no duplicates)", () => {
