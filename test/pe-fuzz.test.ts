@@ -13,6 +13,7 @@ import {
   readDebugDirectory,
   readDelayImports,
   readExports,
+  readFileVersion,
   readImports,
   readLoadConfig,
   readRelocBlocks,
@@ -75,6 +76,7 @@ const targets: Record<string, (b: Uint8Array) => unknown> = {
     return [guardCFFunctions(pe, cfg), guardAddressTakenIatEntries(pe, cfg)];
   },
   tls: (b) => readTls(parsePe(b)),
+  version: (b) => readFileVersion(parsePe(b)),
   summary: (b) => peSummary(parsePe(b), { keepGoing: true }),
 };
 

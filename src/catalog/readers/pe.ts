@@ -1,4 +1,4 @@
-import { looksLikePe, type PeImage, parsePe } from "../../formats/pe/index.js";
+import { looksLikePe, type PeImage, parsePe, readFileVersion } from "../../formats/pe/index.js";
 import { FormatError } from "../../util/errors.js";
 import { emptyResult, mergeResults, type SourceResult } from "../model.js";
 import type { SourceInput, SourceReader } from "../sources.js";
@@ -28,7 +28,36 @@ export function peReader(extractors: PeExtractor[]): SourceReader {
           out.notes.push(`${x.id}: ${err.message}`);
         }
       }
+      const build = windowsBuild(pe, input.path);
+      if (build) {
+        for (const r of [...out.providers, ...out.events]) r.provenance.build ??= build;
+      }
       return out;
     },
   };
+}
+
+/** Windows build from binary names such as `win32kbase_10.0.17134.523.sys` (how research collections label them). */
+export function buildFromBinaryName(path: string): string | undefined {
+  const m = /[_-](\d+\.\d+\.\d{4,5})(?:\.\d+)?\.[a-z]+$/i.exec(path);
+  return m?.[1];
+}
+
+/**
+ * The Windows build an image belongs to: its file name when it says so, else its version resource
+ * when that looks like a Windows NT version (5.x, 6.x, 10.0 with a real build number). Other
+ * products' versions (OpenConsole 1.23, onnxruntime 1.30) are not Windows builds.
+ */
+export function windowsBuild(pe: PeImage, path: string): string | undefined {
+  const fromName = buildFromBinaryName(path);
+  if (fromName) return fromName;
+  let v: ReturnType<typeof readFileVersion>;
+  try {
+    v = readFileVersion(pe);
+  } catch (err) {
+    if (err instanceof FormatError) return undefined;
+    throw err;
+  }
+  if (!v || ![5, 6, 10].includes(v.major) || v.build < 2195) return undefined;
+  return `${v.major}.${v.minor}.${v.build}`;
 }

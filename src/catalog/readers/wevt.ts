@@ -28,12 +28,6 @@ import {
 import type { SourceInput } from "../sources.js";
 import type { PeExtractor } from "./pe.js";
 
-/** Windows build from binary names such as `win32kbase_10.0.17134.523.sys`. */
-export function buildFromBinaryName(path: string): string | undefined {
-  const m = /[_-](\d+\.\d+\.\d{4,5})(?:\.\d+)?\.[a-z]+$/i.exec(path);
-  return m?.[1];
-}
-
 /** Message tables of a PE image (every RT_MESSAGETABLE leaf, each decoded with its code page). */
 export function peMessages(pe: PeImage): MessageEntry[][] {
   return messageTables(pe).map((t) => parseMessageTable(t.data, t.leaf.codePage));
@@ -208,7 +202,6 @@ export function readWevtFromPe(pe: PeImage, input: SourceInput): SourceResult {
   const leaves = findResources(pe, "WEVT_TEMPLATE");
   if (leaves.length === 0) return out;
   const { messages, muiUsed } = messagesFor(pe, input, out.notes);
-  const build = buildFromBinaryName(input.path);
   for (const leaf of leaves) {
     // Record offsets are file offsets: the resource's file offset plus the offset inside CRIM.
     const provenance: Provenance = {
@@ -216,7 +209,6 @@ export function readWevtFromPe(pe: PeImage, input: SourceInput): SourceResult {
       source: "wevt-template",
       offset: pe.rvaToOffset(leaf.rva) ?? 0,
     };
-    if (build) provenance.build = build;
     const r = wevtToCatalog(parseCrim(resourceData(pe, leaf)), messages, provenance);
     for (const p of r.providers) {
       p.resourceFile = input.path;

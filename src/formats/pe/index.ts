@@ -9,3 +9,4 @@ export * from "./relocs.js";
 export * from "./resources.js";
 export * from "./summary.js";
 export * from "./tls.js";
+export * from "./version.js";
