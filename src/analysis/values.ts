@@ -155,6 +155,28 @@ export class ValueResolver {
     return out;
   }
 
+  /** Volatile registers each small leaf callee may write (function rva → register set; ALL = any). */
+  private leafWrites = new Map<number, ReadonlySet<number> | typeof ALL_REGISTERS>();
+
+  /**
+   * Does the direct call at instruction j leave volatile register reg intact? True only when the
+   * callee is a small leaf function (no calls, no branches out of its body, only instructions whose
+   * sole register write is their first operand) that never writes reg: LTCG lets callers keep values
+   * in volatile registers across such calls (ntdll: `lea rcx,[provider]; call TlgKeywordOn; ...;
+   * call write(rcx, ...)`).
+   */
+  private callPreserves(j: number, reg: number): boolean {
+    const c = this.code;
+    if (c.flow[j] !== Flow.Call || c.op0[j] !== Op.Branch) return false;
+    const target = c.addr[j]!;
+    let writes = this.leafWrites.get(target);
+    if (writes === undefined) {
+      writes = leafRegisterWrites(c, this.functions.byRva.get(target));
+      this.leafWrites.set(target, writes);
+    }
+    return writes !== ALL_REGISTERS && !writes.has(reg);
+  }
+
   /** Value(s) of call argument n just before the call at instruction index `site`. */
   argument(site: number, n: number): Value[] {
     this.budget = MAX_QUERY_STEPS;
@@ -191,7 +213,7 @@ export class ValueResolver {
       out,
       (k) => out.push(k === w.fn.first ? entryValue(reg) : { k: "unknown", why: "no predecessor" }),
       (j, dj) => {
-        if (!writesGpr(w.code, j, reg)) return false;
+        if (!writesGpr(w.code, j, reg) || this.callPreserves(j, reg)) return false;
         out.push(...this.definition(w, j, reg, dj, origin, nest));
         return true;
       },
@@ -480,12 +502,85 @@ const CMOV = new Set<number>(
     .filter(([name]) => /^Cmov[a-z]+$/.test(name))
     .map(([, v]) => v),
 );
+/** loop/loope/loopne write RCX implicitly. */
+const LOOPS = new Set<number>(
+  ["Loop", "Loope", "Loopne"].map((n) => MNEMONICS[n]).filter((n): n is number => n !== undefined),
+);
 /** xorps/pxor/vxorps x,x(,x) zero a vector register. */
 const MNEMONIC_ZEROING = new Set<number>(
   ["Xorps", "Xorpd", "Pxor", "Vxorps", "Vxorpd", "Vpxor", "Vpxord", "Vpxorq"]
     .map((n) => MNEMONICS[n])
     .filter((n): n is number => n !== undefined),
 );
+
+/** Marker: the callee may write any register. */
+const ALL_REGISTERS = "all" as const;
+/** Instructions a leaf callee may have for `callPreserves` to look into it. */
+const MAX_LEAF_INSTRUCTIONS = 64;
+/** Mnemonics whose only general-purpose register write is operand 0 (when it is a register). */
+const WRITES_OPERAND0_ONLY = new Set<number>(
+  Object.entries(MNEMONICS)
+    .filter(([name]) =>
+      /^(Mov|Movzx|Movsx|Movsxd|Lea|Add|Sub|Adc|Sbb|And|Or|Xor|Not|Neg|Inc|Dec|Shl|Shr|Sar|Rol|Ror|Test|Cmp|Bt|Bts|Btr|Btc|Nop|Int3|Push|Pop|Ret|Jmp|J[a-z]+|Set[a-z]+|Cmov[a-z]+)$/.test(
+        name,
+      ),
+    )
+    .map(([, v]) => v)
+    .filter((v) => !LOOPS.has(v)),
+);
+
+/**
+ * General-purpose registers a leaf function writes, or ALL_REGISTERS when it is not a small leaf
+ * whose writes are all explicit: any reachable call, indirect or outward branch, or other
+ * instruction makes it ALL_REGISTERS. Only instructions reachable from the entry count (bytes after
+ * the last `ret` may be padding or another routine).
+ */
+function leafRegisterWrites(
+  code: Code,
+  fn: FunctionInfo | undefined,
+): ReadonlySet<number> | typeof ALL_REGISTERS {
+  if (!fn || fn.fragments?.length || fn.last <= fn.first) return ALL_REGISTERS;
+  const out = new Set<number>();
+  const seen = new Set<number>();
+  const work = [fn.first];
+  while (work.length > 0) {
+    const i = work.pop()!;
+    if (seen.has(i)) continue;
+    if (i < fn.first || i >= fn.last || seen.size >= MAX_LEAF_INSTRUCTIONS) return ALL_REGISTERS;
+    seen.add(i);
+    const fl = code.flow[i]!;
+    const m = code.mnem[i]!;
+    if (!WRITES_OPERAND0_ONLY.has(m) || m === M.Int3) return ALL_REGISTERS;
+    if (code.op0[i] === Op.Reg && m !== M.Push && !NON_WRITING.has(m)) out.add(fullRegister(code.reg0[i]!));
+    if (fl === Flow.Return) continue;
+    if (fl === Flow.UnconditionalBranch || fl === Flow.ConditionalBranch) {
+      const t = code.addr[i]!;
+      const k = code.op0[i] === Op.Branch ? indexOfRva(code, fn.first, fn.last, t) : -1;
+      if (k < 0) return ALL_REGISTERS;
+      work.push(k);
+      if (fl === Flow.UnconditionalBranch) continue;
+    } else if (fl !== Flow.Next) return ALL_REGISTERS;
+    work.push(i + 1);
+  }
+  return out;
+}
+
+/** The 64-bit register of a general-purpose register (SPL..R15L = iced 9..20 map to RSP..R15). */
+function fullRegister(reg: number): number {
+  return reg >= 9 && reg <= 20 ? reg + 48 : gpr64(reg);
+}
+
+/** Index of the instruction starting at rva within [first, last), or -1. */
+function indexOfRva(code: Code, first: number, last: number, rva: number): number {
+  let lo = first;
+  let hi = last;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (code.rva[mid]! < rva) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < last && code.rva[lo] === rva ? lo : -1;
+}
 
 function entryValue(reg: number): Value {
   const n = (ARG_REGS as readonly number[]).indexOf(reg);

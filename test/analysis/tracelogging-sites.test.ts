@@ -174,3 +174,44 @@ test("OpenConsole: events land on the provider their source code writes them wit
     if (p === expectations[0]![1] || p === expectations[1]![1]) assert.equal(p, owner, e.name);
   }
 });
+
+test("improved: provider kept in a volatile register across a small leaf call (LTCG) ties ntdll's blobs", () => {
+  // ntdll 22000: `lea rcx,[provider]; call TlgKeywordOn; ...; call write(rcx, blob+1, ...)` — the
+  // keyword check is a leaf that never writes RCX, so RCX still holds the provider at the write.
+  // Before the leaf-call rule: ntdll 14/22; d3d11 14/15 and win32spl 1/7 are unchanged by it (their
+  // providers come from WIL singleton objects the value model does not follow).
+  const figures = Object.fromEntries(
+    [
+      "pe/user/ntdll_10.0.22000.778.dll",
+      "pe/user/d3d11_10.0.18363.900.dll",
+      "pe/user/win32spl_10.0.19041.508.dll",
+    ].map((rel) => {
+      const r = tiedShare(rel);
+      console.log(`${rel}: ${r.tied}/${r.events} event blobs tied to exactly one provider, ${r.sites} sites`);
+      return [rel.replace(/^.*\//, ""), `${r.tied}/${r.events}`];
+    }),
+  );
+  assert.deepEqual(figures, {
+    "ntdll_10.0.22000.778.dll": "21/22",
+    "d3d11_10.0.18363.900.dll": "14/15",
+    "win32spl_10.0.19041.508.dll": "1/7",
+  });
+  // The newly tied ntdll blobs land on the provider their names belong to (the 22nd blob,
+  // NonRFGImageLoad, has no write site).
+  const pe = parsePe(new Uint8Array(readFileSync(corpus("pe/user/ntdll_10.0.22000.778.dll"))));
+  const program = loadProgram(pe);
+  const info = traceLoggingInfo(pe);
+  const byBlob = providerByEventBlob(program.context);
+  const providerOf = (name: string): string[] =>
+    info.events.filter((e) => e.name === name).map((e) => byBlob.get(e.blobRva)?.name ?? "");
+  assert.deepEqual(
+    providerOf("VSMEnclaveTelemetry"),
+    Array(4).fill("Microsoft.Windows.Kernel.VsmEnclaveLoader"),
+  );
+  assert.deepEqual(providerOf("RtlCapabilityCheckLatency"), ["Microsoft.Windows.Security.Capabilities"]);
+  assert.deepEqual(providerOf("Import Redirection Loaded"), ["Microsoft.Windows.Kernel.LibLoader"]);
+  assert.deepEqual(providerOf("VerifyAlternateResourceModuleWithServiceChecksumFailure"), [
+    "MuiResourceLoaderTraceLogging",
+  ]);
+  assert.deepEqual(providerOf("NonRFGImageLoad"), [""]);
+});
