@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { analyzeProgram, symbolsFromPdb } from "../../src/analysis/analyze.js";
+import { indexAt, Reg } from "../../src/analysis/disasm.js";
 import { functionAt, functionName } from "../../src/analysis/functions.js";
 import { loadProgram } from "../../src/analysis/program.js";
 import {
@@ -214,4 +215,15 @@ test("improved: provider kept in a volatile register across a small leaf call (L
     "MuiResourceLoaderTraceLogging",
   ]);
   assert.deepEqual(providerOf("NonRFGImageLoad"), [""]);
+  // Only registers the leaf never writes survive it (llvm-objdump-14 -d: 0x1800dc675
+  // `lea rcx,[rip+..] # 0x1801748f8`, 0x1800dc67c `call 0x180002e84`, whose body writes only r8d and
+  // al; r10d was zeroed at 0x1800dc653). Just after the call:
+  const after = indexAt(program.code, 0xdc681);
+  assert.ok(after >= 0, "instruction after the call decoded");
+  assert.deepEqual(program.context.values.registerAt(after, Reg.RCX), [{ k: "addr", rva: 0x1748f8 }]);
+  assert.deepEqual(program.context.values.registerAt(after, Reg.R10), [{ k: "imm", v: 0n }]);
+  for (const written of [Reg.RAX, Reg.R8]) {
+    const vs = program.context.values.registerAt(after, written);
+    assert.deepEqual(vs, [{ k: "unknown", why: "call result" }], `register ${written} is the callee's`);
+  }
 });
