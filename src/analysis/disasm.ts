@@ -435,7 +435,7 @@ export function gpr64(reg: number): number {
   if (reg >= 37 && reg <= 52) return reg + 16;
   if (reg >= 21 && reg <= 36) return reg + 32;
   if (reg >= 1 && reg <= 4) return reg + 52;
-  if (reg >= 9 && reg <= 20) return reg + 44;
+  if (reg >= 9 && reg <= 20) return reg + 48; // SPL..R15L
   if (reg >= 5 && reg <= 8) return reg + 48; // AH..BH
   return reg;
 }

@@ -31,14 +31,6 @@ export type Value =
   | { k: "param"; n: number }
   | { k: "unknown"; why: string };
 
-/**
- * The 64-bit register of a general-purpose register. `gpr64` maps SPL..R15L (iced 9..20) four
- * registers off (R8B to RSP, SIL to RDX); byte writes to them must end the right register's value.
- */
-function fullRegister(reg: number): number {
-  return reg >= 9 && reg <= 20 ? reg + 48 : gpr64(reg);
-}
-
 export const ARG_REGS = [Reg.RCX, Reg.RDX, Reg.R8, Reg.R9] as const;
 const VOLATILE = new Set<number>([Reg.RAX, Reg.RCX, Reg.RDX, Reg.R8, Reg.R9, Reg.R10, Reg.R11]);
 
@@ -120,7 +112,7 @@ function writesGpr(code: Code, i: number, reg: number): boolean {
   if (code.flow[i] === Flow.Call || code.flow[i] === Flow.IndirectCall) return VOLATILE.has(reg);
   if (code.op0[i] !== Op.Reg) return false;
   if (NON_WRITING.has(code.mnem[i]!)) return false;
-  return fullRegister(code.reg0[i]!) === reg;
+  return gpr64(code.reg0[i]!) === reg;
 }
 
 interface Walk {
@@ -278,12 +270,12 @@ export class ValueResolver {
       const v = immediateOf(c, j);
       return [{ k: "imm", v: width === 8 ? BigInt.asUintN(64, v) : BigInt.asUintN(width * 8, v) }];
     }
-    if ((m === M.Xor || m === M.Sub) && op1 === Op.Reg && fullRegister(c.reg1[j]!) === reg)
+    if ((m === M.Xor || m === M.Sub) && op1 === Op.Reg && gpr64(c.reg1[j]!) === reg)
       return [{ k: "imm", v: 0n }];
     if (m === M.Lea && op1 === Op.Mem) return [this.address(w, j, dj, origin, nest)];
     // movzx/movsxd reg, reg pass the value on (WPP_SF_* widen the USHORT message number).
     if ((m === M.Mov || m === M.Movzx || m === M.Movsxd) && op1 === Op.Reg) {
-      const src = fullRegister(c.reg1[j]!);
+      const src = gpr64(c.reg1[j]!);
       if (src === Reg.RSP) return [{ k: "stack", base: "rsp", off: dj, origin }];
       return this.register(w, j, src, dj, origin, nest + 1);
     }
@@ -300,7 +292,7 @@ export class ValueResolver {
       const kept = this.register(w, j, reg, dj, origin, nest + 1);
       const moved =
         op1 === Op.Reg
-          ? this.register(w, j, fullRegister(c.reg1[j]!), dj, origin, nest + 1)
+          ? this.register(w, j, gpr64(c.reg1[j]!), dj, origin, nest + 1)
           : op1 === Op.Mem
             ? this.load(w, j, dj, origin, nest, c.memSize[j]! || width)
             : [{ k: "unknown", why: "cmov source" } as Value];
@@ -318,7 +310,7 @@ export class ValueResolver {
     if (base === Reg.RIP) return { k: "addr", rva: disp };
     if (base === Reg.RSP) return { k: "stack", base: "rsp", off: dj + disp, origin };
     if (base === Reg.RBP) return { k: "stack", base: "rbp", off: disp, origin };
-    const b = this.register(w, j, fullRegister(base), dj, origin, nest + 1);
+    const b = this.register(w, j, gpr64(base), dj, origin, nest + 1);
     if (b.length !== 1) return { k: "unknown", why: "ambiguous base" };
     return offsetValue(b[0]!, disp);
   }
@@ -332,7 +324,7 @@ export class ValueResolver {
     if (base === Reg.RIP) return [{ k: "load", base: { k: "addr", rva: disp }, off: 0, size }];
     if (base === Reg.RSP) return this.slot(w, j, dj, "rsp", dj + disp, size, origin, nest + 1);
     if (base === Reg.RBP) return this.slot(w, j, dj, "rbp", disp, size, origin, nest + 1);
-    const bases = this.register(w, j, fullRegister(base), dj, origin, nest + 1);
+    const bases = this.register(w, j, gpr64(base), dj, origin, nest + 1);
     return bases.map((b) => loadFrom(b, disp, size));
   }
 
@@ -388,7 +380,7 @@ export class ValueResolver {
       const size = c.memSize[j]! || 8;
       return [{ k: "imm", v: BigInt.asUintN(size * 8, immediateOf(c, j)) }];
     }
-    if (c.op1[j] === Op.Reg) return this.register(w, j, fullRegister(c.reg1[j]!), dj, origin, nest + 1);
+    if (c.op1[j] === Op.Reg) return this.register(w, j, gpr64(c.reg1[j]!), dj, origin, nest + 1);
     return [{ k: "unknown", why: "store source" }];
   }
 
@@ -441,7 +433,7 @@ export class ValueResolver {
     const m = c.mnem[j]!;
     if (m === M.Mov && c.op1[j] === Op.Imm) return leBytes(immediateOf(c, j), len);
     if (m === M.Mov && c.op1[j] === Op.Reg) {
-      const vs = this.register(w, j, fullRegister(c.reg1[j]!), 0, j, 1);
+      const vs = this.register(w, j, gpr64(c.reg1[j]!), 0, j, 1);
       if (vs.length === 1 && vs[0]!.k === "imm") return leBytes(vs[0]!.v, len);
       if (vs.length === 1 && vs[0]!.k === "load") return this.loadBytes(vs[0]!, len);
       return undefined;
@@ -559,7 +551,7 @@ function leafRegisterWrites(
     const fl = code.flow[i]!;
     const m = code.mnem[i]!;
     if (!WRITES_OPERAND0_ONLY.has(m) || m === M.Int3) return ALL_REGISTERS;
-    if (code.op0[i] === Op.Reg && m !== M.Push && !NON_WRITING.has(m)) out.add(fullRegister(code.reg0[i]!));
+    if (code.op0[i] === Op.Reg && m !== M.Push && !NON_WRITING.has(m)) out.add(gpr64(code.reg0[i]!));
     if (fl === Flow.Return) continue;
     if (fl === Flow.UnconditionalBranch || fl === Flow.ConditionalBranch) {
       const t = code.addr[i]!;
