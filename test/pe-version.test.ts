@@ -3,7 +3,13 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { peExtractors } from "../src/catalog/readers/index.js";
 import { peReader } from "../src/catalog/readers/pe.js";
-import { findResources, parsePe, readFileVersion, resourceData } from "../src/formats/pe/index.js";
+import {
+  findResources,
+  parsePe,
+  RT_VERSION,
+  readFileVersion,
+  resourceData,
+} from "../src/formats/pe/index.js";
 import { corpus } from "./helpers/corpus.js";
 import { corpusPeFiles } from "./helpers/pe-corpus.js";
 
@@ -18,7 +24,7 @@ test("version resource: fixed FileVersion equals the StringFileInfo FileVersion 
   let compared = 0;
   for (const path of corpusPeFiles()) {
     const pe = parsePe(readFileSync(path));
-    const leaf = findResources(pe, 16)[0];
+    const leaf = findResources(pe, RT_VERSION)[0];
     const v = readFileVersion(pe);
     if (!leaf) {
       assert.equal(v, undefined, path);

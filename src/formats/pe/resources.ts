@@ -26,6 +26,7 @@ export const RESOURCE_TYPE_NAMES: Record<number, string> = {
   24: "RT_MANIFEST",
 };
 export const RT_MESSAGETABLE = 11;
+export const RT_VERSION = 16;
 
 /** A resource id is either an integer or a (case-preserved) string name. */
 export type ResourceId = number | string;

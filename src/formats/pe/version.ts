@@ -1,7 +1,6 @@
 import type { PeImage } from "./image.js";
-import { findResources, resourceData } from "./resources.js";
+import { findResources, RT_VERSION, resourceData } from "./resources.js";
 
-const RT_VERSION = 16;
 const FIXED_FILE_INFO_SIGNATURE = 0xfeef04bd;
 
 export interface FileVersion {
