@@ -12,6 +12,7 @@ import { analyzeSites } from "../analysis/sites.js";
 import type { CatalogStore } from "../catalog/store.js";
 import { parsePe } from "../formats/pe/index.js";
 import { findPdbForImage, type ResolvedPdb } from "../symbols/resolve.js";
+import { printable } from "./pipe.js";
 import { findCorpus } from "./sample.js";
 
 /** Images larger than this are not analysed by default (the scan still catalogs their events). */
@@ -226,7 +227,7 @@ export function formatAnalysisSummary(s: AnalysisSummary, opts: { listFailures?:
   for (const [reason, n] of Object.entries(s.skippedByReason)) lines.push(`  skipped ${n} × ${reason}`);
   if (opts.listFailures !== false)
     for (const f of s.failed) lines.push(`  analysis failed: ${f.path}: ${f.error}`);
-  return lines.join("\n") + "\n";
+  return lines.map(printable).join("\n") + "\n";
 }
 
 /** `--max-analyze-mib` as bytes; a clear error for anything but a positive number. */
