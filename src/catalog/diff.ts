@@ -9,6 +9,8 @@
  * compared with the highest older version; a version present in both is compared attribute by
  * attribute (fields, keywords, level, opcode, task, channel, name, message).
  */
+
+import { appendAll } from "../util/arrays.js";
 import type { CatalogEvent, Field } from "./model.js";
 import { globToLike } from "./search.js";
 import type { CatalogStore } from "./store.js";
@@ -138,7 +140,7 @@ export function diffEvents(
         new: np.name,
         detail: `provider renamed ${op.name} → ${np.name}`,
       });
-    out.push(...diffProviderEvents(op, np));
+    appendAll(out, diffProviderEvents(op, np));
   }
   for (const [k, op] of oldP)
     if (!newP.has(k))

@@ -12,6 +12,7 @@ import { analyzeSites } from "../analysis/sites.js";
 import type { CatalogStore } from "../catalog/store.js";
 import { parsePe } from "../formats/pe/index.js";
 import { findPdbForImage, type ResolvedPdb } from "../symbols/resolve.js";
+import { appendAll } from "../util/arrays.js";
 import { printable } from "./pipe.js";
 import { findCorpus } from "./sample.js";
 
@@ -105,8 +106,8 @@ export function analyzeFileIntoStore(
     if (opts.pdb) {
       // WPP sites join to the PDB's TMF messages.
       const wpp = wppCatalogFromPdb(opts.pdb.pdb, opts.pdb.path);
-      catalog.providers.push(...wpp.providers);
-      catalog.events.push(...wpp.events);
+      appendAll(catalog.providers, wpp.providers);
+      appendAll(catalog.events, wpp.events);
     }
     const sites = analyzeSites(pe, path, bytes, {
       catalog,

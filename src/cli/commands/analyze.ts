@@ -9,6 +9,7 @@ import { readers } from "../../catalog/readers/index.js";
 import { CatalogStore } from "../../catalog/store.js";
 import { parsePe } from "../../formats/pe/index.js";
 import { findPdbForImage } from "../../symbols/resolve.js";
+import { appendAll } from "../../util/arrays.js";
 import { loadKernelNames } from "../atlas.js";
 import { exitQuietlyOnClosedPipe } from "../pipe.js";
 
@@ -81,8 +82,8 @@ export function register(program: Command): void {
       if (found) {
         // WPP sites join to the PDB's TMF messages.
         const wpp = wppCatalogFromPdb(found.pdb, found.path);
-        catalog.providers.push(...wpp.providers);
-        catalog.events.push(...wpp.events);
+        appendAll(catalog.providers, wpp.providers);
+        appendAll(catalog.events, wpp.events);
       }
       for (const f of opts.mof ?? []) addMof(catalog, f);
       // A catalog database both names providers the image does not describe and receives the sites.

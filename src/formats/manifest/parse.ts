@@ -6,6 +6,7 @@ import type {
   Provenance,
   SourceResult,
 } from "../../catalog/model.js";
+import { appendAll } from "../../util/arrays.js";
 import { normalizeGuid } from "../../util/bytes.js";
 import { FormatError } from "../../util/errors.js";
 import { deriveEventName, EventNamer } from "./naming.js";
@@ -384,7 +385,7 @@ export function parseManifest(xmlText: string, path: string): SourceResult {
   for (const p of providers) {
     const { provider, events } = readProvider(p, strings, provenance, result.notes);
     result.providers.push(provider);
-    result.events.push(...events);
+    appendAll(result.events, events);
   }
   if (root.name === "assembly" && result.providers.length === 0)
     throw new FormatError("manifest-xml", "<assembly> without instrumentation providers");
