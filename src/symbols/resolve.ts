@@ -103,6 +103,11 @@ export function pdbRequestForImage(imagePath: string, imageBytes: Uint8Array): P
 }
 
 export async function findPdbForImage(imagePath: string, options: ResolveOptions = {}): Promise<ResolvedPdb> {
+  const max = options.maxBytes ?? DEFAULT_MAX_BYTES;
+  const st = statSync(imagePath);
+  if (!st.isFile()) throw new SymbolResolveError(`${imagePath}: not a regular file`, []);
+  if (st.size > max)
+    throw new SymbolResolveError(`${imagePath}: ${st.size} bytes, more than the ${max}-byte limit`, []);
   return findPdb(pdbRequestForImage(imagePath, new Uint8Array(readFileSync(imagePath))), options);
 }
 

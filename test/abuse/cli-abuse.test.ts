@@ -2,7 +2,7 @@
 // terminal escapes and line breaks. Generated here.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
@@ -45,5 +45,42 @@ describe("CLI abuse", () => {
     assert.ok(out.includes("a\\x1b[2J\\x1b]0;owned\\x07b\\nFAILED forged.man: c\\r.xml"), out);
     assert.ok(!out.split("\n").some((l) => l.startsWith("FAILED forged.man")), "no forged line");
     assert.equal(printable("C:\\dir\\é\t"), "C:\\dir\\é\\t");
+  });
+
+  test("single-file commands refuse inputs over the size bound quickly, naming the file (1.5 GB sparse PE)", () => {
+    const big = join(tmp, "sparse.dll");
+    const fd = openSync(big, "w");
+    writeFileSync(fd, "MZ");
+    ftruncateSync(fd, 1_500_000_000); // sparse: no disk, no time
+    closeSync(fd);
+    const run = (args: string[], env: Record<string, string> = {}) =>
+      spawnSync(process.execPath, [cli, ...args], { encoding: "utf8", env: { ...process.env, ...env } });
+    const r = run(["wpp", big]);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /sparse\.dll: 1431 MiB is more than the 1024 MiB limit for single-file commands/);
+    // A smaller bound for the others (same check), so the test stays cheap.
+    const small = join(tmp, "small.dll");
+    writeFileSync(small, new Uint8Array(3 << 20));
+    for (const args of [
+      ["pe", small],
+      ["pdb", small],
+      ["analyze", small],
+      ["wpp", small],
+    ]) {
+      const x = run(args, { ETW_ATLAS_MAX_INPUT_MIB: "2" });
+      assert.notEqual(x.status, 0, args.join(" "));
+      assert.match(x.stderr, /small\.dll: 3 MiB is more than the 2 MiB limit/, args.join(" "));
+    }
+    const s = run(["symbols", big]);
+    assert.notEqual(s.status, 0);
+    assert.match(s.stderr, /sparse\.dll: 1500000000 bytes, more than the \d+-byte limit/);
+  });
+
+  test("analyze errors name the file", () => {
+    const bad = join(tmp, "bad image.dll");
+    writeFileSync(bad, "MZ\u0090\u0000garbage");
+    const r = spawnSync(process.execPath, [cli, "analyze", bad], { encoding: "utf8" });
+    assert.notEqual(r.status, 0);
+    assert.ok(r.stderr.includes(`${bad}: pe:`), r.stderr);
   });
 });
