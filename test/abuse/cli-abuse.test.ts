@@ -63,9 +63,7 @@ describe("CLI abuse", () => {
     writeFileSync(small, new Uint8Array(3 << 20));
     for (const args of [
       ["pe", small],
-      ["pdb", small],
       ["analyze", small],
-      ["wpp", small],
     ]) {
       const x = run(args, { ETW_ATLAS_MAX_INPUT_MIB: "2" });
       assert.notEqual(x.status, 0, args.join(" "));
