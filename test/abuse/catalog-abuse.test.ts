@@ -6,8 +6,10 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
+import { sniffManifest } from "../../src/catalog/readers/manifest.js";
 import { countEvents, searchEvents } from "../../src/catalog/search.js";
 import { CatalogStore } from "../../src/catalog/store.js";
+import { parseManifest } from "../../src/formats/manifest/parse.js";
 import { event } from "../catalog/fake.js";
 import { repoRoot } from "../helpers/corpus.js";
 
@@ -119,5 +121,24 @@ describe("catalog abuse", () => {
       }
       assert.ok(existsSync(path));
     }
+  });
+
+  test("a manifest with an internal DTD subset is read (DOCTYPE ignored), not skipped as 'not a manifest'", () => {
+    const xml = `<?xml version="1.0"?>
+<!DOCTYPE instrumentationManifest [ <!ENTITY e "x>y"> <!ELEMENT a (#PCDATA)> ]>
+<instrumentationManifest xmlns="http://schemas.microsoft.com/win/2004/08/events">
+ <instrumentation><events>
+  <provider name="Dtd-Provider" guid="{11111111-2222-3333-4444-555555555555}" symbol="P">
+   <events><event value="7" version="0" symbol="Seven"/></events>
+  </provider>
+ </events></instrumentation>
+</instrumentationManifest>`;
+    assert.equal(sniffManifest(new TextEncoder().encode(xml)), "yes");
+    const r = parseManifest(xml, "dtd.man");
+    assert.deepEqual(
+      r.events.map((e) => [e.provider.name, e.id]),
+      [["Dtd-Provider", 7]],
+    );
+    assert.ok(r.notes.some((n) => /DOCTYPE declaration ignored/.test(n)));
   });
 });
