@@ -312,14 +312,8 @@ function indexedMatches(index: SearchIndex, q: EventQuery): Matches {
     } else keep(index.union("keyword", dictMatch("keyword", q.keyword)));
   }
   if (q.text?.trim()) {
-    const tokens = index.tokens();
-    for (const word of new Set(textWords(q.text).map((w) => w.toLowerCase()))) {
-      const flags = new Uint8Array(tokens.length);
-      tokens.forEach((t, i) => {
-        if (t.includes(word)) flags[i] = 1;
-      });
-      keep(index.union("token", flags));
-    }
+    for (const word of new Set(textWords(q.text).map((w) => w.toLowerCase())))
+      keep(index.union("token", index.tokensContaining(word)));
   }
   const hits = ok;
   let count = n;

@@ -192,7 +192,9 @@ export async function startServer(opts: ServeOptions): Promise<AtlasServer> {
     else send(404, "text/plain; charset=utf-8", "not found");
   };
 
-  const server = createServer(handle);
+  // Keep-alive sockets stay open longer than a browser or client pool keeps them idle, so a
+  // client never reuses a socket the server is just closing (a reset under load).
+  const server = createServer({ keepAliveTimeout: 65_000, headersTimeout: 70_000 }, handle);
   const host = opts.host ?? LOOPBACK;
   try {
     await new Promise<void>((resolveListen, reject) => {
