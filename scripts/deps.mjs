@@ -59,7 +59,10 @@ for (const file of tsFiles(src)) {
     const key = `${from} -> ${to}`;
     if (!edges.has(key)) edges.set(key, relative(root, file));
     const ok = (allowed[from] ?? []).some((a) => a === to || a === unitOf(target));
-    if (!ok) violations.push(`${relative(root, file)} imports ${relative(root, target)} (${from} -> ${unitOf(target)})`);
+    if (!ok)
+      violations.push(
+        `${relative(root, file)} imports ${relative(root, target)} (${from} -> ${unitOf(target)})`,
+      );
   }
 }
 
@@ -89,7 +92,9 @@ if (!process.argv.includes("--quiet")) {
 for (const v of violations) console.error(`deps: wrong-way import: ${v}`);
 for (const c of cycles) console.error(`deps: cycle: ${c}`);
 if (violations.length || cycles.length) {
-  console.error(`deps: ${violations.length} wrong-way import(s), ${cycles.length} cycle(s); rules in docs/architecture.md`);
+  console.error(
+    `deps: ${violations.length} wrong-way import(s), ${cycles.length} cycle(s); rules in docs/architecture.md`,
+  );
   process.exit(1);
 }
 console.log(`deps: ${edges.size} layer edges, no wrong-way import, no cycle`);
