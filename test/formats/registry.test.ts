@@ -156,7 +156,7 @@ describe("regf reader on hives written by hivexsh", () => {
   let software: Uint8Array;
   let file: string;
   before(() => {
-    // 1,500 extra publishers: enough that the tool splits the subkey list (lh and ri lists).
+    // 1,500 extra publishers: a subkey list far larger than one hint block.
     const extra = Array.from({ length: 1500 }, (_, i) => [
       `add {${(i + 0x1000).toString(16).padStart(8, "0")}-0000-0000-0000-00000000abcd}`,
     ]);
