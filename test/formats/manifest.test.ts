@@ -9,8 +9,10 @@ import {
   W10_MANIFEST_COLUMNS,
 } from "../../src/catalog/format-w10.js";
 import type { CatalogEvent } from "../../src/catalog/model.js";
+import { EventNamer } from "../../src/catalog/naming.js";
 import { manifestReader } from "../../src/catalog/readers/manifest.js";
-import { decodeXmlBytes, EventNamer, parseManifest, stripDoctype } from "../../src/formats/manifest/index.js";
+import { parseManifest } from "../../src/catalog/readers/manifest-events.js";
+import { decodeXmlBytes, stripDoctype } from "../../src/formats/manifest/index.js";
 import { FormatError } from "../../src/util/errors.js";
 import { filesBelow, unpackTarXz } from "../../src/util/tar-xz.js";
 import { corpus } from "../helpers/corpus.js";
