@@ -361,7 +361,6 @@ describe("TMF text and annotation parsing", () => {
       seed: 11,
       targets: { tmf: (b) => parseTmfText(new TextDecoder().decode(b)) },
       isExpected: (e) => e instanceof FormatError,
-      slowMs: 500,
     });
     assert.deepEqual(failures, []);
   });
