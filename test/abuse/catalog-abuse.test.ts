@@ -7,9 +7,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { sniffManifest } from "../../src/catalog/readers/manifest.js";
+import { parseManifest } from "../../src/catalog/readers/manifest-events.js";
 import { countEvents, searchEvents } from "../../src/catalog/search.js";
 import { CatalogStore } from "../../src/catalog/store.js";
-import { parseManifest } from "../../src/formats/manifest/parse.js";
 import { event } from "../catalog/fake.js";
 import { repoRoot } from "../helpers/corpus.js";
 
