@@ -9,7 +9,9 @@ import { type AnalysisReport, analyzeImage, ownCatalog } from "../analysis/analy
 import { type LinkedBuild, linkModules } from "../analysis/link/linker.js";
 import { type ModuleSummary, summarizeModule } from "../analysis/link/module.js";
 import { type ReachOptions, type ReachResult, reachAcrossModules } from "../analysis/link/paths.js";
+import { linkedBuilds, loadApiSetSchema, loadModules, storeLinks } from "../catalog/link-store.js";
 import { windowsBuild } from "../catalog/readers/pe.js";
+import type { CatalogStore } from "../catalog/store.js";
 import { type ApiSetSchema, readApiSetSchema } from "../formats/apiset/index.js";
 import { looksLikePe, type PeImage, parsePe } from "../formats/pe/index.js";
 
@@ -111,5 +113,47 @@ export function linkAndReach(input: BuildInput, options: ReachOptions = {}): Bui
   const linked = linkModules(input.modules, input.schema?.schema);
   const out: BuildReach = { build: input.build, linked, reach: reachAcrossModules(linked, options) };
   if (input.schema) out.schemaFile = input.schema.file;
+  return out;
+}
+
+export interface LinkSummary {
+  build: string;
+  modules: number;
+  links: number;
+  unresolved: number;
+  apiSetSource: "schema" | "unique-exporter";
+  schemaFile?: string;
+  ms: number;
+}
+
+/** Links the stored modules of one build (with its stored API-set schema, if any). */
+export function linkStoredBuild(
+  store: CatalogStore,
+  build: string,
+): { input: BuildInput; linked: LinkedBuild } {
+  const input: BuildInput = { build, modules: loadModules(store, build) };
+  const schema = loadApiSetSchema(store, build);
+  if (schema) input.schema = schema;
+  return { input, linked: linkModules(input.modules, input.schema?.schema) };
+}
+
+/** Re-links every build of the catalog and stores its link records. */
+export function linkBuildsInStore(store: CatalogStore): LinkSummary[] {
+  const out: LinkSummary[] = [];
+  for (const { build } of linkedBuilds(store)) {
+    const t0 = performance.now();
+    const { input, linked } = linkStoredBuild(store, build);
+    storeLinks(store, build, linked.links);
+    const s: LinkSummary = {
+      build,
+      modules: input.modules.length,
+      links: linked.links.length,
+      unresolved: linked.links.filter((l) => l.unresolved).length,
+      apiSetSource: linked.apiSetSource,
+      ms: performance.now() - t0,
+    };
+    if (input.schema) s.schemaFile = input.schema.file;
+    out.push(s);
+  }
   return out;
 }

@@ -43,6 +43,8 @@ export interface ReachOptions {
   maxDepth?: number;
   /** Keep only entries whose API name passes (the search still counts what it skipped). */
   entryFilter?: (api: EntryApi) => boolean;
+  /** Keep only these write sites (applied before the search, so it stays small). */
+  siteFilter?: (site: ModuleSite, module: { name: string; mode: Mode }) => boolean;
 }
 
 export interface ReachResult {
@@ -142,6 +144,7 @@ export function reachAcrossModules(b: LinkedBuild, options: ReachOptions = {}): 
   const sitesAt = new Map<Node, ModuleSite[]>();
   b.modules.forEach((m, i) => {
     for (const s of m.sites) {
+      if (options.siteFilter && !options.siteFilter(s, m)) continue;
       const n = node(i, s.function);
       const l = sitesAt.get(n);
       if (l) l.push(s);

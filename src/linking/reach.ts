@@ -1,0 +1,117 @@
+/**
+ * `reach` queries over a catalog: links each selected build from its stored modules and runs the
+ * cross-module search with the query's filters applied before the search (entry names, events,
+ * providers, mode), so a narrow question stays fast on a large build.
+ */
+import type { ModuleSite } from "../analysis/link/module.js";
+import { type ReachRow, reachAcrossModules } from "../analysis/link/paths.js";
+import { linkedBuilds } from "../catalog/link-store.js";
+import type { CatalogStore } from "../catalog/store.js";
+import { linkStoredBuild } from "./build.js";
+
+export interface ReachQuery {
+  /** Entry API name glob (`*`, `?`; case-insensitive); `module!name` matches the module too. */
+  api?: string;
+  /** `PROVIDER:ID[:VERSION]`, provider by name or GUID. */
+  event?: string;
+  /** Provider name or GUID (case-insensitive; glob allowed). */
+  provider?: string;
+  build?: string;
+  mode?: "kernel" | "user";
+  maxDepth?: number;
+}
+
+export interface BuildReachSummary {
+  build: string;
+  modules: number;
+  rows: number;
+  entries: number;
+  cutByDepth: number;
+  cutDepthNeeded: number;
+  maxDepth: number;
+  apiSetSource: "schema" | "unique-exporter";
+  notes: string[];
+}
+
+export function globRegex(glob: string): RegExp {
+  const body = glob
+    .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+    .replace(/\*/g, ".*")
+    .replace(/\?/g, ".");
+  return new RegExp(`^${body}$`, "i");
+}
+
+export function parseEventSpec(spec: string): { provider: string; id: number; version?: number } {
+  const m = /^(.+?):(\d+)(?::(\d+))?$/.exec(spec);
+  if (!m) throw new Error(`--event must be PROVIDER:ID[:VERSION], not ${spec}`);
+  const out: { provider: string; id: number; version?: number } = { provider: m[1]!, id: Number(m[2]) };
+  if (m[3] !== undefined) out.version = Number(m[3]);
+  return out;
+}
+
+function providerMatches(s: ModuleSite, re: RegExp): boolean {
+  const p = s.row.provider;
+  return [p.name, p.symbol, p.guid].some((x) => x !== undefined && re.test(x));
+}
+
+export function reachInStore(
+  store: CatalogStore,
+  q: ReachQuery,
+): { rows: ReachRow[]; builds: BuildReachSummary[] } {
+  const apiRe = q.api ? globRegex(q.api) : undefined;
+  const ev = q.event ? parseEventSpec(q.event) : undefined;
+  const evProvider = ev ? globRegex(ev.provider.replace(/^\{|\}$/g, "")) : undefined;
+  const providerRe = q.provider ? globRegex(q.provider.replace(/^\{|\}$/g, "")) : undefined;
+  const rows: ReachRow[] = [];
+  const builds: BuildReachSummary[] = [];
+  for (const b of linkedBuilds(store)) {
+    if (q.build !== undefined && b.build !== q.build && !b.build.startsWith(`${q.build}.`)) continue;
+    const { linked } = linkStoredBuild(store, b.build);
+    const r = reachAcrossModules(linked, {
+      ...(q.maxDepth ? { maxDepth: q.maxDepth } : {}),
+      ...(apiRe ? { entryFilter: (a) => apiRe.test(a.name) || apiRe.test(`${a.module}!${a.name}`) } : {}),
+      siteFilter: (s, m) => {
+        if (q.mode && m.mode !== q.mode) return false;
+        if (providerRe && !providerMatches(s, providerRe)) return false;
+        if (ev) {
+          if (!providerMatches(s, evProvider!) || s.row.event.id !== ev.id) return false;
+          if (
+            ev.version !== undefined &&
+            s.row.event.version !== undefined &&
+            s.row.event.version !== ev.version
+          )
+            return false;
+        }
+        return true;
+      },
+    });
+    rows.push(...r.rows);
+    builds.push({
+      build: b.build,
+      modules: linked.modules.length,
+      rows: r.rows.length,
+      entries: r.entries,
+      cutByDepth: r.cutByDepth,
+      cutDepthNeeded: r.cutDepthNeeded,
+      maxDepth: r.maxDepth,
+      apiSetSource: linked.apiSetSource,
+      notes: linked.notes,
+    });
+  }
+  return { rows, builds };
+}
+
+/** The documented JSON Lines shape of one reach row. */
+export function reachJson(r: ReachRow): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    api: r.api,
+    event: r.event,
+    site: r.site,
+    mode: r.mode,
+  };
+  if (r.role) out.role = r.role;
+  out.chain = r.chain;
+  out.depth = r.depth;
+  out.build = r.build ?? null;
+  return out;
+}
