@@ -10,12 +10,12 @@ import { summarizeModule } from "../analysis/link/module.js";
 import { type KernelNames, parseKernelNames } from "../analysis/recognizers/kernel.js";
 import { wppCatalogFromPdb } from "../analysis/recognizers/wpp.js";
 import { rowsToSites } from "../analysis/sites.js";
-import { clearModule, storeApiSetSchema, storeModule } from "../pipeline/link-store.js";
 import { windowsBuild } from "../catalog/readers/pe.js";
 import type { CatalogStore } from "../catalog/store.js";
 import { readApiSetSchema } from "../formats/apiset/index.js";
 import { parsePe } from "../formats/pe/index.js";
 import { type LinkSummary, linkBuildsInStore } from "../pipeline/link-build.js";
+import { clearModule, storeApiSetSchema, storeModule } from "../pipeline/link-store.js";
 import { findPdbForImage, type ResolvedPdb } from "../symbols/resolve.js";
 import { findCorpus } from "./sample.js";
 

@@ -5,9 +5,9 @@
  * and WEVT_TEMPLATE resources sit in the binary that writes them).
  */
 import { type EventIdentity, EventSiteJoin } from "../catalog/event-sites.js";
-import { moduleInfos, type StoredModuleInfo } from "./link-store.js";
 import type { EventRow } from "../catalog/search.js";
 import type { CatalogStore } from "../catalog/store.js";
+import { moduleInfos, type StoredModuleInfo } from "./link-store.js";
 
 export interface EventMode {
   mode: "kernel" | "user" | "kernel+user";

@@ -9,11 +9,11 @@ import { type AnalysisReport, analyzeImage, ownCatalog } from "../analysis/analy
 import { type LinkedBuild, linkModules } from "../analysis/link/linker.js";
 import { type ModuleSummary, summarizeModule } from "../analysis/link/module.js";
 import { type ReachOptions, type ReachResult, reachAcrossModules } from "../analysis/link/paths.js";
-import { linkedBuilds, loadApiSetSchema, loadModules, storeLinks } from "./link-store.js";
 import { windowsBuild } from "../catalog/readers/pe.js";
 import type { CatalogStore } from "../catalog/store.js";
 import { type ApiSetSchema, readApiSetSchema } from "../formats/apiset/index.js";
 import { looksLikePe, type PeImage, parsePe } from "../formats/pe/index.js";
+import { linkedBuilds, loadApiSetSchema, loadModules, storeLinks } from "./link-store.js";
 
 /** Key of modules whose build is unknown: they link only among themselves. */
 export const UNKNOWN_BUILD = "";

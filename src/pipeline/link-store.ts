@@ -7,8 +7,8 @@
 import { gunzipSync, gzipSync } from "node:zlib";
 import type { LinkRecord } from "../analysis/link/linker.js";
 import type { ModuleSummary } from "../analysis/link/module.js";
-import type { ApiSetSchema } from "../formats/apiset/index.js";
 import type { CatalogStore } from "../catalog/store.js";
+import type { ApiSetSchema } from "../formats/apiset/index.js";
 
 const TABLES = `
 CREATE TABLE IF NOT EXISTS modules (

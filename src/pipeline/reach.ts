@@ -5,9 +5,9 @@
  */
 import type { ModuleSite } from "../analysis/link/module.js";
 import { type ReachRow, reachAcrossModules } from "../analysis/link/paths.js";
-import { linkedBuilds } from "./link-store.js";
 import type { CatalogStore } from "../catalog/store.js";
 import { linkStoredBuild } from "./link-build.js";
+import { linkedBuilds } from "./link-store.js";
 
 export interface ReachQuery {
   /** Entry API name glob (`*`, `?`; case-insensitive); `module!name` matches the module too. */
