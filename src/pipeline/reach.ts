@@ -3,6 +3,7 @@
  * cross-module search with the query's filters applied before the search (entry names, events,
  * providers, mode), so a narrow question stays fast on a large build.
  */
+import type { LinkedBuild } from "../analysis/link/linker.js";
 import type { ModuleSite } from "../analysis/link/module.js";
 import { type ReachRow, reachAcrossModules } from "../analysis/link/paths.js";
 import type { CatalogStore } from "../catalog/store.js";
@@ -57,6 +58,8 @@ function providerMatches(s: ModuleSite, re: RegExp): boolean {
 export function reachInStore(
   store: CatalogStore,
   q: ReachQuery,
+  /** Linked build by name (e.g. cached by a server); default: link from the stored modules. */
+  linkedOf: (build: string) => LinkedBuild = (build) => linkStoredBuild(store, build).linked,
 ): { rows: ReachRow[]; builds: BuildReachSummary[] } {
   const apiRe = q.api ? globRegex(q.api) : undefined;
   const ev = q.event ? parseEventSpec(q.event) : undefined;
@@ -66,7 +69,7 @@ export function reachInStore(
   const builds: BuildReachSummary[] = [];
   for (const b of linkedBuilds(store)) {
     if (q.build !== undefined && b.build !== q.build && !b.build.startsWith(`${q.build}.`)) continue;
-    const { linked } = linkStoredBuild(store, b.build);
+    const linked = linkedOf(b.build);
     const r = reachAcrossModules(linked, {
       ...(q.maxDepth ? { maxDepth: q.maxDepth } : {}),
       ...(apiRe ? { entryFilter: (a) => apiRe.test(a.name) || apiRe.test(`${a.module}!${a.name}`) } : {}),

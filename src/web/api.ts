@@ -18,6 +18,8 @@ import {
   searchEvents,
 } from "../catalog/search.js";
 import type { CatalogStore, CodeSite } from "../catalog/store.js";
+import { linkStoredBuild } from "../pipeline/link-build.js";
+import { type ReachQuery, reachInStore, reachJson } from "../pipeline/reach.js";
 
 export interface ApiResponse {
   status: number;
@@ -252,6 +254,47 @@ export function sites(src: AtlasSources, params: URLSearchParams): ApiResponse {
   return { status: 200, body: { rows, total, ms: round(performance.now() - t0) } };
 }
 
+/**
+ * Cross-module reach (`etw-atlas reach`): rows of (entry API, event) with their chains. Linked
+ * builds are cached per catalog version; rows past `limit` are counted in `total`, not dropped silently.
+ */
+export function reach(src: AtlasSources, params: URLSearchParams, cache: ApiCache): ApiResponse {
+  const t0 = performance.now();
+  const limit = intParam(params, "limit") ?? 500;
+  if (limit < 1 || limit > MAX_LIMIT) throw new BadRequest(`limit must be between 1 and ${MAX_LIMIT}`);
+  const q: ReachQuery = {};
+  for (const k of ["api", "event", "provider", "build"] as const) {
+    const v = strParam(params, k);
+    if (v) q[k] = v;
+  }
+  const mode = strParam(params, "mode");
+  if (mode !== undefined && mode !== "kernel" && mode !== "user")
+    throw new BadRequest("mode must be kernel or user");
+  if (mode) q.mode = mode;
+  const maxDepth = intParam(params, "maxDepth");
+  if (maxDepth !== undefined) q.maxDepth = maxDepth;
+  if (!q.api && !q.event && !q.provider) throw new BadRequest("reach needs api, event or provider");
+  let result: ReturnType<typeof reachInStore>;
+  try {
+    result = reachInStore(src.store, q, (b) =>
+      cache.get(`link:${b}`, () => linkStoredBuild(src.store, b).linked),
+    );
+  } catch (err) {
+    if (err instanceof Error && /--event must be/.test(err.message)) throw new BadRequest(err.message);
+    throw err;
+  }
+  const rows = result.rows.sort((a, b) => a.depth - b.depth);
+  return {
+    status: 200,
+    body: {
+      rows: rows.slice(0, limit).map(reachJson),
+      total: rows.length,
+      builds: result.builds,
+      ms: round(performance.now() - t0),
+    },
+  };
+}
+
 /** Diff against the older catalog; computed once (it reads both catalogs in full). */
 export function diff(src: AtlasSources, params: URLSearchParams, cache: ApiCache): ApiResponse {
   if (!src.diffStore) return notFound("no catalog to diff against: start with --diff-against <old.db>");
@@ -331,6 +374,8 @@ export function handleApi(
         return sites(src, params);
       case "/api/diff":
         return diff(src, params, cache);
+      case "/api/reach":
+        return reach(src, params, cache);
       default:
         return notFound(`unknown API ${path}`);
     }
