@@ -6,9 +6,11 @@
 import type { LinkedBuild } from "../analysis/link/linker.js";
 import type { ModuleSite } from "../analysis/link/module.js";
 import { type ReachRow, reachAcrossModules } from "../analysis/link/paths.js";
+import { type EventIdentity, EventSiteJoin } from "../catalog/event-sites.js";
+import type { EventRow } from "../catalog/search.js";
 import type { CatalogStore } from "../catalog/store.js";
 import { linkStoredBuild } from "./link-build.js";
-import { linkedBuilds } from "./link-store.js";
+import { linkedBuilds, moduleInfos } from "./link-store.js";
 
 export interface ReachQuery {
   /** Entry API name glob (`*`, `?`; case-insensitive); `module!name` matches the module too. */
@@ -117,4 +119,81 @@ export function reachJson(r: ReachRow): Record<string, unknown> {
   out.depth = r.depth;
   out.build = r.build ?? null;
   return out;
+}
+
+/**
+ * Per-event questions over the linked builds of a catalog: which entry APIs reach an event (its
+ * code sites found through the catalog's event ↔ site join, kept to modules of the event's own
+ * build), and which events an API reaches. Linked builds are built once per instance.
+ */
+export class EventReach {
+  private readonly join: EventSiteJoin;
+  private readonly buildOf = new Map<string, string>();
+  private readonly linkedBuilds = new Map<string, LinkedBuild>();
+
+  constructor(
+    private readonly store: CatalogStore,
+    join?: EventSiteJoin,
+  ) {
+    this.join = join ?? new EventSiteJoin(store);
+    for (const m of moduleInfos(store)) this.buildOf.set(m.file, m.build);
+  }
+
+  /** True when the catalog has linked modules at all. */
+  get any(): boolean {
+    return this.buildOf.size > 0;
+  }
+
+  private linked(build: string): LinkedBuild {
+    let l = this.linkedBuilds.get(build);
+    if (!l) {
+      l = linkStoredBuild(this.store, build).linked;
+      this.linkedBuilds.set(build, l);
+    }
+    return l;
+  }
+
+  /** Entry APIs reaching the event, shortest first; at most `limit` rows, `total` counts all. */
+  reachedFrom(
+    ev: EventRow | EventIdentity,
+    limit = 20,
+  ): { rows: ReachRow[]; total: number; cutByDepth: number } {
+    const evFile = "rowid" in ev ? ev.file : ev.provenance.file;
+    const evBuild = this.buildOf.get(evFile) ?? ("rowid" in ev ? ev.build : undefined);
+    const byBuild = new Map<string, Set<string>>();
+    for (const s of this.join.sites(ev)) {
+      const b = this.buildOf.get(s.file);
+      if (b === undefined || (evBuild && b && b !== evBuild)) continue;
+      const set = byBuild.get(b) ?? new Set<string>();
+      set.add(`${s.file}|${s.rva}`);
+      byBuild.set(b, set);
+    }
+    const rows: ReachRow[] = [];
+    let cutByDepth = 0;
+    for (const [b, keys] of byBuild) {
+      const r = reachAcrossModules(this.linked(b), { siteFilter: (s, m) => keys.has(`${m.file}|${s.rva}`) });
+      rows.push(...r.rows);
+      cutByDepth += r.cutByDepth;
+    }
+    rows.sort((a, c) => a.depth - c.depth);
+    return { rows: rows.slice(0, limit), total: rows.length, cutByDepth };
+  }
+
+  /** `file|rva` of every write site an API (glob) reaches, for filtering events. */
+  sitesReachedBy(api: string, build?: string): Set<string> {
+    const q: ReachQuery = { api };
+    if (build) q.build = build;
+    const { rows } = reachInStore(this.store, q, (b) => this.linked(b));
+    return new Set(rows.map((r) => `${r.siteFile}|${Number.parseInt(r.site.rva, 16)}`));
+  }
+
+  /** Whether one of the event's sites is in `sites` (from `sitesReachedBy`). */
+  isReached(ev: EventRow | EventIdentity, sites: Set<string>): boolean {
+    return this.join.sites(ev).some((s) => sites.has(`${s.file}|${s.rva}`));
+  }
+}
+
+/** A reachedFrom entry as events jsonl and the event page show it. */
+export function reachedFromJson(r: ReachRow): Record<string, unknown> {
+  return { api: r.api, mode: r.mode, depth: r.depth, chain: r.chain, build: r.build ?? null };
 }

@@ -10,12 +10,13 @@ import { linkModules } from "../../src/analysis/link/linker.js";
 import type { ReachRow } from "../../src/analysis/link/paths.js";
 import { readers } from "../../src/catalog/readers/index.js";
 import { scanPaths } from "../../src/catalog/scan.js";
+import { searchEvents } from "../../src/catalog/search.js";
 import { CatalogStore } from "../../src/catalog/store.js";
 import { analyzeImagesIntoStore } from "../../src/cli/atlas.js";
 import { parseApiSetSchema } from "../../src/formats/apiset/index.js";
 import { EventModes } from "../../src/pipeline/event-mode.js";
 import { loadModules, moduleInfos } from "../../src/pipeline/link-store.js";
-import { reachInStore } from "../../src/pipeline/reach.js";
+import { EventReach, reachInStore } from "../../src/pipeline/reach.js";
 import { buildApiSetSchema } from "../helpers/apiset-builder.js";
 import { corpus } from "../helpers/corpus.js";
 import { parseExports, parseImports, readobj } from "../helpers/readobj.js";
@@ -186,6 +187,34 @@ describe("linking builds/10.0.19041.508", () => {
     }
     assert.ok(n > 800, `${n} events`);
     assert.ok(user > 50, `${user} user-mode events`);
+  });
+
+  test("events: reachedFrom of Win32k 1002 lists the user32 APIs and the syscall, shortest first; --api keeps the events an API reaches", () => {
+    const reach = new EventReach(store);
+    const [ev] = searchEvents(store.db, { provider: "Microsoft-Windows-Win32k", id: 1002, limit: 5 });
+    assert.ok(ev);
+    const rf = reach.reachedFrom(ev, 3);
+    assert.equal(rf.rows.length, 3);
+    assert.ok(rf.total >= 4);
+    assert.deepEqual(
+      rf.rows.map((r) => r.depth),
+      [...rf.rows.map((r) => r.depth)].sort((a, b) => a - b),
+    );
+    const all = reach.reachedFrom(ev, 100).rows.map((r) => `${r.api.module}!${r.api.name}`);
+    for (const api of [
+      "user32.dll!SetWindowsHookExW",
+      "user32.dll!SetWindowsHookExA",
+      "win32kfull.sys!NtUserSetWindowsHookEx",
+    ])
+      assert.ok(all.includes(api), api);
+    const sites = reach.sitesReachedBy("SetWinEventHook");
+    const win32k = searchEvents(store.db, { provider: "Microsoft-Windows-Win32k", limit: -1 });
+    const reached = win32k.filter((e) => reach.isReached(e, sites)).map((e) => e.id);
+    assert.ok(reached.includes(1000));
+    assert.ok(
+      !reached.includes(1002) ||
+        reach.reachedFrom(ev, 100).rows.some((r) => r.api.name === "SetWinEventHook"),
+    );
   });
 
   test("without apisetschema.dll, api-set contracts resolve only to the one module exporting the name as code, marked unique-exporter", () => {

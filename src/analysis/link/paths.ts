@@ -7,7 +7,7 @@
  */
 import type { SiteRow } from "../analyze.js";
 import { type CrossEdge, type Hop, type LinkedBuild, moduleOf, type Node, node, rvaOf } from "./linker.js";
-import type { Mode, ModuleSite, Role } from "./module.js";
+import type { Mode, ModuleSite, ModuleSummary, Role } from "./module.js";
 import { suggestedEventName } from "./names.js";
 
 export interface EntryApi {
@@ -44,7 +44,7 @@ export interface ReachOptions {
   /** Keep only entries whose API name passes (the search still counts what it skipped). */
   entryFilter?: (api: EntryApi) => boolean;
   /** Keep only these write sites (applied before the search, so it stays small). */
-  siteFilter?: (site: ModuleSite, module: { name: string; mode: Mode }) => boolean;
+  siteFilter?: (site: ModuleSite, module: ModuleSummary) => boolean;
 }
 
 export interface ReachResult {
@@ -88,7 +88,19 @@ interface Graph {
   pred(n: Node): Node[];
 }
 
+const graphs = new WeakMap<LinkedBuild, Graph>();
+
+/** The build's graph, built once per linked build (queries per event reuse it). */
 function graphOf(b: LinkedBuild): Graph {
+  let g = graphs.get(b);
+  if (!g) {
+    g = buildGraph(b);
+    graphs.set(b, g);
+  }
+  return g;
+}
+
+function buildGraph(b: LinkedBuild): Graph {
   const rev = b.modules.map(() => new Map<number, number[]>());
   b.modules.forEach((m, i) => {
     for (const [caller, callees] of m.calls)
