@@ -61,6 +61,26 @@ describe("web: /api/reach", () => {
     assert.equal((await fetch(`${srv.url}api/reach?api=x&mode=both`)).status, 400);
   });
 
+  test("/api/event carries mode and reachedFrom for events of a linked build", async () => {
+    const { rows } = reachInStore(srv.sources.store, { api: "*" });
+    const target = rows.find((r) => r.event.kind === "manifest" && r.event.id !== undefined)!;
+    assert.ok(target, "a manifest event reached from some API");
+    const search = (await (
+      await fetch(
+        `${srv.url}api/search?provider=${encodeURIComponent(target.event.provider.guid ?? "")}&id=${target.event.id}`,
+      )
+    ).json()) as { rows: Array<{ rowid: number }> };
+    assert.ok(search.rows.length > 0);
+    const ev = (await (await fetch(`${srv.url}api/event?rowid=${search.rows[0]!.rowid}`)).json()) as {
+      mode?: { mode: string };
+      reachedFrom?: Array<{ api: { name: string } }>;
+      reachedFromTotal?: number;
+    };
+    assert.equal(ev.mode?.mode, "user");
+    assert.ok((ev.reachedFromTotal ?? 0) > 0);
+    assert.ok(ev.reachedFrom?.some((r) => r.api.name === target.api.name) || (ev.reachedFromTotal ?? 0) > 50);
+  });
+
   test("serves the API page and its script", async () => {
     const page = await fetch(`${srv.url}reach.html`);
     assert.equal(page.status, 200);

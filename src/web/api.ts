@@ -18,8 +18,9 @@ import {
   searchEvents,
 } from "../catalog/search.js";
 import type { CatalogStore, CodeSite } from "../catalog/store.js";
+import { EventModes } from "../pipeline/event-mode.js";
 import { linkStoredBuild } from "../pipeline/link-build.js";
-import { type ReachQuery, reachInStore, reachJson } from "../pipeline/reach.js";
+import { EventReach, type ReachQuery, reachedFromJson, reachInStore, reachJson } from "../pipeline/reach.js";
 
 export interface ApiResponse {
   status: number;
@@ -192,7 +193,7 @@ export function provider(src: AtlasSources, params: URLSearchParams): ApiRespons
 }
 
 /** One event: the full record, its file, other versions of it, and its code sites. */
-export function event(src: AtlasSources, params: URLSearchParams): ApiResponse {
+export function event(src: AtlasSources, params: URLSearchParams, cache?: ApiCache): ApiResponse {
   const rowid = intParam(params, "rowid");
   if (rowid === undefined) throw new BadRequest("event needs rowid");
   const ev = getEvent(src.store.db, rowid);
@@ -214,7 +215,17 @@ export function event(src: AtlasSources, params: URLSearchParams): ApiResponse {
     limit: 200,
   }).filter((r) => r.rowid !== rowid);
   const relatedRows: SearchRow[] = related.map((r) => ({ ...r, sites: join.count(r) }));
-  return { status: 200, body: { rowid, file, event: ev, sites, related: relatedRows } };
+  const body: Record<string, unknown> = { rowid, file, event: ev, sites, related: relatedRows };
+  // Linked catalogs: where the event is written and the entry APIs that reach it (bounded list).
+  const reach = cache?.get("eventReach", () => new EventReach(src.store));
+  if (reach?.any) {
+    const mode = cache!.get("eventModes", () => new EventModes(src.store)).of(ev);
+    if (mode) body.mode = mode;
+    const rf = reach.reachedFrom(ev, 50);
+    body.reachedFrom = rf.rows.map(reachedFromJson);
+    body.reachedFromTotal = rf.total;
+  }
+  return { status: 200, body };
 }
 
 /** Code sites, filterable by entry point, binary, provider or writer (all substring matches). */
@@ -367,7 +378,7 @@ export function handleApi(
       case "/api/provider":
         return provider(src, params);
       case "/api/event":
-        return event(src, params);
+        return event(src, params, cache);
       case "/api/search":
         return search(src, params);
       case "/api/sites":
