@@ -7,7 +7,7 @@
  */
 import type { SiteRow } from "../analyze.js";
 import { type CrossEdge, type Hop, type LinkedBuild, moduleOf, type Node, node, rvaOf } from "./linker.js";
-import type { Mode, ModuleSite, ModuleSummary, Role } from "./module.js";
+import { type Mode, type ModuleSite, type ModuleSummary, type Role, siteEventKey } from "./module.js";
 import { suggestedEventName } from "./names.js";
 
 export interface EntryApi {
@@ -135,19 +135,7 @@ function buildGraph(b: LinkedBuild): Graph {
 }
 
 function eventKey(s: ModuleSite): string {
-  const r = s.row;
-  const e = r.event;
-  return [
-    r.provider.guid ?? r.provider.name ?? "",
-    e.kind,
-    e.id,
-    e.version,
-    e.eventBlobRva,
-    e.messageGuid,
-    e.messageNumber,
-    e.hookId,
-    e.name,
-  ].join("|");
+  return siteEventKey(s.row);
 }
 
 export function reachAcrossModules(b: LinkedBuild, options: ReachOptions = {}): ReachResult {
