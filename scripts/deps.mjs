@@ -1,10 +1,11 @@
 // Prints the dependency graph between the layers of src/ and exits non-zero when a layer imports one it
 // must not (docs/architecture.md has the rules) or when layers form a cycle.
-// Usage: node scripts/deps.mjs [--quiet]
+// Usage: node scripts/deps.mjs [--quiet] [--root DIR]   (DIR: a tree with src/, default this repository)
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 
-const root = resolve(import.meta.dirname, "..");
+const rootArg = process.argv.indexOf("--root");
+const root = rootArg > 0 ? resolve(process.argv[rootArg + 1]) : resolve(import.meta.dirname, "..");
 const src = join(root, "src");
 
 // What each layer may import besides itself. catalog/model and catalog/identity are the event model that

@@ -8,9 +8,9 @@ import { fileURLToPath } from "node:url";
 import { analyzeImage, ownCatalog, symbolsFromPdb } from "../analysis/analyze.js";
 import { summarizeModule } from "../analysis/link/module.js";
 import { type KernelNames, parseKernelNames } from "../analysis/recognizers/kernel.js";
-import { wppCatalogFromPdb } from "../analysis/recognizers/wpp.js";
 import { rowsToSites } from "../analysis/sites.js";
 import { windowsBuild } from "../catalog/readers/pe.js";
+import { wppEventsFromPdb } from "../catalog/readers/wpp.js";
 import type { CatalogStore } from "../catalog/store.js";
 import { readApiSetSchema } from "../formats/apiset/index.js";
 import { parsePe } from "../formats/pe/index.js";
@@ -116,7 +116,7 @@ export function analyzeFileIntoStore(
     const catalog = ownCatalog(pe, path, bytes);
     if (opts.pdb) {
       // WPP sites join to the PDB's TMF messages.
-      const wpp = wppCatalogFromPdb(opts.pdb.pdb, opts.pdb.path);
+      const wpp = wppEventsFromPdb(opts.pdb.pdb, opts.pdb.path);
       catalog.providers.push(...wpp.providers);
       catalog.events.push(...wpp.events);
     }
@@ -125,7 +125,7 @@ export function analyzeFileIntoStore(
       ...(opts.pdb ? { symbols: symbolsFromPdb(opts.pdb.pdb) } : {}),
       ...(opts.kernelNames ? { kernelNames: opts.kernelNames } : {}),
     });
-    const sites = rowsToSites(path, report.rows);
+    const sites = rowsToSites(path, report.rows, build || undefined);
     const module = opts.link !== false ? summarizeModule(path, report, build || undefined) : undefined;
     store.db.transaction(() => {
       store.clearSites(path);

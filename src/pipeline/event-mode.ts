@@ -28,16 +28,12 @@ export class EventModes {
 
   of(ev: EventRow | EventIdentity): EventMode | undefined {
     const file = "rowid" in ev ? ev.file : ev.provenance.file;
-    const build = "rowid" in ev ? ev.build : undefined;
     const own = this.modules.get(file);
-    // Sites of the event in modules of the same build as the event (never another build's).
+    // The join keeps to sites of the event's own build.
     const writers = new Map<string, StoredModuleInfo>();
     for (const s of this.join.sites(ev)) {
       const m = this.modules.get(s.file);
-      if (!m) continue;
-      const evBuild = own?.build ?? build ?? "";
-      if (evBuild && m.build && m.build !== evBuild) continue;
-      writers.set(m.file, m);
+      if (m) writers.set(m.file, m);
     }
     if (writers.size > 0) return summarize([...writers.values()], "sites");
     return own ? summarize([own], "image") : undefined;

@@ -158,12 +158,11 @@ export class EventReach {
     ev: EventRow | EventIdentity,
     limit = 20,
   ): { rows: ReachRow[]; total: number; cutByDepth: number } {
-    const evFile = "rowid" in ev ? ev.file : ev.provenance.file;
-    const evBuild = this.buildOf.get(evFile) ?? ("rowid" in ev ? ev.build : undefined);
+    // The join keeps to sites of the event's own build (catalog/identity.ts buildsJoin).
     const byBuild = new Map<string, Set<string>>();
     for (const s of this.join.sites(ev)) {
       const b = this.buildOf.get(s.file);
-      if (b === undefined || (evBuild && b && b !== evBuild)) continue;
+      if (b === undefined) continue;
       const set = byBuild.get(b) ?? new Set<string>();
       set.add(`${s.file}|${s.rva}`);
       byBuild.set(b, set);

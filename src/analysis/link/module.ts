@@ -11,7 +11,7 @@ import {
   readDelayImports,
   readImports,
 } from "../../formats/pe/index.js";
-import type { AnalysisReport, SiteRow } from "../analyze.js";
+import { type AnalysisReport, type SiteRow, siteRowEventKey } from "../analyze.js";
 import { functionAt, functionName } from "../functions.js";
 import { syscallNumberAt } from "./syscall.js";
 
@@ -70,28 +70,12 @@ const SERVICE_EXPORTS = [
 ];
 const RPC_SERVER_IMPORTS = /^(RpcServerRegisterIf\w*|RpcServerUseProtseq\w*|NdrServerCall\w*)$/;
 
-/** The event a site row writes, as one string (same event = same key, whichever site or entry). */
-export function siteEventKey(r: SiteRow): string {
-  const e = r.event;
-  return [
-    r.provider.guid ?? r.provider.name ?? "",
-    e.kind,
-    e.id,
-    e.version,
-    e.eventBlobRva,
-    e.messageGuid,
-    e.messageNumber,
-    e.hookId,
-    e.name,
-  ].join("|");
-}
-
 /** Distinct write sites of a report: one per (site rva, event), whichever entry reached it. */
 function distinctSites(report: AnalysisReport): ModuleSite[] {
   const out = new Map<string, ModuleSite>();
   for (const row of report.rows) {
     const rva = Number.parseInt(row.site.rva, 16);
-    const key = `${rva}|${siteEventKey(row)}`;
+    const key = `${rva}|${siteRowEventKey(row)}`;
     if (out.has(key)) continue;
     const fn = functionAt(report.program.functions, rva);
     out.set(key, { function: fn?.rva ?? rva, rva, row: { ...row, entry: null, depth: null, callPath: [] } });

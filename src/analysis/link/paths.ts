@@ -5,9 +5,9 @@
  * sites are computed once backwards (unbounded, so entries beyond the depth limit can be counted),
  * then a breadth-first search per entry enters only nodes from which a site is still in range.
  */
-import type { SiteRow } from "../analyze.js";
+import { type SiteRow, siteRowEventKey } from "../analyze.js";
 import { type CrossEdge, type Hop, type LinkedBuild, moduleOf, type Node, node, rvaOf } from "./linker.js";
-import { type Mode, type ModuleSite, type ModuleSummary, type Role, siteEventKey } from "./module.js";
+import type { Mode, ModuleSite, ModuleSummary, Role } from "./module.js";
 import { suggestedEventName } from "./names.js";
 
 export interface EntryApi {
@@ -135,7 +135,7 @@ function buildGraph(b: LinkedBuild): Graph {
 }
 
 function eventKey(s: ModuleSite): string {
-  return siteEventKey(s.row);
+  return siteRowEventKey(s.row);
 }
 
 export function reachAcrossModules(b: LinkedBuild, options: ReachOptions = {}): ReachResult {
