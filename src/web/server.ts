@@ -6,13 +6,14 @@
  * rebinding), and the Content-Security-Policy only allows the page's own origin, so the page
  * cannot load or send anything elsewhere.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { dirname, extname, join, resolve } from "node:path";
+import { dirname, extname, join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CatalogStore } from "../catalog/store.js";
 import { ApiCache, type AtlasSources, handleApi } from "./api.js";
+import { streamDownload } from "./download.js";
 
 export const LOOPBACK = "127.0.0.1";
 
@@ -60,16 +61,12 @@ export interface AtlasServer {
   close(): Promise<void>;
 }
 
-/** Loads the static files once; they are small and never change while serving. */
+/** Loads the static files once (the page and its per-view modules); they are small and never change. */
 function loadStatic(dir: string): Map<string, { type: string; body: Buffer }> {
   const files = new Map<string, { type: string; body: Buffer }>();
-  for (const name of ["index.html", "app.js", "app.css", "favicon.svg"]) {
-    const p = join(dir, name);
-    if (existsSync(p))
-      files.set(`/${name}`, {
-        type: CONTENT_TYPES[extname(name)] ?? "application/octet-stream",
-        body: readFileSync(p),
-      });
+  for (const name of readdirSync(dir, { recursive: true }) as string[]) {
+    const type = CONTENT_TYPES[extname(name)];
+    if (type) files.set(`/${name.split(sep).join("/")}`, { type, body: readFileSync(join(dir, name)) });
   }
   files.set("/", files.get("/index.html")!);
   return files;
@@ -124,6 +121,13 @@ export async function startServer(opts: ServeOptions): Promise<AtlasServer> {
       return;
     }
     const url = new URL(req.url ?? "/", "http://localhost");
+    if (url.pathname === "/api/download") {
+      // Streamed (the whole result, not a page): download.ts writes the response itself.
+      streamDownload(sources, cache, url.searchParams, res, SECURITY_HEADERS, (status, error) =>
+        json(status, { error }),
+      ).catch((err) => res.destroy(err));
+      return;
+    }
     if (url.pathname.startsWith("/api/")) {
       try {
         const r = handleApi(sources, cache, url.pathname, url.searchParams);
