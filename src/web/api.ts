@@ -122,8 +122,20 @@ function summaryBody(src: AtlasSources): unknown {
     .all() as Array<{ build: string; kind: string; n: number }>;
   const builds = new Map<string, Record<string, number>>();
   for (const r of perBuild) builds.set(r.build, { ...builds.get(r.build), [r.kind]: r.n });
+  // Directory shared by every scanned file: the page shows paths relative to it.
+  const span = db.prepare("SELECT min(path) AS lo, max(path) AS hi FROM files").get() as {
+    lo: string | null;
+    hi: string | null;
+  };
+  let root = "";
+  if (span.lo && span.hi) {
+    let i = 0;
+    while (i < span.lo.length && span.lo[i] === span.hi[i]) i++;
+    root = span.lo.slice(0, Math.max(span.lo.lastIndexOf("/", i - 1), span.lo.lastIndexOf("\\", i - 1)) + 1);
+  }
   return {
     catalog: basename(src.dbPath),
+    root,
     builds: [...builds].map(([build, kinds]) => ({ build, kinds })),
     events: one("SELECT count(*) AS n FROM events"),
     providers: listProviders(db).length,
