@@ -1,14 +1,14 @@
 // The explorer's server and JSON API on real catalogs (no browser): search filters, provider and
 // event pages with code sites from the analysis of fltMgr.sys, diff, static files, hardening.
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, sep } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { CatalogStore } from "../src/catalog/store.js";
 import { type AtlasServer, startServer } from "../src/web/server.js";
-import { corpus } from "./helpers/corpus.js";
+import { corpus, repoRoot } from "./helpers/corpus.js";
 import { buildTestCatalogs, KERNEL_PROCESS_10, type TestCatalogs } from "./helpers/web-catalog.js";
 
 const FILTER_MANAGER = "f3c5e28e-63f6-49c7-a204-e48a1bc4b09d";
@@ -240,16 +240,24 @@ describe("web API on real catalogs", () => {
   test("static page and assets are served with a strict CSP, no external origins", async () => {
     const page = await get("/");
     assert.equal(page.status, 200);
-    assert.match(page.body, /<script src="app\.js"/);
+    assert.match(page.body, /<script type="module" src="js\/app\.js"/);
     assert.doesNotMatch(page.body, /https?:\/\//);
     const csp = page.headers.get("content-security-policy") ?? "";
     assert.match(csp, /default-src 'none'/);
     assert.match(csp, /connect-src 'self'/);
-    const js = await get("/app.js");
-    assert.equal(js.status, 200);
-    assert.match(js.headers.get("content-type") ?? "", /javascript/);
-    assert.doesNotMatch(js.body, /https?:\/\/(?!localhost)/);
-    assert.doesNotMatch(js.body, /\.innerHTML\s*=|insertAdjacentHTML|document\.write/);
+    // Every module of the page (one per view) is served, type-checked source, never writing markup.
+    const modules = readdirSync(join(repoRoot, "src", "web", "static", "js"), { recursive: true })
+      .map(String)
+      .filter((f) => f.endsWith(".js"));
+    assert.ok(modules.length >= 8, `${modules.length} modules`);
+    for (const m of modules) {
+      const js = await get(`/js/${m.split(sep).join("/")}`);
+      assert.equal(js.status, 200, m);
+      assert.match(js.headers.get("content-type") ?? "", /javascript/);
+      assert.match(js.body, /^\/\/ @ts-check/, `${m} is type-checked`);
+      assert.doesNotMatch(js.body, /https?:\/\/(?!localhost|www\.w3\.org\/2000\/svg)/);
+      assert.doesNotMatch(js.body, /\.innerHTML\s*=|insertAdjacentHTML|document\.write/);
+    }
   });
 
   test("read-only: non-GET methods are refused; foreign Host headers are refused", async () => {

@@ -26,6 +26,7 @@ import {
 } from "../catalog/search.js";
 import { highlightTerms, parseTextQuery } from "../catalog/search-text.js";
 import type { CatalogStore, CodeSite } from "../catalog/store.js";
+import { fileMode } from "./file-mode.js";
 
 export interface ApiResponse {
   status: number;
@@ -83,7 +84,13 @@ export function eventQueryFrom(params: URLSearchParams): EventQuery {
   };
 }
 
-export type SearchRow = EventRow & { sites: number };
+export type SearchRow = EventRow & { sites: number; mode?: "kernel" | "user" };
+
+/** A row with its site count and, for events read from a binary, kernel/user mode. */
+function withSitesAndMode(r: EventRow, join: EventSiteJoin): SearchRow {
+  const mode = fileMode(r.file);
+  return { ...r, sites: join.count(r), ...(mode ? { mode } : {}) };
+}
 
 export function search(src: AtlasSources, params: URLSearchParams): ApiResponse {
   const t0 = performance.now();
@@ -94,7 +101,7 @@ export function search(src: AtlasSources, params: URLSearchParams): ApiResponse 
       ? rows.length
       : countEvents(src.store.db, query);
   const counter = new EventSiteJoin(src.store);
-  const withSites: SearchRow[] = rows.map((r) => ({ ...r, sites: counter.count(r) }));
+  const withSites: SearchRow[] = rows.map((r) => withSitesAndMode(r, counter));
   const highlight = query.text ? highlightTerms(parseTextQuery(query.text)) : [];
   return {
     status: 200,
@@ -217,7 +224,7 @@ export function provider(src: AtlasSources, params: URLSearchParams): ApiRespons
   const records = allRecords.filter(inBuild);
   const rows = allRows.filter(inBuild);
   const counter = new EventSiteJoin(src.store);
-  const events: SearchRow[] = rows.map((r) => ({ ...r, sites: counter.count(r) }));
+  const events: SearchRow[] = rows.map((r) => withSitesAndMode(r, counter));
   const metadata = records.map((r) => ({
     file: r.file,
     build: r.build,
@@ -259,7 +266,11 @@ export function event(src: AtlasSources, params: URLSearchParams): ApiResponse {
     }
   ).path;
   const join = new EventSiteJoin(src.store);
-  const sites = join.sites(ev);
+  const sites = join.sites(ev).map((s) => {
+    const mode = fileMode(s.file);
+    return mode ? { ...s, mode } : s;
+  });
+  const mode = fileMode(file);
   // Same event in other files or versions (e.g. the same manifest from several Windows builds).
   const related = searchEvents(src.store.db, {
     provider: ev.provider.guid || ev.provider.name,
@@ -267,8 +278,11 @@ export function event(src: AtlasSources, params: URLSearchParams): ApiResponse {
     ...(ev.kind === "tracelogging" ? { name: ev.name.replace(/[*?]/g, "?") } : { id: ev.id }),
     limit: 200,
   }).filter((r) => r.rowid !== rowid && (ev.kind !== "mof" || sameMofClass(src, r.rowid, ev)));
-  const relatedRows: SearchRow[] = related.map((r) => ({ ...r, sites: join.count(r) }));
-  return { status: 200, body: { rowid, file, event: ev, sites, related: relatedRows } };
+  const relatedRows: SearchRow[] = related.map((r) => withSitesAndMode(r, join));
+  return {
+    status: 200,
+    body: { rowid, file, ...(mode ? { mode } : {}), event: ev, sites, related: relatedRows },
+  };
 }
 
 /** MOF: the same event is the same class and event type (type numbers repeat across classes). */
@@ -345,6 +359,8 @@ export function* siteRows(
     const { call_path_json, ...rest } = r;
     const site: Record<string, unknown> = { callPath: JSON.parse(call_path_json as string) };
     for (const [k, v] of Object.entries(rest)) if (v !== null) site[k] = v;
+    const mode = fileMode(site.file as string);
+    if (mode) site.mode = mode;
     yield site as unknown as CodeSite;
   }
 }

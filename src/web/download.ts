@@ -3,7 +3,6 @@
  * screen — as TSV, CSV or JSON Lines, streamed: rows are read in pages and written as the client
  * takes them (backpressure), so a 140,000-row result never sits in memory as one string.
  */
-import { once } from "node:events";
 import type { ServerResponse } from "node:http";
 import { EventSiteJoin } from "../catalog/event-sites.js";
 import { cell, EVENT_ROW_COLUMNS } from "../catalog/export.js";
@@ -35,8 +34,8 @@ function csvCell(v: unknown): string {
 interface Download {
   name: string;
   columns: readonly string[];
-  /** Rows as records (column → value) plus what JSON Lines writes for each. */
-  rows: Iterable<{ cells: Record<string, unknown>; json: unknown }>;
+  /** Rows as records (column → value) plus what JSON Lines writes for each (computed only for JSONL). */
+  rows: Iterable<{ cells: Record<string, unknown>; json: () => unknown }>;
 }
 
 const PAGE = 5000;
@@ -50,7 +49,10 @@ function* eventRows(src: AtlasSources, params: URLSearchParams): Download["rows"
     const page = searchEvents(src.store.db, { ...base, limit: PAGE, offset });
     for (const r of page) {
       const sites = join.count(r);
-      yield { cells: { ...r, sites }, json: { rowid: r.rowid, ...getEvent(src.store.db, r.rowid), sites } };
+      yield {
+        cells: { ...r, sites },
+        json: () => ({ rowid: r.rowid, ...getEvent(src.store.db, r.rowid), sites }),
+      };
     }
     if (page.length < PAGE) return;
   }
@@ -98,7 +100,7 @@ function download(src: AtlasSources, cache: ApiCache, params: URLSearchParams): 
       rows: (function* () {
         for (const s of rows) {
           const cells = { ...s, callPath: (s.callPath ?? []).join(" -> ") } as Record<string, unknown>;
-          yield { cells, json: s };
+          yield { cells, json: () => s };
         }
       })(),
     };
@@ -118,7 +120,7 @@ function download(src: AtlasSources, cache: ApiCache, params: URLSearchParams): 
             (!subject || e.subject === subject) &&
             (!text || `${e.provider} ${e.guid} ${e.detail}`.toLowerCase().includes(text)),
         )
-        .map((e) => ({ cells: e as unknown as Record<string, unknown>, json: e })),
+        .map((e) => ({ cells: e as unknown as Record<string, unknown>, json: () => e })),
     };
   }
   throw new BadRequest(`what must be events, sites or diff, not ${JSON.stringify(what)}`);
@@ -138,8 +140,9 @@ export async function streamDownload(
 ): Promise<void> {
   const format = (params.get("format") ?? "tsv") as Format;
   let d: Download;
-  let first: IteratorResult<{ cells: Record<string, unknown>; json: unknown }>;
-  let it: Iterator<{ cells: Record<string, unknown>; json: unknown }>;
+  type Row = { cells: Record<string, unknown>; json: () => unknown };
+  let first: IteratorResult<Row>;
+  let it: Iterator<Row>;
   try {
     if (!DOWNLOAD_FORMATS.includes(format))
       throw new BadRequest(`format must be ${DOWNLOAD_FORMATS.join(", ")}, not ${JSON.stringify(format)}`);
@@ -162,9 +165,9 @@ export async function streamDownload(
     "content-disposition": `attachment; filename="etw-atlas-${d.name}.${format}"`,
     "cache-control": "no-store",
   });
-  const line = (cells: Record<string, unknown>, json: unknown): string =>
+  const line = (cells: Record<string, unknown>, json: () => unknown): string =>
     format === "jsonl"
-      ? `${JSON.stringify(json)}\n`
+      ? `${JSON.stringify(json())}\n`
       : format === "csv"
         ? `${d.columns.map((c) => csvCell(cells[c])).join(",")}\r\n`
         : `${d.columns.map((c) => cell(cells[c] as string)).join("\t")}\n`;
@@ -176,8 +179,21 @@ export async function streamDownload(
     if (buf.length >= 1 << 16) {
       const ok = res.write(buf);
       buf = "";
-      if (!ok) await Promise.race([once(res, "drain"), once(res, "close")]);
+      if (!ok) await drained(res);
     }
   }
   res.end(buf);
+}
+
+/** Resolves when the client has taken the buffered bytes (or has gone away). */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
 }

@@ -88,7 +88,14 @@ export function eventColumns(terms) {
     },
     { label: "Sites", key: "sites", cls: "num", sort: false },
     { label: "Build", key: "build", cls: "c-short" },
-    { label: "File", key: "file", cls: "c-file", sort: false, text: (r) => baseName(r.file) },
+    {
+      label: "File",
+      key: "file",
+      cls: "c-file",
+      sort: false,
+      text: (r) => baseName(r.file),
+      cell: (r) => el("span", {}, baseName(r.file), " ", modeBadge(r.mode)),
+    },
   ];
 }
 

@@ -130,7 +130,13 @@ export function hex(n) {
  */
 export function highlighted(text, terms) {
   if (!terms?.length || !text) return document.createTextNode(text ?? "");
-  const re = new RegExp(terms.map((t) => t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|"), "giu");
+  // A phrase's words may be joined by whitespace, _ - . or nothing (search-text.ts), e.g. NamedPipe.
+  const source = (t) =>
+    t
+      .split(" ")
+      .map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
+      .join("[\\s_.-]*");
+  const re = new RegExp(terms.map(source).join("|"), "giu");
   const frag = document.createDocumentFragment();
   let last = 0;
   for (const m of text.matchAll(re)) {

@@ -49,7 +49,7 @@ export async function providerView(params, summary) {
   const picker = el(
     "form",
     { class: "filters", id: "provider-build" },
-    el("label", {}, "Build", buildSelect(data.builds, build)),
+    el("label", {}, "Build", buildSelect(data.builds.filter(Boolean), build)),
   );
   picker.addEventListener("change", (e) => {
     location.hash = hashFor("provider", {
