@@ -266,6 +266,11 @@ describe("explorer in chromium", { timeout: 900_000 }, () => {
       await page.setViewportSize({ width: w, height: 900 });
       const h = await rows.evaluateAll((rs) => rs.map((r) => r.getBoundingClientRect().height));
       assert.ok(Math.max(...h) <= 400, `at ${w} px the tallest row is ${Math.max(...h)} px`);
+      const right = await page
+        .locator('table[data-table="search-results"] th', { hasText: "Fields" })
+        .first()
+        .evaluate((th) => th.getBoundingClientRect().right);
+      assert.ok(right <= w, `at ${w} px the Fields column ends at ${right} px, on screen`);
       await shot(`7-grid-${w}`);
     }
     await page.setViewportSize({ width: 1400, height: 900 });

@@ -24,12 +24,13 @@ const MAX_CHIPS = 12;
 export function chips(items, terms, cls = "chip") {
   const box = el("span", { class: "chips" });
   const add = (list) => box.append(...list.map((t) => el("span", { class: cls }, highlighted(t, terms))));
-  add(items.slice(0, MAX_CHIPS));
-  if (items.length > MAX_CHIPS) {
-    const more = el("button", { type: "button", class: "more" }, `+${items.length - MAX_CHIPS} more`);
+  const first = cls.includes("file") ? 2 : MAX_CHIPS;
+  add(items.slice(0, first));
+  if (items.length > first) {
+    const more = el("button", { type: "button", class: "more" }, `+${items.length - first} more`);
     more.addEventListener("click", () => {
       more.remove();
-      add(items.slice(MAX_CHIPS));
+      add(items.slice(first));
     });
     box.append(more);
   }
@@ -61,7 +62,7 @@ export function providerColumn(key) {
 export function eventColumns(terms) {
   return [
     providerColumn("provider"),
-    { label: "Kind", key: "kind", cls: "c-short" },
+    { label: "Kind", key: "kind", cls: "c-short c-opt" },
     { label: "Id", key: "id", cls: "num" },
     { label: "V", key: "version", cls: "num" },
     {
@@ -72,7 +73,7 @@ export function eventColumns(terms) {
     },
     { label: "Level", key: "level", cls: "c-short", text: (r) => shortType(r.level) },
     { label: "Task", key: "task", cls: "c-mid" },
-    { label: "Opcode", key: "opcode", cls: "c-short", text: (r) => shortType(r.opcode) },
+    { label: "Opcode", key: "opcode", cls: "c-short c-opt", text: (r) => shortType(r.opcode) },
     {
       label: "Keywords",
       key: "keywords",
@@ -91,7 +92,7 @@ export function eventColumns(terms) {
     {
       label: "File",
       key: "file",
-      cls: "c-file",
+      cls: "c-file c-opt",
       sort: false,
       text: (r) => baseName(r.file),
       cell: (r) => el("span", {}, baseName(r.file), " ", modeBadge(r.mode)),

@@ -1,7 +1,7 @@
 // @ts-check
 // Home: the catalog at a glance (charts of events per kind and per build) and every provider.
-import { providerColumn } from "../columns.js";
-import { api, el, hashFor, loading, render } from "../dom.js";
+import { chips, providerColumn } from "../columns.js";
+import { api, el, hashFor, link, loading, providerHref, providerLabel, render } from "../dom.js";
 import { table } from "../table.js";
 import { kindSelect } from "./search.js";
 
@@ -22,12 +22,12 @@ export function barChart(title, data) {
     text.setAttribute("y", String(y + 14));
     text.textContent = label;
     const bar = document.createElementNS(NS, "rect");
-    bar.setAttribute("x", "110");
+    bar.setAttribute("x", "190");
     bar.setAttribute("y", String(y + 3));
     bar.setAttribute("height", "14");
-    bar.setAttribute("width", String(Math.max(1, (n / max) * 240)));
+    bar.setAttribute("width", String(Math.max(1, (n / max) * 170)));
     const value = document.createElementNS(NS, "text");
-    value.setAttribute("x", String(116 + (n / max) * 240));
+    value.setAttribute("x", String(196 + (n / max) * 170));
     value.setAttribute("y", String(y + 14));
     value.textContent = n.toLocaleString();
     svg.append(text, bar, value);
@@ -75,7 +75,11 @@ export async function providersView(params, summary) {
     ),
   );
   const columns = [
-    providerColumn("name"),
+    {
+      ...providerColumn("name"),
+      cell: (r) =>
+        link(providerHref(r.kind, r.guid, r.name, r.files[0]), providerLabel(r.name, r.guid, r.files[0])),
+    },
     { label: "Kind", key: "kind", cls: "c-short" },
     { label: "GUID", key: "guid", cls: "mono c-guid" },
     { label: "Events", key: "events", cls: "num" },
