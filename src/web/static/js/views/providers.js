@@ -90,6 +90,7 @@ export async function providersView(params, summary) {
       key: "files",
       cls: "c-file",
       text: (r) => r.files.map(relative(summary.root)).join(", "),
+      cell: (r) => chips(r.files.map(relative(summary.root)), undefined, "chip file"),
     },
   ];
   render(
