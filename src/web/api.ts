@@ -7,6 +7,7 @@
 import { basename, join, resolve } from "node:path";
 import { type DiffEntry, diffStores } from "../catalog/diff.js";
 import { EventSiteJoin } from "../catalog/event-sites.js";
+import { eventFamily } from "../catalog/identity.js";
 import {
   type KernelGroup,
   type KernelGroupTables,
@@ -271,26 +272,23 @@ export function event(src: AtlasSources, params: URLSearchParams): ApiResponse {
     return mode ? { ...s, mode } : s;
   });
   const mode = fileMode(file);
-  // Same event in other files or versions (e.g. the same manifest from several Windows builds).
+  // Same event in other files or versions (e.g. the same manifest from several Windows builds):
+  // the same identity but for the version (catalog/identity.ts; MOF: same class and event type).
+  const family = eventFamily(ev);
   const related = searchEvents(src.store.db, {
-    provider: ev.provider.guid || ev.provider.name,
     kind: ev.kind,
-    ...(ev.kind === "tracelogging" ? { name: ev.name.replace(/[*?]/g, "?") } : { id: ev.id }),
-    limit: 200,
-  }).filter((r) => r.rowid !== rowid && (ev.kind !== "mof" || sameMofClass(src, r.rowid, ev)));
+    ...(ev.kind === "tracelogging"
+      ? { name: ev.name.replace(/[*?]/g, "?") }
+      : { provider: ev.provider.guid || ev.provider.name, id: ev.id }),
+    limit: -1,
+  })
+    .filter((r) => r.rowid !== rowid && eventFamily(getEvent(src.store.db, r.rowid)!) === family)
+    .slice(0, 200);
   const relatedRows: SearchRow[] = related.map((r) => withSitesAndMode(r, join));
   return {
     status: 200,
     body: { rowid, file, ...(mode ? { mode } : {}), event: ev, sites, related: relatedRows },
   };
-}
-
-/** MOF: the same event is the same class and event type (type numbers repeat across classes). */
-function sameMofClass(src: AtlasSources, rowid: number, ev: { mof?: { className?: string } }): boolean {
-  const row = src.store.db
-    .prepare("SELECT json_extract(record_json, '$.mof.className') AS c FROM events WHERE id = ?")
-    .get(rowid) as { c: string | null } | undefined;
-  return (row?.c ?? undefined) === ev.mof?.className;
 }
 
 /** Code sites, filterable by entry point, binary, provider or writer (all substring matches). */
