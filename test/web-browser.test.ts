@@ -333,7 +333,7 @@ describe("explorer in chromium", { timeout: 900_000 }, () => {
     await page.locator('table[data-table="search-results"] tbody tr').first().waitFor();
     const fetched = async (format: string) => {
       const [download] = await Promise.all([
-        page.waitForEvent("download"),
+        page.waitForEvent("download", { timeout: 180_000 }),
         page.locator(`a[data-download="${format}"]`).first().click(),
       ]);
       const file = join(dir, `download.${format}`);
@@ -391,8 +391,9 @@ describe("explorer in chromium", { timeout: 900_000 }, () => {
     const related = await page
       .locator('table[data-table="event-related"] tbody tr td:nth-child(5)')
       .allTextContents();
+    // Other versions of the class (Process_Start_V1…) are the same event; Thread_Start is not.
     assert.ok(
-      related.every((n) => n === "Process_Start"),
+      related.length > 0 && related.every((n) => /^Process_Start(_V\d+)?$/.test(n)),
       related.join(","),
     );
   });

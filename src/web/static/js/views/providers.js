@@ -59,19 +59,23 @@ export async function providersView(params, summary) {
     barChart("Events per kind", Object.entries(summary.kinds)),
     barChart(
       "Events per build",
-      summary.builds.map((b) => [
-        b.build || "(no build)",
-        Object.values(b.kinds).reduce((a, n) => a + Number(n), 0),
-      ]),
+      [...summary.builds]
+        .sort((a, b) => a.build.localeCompare(b.build, undefined, { numeric: true }))
+        .map((b) => [b.build || "(no build)", Object.values(b.kinds).reduce((a, n) => a + Number(n), 0)]),
     ),
   );
   render(el("h1", {}, "Providers"), charts, form, loading("Loading…"));
   const data = await api("providers", { name: params.get("name"), kind: params.get("kind") });
   const top = [...data.rows].sort((a, b) => b.events - a.events).slice(0, 12);
+  // Labels fit the chart: the common prefix goes, long names are cut with an ellipsis.
+  const short = (/** @type {string} */ n) => {
+    const s = n.replace(/^Microsoft-Windows-/, "");
+    return s.length > 30 ? `${s.slice(0, 29)}…` : s || "(unnamed)";
+  };
   charts.append(
     barChart(
       "Providers with the most events",
-      top.map((p) => [p.name.slice(0, 18) || "(unnamed)", p.events]),
+      top.map((p) => [short(p.name), p.events]),
     ),
   );
   const columns = [
