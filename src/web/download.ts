@@ -6,7 +6,7 @@
 import type { ServerResponse } from "node:http";
 import { EventSiteJoin } from "../catalog/event-sites.js";
 import { cell, EVENT_ROW_COLUMNS } from "../catalog/export.js";
-import { getEvent, searchEvents } from "../catalog/search.js";
+import { getEvent, QueryError, searchEvents } from "../catalog/search.js";
 import {
   type ApiCache,
   type AtlasSources,
@@ -151,7 +151,7 @@ export async function streamDownload(
     first = it.next(); // runs the query, so its errors still get a proper status
   } catch (err) {
     const status =
-      err instanceof BadRequest
+      err instanceof BadRequest || err instanceof QueryError
         ? 400
         : /^no catalog to diff/.test(String((err as Error).message))
           ? 404
