@@ -1,14 +1,14 @@
 // The explorer's server and JSON API on real catalogs (no browser): search filters, provider and
 // event pages with code sites from the analysis of fltMgr.sys, diff, static files, hardening.
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, sep } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { CatalogStore } from "../src/catalog/store.js";
 import { type AtlasServer, startServer } from "../src/web/server.js";
-import { corpus } from "./helpers/corpus.js";
+import { corpus, repoRoot } from "./helpers/corpus.js";
 import { buildTestCatalogs, KERNEL_PROCESS_10, type TestCatalogs } from "./helpers/web-catalog.js";
 
 const FILTER_MANAGER = "f3c5e28e-63f6-49c7-a204-e48a1bc4b09d";
@@ -240,16 +240,112 @@ describe("web API on real catalogs", () => {
   test("static page and assets are served with a strict CSP, no external origins", async () => {
     const page = await get("/");
     assert.equal(page.status, 200);
-    assert.match(page.body, /<script src="app\.js"/);
+    assert.match(page.body, /<script type="module" src="js\/app\.js"/);
     assert.doesNotMatch(page.body, /https?:\/\//);
     const csp = page.headers.get("content-security-policy") ?? "";
     assert.match(csp, /default-src 'none'/);
     assert.match(csp, /connect-src 'self'/);
-    const js = await get("/app.js");
-    assert.equal(js.status, 200);
-    assert.match(js.headers.get("content-type") ?? "", /javascript/);
-    assert.doesNotMatch(js.body, /https?:\/\/(?!localhost)/);
-    assert.doesNotMatch(js.body, /\.innerHTML\s*=|insertAdjacentHTML|document\.write/);
+    // Every module of the page (one per view) is served, type-checked source, never writing markup.
+    const modules = readdirSync(join(repoRoot, "src", "web", "static", "js"), { recursive: true })
+      .map(String)
+      .filter((f) => f.endsWith(".js"));
+    assert.ok(modules.length >= 8, `${modules.length} modules`);
+    for (const m of modules) {
+      const js = await get(`/js/${m.split(sep).join("/")}`);
+      assert.equal(js.status, 200, m);
+      assert.match(js.headers.get("content-type") ?? "", /javascript/);
+      assert.match(js.body, /^\/\/ @ts-check/, `${m} is type-checked`);
+      assert.doesNotMatch(js.body, /https?:\/\/(?!localhost|www\.w3\.org\/2000\/svg)/);
+      assert.doesNotMatch(js.body, /\.innerHTML\s*=|insertAdjacentHTML|document\.write/);
+    }
+  });
+
+  test("downloads stream every row of the result in TSV, CSV and JSONL; bad requests answer JSON errors", async () => {
+    const all = await get("/api/search?limit=1");
+    const n = all.body.total as number;
+    assert.ok(n > 200, `${n} events: more than one page`);
+    const tsv = await get("/api/download?what=events&format=tsv");
+    assert.equal(tsv.status, 200);
+    assert.match(
+      tsv.headers.get("content-disposition") ?? "",
+      /attachment; filename="etw-atlas-events\.tsv"/,
+    );
+    const lines = (tsv.body as string).trimEnd().split("\n");
+    assert.equal(lines.length, n + 1);
+    assert.equal(
+      lines[0],
+      "kind\tprovider\tguid\tid\tversion\tname\tlevel\topcode\ttask\tkeywords\tkeywordMask\tchannel\tfields\tmessage\tbuild\tfile\tsites",
+    );
+    assert.ok(lines.slice(1).every((l) => l.split("\t").length === 17));
+    // CSV: RFC 4180 quoting, so a parser that honours quotes finds 17 cells on every record.
+    const csv = (await get("/api/download?what=events&format=csv&kind=manifest")).body as string;
+    const records = csv.match(/(?:"(?:[^"]|"")*"|[^,\r\n]*)(?:,(?:"(?:[^"]|"")*"|[^,\r\n]*))*\r\n/g) ?? [];
+    assert.equal(records.length, (await get("/api/search?kind=manifest&limit=1")).body.total + 1);
+    const jsonl = ((await get("/api/download?what=events&format=jsonl&kind=mof")).body as string)
+      .trimEnd()
+      .split("\n");
+    assert.equal(jsonl.length, (await get("/api/search?kind=mof&limit=1")).body.total);
+    assert.equal(JSON.parse(jsonl[0]!).kind, "mof");
+    const sites = ((await get("/api/download?what=sites&format=tsv")).body as string).trimEnd().split("\n");
+    assert.equal(sites.length, (await get("/api/sites?limit=1")).body.total + 1);
+    for (const bad of [
+      "/api/download?format=xml",
+      "/api/download?what=nope",
+      "/api/download?text=a%20NEAR%20b",
+    ]) {
+      const r = await get(bad);
+      assert.equal(r.status, 400, bad);
+      assert.ok(r.body.error, bad);
+    }
+  });
+
+  test("search syntax errors, sort keys and past-the-end offsets", async () => {
+    const near = await get("/api/search?text=a%20NEAR%20b");
+    assert.equal(near.status, 400);
+    assert.match(near.body.error, /NEAR.*not supported.*supported: words/);
+    assert.equal((await get(`/api/search?text=${"x".repeat(1001)}`)).status, 400);
+    assert.equal((await get("/api/search?kind=manifest&sort=bogus")).status, 400);
+    const sorted = await get("/api/search?kind=manifest&sort=name&desc=1&limit=50");
+    const names = sorted.body.rows.map((r: { name: string }) => r.name.toLowerCase());
+    assert.deepEqual(names, [...names].sort().reverse());
+    const past = await get("/api/search?kind=manifest&offset=1000000");
+    assert.equal(past.status, 200);
+    assert.deepEqual(past.body.rows, []);
+    assert.ok(past.body.total > 0, "the total still says how many there are");
+    assert.deepEqual((await get('/api/search?text="process start"')).body.highlight, ["process start"]);
+  });
+
+  test("builds: the summary lists them, a provider page per build, a diff of two builds in one catalog", async () => {
+    const summary = (await get("/api/summary")).body;
+    const builds = summary.builds.map((b: { build: string }) => b.build);
+    assert.ok(builds.includes("10.0.17134"));
+    const fm = (await get(`/api/provider?guid=${FILTER_MANAGER}`)).body;
+    assert.ok(fm.builds.length >= 1);
+    const one = (await get(`/api/provider?guid=${FILTER_MANAGER}&build=${fm.builds[0]}`)).body;
+    assert.ok(one.events.every((e: { build: string | null }) => (e.build ?? "") === fm.builds[0]));
+    assert.ok(one.metadata.every((m: { build: string }) => m.build === fm.builds[0]));
+    const d = await get("/api/diff?oldBuild=10.0.17134&newBuild=&subject=provider");
+    assert.equal(d.status, 200);
+    assert.equal(d.body.old, "build 10.0.17134");
+    assert.equal((await get("/api/diff?oldBuild=10.0.17134")).status, 400);
+  });
+
+  test("MOF: class tree with class GUIDs and kernel groups", async () => {
+    const kt = (await get("/api/provider?kind=mof&name=Windows%20Kernel%20Trace")).body;
+    const process = kt.classes.find((c: { category: string }) => c.category === "Process");
+    assert.equal(process.classGuid, "3d6fa8d0-fe05-11d0-9dda-00c04fd7ba7c");
+    assert.equal(process.group.traceGroup.value, "0x0300");
+    assert.ok(
+      process.classes.some((k: { events: Array<{ name: string }> }) =>
+        k.events.some((e) => e.name === "Process_Start"),
+      ),
+    );
+    const events = kt.classes.reduce(
+      (n: number, c: { classes: Array<{ events: unknown[] }> }) =>
+        n + c.classes.reduce((m, k) => m + k.events.length, 0),
+      0,
+    );
+    assert.equal(events, kt.events.length, "every event is in the tree once");
   });
 
   test("read-only: non-GET methods are refused; foreign Host headers are refused", async () => {

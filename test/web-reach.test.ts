@@ -72,11 +72,13 @@ describe("web: /api/reach", () => {
     ).json()) as { rows: Array<{ rowid: number }> };
     assert.ok(search.rows.length > 0);
     const ev = (await (await fetch(`${srv.url}api/event?rowid=${search.rows[0]!.rowid}`)).json()) as {
-      mode?: { mode: string };
+      mode?: string;
+      writtenIn?: { mode: string };
       reachedFrom?: Array<{ api: { name: string } }>;
       reachedFromTotal?: number;
     };
-    assert.equal(ev.mode?.mode, "user");
+    assert.equal(ev.writtenIn?.mode, "user");
+    assert.equal(ev.mode, "user");
     assert.ok((ev.reachedFromTotal ?? 0) > 0);
     assert.ok(ev.reachedFrom?.some((r) => r.api.name === target.api.name) || (ev.reachedFromTotal ?? 0) > 50);
   });

@@ -28,6 +28,27 @@ export function cell(text: string | number | undefined | null): string {
   return tsvCell(text ?? undefined);
 }
 
+/** Columns of a search result row (`events --format tsv`, the explorer's downloads), in order. */
+export const EVENT_ROW_COLUMNS = [
+  "kind",
+  "provider",
+  "guid",
+  "id",
+  "version",
+  "name",
+  "level",
+  "opcode",
+  "task",
+  "keywords",
+  "keywordMask",
+  "channel",
+  "fields",
+  "message",
+  "build",
+  "file",
+  "sites",
+] as const;
+
 export const COMBINED_HEADER = [
   "kind",
   "provider",
@@ -150,8 +171,11 @@ export function exportTsv(events: Iterable<CatalogEvent>, outDir: string): Expor
   return { files: files + 1, events: all.length, dir: outDir };
 }
 
-/** The same export straight from a catalog, one provider at a time (memory stays small). */
-export function exportStoreTsv(store: CatalogStore, outDir: string): ExportSummary {
+/**
+ * The same export straight from a catalog, one provider at a time (memory stays small); only the
+ * events of one Windows build with `build`.
+ */
+export function exportStoreTsv(store: CatalogStore, outDir: string, build?: string): ExportSummary {
   const db = store.db;
   const perBuild =
     (db.prepare("SELECT count(DISTINCT coalesce(build, '')) AS n FROM events").get() as { n: number }).n > 1;
@@ -160,9 +184,17 @@ export function exportStoreTsv(store: CatalogStore, outDir: string): ExportSumma
       `SELECT DISTINCT e.kind, coalesce(e.build, '') AS build, e.provider_name AS name, e.provider_guid AS guid,
          CASE WHEN e.provider_name = '' AND e.provider_guid = '' THEN e.file_id ELSE 0 END AS anon,
          CASE WHEN e.provider_name = '' AND e.provider_guid = '' THEN f.path ELSE '' END AS file
-       FROM events e JOIN files f ON f.id = e.file_id ORDER BY 1, 2, 3 COLLATE NOCASE, 4, 5`,
+       FROM events e JOIN files f ON f.id = e.file_id ${build === undefined ? "" : "WHERE coalesce(e.build, '') = ?"}
+       ORDER BY 1, 2, 3 COLLATE NOCASE, 4, 5`,
     )
-    .all() as Array<{ kind: string; build: string; name: string; guid: string; anon: number; file: string }>;
+    .all(...(build === undefined ? [] : [build])) as Array<{
+    kind: string;
+    build: string;
+    name: string;
+    guid: string;
+    anon: number;
+    file: string;
+  }>;
   const groups = new Map<string, typeof providers>();
   for (const p of providers) {
     const key = providerFile(
@@ -189,7 +221,10 @@ export function exportStoreTsv(store: CatalogStore, outDir: string): ExportSumma
     outDir,
     [...groups].map(([k, list]) => [k, load(list)] as [string, () => CatalogEvent[]]),
   );
-  const events = writeCombined(store.events(), join(outDir, "events.tsv"));
+  const events = writeCombined(
+    build === undefined ? store.events() : store.events("WHERE coalesce(build, '') = ?", [build]),
+    join(outDir, "events.tsv"),
+  );
   return { files: files + 1, events, dir: outDir };
 }
 

@@ -323,6 +323,12 @@ export class SearchIndex {
     return flags;
   }
 
+  /** The distinct tokens in dictionary order (patterns test each; plain words use tokensContaining). */
+  tokens(): string[] {
+    const { text, starts } = this.tokenText();
+    return starts.length ? text.split("\n") : [];
+  }
+
   private tokenText(): { text: string; starts: Uint32Array } {
     if (!this.tokenValues) {
       const text = this.blob("token.values").toString("utf8");

@@ -4,10 +4,16 @@
  * code as `etw-atlas events`, and the same event ↔ code-site join, `src/catalog/event-sites.ts`);
  * this file only shapes the pages' answers.
  */
-import { basename } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { type DiffEntry, diffStores } from "../catalog/diff.js";
 import { EventSiteJoin } from "../catalog/event-sites.js";
 import { eventFamily } from "../catalog/identity.js";
+import {
+  type KernelGroup,
+  type KernelGroupTables,
+  kernelGroupOf,
+  loadKernelGroupTables,
+} from "../catalog/kernel-groups.js";
 import type { CatalogProvider } from "../catalog/model.js";
 import {
   countEvents,
@@ -19,10 +25,12 @@ import {
   type ProviderRow,
   searchEvents,
 } from "../catalog/search.js";
+import { highlightTerms, parseTextQuery } from "../catalog/search-text.js";
 import type { CatalogStore, CodeSite } from "../catalog/store.js";
 import { EventModes } from "../pipeline/event-mode.js";
 import { linkStoredBuild } from "../pipeline/link-build.js";
 import { EventReach, type ReachQuery, reachedFromJson, reachInStore, reachJson } from "../pipeline/reach.js";
+import { fileMode } from "./file-mode.js";
 
 export interface ApiResponse {
   status: number;
@@ -40,6 +48,8 @@ export interface AtlasSources {
 
 /** Thrown for bad query parameters; the server answers 400 with the message. */
 export class BadRequest extends Error {}
+/** Thrown for something that is not there; the server answers 404 with the message. */
+class NotFound extends Error {}
 
 const MAX_LIMIT = 5000;
 
@@ -77,12 +87,20 @@ export function eventQueryFrom(params: URLSearchParams): EventQuery {
     id: intParam(params, "id"),
     version: intParam(params, "version"),
     build: strParam(params, "build"),
+    sort: strParam(params, "sort"),
+    desc: params.get("desc") === "1" || undefined,
     limit,
     offset,
   };
 }
 
-export type SearchRow = EventRow & { sites: number };
+export type SearchRow = EventRow & { sites: number; mode?: "kernel" | "user" };
+
+/** A row with its site count and, for events read from a binary, kernel/user mode. */
+function withSitesAndMode(r: EventRow, join: EventSiteJoin): SearchRow {
+  const mode = fileMode(r.file);
+  return { ...r, sites: join.count(r), ...(mode ? { mode } : {}) };
+}
 
 export function search(src: AtlasSources, params: URLSearchParams): ApiResponse {
   const t0 = performance.now();
@@ -93,10 +111,11 @@ export function search(src: AtlasSources, params: URLSearchParams): ApiResponse 
       ? rows.length
       : countEvents(src.store.db, query);
   const counter = new EventSiteJoin(src.store);
-  const withSites: SearchRow[] = rows.map((r) => ({ ...r, sites: counter.count(r) }));
+  const withSites: SearchRow[] = rows.map((r) => withSitesAndMode(r, counter));
+  const highlight = query.text ? highlightTerms(parseTextQuery(query.text)) : [];
   return {
     status: 200,
-    body: { query, rows: withSites, total, ms: round(performance.now() - t0) },
+    body: { query, rows: withSites, total, highlight, ms: round(performance.now() - t0) },
   };
 }
 
@@ -113,8 +132,28 @@ function summaryBody(src: AtlasSources): unknown {
     kind: string;
     n: number;
   }>;
+  const perBuild = db
+    .prepare(
+      "SELECT coalesce(build, '') AS build, kind, count(*) AS n FROM events GROUP BY 1, 2 ORDER BY 1, 2",
+    )
+    .all() as Array<{ build: string; kind: string; n: number }>;
+  const builds = new Map<string, Record<string, number>>();
+  for (const r of perBuild) builds.set(r.build, { ...builds.get(r.build), [r.kind]: r.n });
+  // Directory shared by every scanned file: the page shows paths relative to it.
+  const span = db.prepare("SELECT min(path) AS lo, max(path) AS hi FROM files").get() as {
+    lo: string | null;
+    hi: string | null;
+  };
+  let root = "";
+  if (span.lo && span.hi) {
+    let i = 0;
+    while (i < span.lo.length && span.lo[i] === span.hi[i]) i++;
+    root = span.lo.slice(0, Math.max(span.lo.lastIndexOf("/", i - 1), span.lo.lastIndexOf("\\", i - 1)) + 1);
+  }
   return {
     catalog: basename(src.dbPath),
+    root,
+    builds: [...builds].map(([build, kinds]) => ({ build, kinds })),
     events: one("SELECT count(*) AS n FROM events"),
     providers: listProviders(db).length,
     files: one("SELECT count(*) AS n FROM files WHERE status = 'ok'"),
@@ -151,13 +190,18 @@ export function providers(src: AtlasSources, params: URLSearchParams, cache: Api
   return { status: 200, body: { rows, total: rows.length, ms: round(performance.now() - t0) } };
 }
 
-/** One provider: identity, metadata records (one per file), and every event. */
+/**
+ * One provider: identity, metadata records (one per file), and every event — of one build with
+ * `build=` (the builds it occurs in are listed either way). An unnamed provider (no name, no GUID:
+ * some TraceLogging metadata) is one per binary: `unnamed=1&kind=&file=`.
+ */
 export function provider(src: AtlasSources, params: URLSearchParams): ApiResponse {
   const t0 = performance.now();
   const kind = strParam(params, "kind");
   const guid = strParam(params, "guid")?.replace(/[{}]/g, "").toLowerCase();
   const name = strParam(params, "name");
-  // A provider with neither name nor GUID (some TraceLogging metadata): `unnamed=1` with a kind.
+  const build = strParam(params, "build");
+  const file = strParam(params, "file");
   const unnamed = !guid && !name && params.get("unnamed") === "1";
   if (!guid && !name && !(unnamed && kind))
     throw new BadRequest("provider needs guid, name, or kind with unnamed=1");
@@ -167,34 +211,52 @@ export function provider(src: AtlasSources, params: URLSearchParams): ApiRespons
   if (guid) where.push("p.guid = ?") && args.push(guid);
   else if (name) where.push("p.name = ? COLLATE NOCASE") && args.push(name);
   else where.push("p.name = '' AND p.guid = ''");
-  const records = src.store.db
+  if (unnamed && file) where.push("f.path = ?") && args.push(file);
+  const allRecords = src.store.db
     .prepare(
-      `SELECT p.metadata_json AS m, f.path AS file FROM providers p JOIN files f ON f.id = p.file_id
-       WHERE ${where.join(" AND ")} ORDER BY f.path`,
+      `SELECT p.metadata_json AS m, f.path AS file, coalesce(p.build, '') AS build FROM providers p
+       JOIN files f ON f.id = p.file_id WHERE ${where.join(" AND ")} ORDER BY p.build, f.path`,
     )
-    .all(...args) as Array<{ m: string; file: string }>;
+    .all(...args) as Array<{ m: string; file: string; build: string }>;
   const query: EventQuery = { provider: guid ?? name, kind, limit: -1 };
-  const rows = unnamed
-    ? searchEvents(src.store.db, query).filter((r) => r.provider === "" && r.guid === "")
+  const allRows = unnamed
+    ? searchEvents(src.store.db, query).filter(
+        (r) => r.provider === "" && r.guid === "" && (!file || r.file === file),
+      )
     : searchEvents(src.store.db, query);
-  if (records.length === 0 && rows.length === 0)
+  if (allRecords.length === 0 && allRows.length === 0)
     return notFound(`no provider ${guid ?? name ?? "(unnamed)"}`);
+  const builds = [
+    ...new Set([...allRecords.map((r) => r.build), ...allRows.map((r) => r.build ?? "")]),
+  ].sort();
+  const inBuild = <T extends { build: string | null }>(r: T) =>
+    build === undefined || (r.build ?? "") === build;
+  const records = allRecords.filter(inBuild);
+  const rows = allRows.filter(inBuild);
   const counter = new EventSiteJoin(src.store);
-  const events: SearchRow[] = rows.map((r) => ({ ...r, sites: counter.count(r) }));
+  const events: SearchRow[] = rows.map((r) => withSitesAndMode(r, counter));
   const metadata = records.map((r) => ({
     file: r.file,
+    build: r.build,
     ...(JSON.parse(r.m) as Omit<CatalogProvider, "kind">),
   }));
-  const first = metadata[0]?.provider ?? { name: rows[0]!.provider, guid: rows[0]!.guid };
+  const first = metadata[0]?.provider ??
+    allRecords.map((r) => JSON.parse(r.m).provider)[0] ?? {
+      name: allRows[0]!.provider,
+      guid: allRows[0]!.guid,
+    };
   return {
     status: 200,
     body: {
-      kind: kind ?? rows[0]?.kind ?? null,
+      kind: kind ?? allRows[0]?.kind ?? null,
       name: first.name,
       guid: first.guid,
+      build: build ?? null,
+      builds,
       files: [...new Set([...records.map((r) => r.file), ...rows.map((r) => r.file)])],
       metadata,
       events,
+      ...(kind === "mof" || rows[0]?.kind === "mof" ? { classes: mofClasses(src, rows) } : {}),
       ms: round(performance.now() - t0),
     },
   };
@@ -214,9 +276,13 @@ export function event(src: AtlasSources, params: URLSearchParams, cache?: ApiCac
     }
   ).path;
   const join = new EventSiteJoin(src.store);
-  const sites = join.sites(ev);
+  const sites = join.sites(ev).map((s) => {
+    const mode = fileMode(s.file);
+    return mode ? { ...s, mode } : s;
+  });
+  const mode = fileMode(file);
   // Same event in other files or versions (e.g. the same manifest from several Windows builds):
-  // the same identity but for the version (catalog/identity.ts).
+  // the same identity but for the version (catalog/identity.ts; MOF: same class and event type).
   const family = eventFamily(ev);
   const related = searchEvents(src.store.db, {
     kind: ev.kind,
@@ -227,13 +293,24 @@ export function event(src: AtlasSources, params: URLSearchParams, cache?: ApiCac
   })
     .filter((r) => r.rowid !== rowid && eventFamily(getEvent(src.store.db, r.rowid)!) === family)
     .slice(0, 200);
-  const relatedRows: SearchRow[] = related.map((r) => ({ ...r, sites: join.count(r) }));
-  const body: Record<string, unknown> = { rowid, file, event: ev, sites, related: relatedRows };
-  // Linked catalogs: where the event is written and the entry APIs that reach it (bounded list).
+  const relatedRows: SearchRow[] = related.map((r) => withSitesAndMode(r, join));
+  const body: Record<string, unknown> = {
+    rowid,
+    file,
+    ...(mode ? { mode } : {}),
+    event: ev,
+    sites,
+    related: relatedRows,
+  };
+  // Linked catalogs: where the event is written (from its sites' modules: kernel/user, service or
+  // in-process) and the entry APIs that reach it (bounded list, with the total).
   const reach = cache?.get("eventReach", () => new EventReach(src.store));
   if (reach?.any) {
-    const mode = cache!.get("eventModes", () => new EventModes(src.store)).of(ev);
-    if (mode) body.mode = mode;
+    const writtenIn = cache!.get("eventModes", () => new EventModes(src.store)).of(ev);
+    if (writtenIn) {
+      body.writtenIn = writtenIn;
+      body.mode = writtenIn.mode;
+    }
     const rf = reach.reachedFrom(ev, 50);
     body.reachedFrom = rf.rows.map(reachedFromJson);
     body.reachedFromTotal = rf.total;
@@ -246,6 +323,27 @@ export function sites(src: AtlasSources, params: URLSearchParams): ApiResponse {
   const t0 = performance.now();
   const limit = intParam(params, "limit") ?? 1000;
   if (limit < 1 || limit > MAX_LIMIT) throw new BadRequest(`limit must be between 1 and ${MAX_LIMIT}`);
+  const offset = intParam(params, "offset") ?? 0;
+  if (offset < 0) throw new BadRequest("offset must not be negative");
+  const { sql, args } = siteFilter(params);
+  const db = src.store.db;
+  const total = (db.prepare(`SELECT count(*) AS n FROM sites ${sql}`).get(...args) as { n: number }).n;
+  const rows = [...siteRows(src, params, limit, offset)];
+  return { status: 200, body: { rows, total, offset, ms: round(performance.now() - t0) } };
+}
+
+const SITE_SORT: Record<string, string> = {
+  file: "file",
+  entry: "entry",
+  depth: "depth",
+  function: "function",
+  rva: "rva",
+  writeFunction: "write_function",
+  providerName: "provider_name",
+  eventName: "event_name",
+};
+
+function siteFilter(params: URLSearchParams): { sql: string; args: unknown[] } {
   const where: string[] = [];
   const args: unknown[] = [];
   const like = (col: string, p: string) => {
@@ -257,25 +355,39 @@ export function sites(src: AtlasSources, params: URLSearchParams): ApiResponse {
   like("coalesce(provider_name, '') || ' ' || coalesce(provider_guid, '')", "provider");
   like("coalesce(event_name, '') || ' ' || coalesce(event_id, '')", "event");
   like("coalesce(function, '') || ' ' || coalesce(write_function, '')", "function");
-  const sql = where.length ? `WHERE ${where.join(" AND ")}` : "";
-  const db = src.store.db;
-  const total = (db.prepare(`SELECT count(*) AS n FROM sites ${sql}`).get(...args) as { n: number }).n;
-  const rows = (
-    db
-      .prepare(
-        `SELECT file, rva, function, write_function AS writeFunction, provider_guid AS providerGuid,
-           provider_name AS providerName, event_kind AS eventKind, event_id AS eventId,
-           event_version AS eventVersion, event_name AS eventName, entry, depth, call_path_json
-         FROM sites ${sql} ORDER BY file, entry IS NULL, entry, depth, rva LIMIT ?`,
-      )
-      .all(...args, limit) as Array<Record<string, unknown>>
-  ).map((r) => {
+  return { sql: where.length ? `WHERE ${where.join(" AND ")}` : "", args };
+}
+
+/** Site rows of the filter in page order (`limit` -1 = all), streamed from SQLite. */
+export function* siteRows(
+  src: AtlasSources,
+  params: URLSearchParams,
+  limit: number,
+  offset: number,
+): Generator<CodeSite> {
+  const { sql, args } = siteFilter(params);
+  const sort = strParam(params, "sort");
+  if (sort && !SITE_SORT[sort])
+    throw new BadRequest(
+      `sort must be one of ${Object.keys(SITE_SORT).join(", ")}, not ${JSON.stringify(sort)}`,
+    );
+  const order = sort
+    ? `${SITE_SORT[sort]} ${params.get("desc") === "1" ? "DESC" : "ASC"}, file, entry, depth, rva`
+    : "file, entry IS NULL, entry, depth, rva";
+  const stmt = src.store.db.prepare(
+    `SELECT file, rva, function, write_function AS writeFunction, provider_guid AS providerGuid,
+       provider_name AS providerName, event_kind AS eventKind, event_id AS eventId,
+       event_version AS eventVersion, event_name AS eventName, entry, depth, call_path_json
+     FROM sites ${sql} ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}`,
+  );
+  for (const r of stmt.iterate(...args) as IterableIterator<Record<string, unknown>>) {
     const { call_path_json, ...rest } = r;
     const site: Record<string, unknown> = { callPath: JSON.parse(call_path_json as string) };
     for (const [k, v] of Object.entries(rest)) if (v !== null) site[k] = v;
-    return site as unknown as CodeSite;
-  });
-  return { status: 200, body: { rows, total, ms: round(performance.now() - t0) } };
+    const mode = fileMode(site.file as string);
+    if (mode) site.mode = mode;
+    yield site as unknown as CodeSite;
+  }
 }
 
 /**
@@ -319,34 +431,65 @@ export function reach(src: AtlasSources, params: URLSearchParams, cache: ApiCach
   };
 }
 
-/** Diff against the older catalog; computed once (it reads both catalogs in full). */
+/**
+ * Diff against the older catalog (`--diff-against`), or of two builds inside this catalog
+ * (`oldBuild=&newBuild=`); computed once per pair (it reads both sides in full).
+ */
 export function diff(src: AtlasSources, params: URLSearchParams, cache: ApiCache): ApiResponse {
-  if (!src.diffStore) return notFound("no catalog to diff against: start with --diff-against <old.db>");
   const t0 = performance.now();
-  const all = cache.get("diff", () => diffStores(src.diffStore!, src.store));
+  const all = diffEntries(src, params, cache);
   const change = strParam(params, "change");
   const subject = strParam(params, "subject");
   const text = strParam(params, "text")?.toLowerCase();
-  const rows = all.filter(
+  const rows = all.entries.filter(
     (e: DiffEntry) =>
       (!change || e.change === change) &&
       (!subject || e.subject === subject) &&
       (!text || `${e.provider} ${e.guid} ${e.detail}`.toLowerCase().includes(text)),
   );
   const limit = intParam(params, "limit") ?? 2000;
+  if (limit < 1 || limit > 20000) throw new BadRequest("limit must be between 1 and 20000");
+  const offset = intParam(params, "offset") ?? 0;
+  if (offset < 0) throw new BadRequest("offset must not be negative");
   const counts: Record<string, number> = {};
-  for (const e of all) counts[`${e.subject} ${e.change}`] = (counts[`${e.subject} ${e.change}`] ?? 0) + 1;
+  for (const e of all.entries)
+    counts[`${e.subject} ${e.change}`] = (counts[`${e.subject} ${e.change}`] ?? 0) + 1;
   return {
     status: 200,
     body: {
-      old: basename(src.diffPath ?? ""),
-      new: basename(src.dbPath),
+      old: all.old,
+      new: all.new,
       counts,
       total: rows.length,
-      rows: rows.slice(0, Math.max(1, Math.min(limit, 20000))),
+      offset,
+      rows: rows.slice(offset, offset + limit),
       ms: round(performance.now() - t0),
     },
   };
+}
+
+/** The diff entries of a request's two sides (cached per pair), with their labels. */
+export function diffEntries(
+  src: AtlasSources,
+  params: URLSearchParams,
+  cache: ApiCache,
+): { old: string; new: string; entries: DiffEntry[] } {
+  const oldBuild = params.get("oldBuild");
+  const newBuild = params.get("newBuild");
+  if (oldBuild !== null || newBuild !== null) {
+    if (oldBuild === null || newBuild === null)
+      throw new BadRequest("a diff of two builds needs both oldBuild and newBuild");
+    const entries = cache.get(`diff\u0000${oldBuild}\u0000${newBuild}`, () =>
+      diffStores(src.store, src.store, { build: oldBuild }, { build: newBuild }),
+    );
+    return { old: `build ${oldBuild || "(none)"}`, new: `build ${newBuild || "(none)"}`, entries };
+  }
+  if (!src.diffStore)
+    throw new NotFound(
+      "no catalog to diff against: choose two builds of this catalog, or start with --diff-against <old.db>",
+    );
+  const entries = cache.get("diff", () => diffStores(src.diffStore!, src.store));
+  return { old: basename(src.diffPath ?? ""), new: basename(src.dbPath), entries };
 }
 
 /** Memoises whole-catalog results; cleared when another connection changes the catalog file. */
@@ -404,8 +547,53 @@ export function handleApi(
         return notFound(`unknown API ${path}`);
     }
   } catch (err) {
+    // InvalidQuery covers the text language's refusals (QueryError) too.
     if (err instanceof BadRequest || err instanceof InvalidQuery)
       return { status: 400, body: { error: err.message } };
+    if (err instanceof NotFound) return notFound(err.message);
     throw err;
   }
+}
+
+export interface MofClassNode {
+  category: string;
+  classGuid: string;
+  group?: KernelGroup;
+  classes: Array<{ className: string; events: Array<{ rowid: number; id: number; name: string }> }>;
+}
+
+/** MOF class tree of a provider's events: category (class GUID) → class → event type. */
+function mofClasses(src: AtlasSources, rows: EventRow[]): MofClassNode[] {
+  const info = src.store.db.prepare(
+    "SELECT json_extract(record_json, '$.mof') AS mof FROM events WHERE id = ?",
+  );
+  const tables = kernelTables();
+  const byCategory = new Map<string, MofClassNode>();
+  for (const r of rows) {
+    const raw = (info.get(r.rowid) as { mof: string | null } | undefined)?.mof;
+    const mof = raw ? (JSON.parse(raw) as { className?: string; category?: string; classGuid?: string }) : {};
+    const category = mof.category ?? "(no category)";
+    const classGuid = mof.classGuid ?? "";
+    const key = `${category}\u0000${classGuid}`;
+    let node = byCategory.get(key);
+    if (!node) {
+      const group = kernelGroupOf(category, tables);
+      node = { category, classGuid, ...(group ? { group } : {}), classes: [] };
+      byCategory.set(key, node);
+    }
+    const className = mof.className ?? r.name;
+    let cls = node.classes.find((c) => c.className === className);
+    if (!cls) node.classes.push((cls = { className, events: [] }));
+    cls.events.push({ rowid: r.rowid, id: r.id, name: r.name });
+  }
+  return [...byCategory.values()];
+}
+
+let kernelTablesCache: KernelGroupTables | undefined;
+
+/** Reference tables of the corpus (ETW_ATLAS_CORPUS or ../shared/corpus), read once; empty without it. */
+function kernelTables(): KernelGroupTables {
+  const corpus = process.env.ETW_ATLAS_CORPUS ?? resolve(process.cwd(), "..", "shared", "corpus");
+  kernelTablesCache ??= loadKernelGroupTables(join(corpus, "reference"));
+  return kernelTablesCache;
 }

@@ -9,13 +9,14 @@
  * one error boundary: a malformed request line or a failing handler answers 400/500, never ends
  * the process.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { dirname, extname, join, resolve } from "node:path";
+import { dirname, extname, join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CatalogStore } from "../catalog/store.js";
 import { ApiCache, type AtlasSources, handleApi } from "./api.js";
+import { streamDownload } from "./download.js";
 
 export const LOOPBACK = "127.0.0.1";
 
@@ -63,16 +64,12 @@ export interface AtlasServer {
   close(): Promise<void>;
 }
 
-/** Loads the static files once; they are small and never change while serving. */
+/** Loads the static files once (the page and its per-view modules); they are small and never change. */
 function loadStatic(dir: string): Map<string, { type: string; body: Buffer }> {
   const files = new Map<string, { type: string; body: Buffer }>();
-  for (const name of ["index.html", "app.js", "app.css", "favicon.svg", "reach.html", "reach.js"]) {
-    const p = join(dir, name);
-    if (existsSync(p))
-      files.set(`/${name}`, {
-        type: CONTENT_TYPES[extname(name)] ?? "application/octet-stream",
-        body: readFileSync(p),
-      });
+  for (const name of readdirSync(dir, { recursive: true }) as string[]) {
+    const type = CONTENT_TYPES[extname(name)];
+    if (type) files.set(`/${name.split(sep).join("/")}`, { type, body: readFileSync(join(dir, name)) });
   }
   files.set("/", files.get("/index.html")!);
   return files;
@@ -153,7 +150,7 @@ export async function startServer(opts: ServeOptions): Promise<AtlasServer> {
     const json = (status: number, body: unknown) =>
       send(status, "application/json; charset=utf-8", JSON.stringify(body));
     try {
-      route(req, send, json);
+      route(req, res, send, json);
     } catch (err) {
       json(500, { error: err instanceof Error ? err.message : String(err) });
     }
@@ -161,6 +158,7 @@ export async function startServer(opts: ServeOptions): Promise<AtlasServer> {
 
   const route = (
     req: IncomingMessage,
+    res: ServerResponse,
     send: (status: number, type: string, body: string | Buffer) => void,
     json: (status: number, body: unknown) => void,
   ): void => {
@@ -180,6 +178,13 @@ export async function startServer(opts: ServeOptions): Promise<AtlasServer> {
     const refused = crossSiteRefusal(req, url.pathname);
     if (refused) {
       json(403, { error: refused });
+      return;
+    }
+    if (url.pathname === "/api/download") {
+      // Streamed (the whole result, not a page): download.ts writes the response itself.
+      streamDownload(sources, cache, url.searchParams, res, SECURITY_HEADERS, (status, error) =>
+        json(status, { error }),
+      ).catch((err) => res.destroy(err));
       return;
     }
     if (url.pathname.startsWith("/api/")) {

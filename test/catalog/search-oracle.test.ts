@@ -112,7 +112,12 @@ function makeQueries(all: Known[], rnd: () => number): EventQuery[] {
     const k = some();
     const words = asciiWords(pick(k.text));
     if (words.length === 0) return "qzx";
-    return flipCase(piece(pick(words), 1 + Math.floor(rnd() * 6)));
+    // A plain word of the text language: no quotes, wildcards, parentheses, leading "-" or operator.
+    const w = flipCase(piece(pick(words), 1 + Math.floor(rnd() * 6)))
+      .replace(/["*?()]/g, "")
+      .replace(/^-+/, "");
+    if (!w) return "qzx";
+    return /^(OR|NOT|AND|NEAR)$/.test(w) ? w.toLowerCase() : w;
   };
   const withFields = all.filter((k) => k.fieldNames.length);
   const withKeywords = all.filter((k) => k.ev.keywords.names.length);

@@ -20,14 +20,18 @@ export function extractKernelProcess(dir: string): { win10: string; win7: string
 }
 
 export interface TestCatalogs {
-  /** New catalog: Win10 Kernel-Process, FilterManager manifest, fltMgr.sys (+ sites), OpenConsole.exe. */
+  /** New catalog: Win10 Kernel-Process, FilterManager manifest, fltMgr.sys (+ sites), OpenConsole.exe, wmicore.mof. */
   dbPath: string;
   /** Old catalog for the diff: Win7 Kernel-Process only. */
   oldDbPath: string;
   fltMgr: string;
 }
 
-export function buildTestCatalogs(dir: string): TestCatalogs {
+/**
+ * `corpusManifests`: also every manifest of the corpus tarball (2,417 manifests of five Windows
+ * builds, ~138,000 events) — the corpus catalog the browser test drives.
+ */
+export function buildTestCatalogs(dir: string, opts: { corpusManifests?: boolean } = {}): TestCatalogs {
   const kp = extractKernelProcess(join(dir, "manifests"));
   const inputs = join(dir, "inputs");
   mkdirSync(inputs, { recursive: true });
@@ -43,6 +47,8 @@ export function buildTestCatalogs(dir: string): TestCatalogs {
         corpus("manifests/tdh-reconstructed/Win10-17134_Microsoft-Windows-FilterManager.xml"),
         fltMgr,
         corpus("pe/user/OpenConsole.exe"),
+        corpus("mof/wmicore.mof"),
+        ...(opts.corpusManifests ? [unpackAllManifests(join(dir, "all-manifests"))] : []),
       ],
       { readers, store },
     );
@@ -59,4 +65,10 @@ export function buildTestCatalogs(dir: string): TestCatalogs {
     old.close();
   }
   return { dbPath, oldDbPath, fltMgr };
+}
+
+function unpackAllManifests(dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  unpackTarXz(corpus("manifests/tdh-reconstructed-all.tar.xz"), dir);
+  return dir;
 }

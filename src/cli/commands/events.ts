@@ -1,7 +1,7 @@
 import { basename } from "node:path";
 import type { Command } from "commander";
 import { EventSiteJoin, shallowestPerSite } from "../../catalog/event-sites.js";
-import { cell } from "../../catalog/export.js";
+import { cell, EVENT_ROW_COLUMNS } from "../../catalog/export.js";
 import { countEvents, type EventQuery, type EventRow, getEvent, searchEvents } from "../../catalog/search.js";
 import { CatalogStore } from "../../catalog/store.js";
 import { EventModes } from "../../pipeline/event-mode.js";
@@ -10,7 +10,10 @@ import { exitQuietlyOnClosedPipe } from "../pipe.js";
 import { DEFAULT_DB } from "./scan.js";
 
 /** The text filters pass through to the query as given; numbers arrive as text. */
-type TextFilters = Pick<EventQuery, "provider" | "name" | "field" | "keyword" | "kind" | "text">;
+type TextFilters = Pick<
+  EventQuery,
+  "provider" | "name" | "field" | "keyword" | "kind" | "text" | "build" | "sort"
+>;
 
 interface EventsCliOptions extends TextFilters {
   db: string;
@@ -20,7 +23,7 @@ interface EventsCliOptions extends TextFilters {
   sites?: boolean;
   api?: string;
   mode?: string;
-  build?: string;
+  desc?: boolean;
 }
 
 /** How many entry APIs `reachedFrom` lists per event in jsonl (`reachedFromTotal` has the count). */
@@ -29,25 +32,7 @@ const REACHED_FROM_LIMIT = 20;
 /** A search row with the number of code sites that write its event. */
 type RowWithSites = EventRow & { sites: number };
 
-const TSV_COLUMNS: Array<keyof RowWithSites> = [
-  "kind",
-  "provider",
-  "guid",
-  "id",
-  "version",
-  "name",
-  "level",
-  "opcode",
-  "task",
-  "keywords",
-  "keywordMask",
-  "channel",
-  "fields",
-  "message",
-  "build",
-  "file",
-  "sites",
-];
+const TSV_COLUMNS: ReadonlyArray<keyof RowWithSites> = EVENT_ROW_COLUMNS;
 
 export function register(program: Command): void {
   program
@@ -59,13 +44,21 @@ export function register(program: Command): void {
     .option("--field <name>", "events with a field of this name (glob allowed; struct members count)")
     .option("--keyword <name|0xmask>", "events enabled by this keyword name or any bit of this mask")
     .option("--kind <kind>", "manifest | mof | tracelogging | wpp")
-    .option("--text <words>", "full text: every word must appear in names, fields, keywords or message")
+    .option(
+      "--text <query>",
+      'full text over names, fields, keywords, message: words (substrings), word* (wildcards), "a phrase", a OR b, NOT a / -a',
+    )
+    .option("--build <build>", "only events of this Windows build (e.g. 10.0.17134)")
+    .option(
+      "--sort <column>",
+      "order by provider | kind | id | version | name | level | task | opcode | keywords | fields | build",
+    )
+    .option("--desc", "with --sort: descending")
     .option("--id <n>", "event id")
     .option("--format <format>", "table | tsv | jsonl", "table")
     .option("--limit <n>", "maximum rows (-1 = all)", "200")
     .option("--api <glob>", "only events an entry API reaches across the modules of its build (see reach)")
     .option("--mode <mode>", "only events written in kernel or user mode (linked catalogs)")
-    .option("--build <build>", "only events of this Windows build")
     .option(
       "--sites",
       "table: also list each event's code sites (binary, function, rva, write API, entry, path)",
@@ -74,7 +67,7 @@ export function register(program: Command): void {
       exitQuietlyOnClosedPipe();
       const store = CatalogStore.open(opts.db, { readonly: true });
       try {
-        const { provider, name, field, keyword, kind, text } = opts;
+        const { provider, name, field, keyword, kind, text, build, sort, desc } = opts;
         const query: EventQuery = {
           provider,
           name,
@@ -82,10 +75,12 @@ export function register(program: Command): void {
           keyword,
           kind,
           text,
+          build,
+          sort,
+          desc,
           id: opts.id === undefined ? undefined : wholeNumber("--id", opts.id),
           limit: wholeNumber("--limit", opts.limit),
         };
-        if (opts.build) query.build = opts.build;
         if (!["table", "tsv", "jsonl"].includes(opts.format))
           throw new Error(`--format must be table, tsv or jsonl, not ${opts.format}`);
         if (opts.mode !== undefined && opts.mode !== "kernel" && opts.mode !== "user")

@@ -15,7 +15,8 @@ export function register(program: Command): void {
     .option("--db <file>", "catalog file", DEFAULT_DB)
     .option("--format <format>", "tsv | jsonl", "tsv")
     .requiredOption("--out <dir>", "output directory")
-    .action((opts: { db: string; format: string; out: string }) => {
+    .option("--build <build>", "only events of this Windows build (e.g. 10.0.17134)")
+    .action((opts: { db: string; format: string; out: string; build?: string }) => {
       exitQuietlyOnClosedPipe();
       if (opts.format !== "tsv" && opts.format !== "jsonl")
         throw new Error(`--format must be tsv or jsonl, not ${opts.format}`);
@@ -24,8 +25,13 @@ export function register(program: Command): void {
         mkdirSync(opts.out, { recursive: true });
         const s =
           opts.format === "tsv"
-            ? exportStoreTsv(store, opts.out)
-            : exportJsonl(store.events(), join(opts.out, "events.jsonl"));
+            ? exportStoreTsv(store, opts.out, opts.build)
+            : exportJsonl(
+                opts.build === undefined
+                  ? store.events()
+                  : store.events("WHERE coalesce(build, '') = ?", [opts.build]),
+                join(opts.out, "events.jsonl"),
+              );
         process.stdout.write(`${s.events} events → ${s.files} file(s) in ${opts.out}\n`);
       } finally {
         store.close();
