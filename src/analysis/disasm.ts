@@ -311,10 +311,11 @@ function layoutMatches(): boolean {
     if (pointerOf(ins) === 0) return false;
     const fromMemory = memoryFiller(ins);
     const fromGetters = getterFiller(ins);
-    for (const bytes of PROBES) {
-      const dec = new Decoder(64, Uint8Array.from(bytes), DecoderOptions.None);
-      try {
-        dec.ip = 0x1000n;
+    // One decoder over all probes, one after the other.
+    const dec = new Decoder(64, Uint8Array.from(PROBES.flat()), DecoderOptions.None);
+    try {
+      dec.ip = 0x1000n;
+      for (let k = 0; k < PROBES.length; k++) {
         dec.decodeOut(ins);
         const a = columnsOf((name) => new COLUMNS[name](1));
         const b = columnsOf((name) => new COLUMNS[name](1));
@@ -323,9 +324,9 @@ function layoutMatches(): boolean {
         if (fromMemory(a, 0, 0, wideA) !== fromGetters(b, 0, 0, wideB)) return false;
         if (COLUMN_NAMES.some((name) => a[name][0] !== b[name][0])) return false;
         if (wideA.get(0) !== wideB.get(0)) return false;
-      } finally {
-        dec.free();
       }
+    } finally {
+      dec.free();
     }
     return true;
   } catch {

@@ -81,6 +81,13 @@ test("register writes: xchg both operands, mul/div RDX:RAX, rep movs RCX/RSI/RDI
   const w2 = new RegisterWrites(again.pe, again.code);
   assert.equal(w2.mask(0), bits(Reg.RAX, Reg.R9));
   assert.equal(w2.mask(1), bits(Reg.RBX));
+  // movsb without and with rep: one Code, RCX written only under rep.
+  const strings = program([[0xa4, ...REP_MOVSB, 0xa4, 0xc3]]);
+  const w3 = new RegisterWrites(strings.pe, strings.code);
+  assert.deepEqual(
+    [0, 1, 2].map((i) => w3.mask(i)),
+    [bits(Reg.RSI, Reg.RDI), bits(Reg.RCX, Reg.RSI, Reg.RDI), bits(Reg.RSI, Reg.RDI)],
+  );
 });
 
 test("values: xchg swaps, mul/div and rep movs end RDX/RCX, cmov gives both values", () => {
