@@ -46,7 +46,21 @@ export interface LoadOptions {
   progress?: (stage: string, done: number, total: number) => void;
 }
 
+/**
+ * Programs already loaded, per image and symbol table: the catalog's TraceLogging extractor and
+ * `analyze` both load the same image (decoded once instead of twice).
+ */
+const loaded = new WeakMap<PeImage, { symbols?: SymbolTable; program: LoadedProgram }>();
+
 export function loadProgram(pe: PeImage, options: LoadOptions = {}): LoadedProgram {
+  const known = loaded.get(pe);
+  if (known && known.symbols === options.symbols) return known.program;
+  const program = loadProgramOnce(pe, options);
+  loaded.set(pe, { symbols: options.symbols, program });
+  return program;
+}
+
+function loadProgramOnce(pe: PeImage, options: LoadOptions): LoadedProgram {
   if (pe.headers.machineName !== "x64")
     throw new FormatError("pe", `analysis needs an x64 image; this one is ${pe.headers.machineName}`);
   const timings: Record<string, number> = {};

@@ -7,7 +7,7 @@
  * from (`origin`), following push/pop/sub/add rsp on the way back; RBP-based slots are matched by
  * displacement.
  */
-import iced from "iced-x86";
+
 import type { PeImage } from "../formats/pe/index.js";
 import { appendAll } from "../util/arrays.js";
 import type { CallGraph } from "./callgraph.js";
@@ -19,6 +19,8 @@ import {
   type FunctionTable,
   functionAt,
 } from "./functions.js";
+import iced from "./iced.js";
+import { RegisterWrites } from "./register-writes.js";
 
 export type Value =
   | { k: "imm"; v: bigint }
@@ -79,7 +81,6 @@ function dedupe(values: Value[]): Value[] {
   return [...seen.values()];
 }
 
-const NON_WRITING = new Set<number>([M.Cmp, M.Test, M.Push]);
 const VEC_MOVES = new Set<number>([
   M.Movups,
   M.Movaps,
@@ -108,12 +109,14 @@ function rspEffect(code: Code, i: number): number {
   return 0;
 }
 
-/** Does instruction i write general-purpose register reg (64-bit canonical)? */
-function writesGpr(code: Code, i: number, reg: number): boolean {
+/**
+ * Does instruction i write general-purpose register reg (64-bit canonical)? A call ends the
+ * volatile registers; any other instruction writes what iced's instruction info says (both operands
+ * of xchg, RDX:RAX of mul/div, RCX/RSI/RDI of rep movs, ...).
+ */
+function writesGpr(code: Code, writes: RegisterWrites, i: number, reg: number): boolean {
   if (code.flow[i] === Flow.Call || code.flow[i] === Flow.IndirectCall) return VOLATILE.has(reg);
-  if (code.op0[i] !== Op.Reg) return false;
-  if (NON_WRITING.has(code.mnem[i]!)) return false;
-  return gpr64(code.reg0[i]!) === reg;
+  return writes.writes(i, reg);
 }
 
 interface Walk {
@@ -124,6 +127,8 @@ interface Walk {
 
 export class ValueResolver {
   private predCache = new Map<number, Map<number, number[]>>();
+  /** Registers each instruction writes (iced instruction info, computed for visited instructions). */
+  private readonly writes: RegisterWrites;
   /** Steps left for the current top-level query (argument / registerAt). */
   private budget = MAX_QUERY_STEPS;
   constructor(
@@ -131,7 +136,9 @@ export class ValueResolver {
     readonly code: Code,
     readonly functions: FunctionTable,
     readonly graph: CallGraph,
-  ) {}
+  ) {
+    this.writes = new RegisterWrites(pe, code);
+  }
 
   private walk(fn: FunctionInfo): Walk {
     let preds = this.predCache.get(fn.rva);
@@ -172,7 +179,7 @@ export class ValueResolver {
     const target = c.addr[j]!;
     let writes = this.leafWrites.get(target);
     if (writes === undefined) {
-      writes = leafRegisterWrites(c, this.functions.byRva.get(target));
+      writes = leafRegisterWrites(c, this.writes, this.functions.byRva.get(target));
       this.leafWrites.set(target, writes);
     }
     return writes !== ALL_REGISTERS && !writes.has(reg);
@@ -214,7 +221,7 @@ export class ValueResolver {
       out,
       (k) => out.push(k === w.fn.first ? entryValue(reg) : { k: "unknown", why: "no predecessor" }),
       (j, dj) => {
-        if (!writesGpr(w.code, j, reg) || this.callPreserves(j, reg)) return false;
+        if (!writesGpr(w.code, this.writes, j, reg) || this.callPreserves(j, reg)) return false;
         out.push(...this.definition(w, j, reg, dj, origin, nest));
         return true;
       },
@@ -265,8 +272,17 @@ export class ValueResolver {
     const m = c.mnem[j]!;
     const fl = c.flow[j]!;
     if (fl === Flow.Call || fl === Flow.IndirectCall) return [{ k: "unknown", why: "call result" }];
-    const width = gprWidth(c.reg0[j]!);
     const op1 = c.op1[j]!;
+    if (c.op0[j] !== Op.Reg || gpr64(c.reg0[j]!) !== reg) {
+      // Written, but not as operand 0: the other side of an exchange, or an implicit write.
+      if (m === M.Xchg && op1 === Op.Reg && gpr64(c.reg1[j]!) === reg) {
+        if (c.op0[j] === Op.Reg) return this.register(w, j, gpr64(c.reg0[j]!), dj, origin, nest + 1);
+        return this.load(w, j, dj, origin, nest, c.memSize[j]! || gprWidth(c.reg1[j]!));
+      }
+      return [{ k: "unknown", why: "implicit write" }];
+    }
+    const width = gprWidth(c.reg0[j]!);
+    if (m === M.Xchg && op1 === Op.Reg) return this.register(w, j, gpr64(c.reg1[j]!), dj, origin, nest + 1);
     if (m === M.Mov && op1 === Op.Imm) {
       const v = immediateOf(c, j);
       return [{ k: "imm", v: width === 8 ? BigInt.asUintN(64, v) : BigInt.asUintN(width * 8, v) }];
@@ -497,47 +513,51 @@ export class ValueResolver {
   }
 }
 
-const MNEMONICS = iced.Mnemonic as unknown as Record<string, number>;
-const CMOV = new Set<number>(
-  Object.entries(MNEMONICS)
-    .filter(([name]) => /^Cmov[a-z]+$/.test(name))
-    .map(([, v]) => v),
-);
-/** loop/loope/loopne write RCX implicitly. */
-const LOOPS = new Set<number>(
-  ["Loop", "Loope", "Loopne"].map((n) => MNEMONICS[n]).filter((n): n is number => n !== undefined),
-);
+const { Mnemonic } = iced;
+const CMOV = new Set<number>([
+  Mnemonic.Cmovo,
+  Mnemonic.Cmovno,
+  Mnemonic.Cmovb,
+  Mnemonic.Cmovae,
+  Mnemonic.Cmove,
+  Mnemonic.Cmovne,
+  Mnemonic.Cmovbe,
+  Mnemonic.Cmova,
+  Mnemonic.Cmovs,
+  Mnemonic.Cmovns,
+  Mnemonic.Cmovp,
+  Mnemonic.Cmovnp,
+  Mnemonic.Cmovl,
+  Mnemonic.Cmovge,
+  Mnemonic.Cmovle,
+  Mnemonic.Cmovg,
+]);
 /** xorps/pxor/vxorps x,x(,x) zero a vector register. */
-const MNEMONIC_ZEROING = new Set<number>(
-  ["Xorps", "Xorpd", "Pxor", "Vxorps", "Vxorpd", "Vpxor", "Vpxord", "Vpxorq"]
-    .map((n) => MNEMONICS[n])
-    .filter((n): n is number => n !== undefined),
-);
+const MNEMONIC_ZEROING = new Set<number>([
+  Mnemonic.Xorps,
+  Mnemonic.Xorpd,
+  Mnemonic.Pxor,
+  Mnemonic.Vxorps,
+  Mnemonic.Vxorpd,
+  Mnemonic.Vpxor,
+  Mnemonic.Vpxord,
+  Mnemonic.Vpxorq,
+]);
 
 /** Marker: the callee may write any register. */
 const ALL_REGISTERS = "all" as const;
 /** Instructions a leaf callee may have for `callPreserves` to look into it. */
 const MAX_LEAF_INSTRUCTIONS = 64;
-/** Mnemonics whose only general-purpose register write is operand 0 (when it is a register). */
-const WRITES_OPERAND0_ONLY = new Set<number>(
-  Object.entries(MNEMONICS)
-    .filter(([name]) =>
-      /^(Mov|Movzx|Movsx|Movsxd|Lea|Add|Sub|Adc|Sbb|And|Or|Xor|Not|Neg|Inc|Dec|Shl|Shr|Sar|Rol|Ror|Test|Cmp|Bt|Bts|Btr|Btc|Nop|Int3|Push|Pop|Ret|Jmp|J[a-z]+|Set[a-z]+|Cmov[a-z]+)$/.test(
-        name,
-      ),
-    )
-    .map(([, v]) => v)
-    .filter((v) => !LOOPS.has(v)),
-);
 
 /**
- * General-purpose registers a leaf function writes, or ALL_REGISTERS when it is not a small leaf
- * whose writes are all explicit: any reachable call, indirect or outward branch, or other
- * instruction makes it ALL_REGISTERS. Only instructions reachable from the entry count (bytes after
- * the last `ret` may be padding or another routine).
+ * General-purpose registers a leaf function writes (iced's instruction info: implicit writes
+ * included), or ALL_REGISTERS when it is not a small leaf: any reachable call, interrupt, indirect
+ * or outward branch, or int3 makes it ALL_REGISTERS. Only instructions reachable from the entry
+ * count (bytes after the last `ret` may be padding or another routine).
  */
 function leafRegisterWrites(
   code: Code,
+  writes: RegisterWrites,
   fn: FunctionInfo | undefined,
 ): ReadonlySet<number> | typeof ALL_REGISTERS {
   if (!fn || fn.fragments?.length || fn.last <= fn.first) return ALL_REGISTERS;
@@ -551,8 +571,9 @@ function leafRegisterWrites(
     seen.add(i);
     const fl = code.flow[i]!;
     const m = code.mnem[i]!;
-    if (!WRITES_OPERAND0_ONLY.has(m) || m === M.Int3) return ALL_REGISTERS;
-    if (code.op0[i] === Op.Reg && m !== M.Push && !NON_WRITING.has(m)) out.add(gpr64(code.reg0[i]!));
+    if (m === M.Int3 || code.mnem[i] === 0) return ALL_REGISTERS;
+    const mask = writes.mask(i);
+    for (let k = 0; k < 16; k++) if (mask & (1 << k)) out.add(Reg.RAX + k);
     if (fl === Flow.Return) continue;
     if (fl === Flow.UnconditionalBranch || fl === Flow.ConditionalBranch) {
       const t = code.addr[i]!;

@@ -1,0 +1,169 @@
+/**
+ * Which general-purpose registers an instruction writes, from iced-x86's instruction info (used
+ * registers with their access): explicit operands (both of `xchg`, `xadd`), implicit ones (RDX:RAX
+ * of `mul`/`div`/`cqo`, RCX/RSI/RDI of `rep movs`, RAX of `cmpxchg`, RBP of `leave`), conditional
+ * writes (`cmov`) included.
+ *
+ * The decoded columns do not keep an instruction's bytes or iced object, so iced is asked by
+ * re-decoding an instruction from the image, only for instructions value resolution visits and
+ * only for the first one of each Code (see RegisterWrites). Implicit RSP writes (push/pop/call)
+ * are left out: value resolution tracks RSP through its own stack bookkeeping.
+ */
+
+import type { PeImage } from "../formats/pe/index.js";
+import { type Code, gpr64, Op, Reg } from "./disasm.js";
+import iced from "./iced.js";
+
+const { Decoder, DecoderOptions, Instruction, InstructionInfoFactory, OpAccess, RegisterExt } = iced;
+
+/** Bit of a 64-bit general-purpose register in a write mask (RAX = bit 0 … R15 = bit 15). */
+export function gprBit(reg64: number): number {
+  const k = reg64 - Reg.RAX;
+  return k >= 0 && k < 16 ? 1 << k : 0;
+}
+
+const WRITES = new Set<number>([
+  OpAccess.Write,
+  OpAccess.CondWrite,
+  OpAccess.ReadWrite,
+  OpAccess.ReadCondWrite,
+]);
+
+/** What iced says about one instruction. */
+interface Facts {
+  /** GPRs written other than through explicit operands (64-bit bits), RSP left out. */
+  implicit: number;
+  /** GPRs written through explicit register operands. */
+  explicit: number;
+  /** Bit k set: operand k is written. */
+  writtenOps: number;
+}
+
+// One instruction and info factory for the process (iced objects are freed by hand, not by GC).
+let shared:
+  | { ins: InstanceType<typeof Instruction>; info: InstanceType<typeof InstructionInfoFactory> }
+  | undefined;
+
+/** iced's register facts for the instruction `bytes` at `rva`. */
+export function instructionWrites(bytes: Uint8Array, rva: number): Facts {
+  shared ??= { ins: new Instruction(), info: new InstructionInfoFactory() };
+  const { ins } = shared;
+  const dec = new Decoder(64, bytes, DecoderOptions.None);
+  try {
+    dec.ip = BigInt(rva);
+    dec.decodeOut(ins);
+  } finally {
+    dec.free();
+  }
+  const info = shared.info.info(ins);
+  try {
+    let writtenOps = 0;
+    const explicitRegs: number[] = [];
+    for (let k = 0; k < ins.opCount; k++) {
+      if (!WRITES.has(info.opAccess(k))) continue;
+      writtenOps |= 1 << k;
+      if (ins.opKind(k) === iced.OpKind.Register) explicitRegs.push(gpr64(ins.opRegister(k)));
+    }
+    let implicit = 0;
+    let explicit = 0;
+    for (const used of info.usedRegisters() as Array<{ register: number; access: number; free(): void }>) {
+      const reg = used.register;
+      const access = used.access;
+      used.free();
+      if (!WRITES.has(access) || !RegisterExt.isGPR(reg)) continue;
+      const full = RegisterExt.fullRegister(reg);
+      // An entry naming a written explicit operand is that operand; any other is implicit.
+      const e = explicitRegs.indexOf(full);
+      if (e >= 0) {
+        explicitRegs.splice(e, 1);
+        explicit |= gprBit(full);
+      } else if (full !== Reg.RSP) implicit |= gprBit(full);
+    }
+    return { implicit, explicit, writtenOps };
+  } finally {
+    info.free();
+  }
+}
+
+/** Legacy prefixes that may precede the opcode (REX, 0x40-0x4f, comes after them). */
+const LEGACY_PREFIXES = new Set([0x66, 0x67, 0xf0, 0xf2, 0xf3, 0x2e, 0x36, 0x3e, 0x26, 0x64, 0x65]);
+
+/**
+ * Register writes of the instructions of one decoded image, computed on demand. iced is asked once
+ * per Code — the explicit operands' registers then come from the columns — and, for Codes with
+ * implicit writes (string instructions among them, whose RCX write depends on a rep prefix), once
+ * per (Code, rep prefix); an instruction writing an operand past the second is asked individually.
+ */
+export class RegisterWrites {
+  /** Per Code: 0 = not asked yet, 1 = explicit writes only, 2 = implicit writes too. */
+  private readonly state = new Uint8Array(1 << 16);
+  /** Per Code × rep (0 none, 1 F3, 2 F2): 1 + written-operand bits (0 = not asked yet), implicit bits. */
+  private readonly ops = new Uint8Array(4 << 16);
+  private readonly implicit = new Uint16Array(4 << 16);
+  private readonly individual = new Map<number, number>();
+
+  constructor(
+    private readonly pe: PeImage,
+    private readonly code: Code,
+  ) {}
+
+  /** Written GPRs of instruction i (bit per 64-bit register, see `gprBit`). */
+  mask(i: number): number {
+    const c = this.code;
+    const icode = c.icode[i]!;
+    let key = icode * 4;
+    let bytes: Uint8Array | undefined;
+    if (this.state[icode] !== 1) {
+      bytes = this.bytesOf(i);
+      if (!bytes) return 0xffff;
+      if (this.state[icode] === 2) key += repOf(bytes);
+      if (this.ops[key] === 0) {
+        const facts = instructionWrites(bytes, c.rva[i]!);
+        if (this.state[icode] === 0) {
+          this.state[icode] = facts.implicit === 0 ? 1 : 2;
+          key += this.state[icode] === 2 ? repOf(bytes) : 0;
+        }
+        this.ops[key] = 1 + facts.writtenOps;
+        this.implicit[key] = facts.implicit;
+      }
+    }
+    const written = this.ops[key]! - 1;
+    if (written > 3) {
+      // An operand past the second is written (its register is not in the columns).
+      let m = this.individual.get(i);
+      if (m === undefined) {
+        bytes ??= this.bytesOf(i);
+        const facts = bytes ? instructionWrites(bytes, c.rva[i]!) : undefined;
+        m = facts ? facts.implicit | facts.explicit : 0xffff;
+        this.individual.set(i, m);
+      }
+      return m;
+    }
+    let m = this.implicit[key]!;
+    if (written & 1 && c.op0[i] === Op.Reg) m |= gprBit(gpr64(c.reg0[i]!));
+    if (written & 2 && c.op1[i] === Op.Reg) m |= gprBit(gpr64(c.reg1[i]!));
+    return m;
+  }
+
+  /** Does instruction i write 64-bit general-purpose register reg (any part of it)? */
+  writes(i: number, reg64: number): boolean {
+    return (this.mask(i) & gprBit(reg64)) !== 0;
+  }
+
+  private bytesOf(i: number): Uint8Array | undefined {
+    const off = this.pe.rvaToOffset(this.code.rva[i]!);
+    const len = this.code.len[i]!;
+    if (off === undefined || off + len > this.pe.bytes.length) return undefined;
+    return this.pe.bytes.subarray(off, off + len);
+  }
+}
+
+/** 1 for an F3 (rep/repe) prefix, 2 for F2 (repne), else 0 (the last one counts, as for the CPU). */
+function repOf(bytes: Uint8Array): number {
+  let rep = 0;
+  for (let k = 0; k < bytes.length && LEGACY_PREFIXES.has(bytes[k]!); k++) {
+    if (bytes[k] === 0xf3) rep = 1;
+    else if (bytes[k] === 0xf2) rep = 2;
+  }
+  return rep;
+}
