@@ -10,6 +10,7 @@ import type { PeImage } from "../formats/pe/index.js";
 import { FormatError } from "../util/errors.js";
 import { type EntryPoint, findEntryPoints } from "./entrypoints.js";
 import { functionAt, functionName } from "./functions.js";
+import { limitLog } from "./limits.js";
 import { type LoadedProgram, loadProgram, type SymbolTable } from "./program.js";
 import { reachTargets } from "./reach.js";
 import { recognizers } from "./recognizers/index.js";
@@ -127,6 +128,8 @@ export function analyzeProgram(program: LoadedProgram, options: AnalyzeOptions =
   };
   const notes: string[] = [];
   const findings = dedupeFindings(recognizers.flatMap((r) => r.find(program.context)));
+  // Budgets the recognizers hit (wrapper callers, value combinations, value search steps).
+  notes.push(...limitLog(program.context.values).notes());
   if (options.kernelNames)
     for (const f of findings) if (f.event.kind === "kernel") nameKernelEvent(f.event, options.kernelNames);
   lap("recognizers");

@@ -9,6 +9,7 @@ import { ownCatalog, symbolsFromPdb } from "../analysis/analyze.js";
 import { type KernelNames, parseKernelNames } from "../analysis/recognizers/kernel.js";
 import { wppCatalogFromPdb } from "../analysis/recognizers/wpp.js";
 import { analyzeSites } from "../analysis/sites.js";
+import { formatSiteJoinSummary, type SiteJoinCounts, siteJoinSummary } from "../catalog/event-sites.js";
 import type { CatalogStore } from "../catalog/store.js";
 import { parsePe } from "../formats/pe/index.js";
 import { findPdbForImage, type ResolvedPdb } from "../symbols/resolve.js";
@@ -25,7 +26,17 @@ export const KERNEL_NAME_TABLES = [
 ] as const;
 
 export type AnalyzeOutcome =
-  | { path: string; status: "analysed"; sites: number; ms: number; pdb?: string }
+  | {
+      path: string;
+      status: "analysed";
+      sites: number;
+      ms: number;
+      pdb?: string;
+      /** Analysis notes (budgets hit, ...), also stored as notes of the image's `files` row. */
+      notes: string[];
+      /** TraceLogging blobs of the image and how many a write site ties to a provider. */
+      traceLogging: { blobs: number; tied: number };
+    }
   | { path: string; status: "skipped"; reason: string }
   | { path: string; status: "failed"; error: string };
 
@@ -107,7 +118,7 @@ export function analyzeFileIntoStore(
       catalog.providers.push(...wpp.providers);
       catalog.events.push(...wpp.events);
     }
-    const sites = analyzeSites(pe, path, bytes, {
+    const { sites, notes, traceLogging } = analyzeSites(pe, path, bytes, {
       catalog,
       ...(opts.pdb ? { symbols: symbolsFromPdb(opts.pdb.pdb) } : {}),
       ...(opts.kernelNames ? { kernelNames: opts.kernelNames } : {}),
@@ -115,8 +126,19 @@ export function analyzeFileIntoStore(
     store.db.transaction(() => {
       store.clearSites(path);
       store.addSites(sites);
+      store.addFileNotes(
+        path,
+        notes.map((n) => `analysis: ${n}`),
+      );
     })();
-    const out: AnalyzeOutcome = { path, status: "analysed", sites: sites.length, ms: performance.now() - t0 };
+    const out: AnalyzeOutcome = {
+      path,
+      status: "analysed",
+      sites: sites.length,
+      ms: performance.now() - t0,
+      notes,
+      traceLogging,
+    };
     if (opts.pdb) out.pdb = opts.pdb.path;
     return out;
   } catch (err) {
@@ -161,6 +183,12 @@ export interface AnalysisSummary {
   /** Where the kernel event names came from, if anywhere. */
   kernelNames?: string;
   elapsedMs: number;
+  /** Analysis notes per image (budgets hit, ...). */
+  notes: Array<{ path: string; note: string }>;
+  /** Per image with TraceLogging blobs: how many of them write sites tie to a provider. */
+  traceLogging: Array<{ path: string; blobs: number; tied: number }>;
+  /** Every stored site of the catalog against its events, per kind (`siteJoinSummary`). */
+  join?: Record<string, SiteJoinCounts>;
 }
 
 /**
@@ -200,6 +228,8 @@ export async function analyzeImagesIntoStore(
     skippedByReason: {},
     failed: [],
     elapsedMs: 0,
+    notes: [],
+    traceLogging: [],
   };
   if (fromCorpus) summary.kernelNames = fromCorpus.dir;
   for (const o of outcomes) {
@@ -207,12 +237,15 @@ export async function analyzeImagesIntoStore(
       summary.analysed++;
       summary.sites += o.sites;
       if (o.pdb) summary.withPdb++;
+      for (const note of o.notes) summary.notes.push({ path: o.path, note });
+      if (o.traceLogging.blobs > 0) summary.traceLogging.push({ path: o.path, ...o.traceLogging });
     } else if (o.status === "skipped") {
       summary.skipped++;
       const reason = o.reason.replace(/^\d+ MiB is/, "size is");
       summary.skippedByReason[reason] = (summary.skippedByReason[reason] ?? 0) + 1;
     } else summary.failed.push({ path: o.path, error: o.error });
   }
+  if (summary.analysed > 0) summary.join = siteJoinSummary(store);
   summary.elapsedMs = performance.now() - t0;
   return { outcomes, summary };
 }
@@ -226,6 +259,16 @@ export function formatAnalysisSummary(s: AnalysisSummary, opts: { listFailures?:
   for (const [reason, n] of Object.entries(s.skippedByReason)) lines.push(`  skipped ${n} × ${reason}`);
   if (opts.listFailures !== false)
     for (const f of s.failed) lines.push(`  analysis failed: ${f.path}: ${f.error}`);
+  if (s.join) lines.push("  code sites of the catalog, per kind:", ...formatSiteJoinSummary(s.join));
+  if (s.traceLogging.length > 0) {
+    lines.push("  TraceLogging event blobs tied to their provider by a write site, per image:");
+    for (const t of s.traceLogging)
+      lines.push(`    ${t.path}: ${t.tied} of ${t.blobs} (${((100 * t.tied) / t.blobs).toFixed(1)}%)`);
+  }
+  if (s.notes.length > 0) {
+    lines.push(`  analysis notes: ${s.notes.length}`);
+    for (const n of s.notes) lines.push(`    ${n.path}: ${n.note}`);
+  }
   return lines.join("\n") + "\n";
 }
 

@@ -14,9 +14,12 @@ interface EventsCliOptions extends TextFilters {
   db: string;
   id?: string;
   format: string;
-  limit: string;
+  limit?: string;
   sites?: boolean;
 }
+
+/** Rows the table shows unless --limit says otherwise (it prints "N of M"). */
+const TABLE_LIMIT = 200;
 
 /** A search row with the number of code sites that write its event. */
 type RowWithSites = EventRow & { sites: number };
@@ -54,7 +57,10 @@ export function register(program: Command): void {
     .option("--text <words>", "full text: every word must appear in names, fields, keywords or message")
     .option("--id <n>", "event id")
     .option("--format <format>", "table | tsv | jsonl", "table")
-    .option("--limit <n>", "maximum rows (-1 = all)", "200")
+    .option(
+      "--limit <n>",
+      `maximum rows (-1 = all; default: ${TABLE_LIMIT} for the table, all for tsv and jsonl)`,
+    )
     .option(
       "--sites",
       "table: also list each event's code sites (binary, function, rva, write API, entry, path)",
@@ -72,23 +78,39 @@ export function register(program: Command): void {
           kind,
           text,
           id: opts.id === undefined ? undefined : wholeNumber("--id", opts.id),
-          limit: wholeNumber("--limit", opts.limit),
+          limit:
+            opts.limit !== undefined
+              ? wholeNumber("--limit", opts.limit)
+              : opts.format === "table"
+                ? TABLE_LIMIT
+                : -1,
         };
         if (!["table", "tsv", "jsonl"].includes(opts.format))
           throw new Error(`--format must be table, tsv or jsonl, not ${opts.format}`);
         const rows = searchEvents(store.db, query);
+        // Rows a limit left out are always said (on stderr for tsv/jsonl, whose stdout is data).
+        const cut = (): void => {
+          if (query.limit === -1 || rows.length < (query.limit ?? 0)) return;
+          const total = countEvents(store.db, query);
+          if (total > rows.length)
+            process.stderr.write(
+              `${rows.length} of ${total} matching events written (--limit ${query.limit}); --limit -1 writes all\n`,
+            );
+        };
         const join = new EventSiteJoin(store);
         const out = process.stdout;
         if (opts.format === "jsonl") {
           // The full record plus the code sites that write it.
           for (const r of rows)
             out.write(JSON.stringify({ ...getEvent(store.db, r.rowid), sites: join.sites(r) }) + "\n");
+          cut();
           return;
         }
         const counted: RowWithSites[] = rows.map((r) => ({ ...r, sites: join.count(r) }));
         if (opts.format === "tsv") {
           out.write(TSV_COLUMNS.join("\t") + "\n");
           for (const r of counted) out.write(TSV_COLUMNS.map((c) => cell(r[c])).join("\t") + "\n");
+          cut();
           return;
         }
         out.write(formatTable(counted));
