@@ -40,6 +40,11 @@ export interface SiteRow {
   };
   depth: number | null;
   callPath: string[];
+  /**
+   * Exported functions on the call path after the entry (API-To-ETW's ExportedCallDepth: how many
+   * other public APIs the path goes through); null when no entry reaches the site.
+   */
+  exportedDepth?: number | null;
   /** The written event's identity (catalog/identity.ts), when the site says enough to know it. */
   eventKey?: string;
   /** Wrapper functions between the site and the API (McTemplate*, logging helpers), outermost first. */
@@ -186,6 +191,8 @@ export function analyzeProgram(program: LoadedProgram, options: AnalyzeOptions =
       rows.push(toRow(f, r.entry.name, r.path.map(name), joiner, name, wrapperNames));
     }
   }
+  const exported = new Set(program.exports.filter((e) => !e.forwarder && e.name).map((e) => e.name!));
+  for (const r of rows) r.exportedDepth = r.callPath.slice(1).filter((fn) => exported.has(fn)).length;
   if (options.shallowest) rows = keepShallowest(rows);
   if (options.unreached ?? !options.entries?.length) {
     for (const f of findings)
