@@ -18,7 +18,7 @@
  * A site's version is sometimes unknown (descriptor built at run time): its key then carries `*`
  * and it joins every version (`siteJoinKeys` of an event includes the `*` form).
  */
-import { TRACE_GROUP_MOF_CATEGORY } from "../analysis/recognizers/kernel.js";
+import { TRACE_GROUP_MOF_CATEGORY } from "../formats/mof/trace-groups.js";
 import type { CatalogEvent, Field } from "./model.js";
 
 /** The parts of an event record identity reads. */
