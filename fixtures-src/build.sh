@@ -56,4 +56,6 @@ node "$here/restore-annotations.mjs" "$tmp/wpp_user.obj" "$out/wpp_user.pdb"
 kernel_sys etw_patterns "$MINGW/lib/libntoskrnl.a"
 # TraceLogging write sites (hand-laid ETW0 metadata, two providers) for the analysis recognizer.
 user_dll tracelogging_sites "$MINGW/lib/libadvapi32.a" "$MINGW/lib/libkernel32.a"
+# One event-write wrapper with 640 callers (no fixed cap on a wrapper's callers).
+kernel_sys wrapper_callers "$MINGW/lib/libntoskrnl.a"
 ls -l "$out"

@@ -487,6 +487,9 @@ describe("tracelogging: registered PE extractor", () => {
     );
     assert.equal(result.events.length, 15);
     assert.equal(result.events[0]!.name, "ProcessInfo");
-    assert.deepEqual(result.events[0]!.keywords, { mask: "0x200000000000", names: [] });
+    assert.deepEqual(result.events[0]!.keywords, {
+      mask: "0x200000000000",
+      names: ["MICROSOFT_KEYWORD_TELEMETRY"],
+    });
   });
 });

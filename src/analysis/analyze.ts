@@ -11,6 +11,7 @@ import { appendAll } from "../util/arrays.js";
 import { FormatError } from "../util/errors.js";
 import { type EntryPoint, findEntryPoints } from "./entrypoints.js";
 import { functionAt, functionName } from "./functions.js";
+import { limitLog } from "./limits.js";
 import { type LoadedProgram, loadProgram, type SymbolTable } from "./program.js";
 import { reachTargets } from "./reach.js";
 import { recognizers } from "./recognizers/index.js";
@@ -40,6 +41,11 @@ export interface SiteRow {
   };
   depth: number | null;
   callPath: string[];
+  /**
+   * Exported functions on the call path after the entry (API-To-ETW's ExportedCallDepth: how many
+   * other public APIs the path goes through); null when no entry reaches the site.
+   */
+  exportedDepth?: number | null;
   /** The written event's identity (catalog/identity.ts), when the site says enough to know it. */
   eventKey?: string;
   /** Wrapper functions between the site and the API (McTemplate*, logging helpers), outermost first. */
@@ -128,6 +134,8 @@ export function analyzeProgram(program: LoadedProgram, options: AnalyzeOptions =
   };
   const notes: string[] = [];
   const findings = dedupeFindings(recognizers.flatMap((r) => r.find(program.context)));
+  // Budgets the recognizers hit (wrapper callers, value combinations, value search steps).
+  notes.push(...limitLog(program.context.values).notes());
   if (options.kernelNames)
     for (const f of findings) if (f.event.kind === "kernel") nameKernelEvent(f.event, options.kernelNames);
   lap("recognizers");
@@ -184,6 +192,8 @@ export function analyzeProgram(program: LoadedProgram, options: AnalyzeOptions =
       rows.push(toRow(f, r.entry.name, r.path.map(name), joiner, name, wrapperNames));
     }
   }
+  const exported = new Set(program.exports.filter((e) => !e.forwarder && e.name).map((e) => e.name!));
+  for (const r of rows) r.exportedDepth = r.callPath.slice(1).filter((fn) => exported.has(fn)).length;
   if (options.shallowest) rows = keepShallowest(rows);
   if (options.unreached ?? !options.entries?.length) {
     for (const f of findings)

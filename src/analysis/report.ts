@@ -64,6 +64,24 @@ function csv(v: string): string {
   return /[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
 }
 
+/** What the reference script writes where it could not resolve a value. */
+const UNRESOLVED = "???";
+
+/**
+ * The TraceLogging helper a write goes through, as the reference names it: the SDK's
+ * `_tlgWriteTransfer` / `_tlgWriteEx` end in the ETW API of the same suffix.
+ */
+function traceLoggingHelper(api: string): string {
+  if (api.endsWith("WriteTransfer")) return "_tlgWriteTransfer";
+  if (api.endsWith("WriteEx")) return "_tlgWriteEx";
+  return api;
+}
+
+/** Rows the api-to-etw CSV leaves out: sites no entry point reaches (the reference starts at entries). */
+export function apiToEtwLeftOut(rows: SiteRow[]): number {
+  return new Set(rows.filter((r) => r.entry === null).map((r) => r.site.rva)).size;
+}
+
 function apiToEtwLine(r: SiteRow): string {
   const e = r.event;
   const n = (v: unknown): string => (v === undefined || v === null ? "" : String(v));
@@ -89,18 +107,24 @@ function apiToEtwLine(r: SiteRow): string {
     handleSymbol = n(e.groupName);
     descriptorSymbol = n(e.hookName);
   } else if (e.kind === "wpp") {
-    // WPP: the message GUID in the provider column, the message number as the id.
-    guid = n(e.messageGuid);
-    id = n(e.messageNumber);
+    // WPP (as the reference script writes it): `WPP_<provider>` as the provider, the message GUID
+    // as the descriptor symbol, the message number as the id, `Flags=n` (MessageFlags) as keyword.
+    guid = `WPP_${r.provider.name ?? r.provider.guid ?? "???"}`;
+    descriptorSymbol = n(e.messageGuid) || UNRESOLVED;
+    id = n(e.messageNumber) || UNRESOLVED;
   } else if (!e.symbol && e.id === undefined) {
-    descriptorSymbol = "";
+    descriptorSymbol = UNRESOLVED;
   }
+  if (!guid) guid = UNRESOLVED;
+  let keyword = n(e.keyword);
+  if (e.kind === "wpp")
+    keyword = e.messageFlags === undefined ? UNRESOLVED : `Flags=${Number(e.messageFlags)}`;
   const cells = [
     r.entry ?? "",
     guid,
     providerSymbol.startsWith('"') ? providerSymbol : csv(providerSymbol),
     csv(handleSymbol),
-    r.writeFunction,
+    e.kind === "tracelogging" ? traceLoggingHelper(r.writeFunction) : r.writeFunction,
     descriptorSymbol.startsWith('"') ? descriptorSymbol : csv(descriptorSymbol),
     id,
     version,
@@ -108,10 +132,10 @@ function apiToEtwLine(r: SiteRow): string {
     n(e.level),
     n(e.opcode),
     task,
-    n(e.keyword),
+    keyword,
     r.site.function,
     n(r.depth),
-    "0",
+    n(r.exportedDepth),
     `[${r.callPath.join("->")}]`,
   ];
   return cells.join(",");

@@ -2,10 +2,13 @@
  * Analysis rows as catalog code sites (`CatalogStore.addSites`), so `events` can show, per event,
  * where it is written and from which entry point.
  */
+
+import type { CatalogEvent } from "../catalog/model.js";
 import { windowsBuild } from "../catalog/readers/pe.js";
 import type { CodeSite } from "../catalog/store.js";
 import type { PeImage } from "../formats/pe/index.js";
 import { type AnalyzeOptions, analyzeImage, ownCatalog, type SiteRow } from "./analyze.js";
+import type { WriteFinding } from "./recognizers/types.js";
 
 /**
  * Sites carry their event's identity (`eventKey`, catalog/identity.ts) and their binary's Windows
@@ -47,13 +50,42 @@ export function rowsToSites(file: string, rows: SiteRow[], build?: string): Code
   });
 }
 
+/** What `scan` keeps of one image's analysis. */
+export interface ImageSites {
+  sites: CodeSite[];
+  /** Analysis notes: budgets hit (limits.ts), entry points not found, ... */
+  notes: string[];
+  /** TraceLogging event blobs of the image, and how many of them a write site ties to a provider. */
+  traceLogging: { blobs: number; tied: number };
+}
+
 /** Analyses one image and returns its sites (for `scan`). */
 export function analyzeSites(
   pe: PeImage,
   file: string,
   bytes: Uint8Array,
   options: AnalyzeOptions = {},
-): CodeSite[] {
-  const report = analyzeImage(pe, { ...options, catalog: options.catalog ?? ownCatalog(pe, file, bytes) });
-  return rowsToSites(file, report.rows, windowsBuild(pe, file));
+): ImageSites {
+  const catalog = options.catalog ?? ownCatalog(pe, file, bytes);
+  const report = analyzeImage(pe, { ...options, catalog });
+  return {
+    sites: rowsToSites(file, report.rows, windowsBuild(pe, file)),
+    notes: report.notes,
+    traceLogging: traceLoggingTies(catalog.events, report.findings),
+  };
+}
+
+/** Share of the image's TraceLogging blobs whose write sites name their provider (from the code). */
+export function traceLoggingTies(
+  events: CatalogEvent[],
+  findings: WriteFinding[],
+): { blobs: number; tied: number } {
+  const blobs = new Set<number>();
+  for (const e of events)
+    if (e.kind === "tracelogging" && e.tracelogging?.blobRva !== undefined) blobs.add(e.tracelogging.blobRva);
+  const tied = new Set<number>();
+  for (const f of findings)
+    if (f.event.kind === "tracelogging" && f.event.eventBlobRva !== undefined && f.provider)
+      if (blobs.has(f.event.eventBlobRva)) tied.add(f.event.eventBlobRva);
+  return { blobs: blobs.size, tied: tied.size };
 }

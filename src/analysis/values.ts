@@ -20,6 +20,7 @@ import {
   functionAt,
 } from "./functions.js";
 import iced from "./iced.js";
+import { limitLog } from "./limits.js";
 import { RegisterWrites } from "./register-writes.js";
 
 export type Value =
@@ -259,11 +260,22 @@ export class ValueResolver {
       seen.add(j);
       if (++steps > MAX_STEPS || --this.budget < 0) {
         out.push({ k: "unknown", why: "budget" });
+        limitLog(this).hit(
+          "value-steps",
+          `a value search stopped after ${MAX_STEPS} instructions (${MAX_QUERY_STEPS} per query): the value is reported unknown`,
+          `0x${w.code.rva[at]!.toString(16)}`,
+        );
         break;
       }
       const dj = dAfter - rspEffect(w.code, j);
       if (!visit(j, dj)) pushPreds(j, dj);
     }
+    if (stack.length > 0 && out.length >= MAX_VALUES)
+      limitLog(this).hit(
+        "value-count",
+        `a value search kept its first ${MAX_VALUES} values; paths with other values were not followed`,
+        `0x${w.code.rva[at]!.toString(16)}`,
+      );
   }
 
   /** Value written to reg by instruction j (which writes it); dj = RSP delta before j. */

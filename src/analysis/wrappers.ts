@@ -6,24 +6,39 @@
 import type { CallGraph } from "./callgraph.js";
 import type { Code } from "./disasm.js";
 import { type FunctionTable, functionAt } from "./functions.js";
+import { limitLog, scaledBudget } from "./limits.js";
 import type { ResolvedCall } from "./recognizers/types.js";
 import { hasParam, normalize, substitute, type Value, type ValueResolver, valueKey } from "./values.js";
 
 export interface WrapperOptions {
   /** Wrapper levels followed upward (default 3). */
   levels?: number;
-  /** Callers examined per wrapper (default 512). */
+  /** Callers examined per wrapper (default: all of them; a wrapper can have thousands of callers). */
   maxCallers?: number;
 }
 
-/** Cartesian product of per-argument value lists, capped. */
-function combos(lists: Value[][], cap: number): Value[][] {
+/** Value combinations of one call's arguments kept (each argument already holds ≤ 16 values). */
+const ARGUMENT_COMBOS = 64;
+/** Value combinations of a wrapper's parameters kept per caller. */
+const CALLER_COMBOS = 16;
+/** Work (resolved calls carried to the next wrapper level) per call edge of the image, and at least. */
+const WORK_PER_EDGE = 4;
+const WORK_FLOOR = 65_536;
+
+/** Cartesian product of per-argument value lists, capped; `onCut` when the cap dropped some. */
+function combos(lists: Value[][], cap: number, onCut: () => void): Value[][] {
   let out: Value[][] = [[]];
+  let cut = false;
   for (const l of lists) {
     const next: Value[][] = [];
-    for (const prefix of out) for (const v of l) if (next.length < cap) next.push([...prefix, v]);
+    for (const prefix of out)
+      for (const v of l) {
+        if (next.length < cap) next.push([...prefix, v]);
+        else cut = true;
+      }
     out = next;
   }
+  if (cut) onCut();
   return out;
 }
 
@@ -37,11 +52,20 @@ export function resolveArguments(
   options: WrapperOptions = {},
 ): ResolvedCall[] {
   const levels = options.levels ?? 3;
-  const maxCallers = options.maxCallers ?? 512;
+  const maxCallers = options.maxCallers ?? Number.POSITIVE_INFINITY;
+  const limits = limitLog(values);
+  const at = `0x${code.rva[site]!.toString(16)}`;
   const initial = combos(
     args.map((n) => values.argument(site, n).map(normalize)),
-    64,
+    ARGUMENT_COMBOS,
+    () =>
+      limits.hit(
+        "argument-combinations",
+        `argument value combinations of a call kept to ${ARGUMENT_COMBOS}`,
+        at,
+      ),
   ).map((vs) => ({ values: vs, chain: [site] }));
+  let work = scaledBudget(graph, WORK_PER_EDGE, WORK_FLOOR);
   const out: ResolvedCall[] = [];
   const seen = new Set<string>();
   const emit = (r: ResolvedCall): void => {
@@ -61,16 +85,34 @@ export function resolveArguments(
       }
       const fn = functionAt(functions, code.rva[r.chain[0]!]!);
       const callers = fn ? (graph.callers.get(fn.rva) ?? []) : [];
-      if (callers.length === 0 || callers.length > maxCallers) {
+      if (callers.length === 0) {
         emit(r);
         continue;
       }
+      if (callers.length > maxCallers || work < callers.length) {
+        limits.hit(
+          "wrapper-callers",
+          callers.length > maxCallers
+            ? `wrappers with more than ${maxCallers} callers left unresolved (the caller's option maxCallers)`
+            : "wrapper callers left unresolved: the work budget (4 per call edge of the image) ran out",
+          at,
+        );
+        emit(r);
+        continue;
+      }
+      work -= callers.length;
       const needed = new Set<number>();
       for (const v of r.values) collectParams(v, needed);
       for (const c of callers) {
         const paramList = [...needed];
         const perParam = paramList.map((n) => values.argument(c.index, n).map(normalize));
-        for (const combo of combos(perParam, 16)) {
+        const cut = () =>
+          limits.hit(
+            "caller-combinations",
+            `parameter value combinations of a wrapper's caller kept to ${CALLER_COMBOS}`,
+            `0x${code.rva[c.index]!.toString(16)}`,
+          );
+        for (const combo of combos(perParam, CALLER_COMBOS, cut)) {
           const map = new Map<number, Value>(paramList.map((n, i) => [n, combo[i]!]));
           next.push({
             values: r.values.map((v) => normalize(substitute(v, (n) => map.get(n) ?? { k: "param", n }))),

@@ -10,7 +10,7 @@
  * attribute (fields, keywords, level, opcode, task, channel, name, message).
  */
 import { appendAll } from "../util/arrays.js";
-import { eventFamily } from "./identity.js";
+import { eventFamily, traceLoggingProviderPart } from "./identity.js";
 import type { CatalogEvent, Field } from "./model.js";
 import { globToLike } from "./search.js";
 import type { CatalogStore } from "./store.js";
@@ -39,8 +39,22 @@ export interface DiffEntry {
 
 type ProviderEvents = { kind: string; name: string; guid: string; events: CatalogEvent[] };
 
+/** Provider group of an event; TraceLogging by the metadata's provider (identity.ts), not the code's. */
 function providerKey(ev: CatalogEvent): string {
+  if (ev.kind === "tracelogging") return `tracelogging|${traceLoggingProviderPart(ev)}`;
   return `${ev.kind}|${ev.provider.guid || ev.provider.name.toLowerCase()}`;
+}
+
+/**
+ * TraceLogging events of images with several providers: only the code says which provider writes
+ * them, and that can differ between two analyses of byte-identical metadata, so they are compared
+ * as one group.
+ */
+const CODE_TIED = "(TraceLogging provider known only from the code)";
+
+function providerOf(ev: CatalogEvent): { name: string; guid: string } {
+  if (ev.kind === "tracelogging" && traceLoggingProviderPart(ev) === "") return { name: CODE_TIED, guid: "" };
+  return ev.provider;
 }
 
 function groupByProvider(events: Iterable<CatalogEvent>): Map<string, ProviderEvents> {
@@ -48,7 +62,10 @@ function groupByProvider(events: Iterable<CatalogEvent>): Map<string, ProviderEv
   for (const ev of events) {
     const k = providerKey(ev);
     let p = out.get(k);
-    if (!p) out.set(k, (p = { kind: ev.kind, name: ev.provider.name, guid: ev.provider.guid, events: [] }));
+    if (!p) {
+      const { name, guid } = providerOf(ev);
+      out.set(k, (p = { kind: ev.kind, name, guid, events: [] }));
+    }
     p.events.push(ev);
   }
   return out;
@@ -70,33 +87,129 @@ function fieldType(f: Field): string {
   return f.outType ? `${f.inType}/${f.outType}` : f.inType;
 }
 
+/** Same type: input types equal, and output types too where both sides write one. */
+function sameType(a: Field, b: Field): boolean {
+  return a.inType === b.inType && (!a.outType || !b.outType || a.outType === b.outType);
+}
+
 /** Field-level differences (by path): added, removed, type changed. */
 export function diffFields(
   oldFields: Field[],
   newFields: Field[],
 ): Array<{ change: DiffChange; path: string; old?: string; new?: string }> {
-  const o = new Map(flattenFields(oldFields).map((f) => [f.path, fieldType(f.field)]));
-  const n = new Map(flattenFields(newFields).map((f) => [f.path, fieldType(f.field)]));
+  const o = new Map(flattenFields(oldFields).map((f) => [f.path, f.field]));
+  const n = new Map(flattenFields(newFields).map((f) => [f.path, f.field]));
+  // A struct that one side lists without members (manifests rebuilt through TDH print a struct as
+  // one <data> whose inType is the struct's start index): its members are unknown there, not gone.
+  const opaque = (a: Map<string, Field>, b: Map<string, Field>) => {
+    for (const [path, f] of a)
+      if (f.fields?.length) {
+        const other = b.get(path);
+        if (other && !other.fields?.length && other.inType !== "win:Struct") {
+          for (const k of [...a.keys()]) if (k.startsWith(`${path}.`)) a.delete(k);
+          a.delete(path);
+          b.delete(path);
+        }
+      }
+  };
+  opaque(o, n);
+  opaque(n, o);
   const out: Array<{ change: DiffChange; path: string; old?: string; new?: string }> = [];
-  for (const [path, type] of n) {
+  for (const [path, field] of n) {
     const was = o.get(path);
-    if (was === undefined) out.push({ change: "added", path, new: type });
-    else if (was !== type) out.push({ change: "changed", path, old: was, new: type });
+    if (was === undefined) out.push({ change: "added", path, new: fieldType(field) });
+    else if (!sameType(was, field))
+      out.push({ change: "changed", path, old: fieldType(was), new: fieldType(field) });
   }
-  for (const [path, type] of o) if (!n.has(path)) out.push({ change: "removed", path, old: type });
+  for (const [path, field] of o)
+    if (!n.has(path)) out.push({ change: "removed", path, old: fieldType(field) });
   return out;
 }
 
-const ATTRIBUTES: Array<[string, (e: CatalogEvent) => string]> = [
-  ["name", (e) => e.name],
-  ["keywords", (e) => [...e.keywords.names].sort().join(" ") || e.keywords.mask],
-  ["keyword_mask", (e) => e.keywords.mask],
-  ["level", (e) => e.level?.name ?? String(e.level?.value ?? "")],
-  ["opcode", (e) => e.opcode?.name ?? String(e.opcode?.value ?? "")],
-  ["task", (e) => e.task?.name ?? String(e.task?.value ?? "")],
-  ["channel", (e) => e.channel?.name ?? String(e.channel?.value ?? "")],
-  ["message", (e) => e.message ?? ""],
-];
+/** Keyword bits 48–63 are reserved: winmeta keywords (48–55) and the event's channels (56–63). */
+const RESERVED_KEYWORD_BITS = 0xffff000000000000n;
+
+function mask(e: CatalogEvent): bigint {
+  try {
+    return BigInt(e.keywords.mask);
+  } catch {
+    return 0n;
+  }
+}
+
+const hex = (v: bigint): string => `0x${v.toString(16)}`;
+
+/** A value with its spelling: the value is compared, the name only shown. */
+function named(n: { value: number; name?: string } | undefined): { value: number; text: string } {
+  const value = n?.value ?? 0; // an absent opcode/level/task/channel is 0 on the wire
+  return { value, text: n?.name ? `${n.name} (${value})` : String(value) };
+}
+
+/**
+ * What one side of a provider says at all: a manifest rebuilt from the registry has no channels
+ * (and so no channel keyword bits) and no messages; "unknown" on one side is not a change.
+ */
+interface SideFacts {
+  channels: boolean;
+  /** mc writes the reserved bits into compiled descriptors; XML keywords never carry them. */
+  reservedBits: boolean;
+  messages: boolean;
+}
+
+function sideFacts(events: CatalogEvent[]): SideFacts {
+  return {
+    channels: events.some((e) => e.channel !== undefined),
+    reservedBits: events.some((e) => (mask(e) & RESERVED_KEYWORD_BITS) !== 0n),
+    messages: events.some((e) => !!e.message),
+  };
+}
+
+/** Event names compared without case and `_` (`XStart` from task + opcode = symbol `X_Start`). */
+const nameMeaning = (n: string): string => n.replace(/_/g, "").toLowerCase();
+
+/**
+ * Attributes compared by meaning: numbers, not their spelling (`win:Info` = `win:Informational` =
+ * absent opcode 0); the provider's keyword bits apart from the reserved bits; keyword names only
+ * where both sides name them (winmeta names left out: they are reserved bits).
+ */
+function attributeChanges(
+  was: CatalogEvent,
+  ev: CatalogEvent,
+  oldSide: SideFacts,
+  newSide: SideFacts,
+): Array<{ item: string; old: string; new: string }> {
+  const out: Array<{ item: string; old: string; new: string }> = [];
+  const both = (k: keyof SideFacts) => oldSide[k] && newSide[k];
+  if (nameMeaning(was.name) !== nameMeaning(ev.name)) out.push({ item: "name", old: was.name, new: ev.name });
+  const ownNames = (e: CatalogEvent) =>
+    e.keywords.names
+      .filter((n) => !n.startsWith("win:"))
+      .sort()
+      .join(" ");
+  if (ownNames(was) && ownNames(ev) && ownNames(was) !== ownNames(ev))
+    out.push({ item: "keywords", old: ownNames(was), new: ownNames(ev) });
+  const low = (e: CatalogEvent) => mask(e) & ~RESERVED_KEYWORD_BITS;
+  if (low(was) !== low(ev)) out.push({ item: "keyword_mask", old: hex(low(was)), new: hex(low(ev)) });
+  if (both("reservedBits")) {
+    const high = (e: CatalogEvent) => mask(e) & RESERVED_KEYWORD_BITS;
+    if (high(was) !== high(ev))
+      out.push({ item: "reserved_keyword_bits", old: hex(high(was)), new: hex(high(ev)) });
+  }
+  const items: Array<[string, (e: CatalogEvent) => { value: number; name?: string } | undefined]> = [
+    ["level", (e) => e.level],
+    ["opcode", (e) => e.opcode],
+    ["task", (e) => e.task],
+  ];
+  if (both("channels")) items.push(["channel", (e) => e.channel]);
+  for (const [item, get] of items) {
+    const a = named(get(was));
+    const b = named(get(ev));
+    if (a.value !== b.value) out.push({ item, old: a.text, new: b.text });
+  }
+  if (both("messages") && (was.message ?? "") !== (ev.message ?? ""))
+    out.push({ item: "message", old: was.message ?? "", new: ev.message ?? "" });
+  return out;
+}
 
 export function diffEvents(
   oldEvents: Iterable<CatalogEvent>,
@@ -117,7 +230,8 @@ export function diffEvents(
       });
       continue;
     }
-    if (op.name !== np.name)
+    // A source without a provider name (Win7 WEVT_TEMPLATE) does not rename it.
+    if (op.name && np.name && op.name !== np.name)
       out.push({
         change: "changed",
         subject: "provider",
@@ -144,6 +258,8 @@ function diffProviderEvents(op: ProviderEvents, np: ProviderEvents): DiffEntry[]
   const out: DiffEntry[] = [];
   const oldE = groupByEvent(op.events);
   const newE = groupByEvent(np.events);
+  const oldFacts = sideFacts(op.events);
+  const newFacts = sideFacts(np.events);
   const at = (ev: CatalogEvent) => ({
     kind: np.kind,
     provider: np.name,
@@ -179,20 +295,16 @@ function diffProviderEvents(op: ProviderEvents, np: ProviderEvents): DiffEntry[]
         continue;
       }
       for (const f of diffFields(was.fields, ev.fields)) out.push(fieldEntry(at(ev), f, ""));
-      for (const [item, get] of ATTRIBUTES) {
-        const a = get(was);
-        const b = get(ev);
-        if (a !== b)
-          out.push({
-            change: "changed",
-            subject: "attribute",
-            ...at(ev),
-            item,
-            old: a,
-            new: b,
-            detail: `${label(ev)} ${item}: ${a || "(none)"} → ${b || "(none)"}`,
-          });
-      }
+      for (const { item, old: a, new: b } of attributeChanges(was, ev, oldFacts, newFacts))
+        out.push({
+          change: "changed",
+          subject: "attribute",
+          ...at(ev),
+          item,
+          old: a,
+          new: b,
+          detail: `${label(ev)} ${item}: ${a || "(none)"} → ${b || "(none)"}`,
+        });
     }
     for (const [version, ev] of ov)
       if (!nv.has(version))

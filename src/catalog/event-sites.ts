@@ -170,3 +170,62 @@ export function shallowestPerSite(sites: CodeSite[]): WriteSiteSummary[] {
       a.site.file < b.site.file ? -1 : a.site.file > b.site.file ? 1 : a.site.rva - b.site.rva,
     );
 }
+
+/** How the stored write sites of one kind meet the catalog (`siteJoinSummary`). */
+export interface SiteJoinCounts {
+  /** Distinct write sites (binary + RVA + event) stored; a site reached from several entries counts once. */
+  stored: number;
+  /** Sites whose event is in the catalog (same identity, within the build rule). */
+  joined: number;
+  /** Sites whose event identity the analysis knows but no catalog event of that build has. */
+  notInCatalog: number;
+  /** Sites whose event the analysis could not identify (descriptor or blob unresolved). */
+  unidentified: number;
+}
+
+/**
+ * Per site kind: write sites stored, joined to a catalog event, naming an event the catalog lacks,
+ * or not identified — the same join (`siteJoinKeys` + `buildsJoin`) as `events --sites`.
+ */
+export function siteJoinSummary(store: CatalogStore): Record<string, SiteJoinCounts> {
+  // Join key → builds of the events having it ("" = an event without a build: joins every site).
+  const builds = new Map<string, Set<string>>();
+  for (const ev of store.events()) {
+    const build = ev.provenance.build ?? "";
+    for (const k of siteJoinKeys(ev)) {
+      let set = builds.get(k);
+      if (!set) builds.set(k, (set = new Set()));
+      set.add(build);
+    }
+  }
+  const out: Record<string, SiteJoinCounts> = {};
+  const rows = store.db
+    .prepare(
+      `SELECT DISTINCT coalesce(event_kind, '') AS kind, file, rva, event_key AS k, build AS b FROM sites`,
+    )
+    .iterate() as IterableIterator<{ kind: string; k: string | null; b: string | null }>;
+  for (const r of rows) {
+    const c = (out[r.kind] ??= { stored: 0, joined: 0, notInCatalog: 0, unidentified: 0 });
+    c.stored++;
+    if (r.k === null) {
+      c.unidentified++;
+      continue;
+    }
+    const set = builds.get(r.k);
+    if (set && (set.has("") || (r.b !== null && set.has(r.b)))) c.joined++;
+    else c.notInCatalog++;
+  }
+  return out;
+}
+
+/** `siteJoinSummary` as text lines. */
+export function formatSiteJoinSummary(counts: Record<string, SiteJoinCounts>): string[] {
+  const pct = (n: number, of: number) => (of === 0 ? "0%" : `${((100 * n) / of).toFixed(1)}%`);
+  return Object.entries(counts)
+    .sort((a, b) => b[1].stored - a[1].stored)
+    .map(
+      ([kind, c]) =>
+        `    ${kind || "(unknown)"}: ${c.stored} write sites; ${c.joined} (${pct(c.joined, c.stored)}) joined to a catalog event, ` +
+        `${c.notInCatalog} name an event the catalog lacks, ${c.unidentified} not identified`,
+    );
+}

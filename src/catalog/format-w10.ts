@@ -4,7 +4,8 @@
  * - `event(fields)`: event name, then `(Type Name, Type Name, ...)`; Type is the manifest inType
  *   without the `win:` prefix (UInt32, UnicodeString, HexInt32, GUID, Struct...); struct members and
  *   counts are not shown; no fields gives `Name()`.
- * - opcode / task: display names (message text without spaces, else the name without `win:`);
+ * - opcode / task: display names (message text without spaces, else the name without `win:`; the
+ *   opcode without the `Task:` prefix of task-scoped opcodes); an unresolved `$(string.X)` message is empty;
  *   level: name without `win:` ("Informational"); empty when absent.
  * - keywords: the event's keyword names separated by single spaces, as spelled in the manifest.
  * - MOF rows: category is the event class GUID in braces; types are the MOF types capitalised
@@ -61,6 +62,11 @@ export function w10EventSignature(ev: Pick<CatalogEvent, "name" | "fields" | "ki
   return `${ev.name}(${ev.fields.map((f) => `${w10FieldType(f, ev.kind)} ${f.name}`).join(", ")})`;
 }
 
+/** A message that is only an unresolved `$(string.Id)` reference is no message (as that catalog shows it). */
+function resolvedMessage(message: string | undefined): string {
+  return !message || /^\$\(string\.[^)]*\)$/.test(message.trim()) ? "" : message;
+}
+
 /** One manifest-layout row (columns W10_MANIFEST_COLUMNS), cells already TSV-safe. */
 export function formatManifestRowW10(ev: CatalogEvent): string[] {
   return [
@@ -68,12 +74,14 @@ export function formatManifestRowW10(ev: CatalogEvent): string[] {
     String(ev.id),
     String(ev.version),
     w10EventSignature(ev),
-    w10DisplayName(ev.opcode) || (ev.opcode && ev.opcode.value !== 0 ? `opcode_${ev.opcode.value}` : ""),
+    // Task-scoped opcodes are named `Task:Opcode` in manifests; the opcode column shows the opcode.
+    w10DisplayName(ev.opcode).replace(/^.*:/, "") ||
+      (ev.opcode && ev.opcode.value !== 0 ? `opcode_${ev.opcode.value}` : ""),
     ev.keywords.names.join(" "),
     w10DisplayName(ev.task),
     stripWin(ev.level?.name),
     ev.channel?.name ?? "",
-    ev.message ?? "",
+    resolvedMessage(ev.message),
   ].map(tsvCell);
 }
 

@@ -537,6 +537,16 @@ export class CatalogStore {
     )();
   }
 
+  /** Sets a stored file's `analysis: ` notes (the analysis of a binary, after its read). */
+  addFileNotes(path: string, notes: string[]): void {
+    const file = this.getFile(path);
+    if (!file) return;
+    this.stmt("UPDATE files SET notes = ? WHERE path = ?").run(
+      JSON.stringify([...file.notes.filter((n) => !n.startsWith("analysis: ")), ...notes]),
+      path,
+    );
+  }
+
   /** Removes a file and everything read from it. */
   removeFile(path: string): void {
     this.stmt("DELETE FROM files WHERE path = ?").run(path);

@@ -8,7 +8,8 @@ import { fileURLToPath } from "node:url";
 import { analyzeImage, ownCatalog, symbolsFromPdb } from "../analysis/analyze.js";
 import { summarizeModule } from "../analysis/link/module.js";
 import { type KernelNames, parseKernelNames } from "../analysis/recognizers/kernel.js";
-import { rowsToSites } from "../analysis/sites.js";
+import { rowsToSites, traceLoggingTies } from "../analysis/sites.js";
+import { formatSiteJoinSummary, type SiteJoinCounts, siteJoinSummary } from "../catalog/event-sites.js";
 import { windowsBuild } from "../catalog/readers/pe.js";
 import { wppEventsFromPdb } from "../catalog/readers/wpp.js";
 import type { CatalogStore } from "../catalog/store.js";
@@ -32,7 +33,17 @@ export const KERNEL_NAME_TABLES = [
 ] as const;
 
 export type AnalyzeOutcome =
-  | { path: string; status: "analysed"; sites: number; ms: number; pdb?: string }
+  | {
+      path: string;
+      status: "analysed";
+      sites: number;
+      ms: number;
+      pdb?: string;
+      /** Analysis notes (budgets hit, ...), also stored as notes of the image's `files` row. */
+      notes: string[];
+      /** TraceLogging blobs of the image and how many a write site ties to a provider. */
+      traceLogging: { blobs: number; tied: number };
+    }
   | { path: string; status: "skipped"; reason: string }
   | { path: string; status: "failed"; error: string };
 
@@ -134,8 +145,19 @@ export function analyzeFileIntoStore(
       store.addSites(sites);
       if (module) storeModule(store, module);
       else clearModule(store, path);
+      store.addFileNotes(
+        path,
+        report.notes.map((n) => `analysis: ${n}`),
+      );
     })();
-    const out: AnalyzeOutcome = { path, status: "analysed", sites: sites.length, ms: performance.now() - t0 };
+    const out: AnalyzeOutcome = {
+      path,
+      status: "analysed",
+      sites: sites.length,
+      ms: performance.now() - t0,
+      notes: report.notes,
+      traceLogging: traceLoggingTies(catalog.events, report.findings),
+    };
     if (opts.pdb) out.pdb = opts.pdb.path;
     return out;
   } catch (err) {
@@ -184,6 +206,12 @@ export interface AnalysisSummary {
   /** Builds linked after the analysis. */
   linked?: LinkSummary[];
   elapsedMs: number;
+  /** Analysis notes per image (budgets hit, ...). */
+  notes: Array<{ path: string; note: string }>;
+  /** Per image with TraceLogging blobs: how many of them write sites tie to a provider. */
+  traceLogging: Array<{ path: string; blobs: number; tied: number }>;
+  /** Every stored site of the catalog against its events, per kind (`siteJoinSummary`). */
+  join?: Record<string, SiteJoinCounts>;
 }
 
 /**
@@ -224,6 +252,8 @@ export async function analyzeImagesIntoStore(
     skippedByReason: {},
     failed: [],
     elapsedMs: 0,
+    notes: [],
+    traceLogging: [],
   };
   if (fromCorpus) summary.kernelNames = fromCorpus.dir;
   for (const o of outcomes) {
@@ -231,6 +261,8 @@ export async function analyzeImagesIntoStore(
       summary.analysed++;
       summary.sites += o.sites;
       if (o.pdb) summary.withPdb++;
+      for (const note of o.notes) summary.notes.push({ path: o.path, note });
+      if (o.traceLogging.blobs > 0) summary.traceLogging.push({ path: o.path, ...o.traceLogging });
     } else if (o.status === "skipped") {
       summary.skipped++;
       const reason = o.reason.replace(/^\d+ MiB is/, "size is");
@@ -238,6 +270,7 @@ export async function analyzeImagesIntoStore(
     } else summary.failed.push({ path: o.path, error: o.error });
   }
   if (opts.link !== false && files.length > 0) summary.linked = linkBuildsInStore(store);
+  if (summary.analysed > 0) summary.join = siteJoinSummary(store);
   summary.elapsedMs = performance.now() - t0;
   return { outcomes, summary };
 }
@@ -256,6 +289,16 @@ export function formatAnalysisSummary(s: AnalysisSummary, opts: { listFailures?:
     );
   if (opts.listFailures !== false)
     for (const f of s.failed) lines.push(`  analysis failed: ${f.path}: ${f.error}`);
+  if (s.join) lines.push("  code sites of the catalog, per kind:", ...formatSiteJoinSummary(s.join));
+  if (s.traceLogging.length > 0) {
+    lines.push("  TraceLogging event blobs tied to their provider by a write site, per image:");
+    for (const t of s.traceLogging)
+      lines.push(`    ${t.path}: ${t.tied} of ${t.blobs} (${((100 * t.tied) / t.blobs).toFixed(1)}%)`);
+  }
+  if (s.notes.length > 0) {
+    lines.push(`  analysis notes: ${s.notes.length}`);
+    for (const n of s.notes) lines.push(`    ${n.path}: ${n.note}`);
+  }
   return lines.map(printable).join("\n") + "\n";
 }
 

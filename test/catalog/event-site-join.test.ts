@@ -238,3 +238,20 @@ test("events --sites prints each line once when the same event comes from severa
   assert.equal(lines.length, 6, table);
   assert.equal(new Set(lines).size, lines.length);
 });
+
+test("events --format tsv|jsonl write every row unless --limit; a limit that cuts says so on stderr", () => {
+  const db = join(dir, "kernel.db"); // 569 MOF events, from the kernel test above
+  const all = (format: string, ...more: string[]) =>
+    spawnSync(process.execPath, [cli, "events", "--db", db, "--kind", "mof", "--format", format, ...more], {
+      encoding: "utf8",
+      maxBuffer: 64 << 20,
+    });
+  const tsv = all("tsv");
+  assert.equal(tsv.stdout.trimEnd().split("\n").length - 1, 569);
+  assert.equal(tsv.stderr, "");
+  assert.equal(jsonl(all("jsonl").stdout).length, 569);
+  const cut = all("jsonl", "--limit", "10");
+  assert.equal(jsonl(cut.stdout).length, 10);
+  assert.match(cut.stderr, /^10 of 569 matching events written \(--limit 10\); --limit -1 writes all\n$/);
+  assert.match(run("events", "--db", db, "--kind", "mof"), /\n200 of 569 matching events\n/);
+});

@@ -20,6 +20,7 @@ import {
 } from "../../formats/tracelogging/index.js";
 import { Flow, gpr64, M, Op, Reg } from "../disasm.js";
 import { functionAt } from "../functions.js";
+import { limitLog, scaledBudget } from "../limits.js";
 import { normalize, type Value } from "../values.js";
 import { resolveArguments } from "../wrappers.js";
 import { findingAt } from "./finding.js";
@@ -39,8 +40,9 @@ export const TRACELOGGING_WRITE_APIS = [
 const BACK_SCAN = 160;
 /** Caller levels followed upward to find the event blob of a helper. */
 const CALLER_LEVELS = 3;
-/** Callers examined per helper. */
-const MAX_CALLERS = 8192;
+/** Callers examined, per call edge of the image (and at least), when looking upward for a blob. */
+const CALLERS_PER_EDGE = 2;
+const CALLERS_FLOOR = 65_536;
 
 const infoCache = new WeakMap<PeImage, TraceLoggingInfo>();
 
@@ -140,9 +142,14 @@ export const traceLoggingRecognizer: WriteRecognizer = {
       const sites = ctx.callsTo(api);
       const apiCalls = new Set(sites.map((s) => s.index));
       for (const site of sites) {
-        for (const call of resolveArguments(ctx.code, ctx.functions, ctx.graph, ctx.values, site.index, [0], {
-          maxCallers: MAX_CALLERS,
-        })) {
+        for (const call of resolveArguments(
+          ctx.code,
+          ctx.functions,
+          ctx.graph,
+          ctx.values,
+          site.index,
+          [0],
+        )) {
           const handle = normalize(call.values[0]!);
           const provider = providerOfHandle(ctx.pe, info, handle, pointerVariables());
           // A handle registered by EventRegister/EtwRegister is a manifest provider's: not ours.
@@ -200,12 +207,21 @@ function eventsForChain(
   }
   const out: EventHit[] = [];
   let frontier: number[][] = [chain];
+  let work = scaledBudget(ctx.graph, CALLERS_PER_EDGE, CALLERS_FLOOR);
   for (let level = 0; level < CALLER_LEVELS && frontier.length > 0; level++) {
     const next: number[][] = [];
     for (const ch of frontier) {
       const fn = functionAt(ctx.functions, ctx.code.rva[ch[0]!]!);
       const callers = fn ? (ctx.graph.callers.get(fn.rva) ?? []) : [];
-      if (callers.length > MAX_CALLERS) continue;
+      if (callers.length > work) {
+        limitLog(ctx.values).hit(
+          "tracelogging-blob-callers",
+          "callers of a TraceLogging helper not searched for event blobs: the work budget (2 per call edge) ran out",
+          `0x${ctx.code.rva[ch[0]!]!.toString(16)}`,
+        );
+        continue;
+      }
+      work -= callers.length;
       for (const c of callers) {
         if (ch.includes(c.index)) continue; // recursion
         const extended = [c.index, ...ch];

@@ -35,6 +35,21 @@ export const traceLoggingExtractor: PeExtractor = {
   },
 };
 
+/**
+ * Keyword bits TraceLoggingProvider.h / the Windows SDK name for every TraceLogging provider
+ * (telemetry privacy tags): named so keyword search and exports can use them.
+ */
+const WELL_KNOWN_KEYWORDS: Array<[bigint, string]> = [
+  [0x0000200000000000n, "MICROSOFT_KEYWORD_TELEMETRY"],
+  [0x0000400000000000n, "MICROSOFT_KEYWORD_MEASURES"],
+  [0x0000800000000000n, "MICROSOFT_KEYWORD_CRITICAL_DATA"],
+];
+
+export function wellKnownKeywordNames(keyword: bigint | number): string[] {
+  const k = BigInt(keyword);
+  return WELL_KNOWN_KEYWORDS.filter(([bit]) => (k & bit) !== 0n).map(([, name]) => name);
+}
+
 export function providerRef(p: TraceLoggingProvider): ProviderRef {
   return {
     name: p.name,
@@ -78,7 +93,7 @@ export function traceLoggingToCatalog(
       level: named(e.level, winmetaLevelByValue),
       opcode: named(e.opcode, winmetaOpcodeByValue),
       ...(e.task !== undefined ? { task: { value: e.task } } : {}),
-      keywords: { mask: maskToHex(e.keyword), names: [] },
+      keywords: { mask: maskToHex(e.keyword), names: wellKnownKeywordNames(e.keyword) },
       name: e.name,
       fields: e.fields.map(toField),
       provenance: { file, source: "tracelogging", ...at(e.blobRva) },

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { analyzeImage, ownCatalog, symbolsFromPdb } from "../../analysis/analyze.js";
-import { FORMATS, formatRows, type ReportFormat } from "../../analysis/report.js";
+import { apiToEtwLeftOut, FORMATS, formatRows, type ReportFormat } from "../../analysis/report.js";
 import { rowsToSites } from "../../analysis/sites.js";
 import { mergeResults, type SourceResult } from "../../catalog/model.js";
 import { readers } from "../../catalog/readers/index.js";
@@ -131,6 +131,13 @@ export function register(program: Command): void {
       if (showProgress) process.stderr.write("\r\x1b[K");
       for (const n of report.notes) process.stderr.write(`note: ${n}\n`);
       process.stdout.write(formatRows(report.rows, opts.format as ReportFormat));
+      if (opts.format === "api-to-etw") {
+        const leftOut = apiToEtwLeftOut(report.rows);
+        if (leftOut > 0)
+          process.stderr.write(
+            `note: ${leftOut} write sites no entry point reaches are not in the api-to-etw CSV (--format jsonl lists them with entry null)\n`,
+          );
+      }
       if (store) {
         try {
           store.clearSites(file);

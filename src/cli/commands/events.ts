@@ -19,13 +19,15 @@ interface EventsCliOptions extends TextFilters {
   db: string;
   id?: string;
   format: string;
-  limit: string;
+  limit?: string;
   sites?: boolean;
   api?: string;
   mode?: string;
   desc?: boolean;
 }
 
+/** Rows the table shows unless --limit says otherwise (it prints "N of M"). */
+const TABLE_LIMIT = 200;
 /** How many entry APIs `reachedFrom` lists per event in jsonl (`reachedFromTotal` has the count). */
 const REACHED_FROM_LIMIT = 20;
 
@@ -56,7 +58,10 @@ export function register(program: Command): void {
     .option("--desc", "with --sort: descending")
     .option("--id <n>", "event id")
     .option("--format <format>", "table | tsv | jsonl", "table")
-    .option("--limit <n>", "maximum rows (-1 = all)", "200")
+    .option(
+      "--limit <n>",
+      `maximum rows (-1 = all; default: ${TABLE_LIMIT} for the table, all for tsv and jsonl)`,
+    )
     .option("--api <glob>", "only events an entry API reaches across the modules of its build (see reach)")
     .option("--mode <mode>", "only events written in kernel or user mode (linked catalogs)")
     .option(
@@ -79,7 +84,12 @@ export function register(program: Command): void {
           sort,
           desc,
           id: opts.id === undefined ? undefined : wholeNumber("--id", opts.id),
-          limit: wholeNumber("--limit", opts.limit),
+          limit:
+            opts.limit !== undefined
+              ? wholeNumber("--limit", opts.limit)
+              : opts.format === "table"
+                ? TABLE_LIMIT
+                : -1,
         };
         if (!["table", "tsv", "jsonl"].includes(opts.format))
           throw new Error(`--format must be table, tsv or jsonl, not ${opts.format}`);
@@ -103,6 +113,15 @@ export function register(program: Command): void {
           if (query.limit !== undefined && query.limit >= 0) rows = rows.slice(0, query.limit);
         }
         const out = process.stdout;
+        // Rows a limit left out are always said (on stderr for tsv/jsonl, whose stdout is data).
+        const cut = (): void => {
+          if (query.limit === -1 || rows.length < (query.limit ?? 0)) return;
+          const total = filteredTotal ?? countEvents(store.db, query);
+          if (total > rows.length)
+            process.stderr.write(
+              `${rows.length} of ${total} matching events written (--limit ${query.limit}); --limit -1 writes all\n`,
+            );
+        };
         if (opts.format === "jsonl") {
           // The full record plus the code sites that write it, its mode and (linked builds) the
           // entry APIs reaching it: a bounded list, reachedFromTotal says how many there are.
@@ -117,12 +136,14 @@ export function register(program: Command): void {
             }
             out.write(JSON.stringify(line) + "\n");
           }
+          cut();
           return;
         }
         const counted: RowWithSites[] = rows.map((r) => ({ ...r, sites: join.count(r) }));
         if (opts.format === "tsv") {
           out.write(TSV_COLUMNS.join("\t") + "\n");
           for (const r of counted) out.write(TSV_COLUMNS.map((c) => cell(r[c])).join("\t") + "\n");
+          cut();
           return;
         }
         out.write(formatTable(counted));
