@@ -427,6 +427,7 @@ export const M = {
   Nop: Mnemonic.Nop,
   Ret: Mnemonic.Ret,
   Xchg: Mnemonic.Xchg,
+  Cmpxchg: Mnemonic.Cmpxchg,
 } as const;
 
 /** Canonical 64-bit register for a general-purpose register of any width (AL/AX/EAX/RAX → RAX). */
