@@ -14,6 +14,7 @@ import {
 import { FormatError } from "../util/errors.js";
 import { buildCallGraph, type CallGraph, type CallSite } from "./callgraph.js";
 import { type Code, codeSectionRanges, decodeImage, indexAt, splitRanges } from "./disasm.js";
+import { type DynamicImport, findDynamicImports } from "./dynamic-imports.js";
 import { buildFunctions, type FunctionTable, type RuntimeFunctionRange } from "./functions.js";
 import { findRegistrations, providerRegistry } from "./recognizers/registration.js";
 import type { AnalysisContext } from "./recognizers/types.js";
@@ -35,6 +36,8 @@ export interface LoadedProgram {
   exports: ExportEntry[];
   /** IAT slot rva → import label. */
   imports: Map<number, string>;
+  /** Globals that receive an API's address at run time (GetProcAddress & co.), called like imports. */
+  dynamicImports: DynamicImport[];
   symbols?: SymbolTable;
   context: AnalysisContext;
   timings: Record<string, number>;
@@ -92,9 +95,18 @@ export function loadProgram(pe: PeImage, options: LoadOptions = {}): LoadedProgr
   lap("decode");
   const functions = buildFunctions(code, { runtimeFunctions, names, starts, imports });
   lap("functions");
-  const graph = buildCallGraph({ pe, code, functions, imports });
+  let graph = buildCallGraph({ pe, code, functions, imports });
   lap("callgraph");
-  const values = new ValueResolver(pe, code, functions, graph);
+  let values = new ValueResolver(pe, code, functions, graph);
+  // APIs resolved at run time into globals are called like imports: rebuild the graph with them.
+  const dynamicImports = findDynamicImports({ pe, code, functions, graph, values });
+  const callImports = new Map(imports);
+  if (dynamicImports.length > 0) {
+    for (const d of dynamicImports) if (!callImports.has(d.slot)) callImports.set(d.slot, d.name);
+    graph = buildCallGraph({ pe, code, functions, imports: callImports });
+    values = new ValueResolver(pe, code, functions, graph);
+    lap("dynamic imports");
+  }
 
   const symbolByRva = new Map<number, string>();
   for (const d of options.symbols?.data ?? []) if (!symbolByRva.has(d.rva)) symbolByRva.set(d.rva, d.name);
@@ -118,13 +130,23 @@ export function loadProgram(pe: PeImage, options: LoadOptions = {}): LoadedProgr
     values,
     symbolAt: (rva: number) => symbolByRva.get(rva),
     rvaOf: (name: string) => rvaByName.get(name),
-    importAt: (iatRva: number) => imports.get(iatRva),
+    importAt: (iatRva: number) => callImports.get(iatRva),
     callsTo,
   };
   const providers = providerRegistry(findRegistrations(base));
   lap("registrations");
   const context: AnalysisContext = { ...base, providers };
-  const out: LoadedProgram = { pe, code, functions, graph, exports, imports, context, timings };
+  const out: LoadedProgram = {
+    pe,
+    code,
+    functions,
+    graph,
+    exports,
+    imports,
+    dynamicImports,
+    context,
+    timings,
+  };
   if (options.symbols) out.symbols = options.symbols;
   return out;
 }

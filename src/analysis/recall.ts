@@ -5,8 +5,8 @@
  * build says what is left to do.
  */
 import type { CatalogEvent } from "../catalog/model.js";
-import { parseGuid } from "../util/bytes.js";
 import { isKernelMode, type PeImage, readExports, readImports } from "../formats/pe/index.js";
+import { parseGuid } from "../util/bytes.js";
 import type { AnalysisReport } from "./analyze.js";
 import { Reg } from "./disasm.js";
 import type { WriteFinding } from "./recognizers/types.js";
