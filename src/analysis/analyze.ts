@@ -11,6 +11,7 @@ import { type EntryPoint, findEntryPoints } from "./entrypoints.js";
 import { functionAt, functionName } from "./functions.js";
 import { type LoadedProgram, loadProgram, type SymbolTable } from "./program.js";
 import { reachTargets } from "./reach.js";
+import { mofEventKey } from "./recognizers/classic.js";
 import { recognizers } from "./recognizers/index.js";
 import { type KernelNames, nameKernelEvent, TRACE_GROUP_MOF_CATEGORY } from "./recognizers/kernel.js";
 import type { WriteFinding } from "./recognizers/types.js";
@@ -210,6 +211,8 @@ interface Joiner {
   wpp(messageGuid: string, messageNumber: number): CatalogEvent | undefined;
   /** Kernel (MOF) event of a hook id: class from the group byte, event type from the low byte. */
   kernel(hookId: number): CatalogEvent | undefined;
+  /** MOF event by identity (class GUID, event type, version); version unknown: only if the class has one. */
+  mofEvent(classGuid: string, eventType: number, version: number | undefined): CatalogEvent | undefined;
 }
 
 function eventJoiner(catalog: SourceResult): Joiner {
@@ -218,11 +221,18 @@ function eventJoiner(catalog: SourceResult): Joiner {
   const tl = new Map<number, CatalogEvent>();
   const wpp = new Map<string, CatalogEvent>();
   const mof = new Map<string, CatalogEvent>();
+  const mofById = new Map<string, CatalogEvent>();
+  const mofVersions = new Map<string, Set<number>>();
   for (const e of catalog.events) {
     if (e.provider.guid && e.provider.name) providers.set(e.provider.guid, e.provider.name);
     if (e.kind === "manifest") manifest.set(`${e.provider.guid}:${e.id}:${e.version}`, e);
     if (e.kind === "tracelogging" && e.tracelogging?.blobRva !== undefined) tl.set(e.tracelogging.blobRva, e);
     if (e.kind === "wpp" && e.wpp?.messageGuid) wpp.set(`${e.wpp.messageGuid}:${e.id}`, e);
+    if (e.kind === "mof" && e.mof?.classGuid) {
+      mofById.set(mofEventKey(e.mof.classGuid, e.id, e.version), e);
+      const k = mofEventKey(e.mof.classGuid, e.id, 0);
+      mofVersions.set(k, (mofVersions.get(k) ?? new Set()).add(e.version));
+    }
     if (e.kind === "mof" && e.mof) {
       // The newest version of a class's event type describes what today's kernel writes.
       const key = `${e.mof.category}:${e.id}`;
@@ -237,6 +247,11 @@ function eventJoiner(catalog: SourceResult): Joiner {
     providerName: (g) => providers.get(g),
     tracelogging: (rva) => tl.get(rva),
     wpp: (g, n) => wpp.get(`${g}:${n}`),
+    mofEvent: (g, type, version) => {
+      if (version !== undefined) return mofById.get(mofEventKey(g, type, version));
+      const versions = mofVersions.get(mofEventKey(g, type, 0));
+      return versions?.size === 1 ? mofById.get(mofEventKey(g, type, [...versions][0]!)) : undefined;
+    },
     kernel: (hookId) => {
       const category = TRACE_GROUP_MOF_CATEGORY.get(hookId & 0xff00);
       return category ? mof.get(`${category}:${hookId & 0xff}`) : undefined;
@@ -264,6 +279,14 @@ function toRow(
     if (ev.descriptor) Object.assign(event, ev.descriptor);
     if (ev.symbol) event.symbol = ev.symbol;
     if (ev.stackBuilt) event.stackBuilt = true;
+    // Descriptor picked from a table at run time: every entry, none guessed as the one.
+    if (ev.candidates && ev.tableRva !== undefined) {
+      event.table = `one of ${ev.candidates.length} descriptors in table 0x${ev.tableRva.toString(16)}`;
+      event.candidates = ev.candidates.map((d) => {
+        const c = provider.guid ? joiner.manifest(provider.guid, d.id, d.version) : undefined;
+        return c ? { ...d, name: c.name } : { ...d };
+      });
+    }
     if (ev.descriptor && provider.guid) {
       const c = joiner.manifest(provider.guid, ev.descriptor.id, ev.descriptor.version);
       if (c) {
@@ -299,6 +322,16 @@ function toRow(
         event.mofClass = c.mof.className;
         event.classGuid = c.mof.classGuid;
         event.opcode = c.id;
+      }
+    }
+    // Classic write: the MOF class event of its (class GUID, event type, version).
+    if (ev.kind === "mof" && ev.classGuid !== undefined && ev.eventType !== undefined) {
+      const c = joiner.mofEvent(ev.classGuid, ev.eventType, ev.version);
+      if (c?.mof) {
+        event.name = c.name;
+        event.fields = c.fields.map((x) => x.name);
+        event.mofClass = c.mof.className;
+        if (!provider.name && c.provider.name) provider.name = c.provider.name;
       }
     }
     // WPP: the PDB's TMF message (name, format, arguments) and its control GUID as the provider.

@@ -92,6 +92,14 @@ export type SiteEvent =
       hookName?: string;
     }
   | {
+      /** Classic (MOF-style) write: EVENT_TRACE_HEADER fields (recognizers/classic.ts). */
+      kind: "mof";
+      classGuid?: string;
+      eventType?: number;
+      level?: number;
+      version?: number;
+    }
+  | {
       kind: "wpp";
       messageGuid?: string;
       messageNumber?: number;
