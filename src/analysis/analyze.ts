@@ -324,6 +324,7 @@ function toRow(
         event.opcode = c.id;
       }
     }
+    if (ev.kind === "mof" && ev.eventType !== undefined) event.id = ev.eventType;
     // Classic write: the MOF class event of its (class GUID, event type, version).
     if (ev.kind === "mof" && ev.classGuid !== undefined && ev.eventType !== undefined) {
       const c = joiner.mofEvent(ev.classGuid, ev.eventType, ev.version);

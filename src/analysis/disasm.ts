@@ -428,6 +428,7 @@ export const M = {
   Ret: Mnemonic.Ret,
   Xchg: Mnemonic.Xchg,
   Cmpxchg: Mnemonic.Cmpxchg,
+  Shl: Mnemonic.Shl,
 } as const;
 
 /** Canonical 64-bit register for a general-purpose register of any width (AL/AX/EAX/RAX → RAX). */

@@ -6,7 +6,7 @@
  * recognizer's `callsTo(name)` sees them.
  */
 import type { PeImage } from "../formats/pe/index.js";
-import type { CallGraph } from "./callgraph.js";
+import type { CallGraph, CallSite } from "./callgraph.js";
 import { type Code, Flow, gpr64, M, Op, Reg } from "./disasm.js";
 import { type FunctionTable, functionAt } from "./functions.js";
 import type { Value, ValueResolver } from "./values.js";
@@ -166,4 +166,60 @@ function cString(pe: PeImage, rva: number, wide: boolean): string | undefined {
     s += String.fromCharCode(c);
   }
   return undefined;
+}
+
+/**
+ * Register calls through a dynamic-import global that the call graph's short look-back misses
+ * (`mov rax,[rip+G]; test rax,rax; je …; call rax`): resolved with the value model, only in
+ * functions that read such a global. Returns sites to add to the graph as import calls.
+ */
+export function registerCallsThrough(input: DynamicImportInput, dynamic: DynamicImport[]): CallSite[] {
+  const { code, functions, graph, values } = input;
+  const names = new Map(dynamic.map((d) => [d.slot, d.name]));
+  const readers = new Set<number>();
+  for (let i = 0; i < code.count; i++)
+    if (code.memBase[i] === Reg.RIP && code.op1[i] === Op.Mem && names.has(code.addr[i]!)) {
+      const fn = functionAt(functions, code.rva[i]!);
+      if (fn) readers.add(fn.rva);
+    }
+  const known = new Set(graph.sites.map((s) => s.index));
+  const out: CallSite[] = [];
+  for (const rva of readers) {
+    const fn = functions.byRva.get(rva);
+    if (!fn) continue;
+    for (let i = fn.first; i < fn.last; i++) {
+      const fl = code.flow[i]!;
+      if ((fl !== Flow.IndirectCall && fl !== Flow.IndirectBranch) || code.op0[i] !== Op.Reg || known.has(i))
+        continue;
+      const vs = values.registerAt(i, gpr64(code.reg0[i]!));
+      const slots = new Set(
+        vs.flatMap((v) => (v.k === "load" && v.base.k === "addr" && v.off === 0 ? [v.base.rva] : [])),
+      );
+      if (slots.size !== 1 || vs.length !== 1) continue;
+      const slot = [...slots][0]!;
+      const name = names.get(slot);
+      if (!name) continue;
+      out.push({
+        index: i,
+        rva: code.rva[i]!,
+        caller: fn.rva,
+        callee: { kind: "import", name, iatRva: slot },
+        tail: fl === Flow.IndirectBranch,
+      });
+    }
+  }
+  return out;
+}
+
+/** The graph with extra import call sites added. */
+export function addImportCalls(graph: CallGraph, extra: CallSite[]): CallGraph {
+  const sites = [...graph.sites, ...extra];
+  const callees = new Map(graph.callees);
+  const importCallers = new Map(graph.importCallers);
+  for (const s of extra) {
+    callees.set(s.caller, [...(callees.get(s.caller) ?? []), s]);
+    const name = (s.callee as { name: string }).name;
+    importCallers.set(name, [...(importCallers.get(name) ?? []), s]);
+  }
+  return { sites, callees, callers: graph.callers, importCallers };
 }

@@ -14,7 +14,12 @@ import {
 import { FormatError } from "../util/errors.js";
 import { buildCallGraph, type CallGraph, type CallSite } from "./callgraph.js";
 import { type Code, codeSectionRanges, decodeImage, indexAt, splitRanges } from "./disasm.js";
-import { type DynamicImport, findDynamicImports } from "./dynamic-imports.js";
+import {
+  addImportCalls,
+  type DynamicImport,
+  findDynamicImports,
+  registerCallsThrough,
+} from "./dynamic-imports.js";
 import { buildFunctions, type FunctionTable, type RuntimeFunctionRange } from "./functions.js";
 import { findRegistrations, providerRegistry } from "./recognizers/registration.js";
 import type { AnalysisContext } from "./recognizers/types.js";
@@ -105,6 +110,11 @@ export function loadProgram(pe: PeImage, options: LoadOptions = {}): LoadedProgr
     for (const d of dynamicImports) if (!callImports.has(d.slot)) callImports.set(d.slot, d.name);
     graph = buildCallGraph({ pe, code, functions, imports: callImports });
     values = new ValueResolver(pe, code, functions, graph);
+    const extra = registerCallsThrough({ pe, code, functions, graph, values }, dynamicImports);
+    if (extra.length > 0) {
+      graph = addImportCalls(graph, extra);
+      values = new ValueResolver(pe, code, functions, graph);
+    }
     lap("dynamic imports");
   }
 

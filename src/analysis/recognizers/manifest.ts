@@ -114,12 +114,16 @@ export const manifestRecognizer: WriteRecognizer = {
         );
         for (const call of calls) {
           const handle = call.values[0]!;
-          let events: SiteEvent[] = [
-            isString ? stringEvent(call.values[1]!, call.values[2]!) : descriptorEvent(ctx, call.values[1]!),
+          let events: Array<{ event: SiteEvent; caller?: number }> = [
+            {
+              event: isString
+                ? stringEvent(call.values[1]!, call.values[2]!)
+                : descriptorEvent(ctx, call.values[1]!),
+            },
           ];
           // A descriptor computed from a table base + index right before the call.
           const table =
-            !isString && call.chain.length === 1 && !descriptorOf(events[0]!)
+            !isString && call.chain.length === 1 && !descriptorOf(events[0]!.event)
               ? tableDescriptor(ctx, call.chain[0]!, 1)
               : undefined;
           if (table)
@@ -129,8 +133,10 @@ export const manifestRecognizer: WriteRecognizer = {
               (rva) => descriptorEvent(ctx, { k: "addr", rva }),
               decodeDescriptor,
             );
-          for (const event of events) {
-            const finding = findingAt(ctx, call.chain, api, event);
+          for (const { event, caller } of events) {
+            // A constant table index passed by a caller: the site is that caller's call.
+            const chain = caller === undefined ? call.chain : [caller, ...call.chain];
+            const finding = findingAt(ctx, chain, api, event);
             const provider = NO_REGISTRATION_APIS.includes(api)
               ? guidProvider(ctx, handle)
               : providerInfo(ctx, handle, providerForHandle(ctx, handle, finding.function, site.caller));
