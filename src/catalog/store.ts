@@ -352,23 +352,26 @@ export class CatalogStore {
    * Providers without a name in their file (Win7 WEVT_TEMPLATE resources carry only the GUID) take
    * the name that same-GUID providers read from other files have (the most common one; ties: the
    * alphabetically first). Their provider row, events and full-text row get it, and the stored
-   * records say `provider.nameFrom: "catalog"`. Names filled earlier are re-derived, so removing
+   * records say `provider.nameFrom: "catalog"` ("registry" when only a SOFTWARE hive names it). Names filled earlier are re-derived, so removing
    * the named source clears them again. Returns how many provider rows changed.
    */
   fillProviderNames(): number {
     const run = this.db.transaction(() => {
       const rows = this.db
         .prepare(
-          `SELECT id, guid, name, json_extract(metadata_json, '$.provider.nameFrom') AS nameFrom
+          `SELECT id, guid, name, source, json_extract(metadata_json, '$.provider.nameFrom') AS nameFrom
            FROM providers WHERE guid <> ''`,
         )
-        .all() as Array<{ id: number; guid: string; name: string; nameFrom: string | null }>;
+        .all() as Array<{ id: number; guid: string; name: string; source: string; nameFrom: string | null }>;
+      // Per GUID: how many files name it each way, and which names a registry hive gave.
       const names = new Map<string, Map<string, number>>();
+      const fromRegistry = new Set<string>();
       for (const r of rows) {
         if (r.name === "" || r.nameFrom !== null) continue;
         let byName = names.get(r.guid);
         if (!byName) names.set(r.guid, (byName = new Map()));
         byName.set(r.name, (byName.get(r.name) ?? 0) + 1);
+        if (r.source === "registry-hive") fromRegistry.add(`${r.guid}\0${r.name}`);
       }
       const best = (guid: string) => {
         let pick = "";
@@ -377,12 +380,15 @@ export class CatalogStore {
           if (n > most || (n === most && name < pick)) [pick, most] = [name, n];
         return pick;
       };
+      // "registry" only when no binary or manifest of the catalog spells the name that way.
+      const origin = (guid: string, name: string) =>
+        fromRegistry.has(`${guid}\0${name}`) && names.get(guid)?.get(name) === 1 ? "registry" : "catalog";
       const setProvider = this.db.prepare(`UPDATE providers SET name = ?, metadata_json = CASE WHEN ? = ''
           THEN json_remove(json_set(metadata_json, '$.provider.name', ''), '$.provider.nameFrom')
-          ELSE json_set(metadata_json, '$.provider.name', ?, '$.provider.nameFrom', 'catalog') END WHERE id = ?`);
+          ELSE json_set(metadata_json, '$.provider.name', ?, '$.provider.nameFrom', ?) END WHERE id = ?`);
       const setEvents = this.db.prepare(`UPDATE events SET provider_name = ?, record_json = CASE WHEN ? = ''
           THEN json_remove(json_set(record_json, '$.provider.name', ''), '$.provider.nameFrom')
-          ELSE json_set(record_json, '$.provider.name', ?, '$.provider.nameFrom', 'catalog') END
+          ELSE json_set(record_json, '$.provider.name', ?, '$.provider.nameFrom', ?) END
           WHERE provider_id = ?`);
       const setText = this.db.prepare(
         "UPDATE events_fts SET provider = ? WHERE rowid IN (SELECT id FROM events WHERE provider_id = ?)",
@@ -392,8 +398,9 @@ export class CatalogStore {
         if (r.name !== "" && r.nameFrom === null) continue;
         const name = best(r.guid);
         if (name === r.name) continue;
-        setProvider.run(name, name, name, r.id);
-        setEvents.run(name, name, name, r.id);
+        const from = origin(r.guid, name);
+        setProvider.run(name, name, name, from, r.id);
+        setEvents.run(name, name, name, from, r.id);
         setText.run(`${name} ${r.guid}`, r.id);
         changed++;
       }
