@@ -71,7 +71,7 @@ if (!isMainThread) {
   const workers = Math.max(1, Math.min(cores, files.length));
   const t0 = performance.now();
   const shards: string[][] = Array.from({ length: workers }, () => []);
-  files.forEach((f, i) => shards[i % workers]!.push(f));
+  for (const [i, f] of files.entries()) shards[i % workers]!.push(f);
   const results: FileResult[] = [];
   let done = 0;
   await Promise.all(
