@@ -2,6 +2,15 @@
  * The analysis pipeline: load → recognizers → entry points → reachability → rows joined to the
  * binary's own event metadata (WEVT_TEMPLATE / TraceLogging through the catalog PE extractors).
  */
+import {
+  eventFamily,
+  eventIdentity,
+  kernelHookOf,
+  kernelKey,
+  manifestKey,
+  mofKey,
+  wppKey,
+} from "../catalog/identity.js";
 import { type CatalogEvent, emptyResult, type SourceResult } from "../catalog/model.js";
 import { peExtractors } from "../catalog/readers/index.js";
 import type { PdbFile } from "../formats/pdb/index.js";
@@ -11,9 +20,8 @@ import { type EntryPoint, findEntryPoints } from "./entrypoints.js";
 import { functionAt, functionName } from "./functions.js";
 import { type LoadedProgram, loadProgram, type SymbolTable } from "./program.js";
 import { reachTargets } from "./reach.js";
-import { mofEventKey } from "./recognizers/classic.js";
 import { recognizers } from "./recognizers/index.js";
-import { type KernelNames, nameKernelEvent, TRACE_GROUP_MOF_CATEGORY } from "./recognizers/kernel.js";
+import { type KernelNames, nameKernelEvent } from "./recognizers/kernel.js";
 import type { WriteFinding } from "./recognizers/types.js";
 
 /** One output row: an (entry point, write site) pair, or a site no entry reaches (entry null). */
@@ -39,6 +47,8 @@ export interface SiteRow {
   };
   depth: number | null;
   callPath: string[];
+  /** The written event's identity (catalog/identity.ts), when the site says enough to know it. */
+  eventKey?: string;
   /** Wrapper functions between the site and the API (McTemplate*, logging helpers), outermost first. */
   wrappers?: string[];
 }
@@ -216,45 +226,41 @@ interface Joiner {
 }
 
 function eventJoiner(catalog: SourceResult): Joiner {
-  const manifest = new Map<string, CatalogEvent>();
+  // Keyed by event identity (catalog/identity.ts); TraceLogging by blob address inside this image.
+  const byIdentity = new Map<string, CatalogEvent>();
   const providers = new Map<string, string>();
   const tl = new Map<number, CatalogEvent>();
-  const wpp = new Map<string, CatalogEvent>();
-  const mof = new Map<string, CatalogEvent>();
-  const mofById = new Map<string, CatalogEvent>();
-  const mofVersions = new Map<string, Set<number>>();
+  const kernel = new Map<string, CatalogEvent>();
+  // MOF versions per (class GUID, event type): a site of unknown version joins only a single one.
+  const mofVersions = new Map<string, number[]>();
   for (const e of catalog.events) {
     if (e.provider.guid && e.provider.name) providers.set(e.provider.guid, e.provider.name);
-    if (e.kind === "manifest") manifest.set(`${e.provider.guid}:${e.id}:${e.version}`, e);
+    if (e.kind === "manifest" || e.kind === "wpp") byIdentity.set(eventIdentity(e), e);
     if (e.kind === "tracelogging" && e.tracelogging?.blobRva !== undefined) tl.set(e.tracelogging.blobRva, e);
-    if (e.kind === "wpp" && e.wpp?.messageGuid) wpp.set(`${e.wpp.messageGuid}:${e.id}`, e);
     if (e.kind === "mof" && e.mof?.classGuid) {
-      mofById.set(mofEventKey(e.mof.classGuid, e.id, e.version), e);
-      const k = mofEventKey(e.mof.classGuid, e.id, 0);
-      mofVersions.set(k, (mofVersions.get(k) ?? new Set()).add(e.version));
+      byIdentity.set(eventIdentity(e), e);
+      const family = eventFamily(e);
+      mofVersions.set(family, [...(mofVersions.get(family) ?? []), e.version]);
     }
-    if (e.kind === "mof" && e.mof) {
+    const hook = kernelHookOf(e);
+    if (hook !== undefined) {
       // The newest version of a class's event type describes what today's kernel writes.
-      const key = `${e.mof.category}:${e.id}`;
-      const prev = mof.get(key);
-      if (!prev || e.version > prev.version) mof.set(key, e);
+      const prev = kernel.get(kernelKey(hook));
+      if (!prev || e.version > prev.version) kernel.set(kernelKey(hook), e);
     }
   }
   for (const p of catalog.providers)
     if (p.provider.guid && p.provider.name) providers.set(p.provider.guid, p.provider.name);
   return {
-    manifest: (g, id, v) => manifest.get(`${g}:${id}:${v}`),
+    manifest: (g, id, v) => byIdentity.get(manifestKey(g, id, v)),
     providerName: (g) => providers.get(g),
     tracelogging: (rva) => tl.get(rva),
-    wpp: (g, n) => wpp.get(`${g}:${n}`),
+    wpp: (g, n) => byIdentity.get(wppKey(g, n)),
+    kernel: (hookId) => kernel.get(kernelKey(hookId)),
     mofEvent: (g, type, version) => {
-      if (version !== undefined) return mofById.get(mofEventKey(g, type, version));
-      const versions = mofVersions.get(mofEventKey(g, type, 0));
-      return versions?.size === 1 ? mofById.get(mofEventKey(g, type, [...versions][0]!)) : undefined;
-    },
-    kernel: (hookId) => {
-      const category = TRACE_GROUP_MOF_CATEGORY.get(hookId & 0xff00);
-      return category ? mof.get(`${category}:${hookId & 0xff}`) : undefined;
+      if (version !== undefined) return byIdentity.get(mofKey(g, type, version));
+      const versions = [...new Set(mofVersions.get(mofKey(g, type, "*")) ?? [])];
+      return versions.length === 1 ? byIdentity.get(mofKey(g, type, versions[0]!)) : undefined;
     },
   };
 }
@@ -275,7 +281,10 @@ function toRow(
   if (f.provider?.handleSymbol) provider.handleSymbol = f.provider.handleSymbol;
   const ev = f.event;
   const event: SiteRow["event"] = { kind: ev.kind };
+  let eventKey: string | undefined;
   if (ev.kind === "manifest") {
+    if (ev.descriptor && provider.guid)
+      eventKey = manifestKey(provider.guid, ev.descriptor.id, ev.descriptor.version);
     if (ev.descriptor) Object.assign(event, ev.descriptor);
     if (ev.symbol) event.symbol = ev.symbol;
     if (ev.stackBuilt) event.stackBuilt = true;
@@ -301,6 +310,7 @@ function toRow(
       event.eventBlobRva = "0x" + ev.eventBlobRva.toString(16);
       const c = joiner.tracelogging(ev.eventBlobRva);
       if (c) {
+        eventKey = eventIdentity(c);
         event.name = c.name;
         event.fields = c.fields.map((x) => x.name);
         if (c.channel) event.channel = c.channel.value;
@@ -315,6 +325,7 @@ function toRow(
     for (const [k, v] of Object.entries(ev)) if (k !== "kind" && v !== undefined) event[k] = v;
     // Legacy kernel event: the MOF class/event type of its hook id, when a MOF is in the catalog.
     if (ev.kind === "kernel" && ev.hookId !== undefined) {
+      eventKey = kernelKey(ev.hookId);
       const c = joiner.kernel(ev.hookId);
       if (c?.mof) {
         event.name = c.name;
@@ -328,6 +339,7 @@ function toRow(
     // Classic write: the MOF class event of its (class GUID, event type, version).
     if (ev.kind === "mof" && ev.classGuid !== undefined && ev.eventType !== undefined) {
       const c = joiner.mofEvent(ev.classGuid, ev.eventType, ev.version);
+      eventKey = c ? eventIdentity(c) : mofKey(ev.classGuid, ev.eventType, ev.version ?? "*");
       if (c?.mof) {
         event.name = c.name;
         event.fields = c.fields.map((x) => x.name);
@@ -337,6 +349,7 @@ function toRow(
     }
     // WPP: the PDB's TMF message (name, format, arguments) and its control GUID as the provider.
     if (ev.kind === "wpp" && ev.messageGuid !== undefined && ev.messageNumber !== undefined) {
+      eventKey = wppKey(ev.messageGuid, ev.messageNumber);
       const c = joiner.wpp(ev.messageGuid, ev.messageNumber);
       if (c) {
         event.name = c.name;
@@ -356,12 +369,15 @@ function toRow(
     depth: entry === null ? null : callPath.length,
     callPath,
   };
+  if (eventKey !== undefined) row.eventKey = eventKey;
   const wrappers = wrapperNames(f);
   if (wrappers.length > 0) row.wrappers = wrappers;
   return row;
 }
 
-function eventKey(r: SiteRow): string {
+/** The written event: its identity when known, else everything the site says about it. */
+export function siteRowEventKey(r: SiteRow): string {
+  if (r.eventKey !== undefined) return r.eventKey;
   const e = r.event;
   return [r.provider.guid ?? "", e.kind, e.id, e.version, e.task, e.opcode, e.keyword, e.symbol, e.name].join(
     "|",
@@ -371,9 +387,11 @@ function eventKey(r: SiteRow): string {
 function keepShallowest(rows: SiteRow[]): SiteRow[] {
   const best = new Map<string, number>();
   for (const r of rows) {
-    const k = `${r.entry}\0${eventKey(r)}`;
+    const k = `${r.entry}\0${siteRowEventKey(r)}`;
     const d = r.depth ?? Number.MAX_SAFE_INTEGER;
     if (!best.has(k) || d < best.get(k)!) best.set(k, d);
   }
-  return rows.filter((r) => (r.depth ?? Number.MAX_SAFE_INTEGER) === best.get(`${r.entry}\0${eventKey(r)}`));
+  return rows.filter(
+    (r) => (r.depth ?? Number.MAX_SAFE_INTEGER) === best.get(`${r.entry}\0${siteRowEventKey(r)}`),
+  );
 }

@@ -112,7 +112,7 @@ export interface CatalogEvent {
   /**
    * TraceLogging specifics. blobOffset: file offset of the blob's type byte; blobRva: its RVA (what
    * code references point into, for joining analysis call sites); providerStructRva: the
-   * `_TlgProvider_t` of the provider, when known.
+   * `_TlgProvider_t` of the provider, when known; providerFrom: see below.
    */
   tracelogging?: {
     eventTags?: number;
@@ -120,6 +120,8 @@ export interface CatalogEvent {
     blobOffset?: number;
     blobRva?: number;
     providerStructRva?: number;
+    /** "code" when the image has several providers and only its write sites tie this event to one. */
+    providerFrom?: "code";
   };
 }
 

@@ -164,7 +164,6 @@ export function fuzz(o: FuzzOptions): FuzzFailure[] {
         if (!o.isExpected(err)) {
           const error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
           failures.push({ input: input.name, index, target, what: m.what, error });
-          continue;
         }
       }
     }

@@ -9,7 +9,7 @@
  * Registrations: RegisterTraceGuids[AW] / EtwRegisterTraceGuids[AW] (RequestAddress, Context,
  * ControlGuid, GuidCount, TraceGuidReg, ...). The provider of a write is the control GUID of the
  * registration listing its class GUID, or the image's only classic registration.
- * The MOF identity of an event is (class GUID, event type, version): `mofEventKey`.
+ * Rows join to MOF events by their identity (class GUID, event type, version: catalog/identity.ts `mofKey`).
  */
 import { formatGuid } from "../../util/bytes.js";
 import type { Value } from "../values.js";
@@ -46,11 +46,6 @@ export interface ClassicRegistration {
   classGuids: string[];
   /** Rva of the registering call. */
   at: number;
-}
-
-/** The MOF event identity: class GUID + event type + version (one definition, used by the join). */
-export function mofEventKey(classGuid: string, eventType: number, version: number): string {
-  return `${classGuid.toLowerCase()}:${eventType}:${version}`;
 }
 
 export function findClassicRegistrations(ctx: AnalysisContext): ClassicRegistration[] {

@@ -5,6 +5,7 @@ import { FORMATS, formatRows, type ReportFormat } from "../../analysis/report.js
 import { rowsToSites } from "../../analysis/sites.js";
 import { mergeResults, type SourceResult } from "../../catalog/model.js";
 import { readers } from "../../catalog/readers/index.js";
+import { windowsBuild } from "../../catalog/readers/pe.js";
 import { wppEventsFromPdb } from "../../catalog/readers/wpp.js";
 import { CatalogStore } from "../../catalog/store.js";
 import { parsePe } from "../../formats/pe/index.js";
@@ -117,7 +118,7 @@ export function register(program: Command): void {
       if (store) {
         try {
           store.clearSites(file);
-          store.addSites(rowsToSites(file, report.rows));
+          store.addSites(rowsToSites(file, report.rows, windowsBuild(pe, file)));
         } finally {
           store.close();
         }

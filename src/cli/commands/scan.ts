@@ -23,6 +23,7 @@ interface ScanCliOptions {
   quiet?: boolean;
   jobs: string;
   analyze: boolean;
+  link: boolean;
   maxAnalyzeMib: string;
   wimIndex?: string;
   archivePath?: string[];
@@ -49,6 +50,7 @@ export function register(program: Command): void {
       String(availableParallelism() > 1 ? 2 : 0),
     )
     .option("--no-analyze", "catalog only: do not analyse x64 images for code sites")
+    .option("--no-link", "do not link the modules of each Windows build (no `reach` answers)")
     .option(
       "--max-analyze-mib <n>",
       "do not analyse images larger than this",
@@ -154,6 +156,7 @@ async function analyzeStep(
   const tty = process.stderr.isTTY && !opts.json;
   const { summary } = await analyzeImagesIntoStore(store, images, {
     maxBytes,
+    ...(opts.link === false ? { link: false } : {}),
     onImage: (i, total, path) => {
       if (tty) process.stderr.write(`\r\x1b[Kanalyse ${i + 1}/${total} ${shorten(path)}`);
     },
