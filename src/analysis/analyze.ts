@@ -15,6 +15,7 @@ import { type CatalogEvent, emptyResult, type SourceResult } from "../catalog/mo
 import { peExtractors } from "../catalog/readers/index.js";
 import type { PdbFile } from "../formats/pdb/index.js";
 import type { PeImage } from "../formats/pe/index.js";
+import { appendAll } from "../util/arrays.js";
 import { FormatError } from "../util/errors.js";
 import { type EntryPoint, findEntryPoints } from "./entrypoints.js";
 import { functionAt, functionName } from "./functions.js";
@@ -114,9 +115,9 @@ export function ownCatalog(pe: PeImage, path: string, bytes: Uint8Array): Source
   for (const x of peExtractors) {
     try {
       const r = x.extract(pe, { path, bytes });
-      out.providers.push(...r.providers);
-      out.events.push(...r.events);
-      out.notes.push(...r.notes);
+      appendAll(out.providers, r.providers);
+      appendAll(out.events, r.events);
+      appendAll(out.notes, r.notes);
     } catch (err) {
       if (!(err instanceof FormatError)) throw err;
       out.notes.push(`${x.id}: ${err.message}`);

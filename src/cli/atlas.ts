@@ -17,6 +17,8 @@ import { parsePe } from "../formats/pe/index.js";
 import { type LinkSummary, linkBuildsInStore } from "../pipeline/link-build.js";
 import { clearModule, storeApiSetSchema, storeModule } from "../pipeline/link-store.js";
 import { findPdbForImage, type ResolvedPdb } from "../symbols/resolve.js";
+import { appendAll } from "../util/arrays.js";
+import { printable } from "./pipe.js";
 import { findCorpus } from "./sample.js";
 
 /** Images larger than this are not analysed by default (the scan still catalogs their events). */
@@ -117,8 +119,8 @@ export function analyzeFileIntoStore(
     if (opts.pdb) {
       // WPP sites join to the PDB's TMF messages.
       const wpp = wppEventsFromPdb(opts.pdb.pdb, opts.pdb.path);
-      catalog.providers.push(...wpp.providers);
-      catalog.events.push(...wpp.events);
+      appendAll(catalog.providers, wpp.providers);
+      appendAll(catalog.events, wpp.events);
     }
     const report = analyzeImage(pe, {
       catalog,
@@ -254,7 +256,7 @@ export function formatAnalysisSummary(s: AnalysisSummary, opts: { listFailures?:
     );
   if (opts.listFailures !== false)
     for (const f of s.failed) lines.push(`  analysis failed: ${f.path}: ${f.error}`);
-  return lines.join("\n") + "\n";
+  return lines.map(printable).join("\n") + "\n";
 }
 
 /** `--max-analyze-mib` as bytes; a clear error for anything but a positive number. */

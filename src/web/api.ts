@@ -14,6 +14,7 @@ import {
   type EventQuery,
   type EventRow,
   getEvent,
+  InvalidQuery,
   listProviders,
   type ProviderRow,
   searchEvents,
@@ -45,12 +46,18 @@ const MAX_LIMIT = 5000;
 function intParam(params: URLSearchParams, name: string): number | undefined {
   const v = params.get(name);
   if (v === null || v === "") return undefined;
-  if (!/^-?\d+$/.test(v)) throw new BadRequest(`${name} must be an integer, not ${JSON.stringify(v)}`);
+  if (!/^-?\d+$/.test(v) || !Number.isSafeInteger(Number(v)))
+    throw new BadRequest(`${name} must be an integer below 2^53, not ${JSON.stringify(v.slice(0, 40))}`);
   return Number(v);
 }
 
+/** Longest accepted text parameter: enough for any name or GUID, small enough that a match stays cheap. */
+const MAX_PARAM_CHARS = 1000;
+
 function strParam(params: URLSearchParams, name: string): string | undefined {
   const v = params.get(name)?.trim();
+  if (v && v.length > MAX_PARAM_CHARS)
+    throw new BadRequest(`${name} is ${v.length} characters long (at most ${MAX_PARAM_CHARS})`);
   return v ? v : undefined;
 }
 
@@ -397,7 +404,8 @@ export function handleApi(
         return notFound(`unknown API ${path}`);
     }
   } catch (err) {
-    if (err instanceof BadRequest) return { status: 400, body: { error: err.message } };
+    if (err instanceof BadRequest || err instanceof InvalidQuery)
+      return { status: 400, body: { error: err.message } };
     throw err;
   }
 }
