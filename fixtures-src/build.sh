@@ -58,4 +58,9 @@ kernel_sys etw_patterns "$MINGW/lib/libntoskrnl.a"
 user_dll tracelogging_sites "$MINGW/lib/libadvapi32.a" "$MINGW/lib/libkernel32.a"
 # One event-write wrapper with 640 callers (no fixed cap on a wrapper's callers).
 kernel_sys wrapper_callers "$MINGW/lib/libntoskrnl.a"
+# Recall patterns (issue 16): a hand-made WEVT_TEMPLATE (make-crim.mjs from the expected rows) linked in.
+node "$here/make-crim.mjs" "$here/recall_patterns.expected.json" "$tmp/recall_patterns.crim"
+printf '1 WEVT_TEMPLATE "recall_patterns.crim"\n' > "$tmp/recall_patterns.rc"
+(cd "$tmp" && llvm-rc-14 -no-preprocess -fo recall_patterns.res recall_patterns.rc)
+user_dll recall_patterns "$tmp/recall_patterns.res" "$MINGW/lib/libadvapi32.a" "$MINGW/lib/libkernel32.a"
 ls -l "$out"

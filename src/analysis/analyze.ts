@@ -2,7 +2,15 @@
  * The analysis pipeline: load → recognizers → entry points → reachability → rows joined to the
  * binary's own event metadata (WEVT_TEMPLATE / TraceLogging through the catalog PE extractors).
  */
-import { eventIdentity, kernelHookOf, kernelKey, manifestKey, wppKey } from "../catalog/identity.js";
+import {
+  eventFamily,
+  eventIdentity,
+  kernelHookOf,
+  kernelKey,
+  manifestKey,
+  mofKey,
+  wppKey,
+} from "../catalog/identity.js";
 import { type CatalogEvent, emptyResult, type SourceResult } from "../catalog/model.js";
 import { peExtractors } from "../catalog/readers/index.js";
 import type { PdbFile } from "../formats/pdb/index.js";
@@ -224,6 +232,8 @@ interface Joiner {
   wpp(messageGuid: string, messageNumber: number): CatalogEvent | undefined;
   /** Kernel (MOF) event of a hook id: class from the group byte, event type from the low byte. */
   kernel(hookId: number): CatalogEvent | undefined;
+  /** MOF event by identity (class GUID, event type, version); version unknown: only if the class has one. */
+  mofEvent(classGuid: string, eventType: number, version: number | undefined): CatalogEvent | undefined;
 }
 
 function eventJoiner(catalog: SourceResult): Joiner {
@@ -232,10 +242,17 @@ function eventJoiner(catalog: SourceResult): Joiner {
   const providers = new Map<string, string>();
   const tl = new Map<number, CatalogEvent>();
   const kernel = new Map<string, CatalogEvent>();
+  // MOF versions per (class GUID, event type): a site of unknown version joins only a single one.
+  const mofVersions = new Map<string, number[]>();
   for (const e of catalog.events) {
     if (e.provider.guid && e.provider.name) providers.set(e.provider.guid, e.provider.name);
     if (e.kind === "manifest" || e.kind === "wpp") byIdentity.set(eventIdentity(e), e);
     if (e.kind === "tracelogging" && e.tracelogging?.blobRva !== undefined) tl.set(e.tracelogging.blobRva, e);
+    if (e.kind === "mof" && e.mof?.classGuid) {
+      byIdentity.set(eventIdentity(e), e);
+      const family = eventFamily(e);
+      mofVersions.set(family, [...(mofVersions.get(family) ?? []), e.version]);
+    }
     const hook = kernelHookOf(e);
     if (hook !== undefined) {
       // The newest version of a class's event type describes what today's kernel writes.
@@ -251,6 +268,11 @@ function eventJoiner(catalog: SourceResult): Joiner {
     tracelogging: (rva) => tl.get(rva),
     wpp: (g, n) => byIdentity.get(wppKey(g, n)),
     kernel: (hookId) => kernel.get(kernelKey(hookId)),
+    mofEvent: (g, type, version) => {
+      if (version !== undefined) return byIdentity.get(mofKey(g, type, version));
+      const versions = [...new Set(mofVersions.get(mofKey(g, type, "*")) ?? [])];
+      return versions.length === 1 ? byIdentity.get(mofKey(g, type, versions[0]!)) : undefined;
+    },
   };
 }
 
@@ -277,6 +299,14 @@ function toRow(
     if (ev.descriptor) Object.assign(event, ev.descriptor);
     if (ev.symbol) event.symbol = ev.symbol;
     if (ev.stackBuilt) event.stackBuilt = true;
+    // Descriptor picked from a table at run time: every entry, none guessed as the one.
+    if (ev.candidates && ev.tableRva !== undefined) {
+      event.table = `one of ${ev.candidates.length} descriptors in table 0x${ev.tableRva.toString(16)}`;
+      event.candidates = ev.candidates.map((d) => {
+        const c = provider.guid ? joiner.manifest(provider.guid, d.id, d.version) : undefined;
+        return c ? { ...d, name: c.name } : { ...d };
+      });
+    }
     if (ev.descriptor && provider.guid) {
       const c = joiner.manifest(provider.guid, ev.descriptor.id, ev.descriptor.version);
       if (c) {
@@ -314,6 +344,18 @@ function toRow(
         event.mofClass = c.mof.className;
         event.classGuid = c.mof.classGuid;
         event.opcode = c.id;
+      }
+    }
+    if (ev.kind === "mof" && ev.eventType !== undefined) event.id = ev.eventType;
+    // Classic write: the MOF class event of its (class GUID, event type, version).
+    if (ev.kind === "mof" && ev.classGuid !== undefined && ev.eventType !== undefined) {
+      const c = joiner.mofEvent(ev.classGuid, ev.eventType, ev.version);
+      eventKey = c ? eventIdentity(c) : mofKey(ev.classGuid, ev.eventType, ev.version ?? "*");
+      if (c?.mof) {
+        event.name = c.name;
+        event.fields = c.fields.map((x) => x.name);
+        event.mofClass = c.mof.className;
+        if (!provider.name && c.provider.name) provider.name = c.provider.name;
       }
     }
     // WPP: the PDB's TMF message (name, format, arguments) and its control GUID as the provider.

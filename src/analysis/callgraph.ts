@@ -108,7 +108,13 @@ export function buildCallGraph(input: CallGraphInput): CallGraph {
       if (isJump && current.rva === rva && current.thunkImport) continue; // the thunk itself
       slot = code.addr[i]!;
       callee = calleeOfMemory(slot);
-      if (!callee && extraCallees(slot).length === 0) {
+      // CFG dispatch (`mov rax, [rip+S]; call [__guard_dispatch_icall_fptr]`) of an import slot S,
+      // e.g. a global holding a GetProcAddress result: the call reaches S's API, not the dispatcher.
+      const guarded = imports.has(slot) ? undefined : registerSlot(code, i, Reg.RAX, current.first);
+      if (guarded !== undefined && imports.has(guarded)) {
+        slot = guarded;
+        callee = calleeOfMemory(guarded);
+      } else if (!callee && extraCallees(slot).length === 0) {
         // CFG: `call [__guard_dispatch_icall_fptr]` with the target in RAX.
         slot = registerSlot(code, i, Reg.RAX, current.first);
         callee = slot !== undefined ? calleeOfMemory(slot) : undefined;

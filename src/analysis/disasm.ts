@@ -657,6 +657,8 @@ export const M = {
   Nop: Mnemonic.Nop,
   Ret: Mnemonic.Ret,
   Xchg: Mnemonic.Xchg,
+  Cmpxchg: Mnemonic.Cmpxchg,
+  Shl: Mnemonic.Shl,
 } as const;
 
 /** Per iced Register: its 64-bit register (GPRs), vector index (XMM/YMM/ZMM) and GPR width. */

@@ -15,6 +15,12 @@ import { appendAll } from "../util/arrays.js";
 import { FormatError } from "../util/errors.js";
 import { buildCallGraph, type CallGraph, type CallSite } from "./callgraph.js";
 import { type Code, codeSectionRanges, decodeImage, indexAt, splitRanges } from "./disasm.js";
+import {
+  addImportCalls,
+  type DynamicImport,
+  findDynamicImports,
+  registerCallsThrough,
+} from "./dynamic-imports.js";
 import { buildFunctions, type FunctionTable, type RuntimeFunctionRange } from "./functions.js";
 import { findRegistrations, providerRegistry } from "./recognizers/registration.js";
 import type { AnalysisContext } from "./recognizers/types.js";
@@ -36,6 +42,8 @@ export interface LoadedProgram {
   exports: ExportEntry[];
   /** IAT slot rva → import label. */
   imports: Map<number, string>;
+  /** Globals that receive an API's address at run time (GetProcAddress & co.), called like imports. */
+  dynamicImports: DynamicImport[];
   symbols?: SymbolTable;
   context: AnalysisContext;
   timings: Record<string, number>;
@@ -107,9 +115,23 @@ function loadProgramOnce(pe: PeImage, options: LoadOptions): LoadedProgram {
   lap("decode");
   const functions = buildFunctions(code, { runtimeFunctions, names, starts, imports });
   lap("functions");
-  const graph = buildCallGraph({ pe, code, functions, imports });
+  let graph = buildCallGraph({ pe, code, functions, imports });
   lap("callgraph");
-  const values = new ValueResolver(pe, code, functions, graph);
+  let values = new ValueResolver(pe, code, functions, graph);
+  // APIs resolved at run time into globals are called like imports: rebuild the graph with them.
+  const dynamicImports = findDynamicImports({ pe, code, functions, graph, values });
+  const callImports = new Map(imports);
+  if (dynamicImports.length > 0) {
+    for (const d of dynamicImports) if (!callImports.has(d.slot)) callImports.set(d.slot, d.name);
+    graph = buildCallGraph({ pe, code, functions, imports: callImports });
+    values = new ValueResolver(pe, code, functions, graph);
+    const extra = registerCallsThrough({ pe, code, functions, graph, values }, dynamicImports);
+    if (extra.length > 0) {
+      graph = addImportCalls(graph, extra);
+      values = new ValueResolver(pe, code, functions, graph);
+    }
+    lap("dynamic imports");
+  }
 
   const symbolByRva = new Map<number, string>();
   for (const d of options.symbols?.data ?? []) if (!symbolByRva.has(d.rva)) symbolByRva.set(d.rva, d.name);
@@ -133,13 +155,23 @@ function loadProgramOnce(pe: PeImage, options: LoadOptions): LoadedProgram {
     values,
     symbolAt: (rva: number) => symbolByRva.get(rva),
     rvaOf: (name: string) => rvaByName.get(name),
-    importAt: (iatRva: number) => imports.get(iatRva),
+    importAt: (iatRva: number) => callImports.get(iatRva),
     callsTo,
   };
   const providers = providerRegistry(findRegistrations(base));
   lap("registrations");
   const context: AnalysisContext = { ...base, providers };
-  const out: LoadedProgram = { pe, code, functions, graph, exports, imports, context, timings };
+  const out: LoadedProgram = {
+    pe,
+    code,
+    functions,
+    graph,
+    exports,
+    imports,
+    dynamicImports,
+    context,
+    timings,
+  };
   if (options.symbols) out.symbols = options.symbols;
   return out;
 }

@@ -500,6 +500,17 @@ export class ValueResolver {
     return undefined;
   }
 
+  /**
+   * Value(s) stored in the stack slot `delta` bytes past a stack address, as it is just before that
+   * address's `origin` instruction (e.g. the GUID pointer field of a header built on the stack).
+   */
+  stackSlot(value: Extract<Value, { k: "stack" }>, delta: number, size: number): Value[] {
+    this.budget = MAX_QUERY_STEPS;
+    const fn = functionAt(this.functions, this.code.rva[value.origin]!);
+    if (!fn) return [{ k: "unknown", why: "no function" }];
+    return this.slot(this.walk(fn), value.origin, 0, value.base, value.off + delta, size, value.origin, 0);
+  }
+
   /** Bytes of a concrete load value (global), when its base resolves to an image address. */
   loadBytes(v: Value, len: number): Uint8Array | undefined {
     if (v.k !== "load" || v.base.k !== "addr") return undefined;

@@ -1,3 +1,4 @@
+import { classicRecognizer } from "./classic.js";
 import { kernelRecognizer } from "./kernel.js";
 import { manifestRecognizer } from "./manifest.js";
 import { traceLoggingRecognizer } from "./tracelogging.js";
@@ -13,4 +14,5 @@ export const recognizers: WriteRecognizer[] = [
   kernelRecognizer,
   traceLoggingRecognizer,
   wppRecognizer,
+  classicRecognizer,
 ];

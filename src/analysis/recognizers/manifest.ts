@@ -8,6 +8,7 @@
 import { formatGuid } from "../../util/bytes.js";
 import type { Value } from "../values.js";
 import { resolveArguments } from "../wrappers.js";
+import { tableDescriptor, tableEvents } from "./descriptor-tables.js";
 import { findingAt } from "./finding.js";
 import type {
   AnalysisContext,
@@ -113,15 +114,35 @@ export const manifestRecognizer: WriteRecognizer = {
         );
         for (const call of calls) {
           const handle = call.values[0]!;
-          const event: SiteEvent = isString
-            ? stringEvent(call.values[1]!, call.values[2]!)
-            : descriptorEvent(ctx, call.values[1]!);
-          const finding = findingAt(ctx, call.chain, api, event);
-          const provider = NO_REGISTRATION_APIS.includes(api)
-            ? guidProvider(ctx, handle)
-            : providerInfo(ctx, handle, providerForHandle(ctx, handle, finding.function, site.caller));
-          if (provider) finding.provider = provider;
-          out.push(finding);
+          let events: Array<{ event: SiteEvent; caller?: number }> = [
+            {
+              event: isString
+                ? stringEvent(call.values[1]!, call.values[2]!)
+                : descriptorEvent(ctx, call.values[1]!),
+            },
+          ];
+          // A descriptor computed from a table base + index right before the call.
+          const table =
+            !isString && call.chain.length === 1 && !descriptorOf(events[0]!.event)
+              ? tableDescriptor(ctx, call.chain[0]!, 1)
+              : undefined;
+          if (table)
+            events = tableEvents(
+              ctx,
+              table,
+              (rva) => descriptorEvent(ctx, { k: "addr", rva }),
+              decodeDescriptor,
+            );
+          for (const { event, caller } of events) {
+            // A constant table index passed by a caller: the site is that caller's call.
+            const chain = caller === undefined ? call.chain : [caller, ...call.chain];
+            const finding = findingAt(ctx, chain, api, event);
+            const provider = NO_REGISTRATION_APIS.includes(api)
+              ? guidProvider(ctx, handle)
+              : providerInfo(ctx, handle, providerForHandle(ctx, handle, finding.function, site.caller));
+            if (provider) finding.provider = provider;
+            out.push(finding);
+          }
         }
       }
     }
@@ -156,6 +177,10 @@ function descriptorEvent(ctx: AnalysisContext, v: Value): SiteEvent {
     return ev;
   }
   return { kind: "manifest" };
+}
+
+function descriptorOf(e: SiteEvent): EventDescriptor | undefined {
+  return e.kind === "manifest" ? e.descriptor : undefined;
 }
 
 function stringEvent(level: Value, keyword: Value): SiteEvent {

@@ -84,7 +84,7 @@ const COPY_WINDOW = 64;
 
 /**
  * A handle registered into a stack local and then copied to a global
- * (`mov rax, [rsp+off]; mov [rip+G], rax`): returns G. Only straight-line code right after the
+ * (`mov rax, [rsp+off]; mov [rip+G], rax`, or `xchg` / `lock cmpxchg [rip+G], rax`): returns G. Only straight-line code right after the
  * call, where RSP is unchanged, is considered.
  */
 function copiedToGlobal(
@@ -110,8 +110,9 @@ function copiedToGlobal(
       else holding.delete(gpr64(c.reg0[i]!));
       continue;
     }
+    // `lock cmpxchg [rip+G], reg`: publish the handle once (qwave.dll's McGen-style registration).
     if (
-      (m === M.Mov || m === M.Xchg) &&
+      (m === M.Mov || m === M.Xchg || m === M.Cmpxchg) &&
       c.op0[i] === Op.Mem &&
       c.memBase[i] === Reg.RIP &&
       c.op1[i] === Op.Reg

@@ -70,6 +70,13 @@ export type SiteEvent =
       symbol?: string;
       /** Descriptor built on the stack rather than read from a global. */
       stackBuilt?: boolean;
+      /**
+       * The descriptor is one entry of a table indexed at run time (recognizers/descriptor-tables.ts):
+       * every entry the index may select, none of them guessed as "the" event.
+       */
+      candidates?: EventDescriptor[];
+      /** RVA of that table. */
+      tableRva?: number;
     }
   | { kind: "tracelogging"; eventBlobRva?: number; providerBlobRva?: number; name?: string }
   | {
@@ -83,6 +90,14 @@ export type SiteEvent =
       groupName?: string;
       /** PERFINFO_LOG_TYPE_* name of the hook id (e.g. "MM_STATS"). */
       hookName?: string;
+    }
+  | {
+      /** Classic (MOF-style) write: EVENT_TRACE_HEADER fields (recognizers/classic.ts). */
+      kind: "mof";
+      classGuid?: string;
+      eventType?: number;
+      level?: number;
+      version?: number;
     }
   | {
       kind: "wpp";

@@ -1,0 +1,147 @@
+/*
+ * Write and registration patterns of service, COM and UI DLLs (issue 16), for the recall work of the
+ * analysis. Expected rows are written by hand in recall_patterns.expected.json; its "wevt" list is
+ * also the source of the image's WEVT_TEMPLATE (make-crim.mjs), so table extents can be checked
+ * against the image's own events.
+ *
+ *  1. Registration through a shared wrapper (McGenEventRegister) called for two providers, the
+ *     handle of one inside a trace-context struct (&Context.RegHandle = base + 8), and a handle
+ *     registered into a local then published with `lock cmpxchg` (qwave.dll's shape).
+ *  2. Classic writes: RegisterTraceGuidsW with a TRACE_GUID_REGISTRATION array, TraceEvent with the
+ *     EVENT_TRACE_HEADER built on the stack (class GUID inline, and by pointer).
+ *  3. EventWrite resolved at run time with GetProcAddress and called through a global.
+ *  4. Descriptors picked from tables: a constant index through a helper, a run-time index.
+ */
+#include <windows.h>
+#include <evntprov.h>
+#include <evntrace.h>
+#include <wmistr.h>
+
+BOOL WINAPI DllMain(HINSTANCE h, DWORD reason, LPVOID reserved) {
+  (void)h;
+  (void)reason;
+  (void)reserved;
+  return TRUE;
+}
+
+/* ---- 1. registration wrapper, context member, cmpxchg publication ---- */
+static const GUID ProviderA = {0x5e1a0001, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
+static const GUID ProviderB = {0x5e1a0002, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
+static const GUID ProviderC = {0x5e1a0003, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
+
+/* mc.exe-style trace context: the REGHANDLE is a member at +8. */
+typedef struct {
+  ULONG Flags;
+  ULONG Level;
+  REGHANDLE RegHandle;
+} TRACE_CONTEXT;
+
+TRACE_CONTEXT ContextA;
+REGHANDLE HandleB;
+REGHANDLE HandleC;
+
+__declspec(noinline) ULONG McGenEventRegister(LPCGUID guid, PENABLECALLBACK cb, PVOID context, PREGHANDLE handle) {
+  if (*handle != 0) return 0;
+  return EventRegister(guid, cb, context, handle);
+}
+
+__declspec(dllexport) void RegisterProviders(void) {
+  McGenEventRegister(&ProviderA, 0, &ContextA, &ContextA.RegHandle);
+  McGenEventRegister(&ProviderC, 0, 0, &HandleC);
+  REGHANDLE local = 0;
+  if (EventRegister(&ProviderB, 0, 0, &local) == 0 &&
+      InterlockedCompareExchange64((volatile LONG64 *)&HandleB, (LONG64)local, 0) != 0)
+    EventUnregister(local);
+}
+
+static const EVENT_DESCRIPTOR AStart = {1, 0, 0x10, 4, 1, 1, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR BPublished = {3, 1, 0x10, 4, 0, 2, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR CInfo = {5, 0, 0x10, 4, 0, 3, 0x8000000000000000ULL};
+
+__declspec(dllexport) void WriteAStart(void) { EventWrite(ContextA.RegHandle, &AStart, 0, 0); }
+__declspec(dllexport) void WriteBPublished(void) { EventWrite(HandleB, &BPublished, 0, 0); }
+__declspec(dllexport) void WriteCInfo(void) { EventWrite(HandleC, &CInfo, 0, 0); }
+
+/* ---- 2. classic (MOF) writes ---- */
+static const GUID ClassicControl = {0x5e1a00c0, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
+static const GUID ClassicClass = {0x5e1a00c1, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
+static const GUID ClassicOther = {0x5e1a00c2, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
+static TRACE_GUID_REGISTRATION ClassicClasses[2] = {{&ClassicClass, 0}, {&ClassicOther, 0}};
+static TRACEHANDLE ClassicRegistration;
+static TRACEHANDLE ClassicLogger;
+
+static ULONG WINAPI ClassicControlCallback(WMIDPREQUESTCODE code, PVOID context, ULONG *size, PVOID buffer) {
+  (void)context;
+  (void)size;
+  ClassicLogger = code == WMI_ENABLE_EVENTS ? GetTraceLoggerHandle(buffer) : 0;
+  return 0;
+}
+
+__declspec(dllexport) void RegisterClassic(void) {
+  RegisterTraceGuidsW(ClassicControlCallback, 0, &ClassicControl, 2, ClassicClasses, 0, 0,
+                      &ClassicRegistration);
+}
+
+/* Class GUID inline: type 2, level 4, version 1. */
+__declspec(dllexport) void WriteClassicInline(ULONG value) {
+  struct {
+    EVENT_TRACE_HEADER Header;
+    ULONG Value;
+  } ev;
+  ev.Header.Size = sizeof ev;
+  ev.Header.FieldTypeFlags = 0;
+  ev.Header.Class.Type = 2;
+  ev.Header.Class.Level = 4;
+  ev.Header.Class.Version = 1;
+  ev.Header.Guid = ClassicClass;
+  ev.Header.Flags = WNODE_FLAG_TRACED_GUID;
+  ev.Value = value;
+  TraceEvent(ClassicLogger, &ev.Header);
+}
+
+/* Class GUID by pointer (WNODE_FLAG_USE_GUID_PTR): type 3, level 2, version 0. */
+__declspec(dllexport) void WriteClassicByPointer(void) {
+  EVENT_TRACE_HEADER h;
+  h.Size = sizeof h;
+  h.FieldTypeFlags = 0;
+  h.Class.Type = 3;
+  h.Class.Level = 2;
+  h.Class.Version = 0;
+  h.GuidPtr = (ULONGLONG)&ClassicOther;
+  h.Flags = WNODE_FLAG_TRACED_GUID | WNODE_FLAG_USE_GUID_PTR;
+  TraceEvent(ClassicLogger, &h);
+}
+
+/* ---- 3. EventWrite resolved at run time ---- */
+typedef ULONG(WINAPI *EventWriteFn)(REGHANDLE, PCEVENT_DESCRIPTOR, ULONG, PEVENT_DATA_DESCRIPTOR);
+static EventWriteFn DynamicEventWrite;
+static const EVENT_DESCRIPTOR CDynamic = {7, 0, 0x10, 3, 0, 4, 0x8000000000000000ULL};
+
+__declspec(dllexport) void ResolveDynamic(void) {
+  HMODULE advapi = GetModuleHandleW(L"advapi32.dll");
+  DynamicEventWrite = (EventWriteFn)(void *)GetProcAddress(advapi, "EventWrite");
+}
+
+__declspec(dllexport) void WriteDynamic(void) {
+  if (DynamicEventWrite) DynamicEventWrite(HandleC, &CDynamic, 0, 0);
+}
+
+/* ---- 4. descriptor tables ---- */
+static const EVENT_DESCRIPTOR BAny[3] = {
+    {10, 0, 0x10, 4, 0, 5, 0x8000000000000000ULL},
+    {11, 0, 0x10, 4, 0, 5, 0x8000000000000000ULL},
+    {12, 0, 0x10, 4, 0, 5, 0x8000000000000000ULL},
+};
+static const EVENT_DESCRIPTOR BStage[3] = {
+    {20, 0, 0x10, 4, 0, 6, 0x8000000000000000ULL},
+    {21, 0, 0x10, 4, 0, 6, 0x8000000000000000ULL},
+    {22, 0, 0x10, 4, 0, 6, 0x8000000000000000ULL},
+};
+
+/* Run-time index: one of the three. */
+__declspec(dllexport) void WriteBAny(unsigned i) { EventWrite(HandleB, &BAny[i], 0, 0); }
+
+/* Constant index on every path: entries 0 and 2 (21 is never written). */
+__declspec(noinline) static void WriteStage(unsigned i) { EventWrite(HandleB, &BStage[i], 0, 0); }
+__declspec(dllexport) void WriteStageFirst(void) { WriteStage(0); }
+__declspec(dllexport) void WriteStageLast(void) { WriteStage(2); }

@@ -1,0 +1,186 @@
+/**
+ * Recall of the write-site analysis on one image: of the manifest events the image can write itself
+ * (their 16-byte EVENT_DESCRIPTOR occurs in the image outside .rsrc), how many are found at a site
+ * with both provider and descriptor resolved. Misses are grouped by cause so a figure over a whole
+ * build says what is left to do.
+ */
+import type { CatalogEvent } from "../catalog/model.js";
+import { isKernelMode, type PeImage, readExports, readImports } from "../formats/pe/index.js";
+import { parseGuid } from "../util/bytes.js";
+import type { AnalysisReport } from "./analyze.js";
+import { Reg } from "./disasm.js";
+import type { WriteFinding } from "./recognizers/types.js";
+
+/** Kind of image, for per-kind figures. */
+export type ImageKind = "kernel driver" | "service DLL" | "COM/UI DLL" | "EXE" | "other DLL";
+
+/** Why a writable event has no site with provider + descriptor. */
+export type MissCause =
+  /**
+   * The provider's GUID bytes occur nowhere outside .rsrc: the image cannot register it; the
+   * descriptor bytes are another provider's identical descriptor (a manifest shared by several
+   * binaries, e.g. fhsvc's six providers of which it registers two).
+   */
+  | "provider not in image"
+  /** A site has the descriptor but no provider. */
+  | "provider unresolved"
+  /** A site offers the descriptor as one of several table entries (not one resolved event). */
+  | "table-indexed"
+  /** The descriptor is referenced by code, but no write site resolves to it. */
+  | "descriptor referenced, no site"
+  /** The descriptor bytes occur in data no instruction references directly. */
+  | "descriptor in unreferenced data";
+
+export interface RecallMiss {
+  event: CatalogEvent;
+  cause: MissCause;
+  /** RVAs where the descriptor bytes occur outside .rsrc. */
+  places: number[];
+}
+
+export interface ImageRecall {
+  kind: ImageKind;
+  /** Events whose 16 descriptor bytes occur outside .rsrc (the issue's definition). */
+  writable: number;
+  /** Of those, the events whose provider GUID also occurs outside .rsrc. */
+  ownWritable: number;
+  found: number;
+  /** Manifest sites with a full descriptor, and those of them with a provider GUID. */
+  descriptorSites: number;
+  descriptorSitesWithProvider: number;
+  misses: RecallMiss[];
+}
+
+export function imageKind(pe: PeImage): ImageKind {
+  const dll = (pe.headers.characteristics & 0x2000) !== 0;
+  if (pe.headers.subsystem === 1 && isKernelMode(readImports(pe))) return "kernel driver";
+  if (!dll) return "EXE";
+  const names = new Set((readExports(pe)?.entries ?? []).map((e) => e.name ?? ""));
+  if (
+    names.has("ServiceMain") ||
+    names.has("SvchostPushServiceGlobals") ||
+    [...names].some((n) => /ServiceMain$/.test(n))
+  )
+    return "service DLL";
+  if (names.has("DllGetClassObject")) return "COM/UI DLL";
+  return "other DLL";
+}
+
+/** The 16 EVENT_DESCRIPTOR bytes of a manifest catalog event. */
+export function descriptorBytesOf(e: CatalogEvent): Uint8Array {
+  const b = new Uint8Array(16);
+  const dv = new DataView(b.buffer);
+  dv.setUint16(0, e.id, true);
+  b[2] = e.version;
+  b[3] = e.channel?.value ?? 0;
+  b[4] = e.level?.value ?? 0;
+  b[5] = e.opcode?.value ?? 0;
+  dv.setUint16(6, e.task?.value ?? 0, true);
+  dv.setBigUint64(8, BigInt(e.keywords.mask), true);
+  return b;
+}
+
+function indexOfAll(hay: Uint8Array, needle: Uint8Array): number[] {
+  const out: number[] = [];
+  const first = needle[0]!;
+  const end = hay.length - needle.length;
+  outer: for (let i = hay.indexOf(first); i >= 0 && i <= end; i = hay.indexOf(first, i + 1)) {
+    for (let k = 1; k < needle.length; k++) if (hay[i + k] !== needle[k]) continue outer;
+    out.push(i);
+  }
+  return out;
+}
+
+const key = (guid: string, id: number, version: number): string => `${guid}|${id}|${version}`;
+
+/**
+ * Recall of `findings` against the image's own manifest events (`events`, kind manifest).
+ * `referenced(rva)` says whether some instruction addresses that rva (RIP-relative).
+ */
+export function measureRecall(
+  pe: PeImage,
+  events: CatalogEvent[],
+  findings: WriteFinding[],
+  referenced: (rva: number) => boolean,
+): ImageRecall {
+  const rsrc = pe.sections.find((s) => s.name === ".rsrc");
+  const inRsrc = (rva: number): boolean =>
+    rsrc !== undefined && rva >= rsrc.virtualAddress && rva < rsrc.virtualAddress + rsrc.virtualSize;
+  const found = new Set<string>();
+  const descriptorOnly = new Set<string>();
+  const inTable = new Set<string>();
+  let descriptorSites = 0;
+  let withProvider = 0;
+  for (const f of findings) {
+    if (f.event.kind !== "manifest") continue;
+    const d = f.event.descriptor;
+    const guid = f.provider?.guid;
+    if (d) {
+      descriptorSites++;
+      if (guid) {
+        withProvider++;
+        found.add(key(guid, d.id, d.version));
+      } else descriptorOnly.add(`${d.id}|${d.version}`);
+    }
+    for (const c of f.event.candidates ?? []) inTable.add(`${c.id}|${c.version}`);
+  }
+  let writable = 0;
+  let foreign = 0;
+  let hits = 0;
+  const guidInImage = new Map<string, boolean>();
+  const hasGuid = (guid: string): boolean => {
+    let v = guidInImage.get(guid);
+    if (v === undefined) {
+      v = indexOfAll(pe.bytes, parseGuid(guid)).some((off) => {
+        const rva = pe.offsetToRva(off);
+        return rva !== undefined && !inRsrc(rva);
+      });
+      guidInImage.set(guid, v);
+    }
+    return v;
+  };
+  const misses: RecallMiss[] = [];
+  for (const e of events) {
+    if (e.kind !== "manifest" || !e.provider.guid) continue;
+    const places: number[] = [];
+    for (const off of indexOfAll(pe.bytes, descriptorBytesOf(e))) {
+      const rva = pe.offsetToRva(off);
+      if (rva !== undefined && !inRsrc(rva)) places.push(rva);
+    }
+    if (places.length === 0) continue;
+    writable++;
+    if (found.has(key(e.provider.guid, e.id, e.version))) {
+      hits++;
+      continue;
+    }
+    const idv = `${e.id}|${e.version}`;
+    const cause: MissCause = !hasGuid(e.provider.guid)
+      ? "provider not in image"
+      : descriptorOnly.has(idv)
+        ? "provider unresolved"
+        : inTable.has(idv)
+          ? "table-indexed"
+          : places.some(referenced)
+            ? "descriptor referenced, no site"
+            : "descriptor in unreferenced data";
+    if (cause === "provider not in image") foreign++;
+    misses.push({ event: e, cause, places });
+  }
+  return {
+    kind: imageKind(pe),
+    writable,
+    ownWritable: writable - foreign,
+    found: hits,
+    descriptorSites,
+    descriptorSitesWithProvider: withProvider,
+    misses,
+  };
+}
+
+/** Recall of an analysis report against the image's own manifest events. */
+export function recallOfReport(report: AnalysisReport, events: CatalogEvent[]): ImageRecall {
+  const code = report.program.code;
+  const referenced = new Set<number>();
+  for (let i = 0; i < code.count; i++) if (code.memBase[i] === Reg.RIP) referenced.add(code.addr[i]!);
+  return measureRecall(report.program.pe, events, report.findings, (rva) => referenced.has(rva));
+}

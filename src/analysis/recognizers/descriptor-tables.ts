@@ -1,0 +1,236 @@
+/**
+ * Descriptors picked from a table at run time: the write's descriptor argument is computed as
+ * `lea reg, [T + i*16]` (a table of EVENT_DESCRIPTORs) or loaded as `mov reg, [T + i*8]` (a table of
+ * pointers to them). A constant index on the path resolves to one entry; otherwise the site is
+ * reported once with every entry of the table ("one of N descriptors in table T"), never a guess.
+ *
+ * A table's extent is the run of consecutive entries whose 16 bytes are descriptors of the image's
+ * own WEVT_TEMPLATE (without one, no table is claimed).
+ */
+import { findResources, type PeImage, resourceData } from "../../formats/pe/index.js";
+import { parseCrim } from "../../formats/wevt/index.js";
+import { FormatError } from "../../util/errors.js";
+import { Flow, gpr64, M, Op, Reg } from "../disasm.js";
+import { functionAt } from "../functions.js";
+import type { Value } from "../values.js";
+import type { AnalysisContext, EventDescriptor, SiteEvent } from "./types.js";
+
+/** Entries read from one table, at most. */
+const MAX_ENTRIES = 512;
+/** Instructions looked back from the call for the definition of the descriptor register. */
+const LOOKBACK = 24;
+/** Callers whose constant arguments may select table entries, at most. */
+const MAX_CALLERS = 64;
+
+export interface TableDescriptor {
+  /** RVA of the table's first entry. */
+  tableRva: number;
+  /** Rva of each entry's descriptor, in table order. */
+  entries: number[];
+  /**
+   * Entries a constant index selects, when it is constant on every path: with the call-site index of
+   * the caller that passed the constant, when it came in as a parameter.
+   */
+  selected?: Array<{ entry: number; caller?: number }>;
+}
+
+const ownDescriptors = new WeakMap<PeImage, Set<string>>();
+
+/** The 16-byte descriptors (hex) of the image's own WEVT_TEMPLATE events. */
+export function wevtDescriptorSet(pe: PeImage): Set<string> {
+  let set = ownDescriptors.get(pe);
+  if (set) return set;
+  set = new Set();
+  try {
+    for (const leaf of findResources(pe, "WEVT_TEMPLATE"))
+      for (const p of parseCrim(resourceData(pe, leaf)).providers)
+        for (const e of p.events) {
+          const b = new Uint8Array(16);
+          const dv = new DataView(b.buffer);
+          dv.setUint16(0, e.id, true);
+          b[2] = e.version;
+          b[3] = e.channel;
+          b[4] = e.level;
+          b[5] = e.opcode;
+          dv.setUint16(6, e.task, true);
+          dv.setBigUint64(8, BigInt.asUintN(64, e.keywords), true);
+          set.add(hex(b));
+        }
+  } catch (err) {
+    if (!(err instanceof FormatError)) throw err;
+  }
+  ownDescriptors.set(pe, set);
+  return set;
+}
+
+function hex(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
+}
+
+/**
+ * The table behind argument `arg` (0..3) of the call at instruction `site`, when that register is
+ * computed from a table base plus an index just before the call.
+ */
+export function tableDescriptor(
+  ctx: AnalysisContext,
+  site: number,
+  arg: number,
+): TableDescriptor | undefined {
+  const own = wevtDescriptorSet(ctx.pe);
+  if (own.size === 0 || arg > 3) return undefined;
+  const c = ctx.code;
+  const j = lastWrite(ctx, site, [Reg.RCX, Reg.RDX, Reg.R8, Reg.R9][arg]!);
+  if (j === undefined) return undefined;
+  const m = c.mnem[j]!;
+  let base: number;
+  let index: { values: Value[]; scale: number };
+  let pointers = false;
+  if ((m === M.Lea || (m === M.Mov && c.memSize[j] === 8)) && c.op1[j] === Op.Mem && c.memIndex[j] !== 0) {
+    // lea reg, [B + I*s + d] (descriptors) / mov reg, [B + I*s + d] (pointers to descriptors)
+    pointers = m === M.Mov;
+    const b = c.memBase[j] === 0 ? [] : ctx.values.registerAt(j, gpr64(c.memBase[j]!));
+    if (b.length !== 1 || b[0]!.k !== "addr") return undefined;
+    base = b[0]!.rva + c.addr[j]!;
+    const i = scaledIndex(ctx, j, gpr64(c.memIndex[j]!));
+    index = { values: i.values, scale: i.scale * c.memScale[j]! };
+  } else if (m === M.Add && c.op1[j] === Op.Reg) {
+    // lea reg, [rip+T]; add reg, I*16 (clang)
+    const b = ctx.values.registerAt(j, gpr64(c.reg0[j]!));
+    if (b.length !== 1 || b[0]!.k !== "addr") return undefined;
+    base = b[0]!.rva;
+    index = scaledIndex(ctx, j, gpr64(c.reg1[j]!));
+  } else return undefined;
+  const stride = pointers ? 8 : 16;
+  const entryAt = (k: number): number | undefined => {
+    if (!pointers) return base + 16 * k;
+    const b = ctx.values.imageBytes(base + 8 * k, 8);
+    return b ? ctx.pe.vaToRva(new DataView(b.buffer).getBigUint64(0, true)) : undefined;
+  };
+  const entries: number[] = [];
+  const referenced = ripTargets(ctx);
+  for (let k = 0; k < MAX_ENTRIES; k++) {
+    // The table ends at a descriptor that is not the image's own, or where code addresses the data
+    // directly (the start of another table or global).
+    const slotRva = pointers ? base + 8 * k : base + 16 * k;
+    if (k > 0 && referenced.has(slotRva)) break;
+    const rva = entryAt(k);
+    const b = rva !== undefined ? ctx.values.imageBytes(rva, 16) : undefined;
+    if (rva === undefined || !b || !own.has(hex(b))) break;
+    entries.push(rva);
+  }
+  if (entries.length === 0) return undefined;
+  const out: TableDescriptor = { tableRva: base, entries };
+  const constants = constantsOnPaths(ctx, site, index.values);
+  if (constants) {
+    const picks = constants.map((k) => ({ off: k.value * index.scale, caller: k.caller }));
+    if (picks.every((p) => p.off % stride === 0 && p.off / stride < entries.length))
+      out.selected = picks.map((p) => {
+        const sel: { entry: number; caller?: number } = { entry: entries[p.off / stride]! };
+        if (p.caller !== undefined) sel.caller = p.caller;
+        return sel;
+      });
+  }
+  return out;
+}
+
+const ripTargetSets = new WeakMap<object, Set<number>>();
+
+/** Every address a RIP-relative operand of the image's code names. */
+function ripTargets(ctx: AnalysisContext): Set<number> {
+  let set = ripTargetSets.get(ctx.code);
+  if (!set) {
+    set = new Set();
+    for (let i = 0; i < ctx.code.count; i++) if (ctx.code.memBase[i] === Reg.RIP) set.add(ctx.code.addr[i]!);
+    ripTargetSets.set(ctx.code, set);
+  }
+  return set;
+}
+
+/** The last instruction before `at` (straight line, no call or branch) that writes register reg. */
+function lastWrite(ctx: AnalysisContext, at: number, reg: number): number | undefined {
+  const c = ctx.code;
+  for (let j = at - 1; j >= Math.max(0, at - LOOKBACK); j--) {
+    if (c.flow[j] !== Flow.Next) return undefined;
+    if (c.op0[j] === Op.Reg && gpr64(c.reg0[j]!) === reg && c.mnem[j] !== M.Cmp && c.mnem[j] !== M.Test)
+      return j;
+  }
+  return undefined;
+}
+
+/** Values of index register reg before instruction j, and the factor a `shl reg, k` applied to them. */
+function scaledIndex(ctx: AnalysisContext, j: number, reg: number): { values: Value[]; scale: number } {
+  const c = ctx.code;
+  const d = lastWrite(ctx, j, reg);
+  if (d === undefined || c.mnem[d] !== M.Shl || c.op1[d] !== Op.Imm)
+    return { values: ctx.values.registerAt(j, reg), scale: 1 };
+  // `mov ecx, ecx` (zero-extension) before the shift keeps the value.
+  const inner = lastWrite(ctx, d, reg);
+  const zext =
+    inner !== undefined &&
+    c.mnem[inner] === M.Mov &&
+    c.op1[inner] === Op.Reg &&
+    gpr64(c.reg1[inner]!) === reg;
+  return { values: ctx.values.registerAt(zext ? inner : d, reg), scale: 2 ** c.imm[d]! };
+}
+
+/**
+ * The constant index values reaching `site`: immediates in the function, or a parameter every
+ * caller passes as a constant. Undefined when any path gives something else.
+ */
+function constantsOnPaths(
+  ctx: AnalysisContext,
+  site: number,
+  values: Value[],
+): Array<{ value: number; caller?: number }> | undefined {
+  const out: Array<{ value: number; caller?: number }> = [];
+  const fn = functionAt(ctx.functions, ctx.code.rva[site]!);
+  for (const v of values) {
+    if (v.k === "imm") out.push({ value: Number(v.v & 0xffffffffn) });
+    else if (v.k === "param" && fn) {
+      const callers = ctx.graph.callers.get(fn.rva) ?? [];
+      if (callers.length === 0 || callers.length > MAX_CALLERS) return undefined;
+      for (const caller of callers) {
+        const args = ctx.values.argument(caller.index, v.n);
+        for (const a of args) {
+          if (a.k !== "imm") return undefined;
+          out.push({ value: Number(a.v & 0xffffffffn), caller: caller.index });
+        }
+      }
+    } else return undefined;
+  }
+  return out.length > 0 ? out : undefined;
+}
+
+/**
+ * Events of a write whose descriptor comes from a table: the selected entries (constant index, with
+ * the caller that chose it), or one event listing every entry as a candidate.
+ */
+export function tableEvents(
+  ctx: AnalysisContext,
+  t: TableDescriptor,
+  atAddress: (rva: number) => SiteEvent,
+  decode: (b: Uint8Array) => EventDescriptor,
+): Array<{ event: SiteEvent; caller?: number }> {
+  if (t.selected) {
+    const seen = new Set<string>();
+    return t.selected.flatMap((s) => {
+      const key = `${s.entry}:${s.caller}`;
+      if (seen.has(key)) return [];
+      seen.add(key);
+      return [
+        s.caller === undefined
+          ? { event: atAddress(s.entry) }
+          : { event: atAddress(s.entry), caller: s.caller },
+      ];
+    });
+  }
+  return [
+    {
+      event: {
+        kind: "manifest",
+        tableRva: t.tableRva,
+        candidates: t.entries.map((rva) => decode(ctx.values.imageBytes(rva, 16)!)),
+      },
+    },
+  ];
+}
