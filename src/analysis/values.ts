@@ -108,7 +108,7 @@ function rspEffect(code: Code, i: number): number {
 }
 
 /** Does instruction i write general-purpose register reg (64-bit canonical)? */
-function writesGpr(code: Code, i: number, reg: number): boolean {
+export function writesGpr(code: Code, i: number, reg: number): boolean {
   if (code.flow[i] === Flow.Call || code.flow[i] === Flow.IndirectCall) return VOLATILE.has(reg);
   if (code.op0[i] !== Op.Reg) return false;
   if (NON_WRITING.has(code.mnem[i]!)) return false;
