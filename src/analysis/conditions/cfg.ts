@@ -66,7 +66,10 @@ export function buildCfg(code: Code, f: FunctionInfo, readU32: (rva: number) => 
     const e = b.last - 1;
     const fl = code.flow[e]!;
     const r = rangeOf(e)!;
-    const fallBlock = e + 1 < r.last ? (blockAt.get(e + 1) ?? exit) : exit;
+    // A chained fragment starting right where this range ends continues it.
+    const next =
+      e + 1 < code.count && code.rva[e + 1] === code.rva[e]! + code.len[e]! ? blockAt.get(e + 1) : undefined;
+    const fallBlock = e + 1 < r.last ? (blockAt.get(e + 1) ?? exit) : (next ?? exit);
     const add = (n: number): void => {
       if (!b.succ.includes(n)) b.succ.push(n);
     };

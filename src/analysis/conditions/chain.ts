@@ -5,16 +5,19 @@
  * calls share). Each guard is classified once per branch and cached.
  */
 import type { CallSite } from "../callgraph.js";
-import { indexAt } from "../disasm.js";
+import { indexAt, M, Reg } from "../disasm.js";
 import { type FunctionInfo, functionAt, functionName } from "../functions.js";
 import type { LoadedProgram } from "../program.js";
 import { decodeDescriptor } from "../recognizers/manifest.js";
 import type { WriteFinding } from "../recognizers/types.js";
 import { buildCfg, type Cfg } from "./cfg.js";
-import { type Classified, type ClassifyEnv, classify } from "./classify.js";
+import { type Classified, type ClassifyEnv, classify, contextLevel } from "./classify.js";
 import { type ControlDependence, controlDependence } from "./control-dependence.js";
 import { mcContexts } from "./enable-sources.js";
 import { branchPredicate } from "./predicate.js";
+
+/** Callers looked at for the guards a function's callers share. */
+const MAX_SHARED_CALLERS = 16;
 
 /** One guard of a write on one chain, as reported. */
 export interface Condition extends Omit<Classified, "descriptorArg"> {
@@ -23,6 +26,8 @@ export interface Condition extends Omit<Classified, "descriptorArg"> {
   at: string;
   /** enabled: whether the keyword / level tested agree with the event's own descriptor. */
   matches?: boolean;
+  /** Found at every one of this many call sites of the chain's first function (a site no entry reaches). */
+  callers?: number;
 }
 
 export type Logged = "on failure" | "on success" | "both" | "unknown";
@@ -51,6 +56,7 @@ interface FunctionFlow {
 interface RawCondition extends Classified {
   function: string;
   at: string;
+  callers?: number;
 }
 
 export function conditionAnalyzer(program: LoadedProgram): ConditionAnalyzer {
@@ -117,6 +123,25 @@ export function conditionAnalyzer(program: LoadedProgram): ConditionAnalyzer {
           const c: Classified = p ? classify(p, env) : { class: "other", test: "flags not modelled" };
           out.push({ ...c, function: functionName(flow.fn), at: "0x" + code.rva[jcc]!.toString(16) });
         }
+        // mc.exe's inline check `Level >= L || Level == 0` is an OR, so no single branch of it
+        // guards the write; the dominating compare still names the level the keyword test goes with.
+        if (out.some((c) => c.class === "enabled" && c.keyword !== undefined && c.level === undefined)) {
+          for (const d of flow.cd.dominators(b)) {
+            const blk = flow.cfg.blocks[d]!;
+            if (blk.taken === undefined) continue;
+            const p = branchPredicate(code, flow.cfg, d, true);
+            const lv = p && contextLevel(p, contexts);
+            if (!lv) continue;
+            for (const c of out)
+              if (
+                c.class === "enabled" &&
+                c.provider === lv.guid &&
+                c.keyword !== undefined &&
+                c.level === undefined
+              )
+                c.level = lv.level;
+          }
+        }
       }
     }
     byCall.set(index, out);
@@ -136,6 +161,21 @@ export function conditionAnalyzer(program: LoadedProgram): ConditionAnalyzer {
     }
     return common;
   };
+  /**
+   * Guards every direct caller of `fn` shares (same class and test), when it has a few callers and
+   * none of them calls it with a tail jump: they hold whenever `fn` runs from inside the image.
+   */
+  const sharedCallerGuards = (fn: number): RawCondition[] => {
+    const sites = graph.callers.get(fn) ?? [];
+    if (sites.length === 0 || sites.length > MAX_SHARED_CALLERS || sites.some((x) => x.tail)) return [];
+    const sameTest = (c: RawCondition): string => `${c.class}:${c.test}`;
+    let common = guardsOf(sites[0]!.index).filter((c) => c.class !== "other");
+    for (const x of sites.slice(1)) {
+      const keys = new Set(guardsOf(x.index).map(sameTest));
+      common = common.filter((c) => keys.has(sameTest(c)));
+    }
+    return common.map((c) => ({ ...c, callers: sites.length }));
+  };
   const descriptorAt = (arg: { call: number; n: number }, chain: number[]): SiteDescriptor | undefined => {
     const vs = context.values.argument(arg.call, arg.n);
     if (vs.length !== 1) return undefined;
@@ -154,14 +194,40 @@ export function conditionAnalyzer(program: LoadedProgram): ConditionAnalyzer {
     const d = decodeDescriptor(bytes);
     return { keyword: d.keyword, level: d.level };
   };
+  /** The only `lea r, [rip+descriptor]` of the finding's function, when it is not in the call's block. */
+  const descriptorLoad = (f: WriteFinding): number | undefined => {
+    if (f.event.kind !== "manifest" || f.event.descriptorRva === undefined) return undefined;
+    const flow = flowOf(f.function);
+    if (!flow) return undefined;
+    let found: number | undefined;
+    for (const r of [flow.fn, ...(flow.fn.fragments ?? [])]) {
+      for (let i = r.first; i < r.last; i++) {
+        if (code.mnem[i] !== M.Lea || code.memBase[i] !== Reg.RIP || code.addr[i] !== f.event.descriptorRva)
+          continue;
+        if (found !== undefined) return undefined;
+        found = i;
+      }
+    }
+    if (found === undefined || flow.cfg.blockOf(found) === flow.cfg.blockOf(f.index)) return undefined;
+    return found;
+  };
   return {
     forFinding(f, path, descriptor) {
       const raw: RawCondition[] = [];
+      // A site no entry reaches: what all callers of its function check first.
+      if (path.length === 1) raw.push(...sharedCallerGuards(path[0]!));
       for (let k = 0; k + 1 < path.length; k++) raw.push(...callGuards(path[k]!, path[k + 1]!));
       const chain = [f.index, ...f.via.slice(1).map((rva) => indexAt(code, rva))].filter((i) => i >= 0);
       // The write's own function and each wrapper on the way to the API (from the reporting
       // function's call down), with the arguments of the call above for descriptor parameters.
       for (const i of chain) raw.push(...guardsOf(i));
+      // One call writing several events (paths merging before it): the path that loads this
+      // event's descriptor has guards of its own.
+      const load = descriptorLoad(f);
+      if (load !== undefined) {
+        const have = new Set(raw.map(key));
+        for (const c of guardsOf(load)) if (!have.has(key(c))) raw.push(c);
+      }
       const conditions: Condition[] = raw.map((r) => {
         const { descriptorArg, ...rest } = r;
         const c: Condition = { ...rest };

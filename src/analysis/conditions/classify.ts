@@ -147,7 +147,12 @@ function classifyGlobal(
 ): Classified {
   const test = `${text(g, env)} ${p.rel === "bits-set" ? `& ${text(other, env)} != 0` : p.rel === "bits-clear" ? `& ${text(other, env)} == 0` : `${p.rel} ${text(other, env)}`}`;
   if (other.k !== "imm") return { class: "other", test };
-  const mask = other.v;
+  let mask = other.v;
+  // `test al, al; js` on a loaded byte tests its top bit.
+  if ((p.rel === "<" || p.rel === ">=") && mask === 0n && g.size > 0) {
+    p = { ...p, rel: p.rel === "<" ? "bits-set" : "bits-clear" };
+    mask = 1n << BigInt(g.size * 8 - 1);
+  }
   for (const c of env.contexts) {
     const bits = c.bits;
     if (bits && g.rva >= bits.rva && g.rva < bits.rva + 4 * Math.ceil(bits.keywords.length / 32)) {
@@ -164,6 +169,9 @@ function classifyGlobal(
       return out;
     }
     const off = g.rva - c.rva;
+    const lv = off === MCGEN_CONTEXT.level ? contextLevel(p, [c]) : undefined;
+    if (lv && (p.rel === "u>=" || p.rel === "u>"))
+      return { class: "enabled", test, provider: c.guid, level: lv.level };
     if (off === MCGEN_CONTEXT.isEnabled && g.size === 4 && mask === 0n && p.rel === "!=")
       return { class: "enabled", test, provider: c.guid };
     if (
@@ -181,4 +189,18 @@ function classifyGlobal(
   const out: Classified = { class: "feature", test, flag };
   if (symbol && WIL_FEATURE.test(symbol)) out.feature = symbol.replace(/__private_.*$/, "");
   return out;
+}
+
+/** A compare of an mc.exe context's Level byte with a constant: the event level it admits. */
+export function contextLevel(
+  p: Predicate,
+  contexts: McContext[],
+): { guid: string; level: number } | undefined {
+  if (p.left.k !== "global" || p.right.k !== "imm" || p.left.size !== 1) return undefined;
+  const ctx = contexts.find((c) => p.left.k === "global" && p.left.rva - c.rva === MCGEN_CONTEXT.level);
+  if (!ctx) return undefined;
+  const k = Number(p.right.v & 0xffn);
+  // Level + plus >= K (or its negation on the other edge), Level + plus > K the same with K + 1.
+  const bound = p.rel === "u>=" || p.rel === "u<" ? k : p.rel === "u>" || p.rel === "u<=" ? k + 1 : undefined;
+  return bound === undefined ? undefined : { guid: ctx.guid, level: bound - (p.left.plus ?? 0) };
 }

@@ -104,7 +104,11 @@ export function controlDependence(cfg: Cfg): ControlDependence {
   reachesExit[exit] = 1;
   while (work.length > 0) {
     const x = work.pop()!;
-    for (const p of cfg.preds[x]!) if (!reachesExit[p]) (reachesExit[p] = 1), work.push(p);
+    for (const p of cfg.preds[x]!) {
+      if (reachesExit[p]) continue;
+      reachesExit[p] = 1;
+      work.push(p);
+    }
   }
   const succ: number[][] = cfg.blocks.map((b, k) => (reachesExit[k] ? b.succ : [...b.succ, exit]));
   succ.push([]);

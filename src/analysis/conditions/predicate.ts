@@ -13,8 +13,8 @@ const Mn = iced.Mnemonic;
 export type Source =
   /** Return value (RAX) of the call at instruction `index`. */
   | { k: "call"; index: number }
-  /** Contents of a global (`size` bytes at `rva`). */
-  | { k: "global"; rva: number; size: number }
+  /** Contents of a global (`size` bytes at `rva`), plus a constant when the code adjusted it (`dec al`). */
+  | { k: "global"; rva: number; size: number; plus?: number }
   | { k: "imm"; v: bigint }
   | { k: "other" };
 
@@ -179,27 +179,33 @@ export function registerSource(code: Code, cfg: Cfg, at: number, reg: number): S
   let found: Source | undefined;
   let steps = 0;
   const seen = new Set<string>();
-  const stack: Array<[number, number]> = [[at, reg]];
+  const start = cfg.blockOf(at);
+  if (start < 0) return { k: "other" };
+  // [block, walk back from this index (exclusive), register, constant added on the way]
+  const stack: Array<[number, number, number, number]> = [[start, at, reg, 0]];
   while (stack.length > 0) {
-    const [from, r] = stack.pop()!;
-    const b = cfg.blockOf(from);
-    if (b < 0) return { k: "other" };
+    const [b, from, r, plus] = stack.pop()!;
     const first = cfg.blocks[b]!.first;
     let defined = false;
     for (let j = from - 1; j >= first; j--) {
       if (++steps > MAX_WALK) return { k: "other" };
-      if (
-        !writesGpr(code, j, r) &&
-        !(code.mnem[j] === M.Xchg && code.op1[j] === Op.Reg && gpr64(code.reg1[j]!) === r)
-      )
-        continue;
+      const xchg = code.mnem[j] === M.Xchg && code.op1[j] === Op.Reg && gpr64(code.reg1[j]!) === r;
+      if (!writesGpr(code, j, r) && !xchg) continue;
       defined = true;
-      const d = definition(code, j, r);
-      if (d.k === "copy") stack.push([j, d.reg]);
-      else {
-        if (found && key(found) !== key(d)) return { k: "other" };
-        found = d;
+      let d = definition(code, j, r);
+      if (d.k === "copy") {
+        stack.push([b, j, d.reg, plus + d.plus]);
+        break;
       }
+      if (plus !== 0)
+        d =
+          d.k === "global"
+            ? { ...d, plus }
+            : d.k === "imm"
+              ? { k: "imm", v: d.v + BigInt(plus) }
+              : { k: "other" };
+      if (found && key(found) !== key(d)) return { k: "other" };
+      found = d;
       break;
     }
     if (defined) continue;
@@ -210,7 +216,7 @@ export function registerSource(code: Code, cfg: Cfg, at: number, reg: number): S
       const k2 = `${p}:${r}`;
       if (seen.has(k2)) continue;
       seen.add(k2);
-      stack.push([cfg.blocks[p]!.last, r]);
+      stack.push([p, cfg.blocks[p]!.last, r, plus]);
     }
   }
   return found ?? { k: "other" };
@@ -226,13 +232,17 @@ function key(s: Source): string {
         : "o";
 }
 
-function definition(code: Code, j: number, reg: number): Source | { k: "copy"; reg: number } {
+function definition(code: Code, j: number, reg: number): Source | { k: "copy"; reg: number; plus: number } {
   const fl = code.flow[j]!;
   if (fl === Flow.Call || fl === Flow.IndirectCall)
     return reg === Reg.RAX ? { k: "call", index: j } : { k: "other" };
   const m = code.mnem[j]!;
   if ((m === M.Mov || m === M.Movzx || m === M.Movsx || m === M.Movsxd) && code.op1[j] === Op.Reg)
-    return { k: "copy", reg: gpr64(code.reg1[j]!) };
+    return { k: "copy", reg: gpr64(code.reg1[j]!), plus: 0 };
+  // dec / inc / add / sub of a constant: the same value, shifted (`dec al; cmp al, 2` level tests).
+  if (m === Mn.Dec || m === Mn.Inc) return { k: "copy", reg, plus: m === Mn.Dec ? -1 : 1 };
+  if ((m === M.Add || m === M.Sub) && code.op1[j] === Op.Imm)
+    return { k: "copy", reg, plus: m === M.Add ? code.imm[j]! : -code.imm[j]! };
   if (m === M.Xchg) return { k: "other" };
   if ((m === M.Mov || m === M.Movzx || m === M.Movsx || m === M.Movsxd) && code.op1[j] === Op.Mem) {
     if (code.memBase[j] === Reg.RIP && code.memIndex[j] === 0)
