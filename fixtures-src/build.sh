@@ -22,7 +22,7 @@ LDFLAGS="/machine:x64 /debug /nodefaultlib /Brepro /opt:ref /pdbaltpath:%_PDB% /
 compile() { # name [extra cflags]
   name=$1; shift
   # shellcheck disable=SC2086
-  (cd "$here" && $CLANG $CFLAGS -fdebug-prefix-map="$here"=. "$@" -c "$name.c" -o "$tmp/$name.obj")
+  (cd "$here" && $CLANG $CFLAGS ${OPT:-} -fdebug-prefix-map="$here"=. "$@" -c "$name.c" -o "$tmp/$name.obj")
 }
 
 # user_dll NAME LIBS... : a user-mode DLL (entry DllMain)
@@ -56,4 +56,7 @@ node "$here/restore-annotations.mjs" "$tmp/wpp_user.obj" "$out/wpp_user.pdb"
 kernel_sys etw_patterns "$MINGW/lib/libntoskrnl.a"
 # TraceLogging write sites (hand-laid ETW0 metadata, two providers) for the analysis recognizer.
 user_dll tracelogging_sites "$MINGW/lib/libadvapi32.a" "$MINGW/lib/libkernel32.a"
+# Guard conditions of write sites, at -O2 (later -O wins over CFLAGS' -O1): keyword, failure-only,
+# success-only, both, feature flags, nested guards, loop, jump-table switch.
+OPT=-O2 kernel_sys conditions "$MINGW/lib/libntoskrnl.a"
 ls -l "$out"

@@ -2,7 +2,7 @@
  * Basic-block control flow graph of one function (primary body + chained fragments, switch jump
  * tables followed), with a virtual exit node — the shape post-dominators need.
  */
-import { type Code, Flow, indexAt, Op } from "../disasm.js";
+import { type Code, Flow, gpr64, indexAt, M, Op, Reg } from "../disasm.js";
 import { type CodeRange, endsFlow as ends, type FunctionInfo, jumpTableTargets } from "../functions.js";
 
 export interface Block {
@@ -44,7 +44,10 @@ export function buildCfg(code: Code, f: FunctionInfo, readU32: (rva: number) => 
         const t = target(code.addr[i]!);
         if (t >= 0) leaders.add(t);
       } else if (fl === Flow.IndirectBranch) {
-        const ts = jumpTableTargets(code, f, i, readU32)
+        const ts = [
+          ...jumpTableTargets(code, f, i, readU32),
+          ...relativeJumpTableTargets(code, i, inRanges, readU32),
+        ]
           .map((rva) => target(rva))
           .filter((t) => t >= 0);
         tables.set(i, ts);
@@ -114,4 +117,68 @@ export function buildCfg(code: Code, f: FunctionInfo, readU32: (rva: number) => 
       return ans >= 0 && index < blocks[ans]!.last ? ans : -1;
     },
   };
+}
+
+/** Entries read from one table at most (as functions.ts's image-base tables). */
+const MAX_TABLE = 1024;
+
+/**
+ * Targets of a table of offsets from the table itself (clang/LLVM's x64 switch):
+ * `cmp idx, N; ja default` … `lea rT, [rip+TABLE]; movsxd rX, [rT + idx*4]; add rX, rT; jmp rX`.
+ * Read up to the bound check's N + 1 entries, else while entries land in the function.
+ */
+export function relativeJumpTableTargets(
+  code: Code,
+  jmp: number,
+  inFunction: (rva: number) => boolean,
+  readU32: (rva: number) => number | undefined,
+): number[] {
+  if (code.op0[jmp] !== Op.Reg) return [];
+  const x = gpr64(code.reg0[jmp]!);
+  let j = jmp - 1;
+  if (
+    !(
+      code.mnem[j] === M.Add &&
+      code.op0[j] === Op.Reg &&
+      gpr64(code.reg0[j]!) === x &&
+      code.op1[j] === Op.Reg
+    )
+  )
+    return [];
+  const t = gpr64(code.reg1[j]!);
+  let load = -1;
+  let table = -1;
+  let bound = MAX_TABLE;
+  for (j = jmp - 2; j >= Math.max(0, jmp - 10); j--) {
+    const m = code.mnem[j]!;
+    if (
+      load < 0 &&
+      m === M.Movsxd &&
+      code.op1[j] === Op.Mem &&
+      gpr64(code.memBase[j]!) === t &&
+      code.memScale[j] === 4
+    )
+      load = j;
+    else if (
+      m === M.Lea &&
+      code.op0[j] === Op.Reg &&
+      gpr64(code.reg0[j]!) === t &&
+      code.memBase[j] === Reg.RIP
+    )
+      table = code.addr[j]!;
+    else if (m === M.Cmp && code.op1[j] === Op.Imm && code.flow[j + 1] === Flow.ConditionalBranch) {
+      bound = Math.min(MAX_TABLE, code.imm[j]! + 1);
+      break;
+    }
+  }
+  if (load < 0 || table < 0 || bound <= 0) return [];
+  const out: number[] = [];
+  for (let k = 0; k < bound; k++) {
+    const e = readU32(table + 4 * k);
+    if (e === undefined) break;
+    const target = table + (e | 0);
+    if (!inFunction(target)) break;
+    out.push(target);
+  }
+  return out;
 }

@@ -127,12 +127,12 @@ function classifyCall(p: Predicate, call: number, other: Source, env: ClassifyEn
   }
   if (bare && WIL_FEATURE.test(bare)) {
     if (k !== 0n) return { class: "other", test, callee };
+    if (!nonZero) return { class: "other", test, callee };
     return {
       class: "feature",
       test,
       callee,
       feature: bare.replace(/__private_.*$/, ""),
-      outcome: nonZero ? "success" : "failure",
     };
   }
   if (k === undefined || !callee) return { class: "other", test, ...(callee ? { callee } : {}) };
