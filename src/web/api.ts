@@ -5,6 +5,7 @@
  * this file only shapes the pages' answers.
  */
 import { basename } from "node:path";
+import { siteSentence } from "../analysis/conditions/sentence.js";
 import { type DiffEntry, diffStores } from "../catalog/diff.js";
 import { EventSiteJoin } from "../catalog/event-sites.js";
 import type { CatalogProvider } from "../catalog/model.js";
@@ -203,7 +204,8 @@ export function event(src: AtlasSources, params: URLSearchParams): ApiResponse {
     }
   ).path;
   const join = new EventSiteJoin(src.store);
-  const sites = join.sites(ev);
+  // Each site with its guard sentence ("written only when X fails; needs keyword 0x40 at level 4").
+  const sites = join.sites(ev).map((x) => (x.conditions ? { ...x, when: siteSentence(x.conditions) } : x));
   // Same event in other files or versions (e.g. the same manifest from several Windows builds).
   const related = searchEvents(src.store.db, {
     provider: ev.provider.guid || ev.provider.name,

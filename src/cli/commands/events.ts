@@ -1,5 +1,6 @@
 import { basename } from "node:path";
 import type { Command } from "commander";
+import { type ConditionLike, conditionSentence } from "../../analysis/conditions/sentence.js";
 import { EventSiteJoin, shallowestPerSite } from "../../catalog/event-sites.js";
 import { cell } from "../../catalog/export.js";
 import { countEvents, type EventQuery, type EventRow, getEvent, searchEvents } from "../../catalog/search.js";
@@ -140,7 +141,7 @@ function providerLabel(r: EventRow): string {
 /**
  * One line per distinct write site of each event: the binary, the function holding the write
  * call, its RVA, the ETW API, how many entry points reach it, and the shallowest of them with its
- * call path (entry first).
+ * call path (entry first), the logged reading and the guard sentence (docs/analysis.md).
  */
 export function formatSitesTable(rows: EventRow[], join: EventSiteJoin): string {
   const header = [
@@ -156,6 +157,8 @@ export function formatSitesTable(rows: EventRow[], join: EventSiteJoin): string 
     "entry",
     "depth",
     "call path",
+    "logged",
+    "when",
   ];
   const cells: string[][] = [];
   for (const r of rows)
@@ -173,6 +176,8 @@ export function formatSitesTable(rows: EventRow[], join: EventSiteJoin): string 
         s.entry ?? "(none)",
         s.depth === undefined ? "" : String(s.depth),
         clip((s.callPath ?? []).join(" > "), 100),
+        s.conditions?.logged ?? "",
+        conditionSentence(s.conditions?.conditions as ConditionLike[] | undefined),
       ]);
   return alignedTable(header, cells);
 }
