@@ -48,3 +48,52 @@ export function enableAgreement(conditions: Condition[], d: SiteDescriptor): Agr
   }
   return keyword && level ? "agrees" : "partial";
 }
+
+/** One manifest write site (call + event) of a provider whose registration passes an mc.exe context. */
+export interface McSite {
+  rva: string;
+  function: string;
+  eventId?: number;
+  keyword?: string;
+  level?: number;
+  /** The best agreement over the site's chains. */
+  agreement: Agreement | "no descriptor";
+  logged?: string;
+}
+
+const RANK: Record<string, number> = { agrees: 0, disagrees: 1, partial: 2, none: 3, "no descriptor": 4 };
+
+/**
+ * Manifest write sites of the mc.exe-generated providers of one analysed image (providers whose
+ * registration passes an MCGEN_TRACE_CONTEXT), each with how its enable test agrees with its
+ * descriptor — the figure docs/analysis.md reports and the real-data test checks.
+ */
+export function mcSites(
+  rows: ReadonlyArray<{
+    site: { rva: string; function: string };
+    provider: { guid?: string };
+    event: { kind: string; id?: number; keyword?: string; level?: number };
+    conditions?: Condition[];
+    logged?: string;
+  }>,
+  mcProviders: ReadonlySet<string>,
+): McSite[] {
+  const best = new Map<string, McSite>();
+  for (const r of rows) {
+    if (r.event.kind !== "manifest" || !r.provider.guid || !mcProviders.has(r.provider.guid)) continue;
+    const d: SiteDescriptor = {};
+    if (r.event.keyword !== undefined) d.keyword = r.event.keyword;
+    if (r.event.level !== undefined) d.level = r.event.level;
+    const agreement = d.keyword === undefined ? "no descriptor" : enableAgreement(r.conditions ?? [], d);
+    const key = `${r.site.rva}|${r.event.id}|${r.event.keyword}`;
+    const prev = best.get(key);
+    if (prev && RANK[prev.agreement]! <= RANK[agreement]!) continue;
+    const s: McSite = { rva: r.site.rva, function: r.site.function, agreement };
+    if (r.event.id !== undefined) s.eventId = r.event.id;
+    if (d.keyword !== undefined) s.keyword = d.keyword;
+    if (d.level !== undefined) s.level = d.level;
+    if (r.logged) s.logged = r.logged;
+    best.set(key, s);
+  }
+  return [...best.values()];
+}

@@ -241,6 +241,15 @@ function definition(code: Code, j: number, reg: number): Source | { k: "copy"; r
     return { k: "copy", reg: gpr64(code.reg1[j]!), plus: 0 };
   // dec / inc / add / sub of a constant: the same value, shifted (`dec al; cmp al, 2` level tests).
   if (m === Mn.Dec || m === Mn.Inc) return { k: "copy", reg, plus: m === Mn.Dec ? -1 : 1 };
+  // lea r, [b + disp]: b's value plus disp (`lea r13d, [rsi+1]` builds an enable-bit mask).
+  if (
+    m === M.Lea &&
+    code.memIndex[j] === 0 &&
+    code.memBase[j] !== Reg.RIP &&
+    code.memBase[j] !== Reg.RSP &&
+    code.memBase[j] !== 0
+  )
+    return { k: "copy", reg: gpr64(code.memBase[j]!), plus: code.addr[j]! };
   if ((m === M.Add || m === M.Sub) && code.op1[j] === Op.Imm)
     return { k: "copy", reg, plus: m === M.Add ? code.imm[j]! : -code.imm[j]! };
   if (m === M.Xchg) return { k: "other" };
