@@ -66,21 +66,14 @@ export function conditionAnalyzer(program: LoadedProgram): ConditionAnalyzer {
     return b ? (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0 : undefined;
   };
   const contexts = mcContexts(context);
-  let byIndex: Map<number, CallSite[]> | undefined;
   const handleGuid = new Map<number, string>();
   for (const p of context.providers.list) if (p.handleRva !== undefined) handleGuid.set(p.handleRva, p.guid);
   const env: ClassifyEnv = {
     contexts,
     callsAt(index) {
-      if (!byIndex) {
-        byIndex = new Map();
-        for (const s of graph.sites) {
-          const l = byIndex.get(s.index);
-          if (l) l.push(s);
-          else byIndex.set(s.index, [s]);
-        }
-      }
-      return byIndex.get(index) ?? [];
+      // The call sites of the function holding the call (graph.callees), not a map of all sites.
+      const owner = functionAt(functions, code.rva[index]!);
+      return owner ? (graph.callees.get(owner.rva) ?? []).filter((x) => x.index === index) : [];
     },
     calleeName(site) {
       if (site.callee.kind === "import") return site.callee.name;
@@ -149,7 +142,16 @@ export function conditionAnalyzer(program: LoadedProgram): ConditionAnalyzer {
   };
   const key = (c: RawCondition): string => `${c.at}:${c.test}`;
   /** Guards shared by every call from `caller` to `callee`. */
+  const pairGuards = new Map<string, RawCondition[]>();
   const callGuards = (caller: number, callee: number): RawCondition[] => {
+    const pair = `${caller}>${callee}`;
+    const cached = pairGuards.get(pair);
+    if (cached) return cached;
+    const out = computeCallGuards(caller, callee);
+    pairGuards.set(pair, out);
+    return out;
+  };
+  const computeCallGuards = (caller: number, callee: number): RawCondition[] => {
     const sites = (graph.callees.get(caller) ?? []).filter(
       (s) => s.callee.kind === "function" && s.callee.rva === callee,
     );
