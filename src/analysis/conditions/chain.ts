@@ -4,7 +4,6 @@
  * path (a caller calling the next function from several places keeps only the guards all those
  * calls share). Each guard is classified once per branch and cached.
  */
-import type { CallSite } from "../callgraph.js";
 import { indexAt, M, Reg } from "../disasm.js";
 import { type FunctionInfo, functionAt, functionName } from "../functions.js";
 import type { LoadedProgram } from "../program.js";
