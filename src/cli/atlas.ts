@@ -7,8 +7,8 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ownCatalog, symbolsFromPdb } from "../analysis/analyze.js";
 import { type KernelNames, parseKernelNames } from "../analysis/recognizers/kernel.js";
-import { wppCatalogFromPdb } from "../analysis/recognizers/wpp.js";
 import { analyzeSites } from "../analysis/sites.js";
+import { wppEventsFromPdb } from "../catalog/readers/wpp.js";
 import type { CatalogStore } from "../catalog/store.js";
 import { parsePe } from "../formats/pe/index.js";
 import { findPdbForImage, type ResolvedPdb } from "../symbols/resolve.js";
@@ -103,7 +103,7 @@ export function analyzeFileIntoStore(
     const catalog = ownCatalog(pe, path, bytes);
     if (opts.pdb) {
       // WPP sites join to the PDB's TMF messages.
-      const wpp = wppCatalogFromPdb(opts.pdb.pdb, opts.pdb.path);
+      const wpp = wppEventsFromPdb(opts.pdb.pdb, opts.pdb.path);
       catalog.providers.push(...wpp.providers);
       catalog.events.push(...wpp.events);
     }

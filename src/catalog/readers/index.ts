@@ -3,6 +3,7 @@ import { manifestReader } from "./manifest.js";
 import { mofReader } from "./mof.js";
 import { mofDataExtractor } from "./mofdata.js";
 import { type PeExtractor, peReader } from "./pe.js";
+import { registryReader } from "./registry.js";
 import { traceLoggingExtractor } from "./tracelogging.js";
 import { wevtExtractor } from "./wevt.js";
 import { pdbWppReader, tmfTextReader } from "./wpp.js";
@@ -20,4 +21,5 @@ export const readers: SourceReader[] = [
   mofReader,
   pdbWppReader,
   tmfTextReader,
+  registryReader,
 ];

@@ -1,10 +1,11 @@
 import { availableParallelism } from "node:os";
-import { relative } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import { readers } from "../../catalog/readers/index.js";
 import { type ScanProgress, type ScanSummary, scanPaths, scanPathsParallel } from "../../catalog/scan.js";
 import { CatalogStore } from "../../catalog/store.js";
+import { expandArchives } from "../../pipeline/archives.js";
 import {
   type AnalysisSummary,
   analyzeImagesIntoStore,
@@ -23,6 +24,8 @@ interface ScanCliOptions {
   jobs: string;
   analyze: boolean;
   maxAnalyzeMib: string;
+  wimIndex?: string;
+  archivePath?: string[];
 }
 
 /** The files a scan re-read (their old code sites are stale) and the PE images among them. */
@@ -51,11 +54,25 @@ export function register(program: Command): void {
       "do not analyse images larger than this",
       String(DEFAULT_MAX_ANALYZE_BYTES / 2 ** 20),
     )
-    .action(async (paths: string[], opts: ScanCliOptions) => {
+    .option("--wim-index <n>", "image of a WIM/ESD to read (1-based)", "1")
+    .option(
+      "--archive-path <path...>",
+      "paths inside a WIM/ESD image to unpack (default /Windows/System32 when the image has it)",
+    )
+    .action(async (given: string[], opts: ScanCliOptions) => {
       const jobs = Number(opts.jobs);
       if (!Number.isInteger(jobs) || jobs < 0)
         throw new Error(`--jobs must be a whole number, not ${opts.jobs}`);
       const maxBytes = maxAnalyzeBytes(opts.maxAnalyzeMib);
+      // ISO / WIM / ESD / CAB / MSU inputs are unpacked beside the catalog and scanned as folders.
+      const expansion = expandArchives(given, {
+        cacheDir: join(dirname(resolve(opts.db)), ".etw-atlas-archives"),
+        wimIndex: Number(opts.wimIndex ?? 1),
+        ...(opts.archivePath ? { archivePaths: opts.archivePath } : {}),
+        onNote: (m) => process.stderr.write(`${m}\n`),
+      });
+      const paths = expansion.paths;
+      if (expansion.failed.length) process.exitCode = 2;
       const store = CatalogStore.open(opts.db);
       try {
         const readFiles: ReadFiles = { changed: [], pe: [] };
@@ -72,7 +89,7 @@ export function register(program: Command): void {
           if (analysis) process.stdout.write(formatAnalysisSummary(analysis));
           else process.stdout.write("  code sites: not analysed (--no-analyze)\n");
         }
-        if (summary.failed.length) process.exitCode = 2;
+        if (summary.failed.length || expansion.failed.length) process.exitCode = 2;
       } finally {
         store.close();
       }
