@@ -7,6 +7,7 @@ import { type CatalogEvent, emptyResult, type SourceResult } from "../catalog/mo
 import { peExtractors } from "../catalog/readers/index.js";
 import type { PdbFile } from "../formats/pdb/index.js";
 import type { PeImage } from "../formats/pe/index.js";
+import { appendAll } from "../util/arrays.js";
 import { FormatError } from "../util/errors.js";
 import { type Condition, conditionAnalyzer, type Logged } from "./conditions/chain.js";
 import { type EntryPoint, findEntryPoints } from "./entrypoints.js";
@@ -112,9 +113,9 @@ export function ownCatalog(pe: PeImage, path: string, bytes: Uint8Array): Source
   for (const x of peExtractors) {
     try {
       const r = x.extract(pe, { path, bytes });
-      out.providers.push(...r.providers);
-      out.events.push(...r.events);
-      out.notes.push(...r.notes);
+      appendAll(out.providers, r.providers);
+      appendAll(out.events, r.events);
+      appendAll(out.notes, r.notes);
     } catch (err) {
       if (!(err instanceof FormatError)) throw err;
       out.notes.push(`${x.id}: ${err.message}`);
@@ -346,7 +347,7 @@ function toRow(
 }
 
 /** The written event: its identity when known, else everything the site says about it. */
-function eventKey(r: SiteRow): string {
+export function siteRowEventKey(r: SiteRow): string {
   if (r.eventKey !== undefined) return r.eventKey;
   const e = r.event;
   return [r.provider.guid ?? "", e.kind, e.id, e.version, e.task, e.opcode, e.keyword, e.symbol, e.name].join(
@@ -357,9 +358,11 @@ function eventKey(r: SiteRow): string {
 function keepShallowest(rows: SiteRow[]): SiteRow[] {
   const best = new Map<string, number>();
   for (const r of rows) {
-    const k = `${r.entry}\0${eventKey(r)}`;
+    const k = `${r.entry}\0${siteRowEventKey(r)}`;
     const d = r.depth ?? Number.MAX_SAFE_INTEGER;
     if (!best.has(k) || d < best.get(k)!) best.set(k, d);
   }
-  return rows.filter((r) => (r.depth ?? Number.MAX_SAFE_INTEGER) === best.get(`${r.entry}\0${eventKey(r)}`));
+  return rows.filter(
+    (r) => (r.depth ?? Number.MAX_SAFE_INTEGER) === best.get(`${r.entry}\0${siteRowEventKey(r)}`),
+  );
 }

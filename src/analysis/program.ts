@@ -11,6 +11,7 @@ import {
   readExceptionTable,
   readExports,
 } from "../formats/pe/index.js";
+import { appendAll } from "../util/arrays.js";
 import { FormatError } from "../util/errors.js";
 import { buildCallGraph, type CallGraph, type CallSite } from "./callgraph.js";
 import { type Code, codeSectionRanges, decodeImage, indexAt, splitRanges } from "./disasm.js";
@@ -107,7 +108,7 @@ export function loadProgram(pe: PeImage, options: LoadOptions = {}): LoadedProgr
   const callsTo = (name: string): CallSite[] => {
     const out = [...(graph.importCallers.get(name) ?? [])];
     const rva = rvaByName.get(name);
-    if (rva !== undefined && indexAt(code, rva) >= 0) out.push(...(graph.callers.get(rva) ?? []));
+    if (rva !== undefined && indexAt(code, rva) >= 0) appendAll(out, graph.callers.get(rva) ?? []);
     return out;
   };
   const base = {

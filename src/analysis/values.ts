@@ -9,6 +9,7 @@
  */
 import iced from "iced-x86";
 import type { PeImage } from "../formats/pe/index.js";
+import { appendAll } from "../util/arrays.js";
 import type { CallGraph } from "./callgraph.js";
 import { type Code, Flow, gpr64, gprWidth, immediateOf, M, Op, Reg, vecIndex } from "./disasm.js";
 import {
@@ -151,7 +152,7 @@ export class ValueResolver {
     const fragmentStart = w.fn.fragments?.some((r) => r.first === k) ?? false;
     if (k - 1 >= w.fn.first && !fragmentStart && !endsFlow(w.code, k - 1)) out.push(k - 1);
     const b = w.preds.get(k);
-    if (b) out.push(...b);
+    if (b) appendAll(out, b);
     return out;
   }
 

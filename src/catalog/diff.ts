@@ -9,6 +9,7 @@
  * compared with the highest older version; a version present in both is compared attribute by
  * attribute (fields, keywords, level, opcode, task, channel, name, message).
  */
+import { appendAll } from "../util/arrays.js";
 import { eventFamily } from "./identity.js";
 import type { CatalogEvent, Field } from "./model.js";
 import { globToLike } from "./search.js";
@@ -126,7 +127,7 @@ export function diffEvents(
         new: np.name,
         detail: `provider renamed ${op.name} → ${np.name}`,
       });
-    out.push(...diffProviderEvents(op, np));
+    appendAll(out, diffProviderEvents(op, np));
   }
   for (const [k, op] of oldP)
     if (!newP.has(k))

@@ -3,6 +3,7 @@
  * TraceLogging metadata, WPP (TMF) — produces CatalogEvent records; the store, exporters, search,
  * diff, the web UI and the analysis join on these shapes.
  */
+import { appendAll } from "../util/arrays.js";
 
 export type ProviderKind = "manifest" | "mof" | "tracelogging" | "wpp";
 
@@ -153,9 +154,9 @@ export function emptyResult(): SourceResult {
 }
 
 export function mergeResults(into: SourceResult, from: SourceResult): SourceResult {
-  into.providers.push(...from.providers);
-  into.events.push(...from.events);
-  into.notes.push(...from.notes);
+  appendAll(into.providers, from.providers);
+  appendAll(into.events, from.events);
+  appendAll(into.notes, from.notes);
   return into;
 }
 

@@ -67,6 +67,38 @@ export interface ProviderRow {
 
 const hasWildcard = (s: string) => /[*?]/.test(s);
 
+/** A query the search refuses (too costly or malformed); the web API answers it with 400. */
+export class InvalidQuery extends Error {}
+
+/** Bounds on `text`: each word is one pass over every distinct token, so word count is the cost. */
+export const MAX_TEXT_WORDS = 32;
+export const MAX_QUERY_CHARS = 1000;
+
+/** The distinct words of a `text` filter, after checking the bounds above. */
+export function textWords(text: string | undefined): string[] {
+  const trimmed = text?.trim() ?? "";
+  if (!trimmed) return [];
+  const words = [...new Set(trimmed.split(/\s+/))];
+  if (words.length > MAX_TEXT_WORDS)
+    throw new InvalidQuery(`text has ${words.length} words; at most ${MAX_TEXT_WORDS} are searched at once`);
+  return words;
+}
+
+/** Refuses a query that would fail in SQL or cost without bound: control characters in `text`, too many words, numbers beyond 2^53. */
+export function checkQuery(q: EventQuery): void {
+  if (q.text !== undefined) {
+    if (q.text.length > MAX_QUERY_CHARS)
+      throw new InvalidQuery(`text is ${q.text.length} characters long (at most ${MAX_QUERY_CHARS})`);
+    // Control characters (NUL above all) fail inside FTS5's query parser.
+    if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(q.text))
+      throw new InvalidQuery("text contains a control character");
+  }
+  for (const [name, v] of Object.entries(q))
+    if (typeof v === "number" && !Number.isSafeInteger(v))
+      throw new InvalidQuery(`${name} must be an integer below 2^53, not ${v}`);
+  textWords(q.text);
+}
+
 /** Glob → LIKE pattern (with `\` as escape). */
 export function globToLike(glob: string): string {
   return glob
@@ -128,7 +160,7 @@ function buildWhere(q: EventQuery): { sql: string; params: unknown[] } {
     }
   }
   if (q.text?.trim()) {
-    const words = q.text.trim().split(/\s+/);
+    const words = textWords(q.text);
     const long = words.filter((w) => w.length >= 3);
     const short = words.filter((w) => w.length < 3);
     if (long.length) {
@@ -157,6 +189,7 @@ const ORDER = "ORDER BY e.provider_name COLLATE NOCASE, e.event_id, e.version, e
 
 /** Events matching the query, ordered by provider, id, version. */
 export function searchEvents(db: Db, query: EventQuery = {}): EventRow[] {
+  checkQuery(query);
   const index = currentSearchIndex(db);
   if (index) return rowsByIds(db, indexedMatches(index, query).page(query));
   const { sql, params } = buildWhere(query);
@@ -182,6 +215,7 @@ function integerOr(v: number | undefined, fallback: number): number {
 
 /** How many events match (ignores limit/offset). */
 export function countEvents(db: Db, query: EventQuery = {}): number {
+  checkQuery(query);
   const index = currentSearchIndex(db);
   if (index) return indexedMatches(index, query).count;
   const { sql, params } = buildWhere(query);
@@ -198,7 +232,11 @@ function rowsByIds(db: Db, ids: number[]): EventRow[] {
     .all(JSON.stringify(ids)) as EventRow[];
   const byId = new Map(rows.map((r) => [r.rowid, r]));
   return ids.map((id) => {
-    const r = byId.get(id)!;
+    const r = byId.get(id);
+    if (!r)
+      throw new Error(
+        `the catalog's search index names event row ${id}, which does not exist; re-scan to rebuild it`,
+      );
     r.fields ??= "";
     return r;
   });
@@ -274,14 +312,8 @@ function indexedMatches(index: SearchIndex, q: EventQuery): Matches {
     } else keep(index.union("keyword", dictMatch("keyword", q.keyword)));
   }
   if (q.text?.trim()) {
-    const tokens = index.tokens();
-    for (const word of q.text.trim().toLowerCase().split(/\s+/)) {
-      const flags = new Uint8Array(tokens.length);
-      tokens.forEach((t, i) => {
-        if (t.includes(word)) flags[i] = 1;
-      });
-      keep(index.union("token", flags));
-    }
+    for (const word of new Set(textWords(q.text).map((w) => w.toLowerCase())))
+      keep(index.union("token", index.tokensContaining(word)));
   }
   const hits = ok;
   let count = n;

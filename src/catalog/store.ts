@@ -6,7 +6,9 @@
  * Every event is stored twice on purpose: as columns (for queries) and as its full JSON record
  * (`events.record_json`, so `events in == events out` for export and diff).
  */
-import { existsSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
 import Database from "better-sqlite3";
 import type { CatalogEvent, CatalogProvider, Field, SourceResult } from "./model.js";
 import { buildSearchIndex } from "./search-index.js";
@@ -285,10 +287,42 @@ export function flattenFields(fields: Field[], prefix = "", depth = 0, out: Flat
   return out;
 }
 
+/**
+ * Opens a catalog read-only. A WAL-mode database needs its `-shm` (and `-wal`) files even to be
+ * read, and SQLite cannot create them in a read-only directory (a mounted image, a shared folder):
+ * then the catalog and any `-wal` are copied to a private temporary directory and read there
+ * (same answers, disk instead of memory; the copy is removed on close).
+ */
+function openReadonly(path: string): { db: Db; cleanup?: () => void } {
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    db.prepare("SELECT count(*) FROM sqlite_master").get();
+    return { db };
+  } catch (err) {
+    db.close();
+    const code = (err as { code?: string }).code ?? "";
+    if (path === ":memory:" || !/^SQLITE_(READONLY|CANTOPEN|IOERR)/.test(code)) throw err;
+  }
+  const dir = mkdtempSync(join(tmpdir(), "etw-atlas-readonly-"));
+  const cleanup = () => rmSync(dir, { recursive: true, force: true });
+  try {
+    const copy = join(dir, basename(path));
+    copyFileSync(path, copy);
+    if (existsSync(`${path}-wal`)) copyFileSync(`${path}-wal`, `${copy}-wal`);
+    const db = new Database(copy, { readonly: true, fileMustExist: true });
+    return { db, cleanup };
+  } catch (err) {
+    cleanup();
+    throw err;
+  }
+}
+
 export class CatalogStore {
   readonly db: Db;
 
   private readonly statements = new Map<string, Database.Statement>();
+  /** Removes the private copy of a catalog read from a read-only directory (see openReadonly). */
+  private cleanup?: () => void;
 
   private constructor(db: Db) {
     this.db = db;
@@ -305,10 +339,10 @@ export class CatalogStore {
   static open(path: string, options: { readonly?: boolean } = {}): CatalogStore {
     if (options.readonly && path !== ":memory:" && !existsSync(path))
       throw new Error(`no such catalog: ${path}`);
-    const db = new Database(path, {
-      readonly: options.readonly ?? false,
-      fileMustExist: options.readonly ?? false,
-    });
+    let cleanup: (() => void) | undefined;
+    let db: Db;
+    if (options.readonly) ({ db, cleanup } = openReadonly(path));
+    else db = new Database(path);
     db.defaultSafeIntegers(false);
     if (!options.readonly) {
       db.pragma("journal_mode = WAL");
@@ -317,7 +351,13 @@ export class CatalogStore {
     }
     db.pragma("foreign_keys = ON");
     const store = new CatalogStore(db);
-    store.migrate(options.readonly ?? false);
+    store.cleanup = cleanup;
+    try {
+      store.migrate(options.readonly ?? false);
+    } catch (err) {
+      store.close();
+      throw err;
+    }
     return store;
   }
 
@@ -372,6 +412,7 @@ export class CatalogStore {
     // Keeps the planner's statistics current (cheap; only analyses what changed a lot).
     if (!this.db.readonly) this.db.pragma("optimize");
     this.db.close();
+    this.cleanup?.();
   }
 
   /**

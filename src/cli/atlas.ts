@@ -5,13 +5,20 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ownCatalog, symbolsFromPdb } from "../analysis/analyze.js";
+import { analyzeImage, ownCatalog, symbolsFromPdb } from "../analysis/analyze.js";
+import { summarizeModule } from "../analysis/link/module.js";
 import { type KernelNames, parseKernelNames } from "../analysis/recognizers/kernel.js";
-import { analyzeSites } from "../analysis/sites.js";
+import { rowsToSites } from "../analysis/sites.js";
+import { windowsBuild } from "../catalog/readers/pe.js";
 import { wppEventsFromPdb } from "../catalog/readers/wpp.js";
 import type { CatalogStore } from "../catalog/store.js";
+import { readApiSetSchema } from "../formats/apiset/index.js";
 import { parsePe } from "../formats/pe/index.js";
+import { type LinkSummary, linkBuildsInStore } from "../pipeline/link-build.js";
+import { clearModule, storeApiSetSchema, storeModule } from "../pipeline/link-store.js";
 import { findPdbForImage, type ResolvedPdb } from "../symbols/resolve.js";
+import { appendAll } from "../util/arrays.js";
+import { printable } from "./pipe.js";
 import { findCorpus } from "./sample.js";
 
 /** Images larger than this are not analysed by default (the scan still catalogs their events). */
@@ -35,6 +42,8 @@ export interface AnalyzeFileOptions {
   kernelNames?: KernelNames;
   /** The image's matching PDB (`pdbBesideImage`): symbol names, Nt* entries, WPP messages. */
   pdb?: ResolvedPdb;
+  /** Keep the module summary build-wide linking needs (default true). */
+  link?: boolean;
 }
 
 /** Reads the three kernel constant tables (TSV) from a directory. */
@@ -94,6 +103,12 @@ export function analyzeFileIntoStore(
       };
     const bytes = new Uint8Array(readFileSync(path));
     const pe = parsePe(bytes);
+    const build = windowsBuild(pe, path) ?? "";
+    if (opts.link !== false && pe.sections.some((x) => x.name === ".apiset")) {
+      const schema = readApiSetSchema(pe)!;
+      storeApiSetSchema(store, path, build, schema);
+      return { path, status: "skipped", reason: "API-set schema (stored for linking, no code)" };
+    }
     if (pe.headers.machineName !== "x64")
       return {
         path,
@@ -104,17 +119,21 @@ export function analyzeFileIntoStore(
     if (opts.pdb) {
       // WPP sites join to the PDB's TMF messages.
       const wpp = wppEventsFromPdb(opts.pdb.pdb, opts.pdb.path);
-      catalog.providers.push(...wpp.providers);
-      catalog.events.push(...wpp.events);
+      appendAll(catalog.providers, wpp.providers);
+      appendAll(catalog.events, wpp.events);
     }
-    const sites = analyzeSites(pe, path, bytes, {
+    const report = analyzeImage(pe, {
       catalog,
       ...(opts.pdb ? { symbols: symbolsFromPdb(opts.pdb.pdb) } : {}),
       ...(opts.kernelNames ? { kernelNames: opts.kernelNames } : {}),
     });
+    const sites = rowsToSites(path, report.rows, build || undefined);
+    const module = opts.link !== false ? summarizeModule(path, report, build || undefined) : undefined;
     store.db.transaction(() => {
       store.clearSites(path);
       store.addSites(sites);
+      if (module) storeModule(store, module);
+      else clearModule(store, path);
     })();
     const out: AnalyzeOutcome = { path, status: "analysed", sites: sites.length, ms: performance.now() - t0 };
     if (opts.pdb) out.pdb = opts.pdb.path;
@@ -147,6 +166,8 @@ export interface AnalyzeImagesOptions {
   onImage?: (index: number, total: number, path: string) => void;
   /** Called after each image. */
   onOutcome?: (outcome: AnalyzeOutcome) => void;
+  /** Link the modules of each Windows build after the analysis (default true). */
+  link?: boolean;
 }
 
 export interface AnalysisSummary {
@@ -160,6 +181,8 @@ export interface AnalysisSummary {
   failed: Array<{ path: string; error: string }>;
   /** Where the kernel event names came from, if anywhere. */
   kernelNames?: string;
+  /** Builds linked after the analysis. */
+  linked?: LinkSummary[];
   elapsedMs: number;
 }
 
@@ -187,6 +210,7 @@ export async function analyzeImagesIntoStore(
       maxBytes,
       ...(kernelNames ? { kernelNames } : {}),
       ...(pdb ? { pdb } : {}),
+      ...(opts.link === false ? { link: false } : {}),
     });
     outcomes.push(o);
     opts.onOutcome?.(o);
@@ -213,6 +237,7 @@ export async function analyzeImagesIntoStore(
       summary.skippedByReason[reason] = (summary.skippedByReason[reason] ?? 0) + 1;
     } else summary.failed.push({ path: o.path, error: o.error });
   }
+  if (opts.link !== false && files.length > 0) summary.linked = linkBuildsInStore(store);
   summary.elapsedMs = performance.now() - t0;
   return { outcomes, summary };
 }
@@ -224,9 +249,14 @@ export function formatAnalysisSummary(s: AnalysisSummary, opts: { listFailures?:
       `skipped ${s.skipped}; failed ${s.failed.length}; ${s.withPdb} with the matching PDB beside them`,
   ];
   for (const [reason, n] of Object.entries(s.skippedByReason)) lines.push(`  skipped ${n} × ${reason}`);
+  for (const l of s.linked ?? [])
+    lines.push(
+      `  linked build ${l.build || "(unknown)"}: ${l.modules} modules, ${l.links} imports/syscall stubs, ` +
+        `${l.unresolved} unresolved; api-sets by ${l.apiSetSource === "schema" ? `the build's schema (${l.schemaFile})` : "the one module exporting the name (no apisetschema.dll in the build)"}; ${(l.ms / 1000).toFixed(1)} s`,
+    );
   if (opts.listFailures !== false)
     for (const f of s.failed) lines.push(`  analysis failed: ${f.path}: ${f.error}`);
-  return lines.join("\n") + "\n";
+  return lines.map(printable).join("\n") + "\n";
 }
 
 /** `--max-analyze-mib` as bytes; a clear error for anything but a positive number. */

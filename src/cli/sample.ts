@@ -84,7 +84,6 @@ export function unpackCorpusArchives(
     const dir = join(cacheDir, "corpus", name.replace(/\.tar\.xz$/, ""));
     const marker = `${dir}.complete`; // beside the directory, so the scan does not see it
     if (!existsSync(marker)) {
-      mkdirSync(dir, { recursive: true });
       try {
         log(`unpacking ${name} into ${dir} …`);
         unpackTarXz(join(manifests, name), dir);

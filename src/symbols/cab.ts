@@ -121,8 +121,16 @@ export function cabChecksum(data: Uint8Array, seed: number): number {
   return (sum ^ tail) >>> 0;
 }
 
-/** Decompresses one folder into a single buffer of exactly `expectedSize` bytes (or its natural size). */
-export function decodeFolder(cab: Cabinet, index: number, maxSize = 1 << 30): Uint8Array {
+/**
+ * Decompresses one folder into a single buffer: all its blocks, or only as many as it takes to
+ * reach `need` bytes. More than `maxSize` bytes is an error (the budget left for this cabinet).
+ */
+export function decodeFolder(
+  cab: Cabinet,
+  index: number,
+  maxSize = 1 << 30,
+  need = Number.POSITIVE_INFINITY,
+): Uint8Array {
   const folder = cab.folders[index];
   if (!folder) throw new FormatError(F, `no folder ${index}`);
   if (folder.compression !== 0 && folder.compression !== 1)
@@ -131,11 +139,14 @@ export function decodeFolder(cab: Cabinet, index: number, maxSize = 1 << 30): Ui
       `folder ${index} uses ${COMPRESSION_NAMES[folder.compression] ?? `compression type ${folder.compression}`}; only stored and MSZIP are supported`,
     );
   const v = new ByteView(cab.bytes, F);
-  const blocks: Uint8Array[] = [];
+  // One buffer, filled in place (a block list plus a final copy doubled the peak); every block
+  // is at most CAB_BLOCK_SIZE, so this is the folder's largest possible size.
+  const capacity = Math.min(folder.blockCount * CAB_BLOCK_SIZE, maxSize, need + CAB_BLOCK_SIZE);
+  const result = new Uint8Array(Math.max(0, capacity));
   let total = 0;
   let pos = folder.dataOffset;
   let window: Uint8Array = new Uint8Array(0);
-  for (let b = 0; b < folder.blockCount; b++) {
+  for (let b = 0; b < folder.blockCount && total < need; b++) {
     const checksum = v.u32(pos);
     const packed = v.u16(pos + 4);
     const unpacked = v.u16(pos + 6);
@@ -156,7 +167,12 @@ export function decodeFolder(cab: Cabinet, index: number, maxSize = 1 << 30): Ui
           pos,
         );
     }
-    if (total + unpacked > maxSize) throw new FormatError(F, `folder ${index} exceeds ${maxSize} bytes`, pos);
+    if (total + unpacked > maxSize)
+      throw new FormatError(
+        F,
+        `folder ${index} exceeds the ${maxSize} bytes left of the cabinet's decoding limit (folders may share data blocks)`,
+        pos,
+      );
     let out: Uint8Array;
     if (folder.compression === 0) {
       if (packed !== unpacked)
@@ -171,18 +187,12 @@ export function decodeFolder(cab: Cabinet, index: number, maxSize = 1 << 30): Ui
           pos,
         );
     }
-    blocks.push(out);
+    result.set(out, total);
     total += out.length;
     window = out.length >= CAB_BLOCK_SIZE ? out : lastBytes(window, out);
     pos = dataStart + packed;
   }
-  const result = new Uint8Array(total);
-  let at = 0;
-  for (const blk of blocks) {
-    result.set(blk, at);
-    at += blk.length;
-  }
-  return result;
+  return result.subarray(0, total);
 }
 
 /** The last 32 KB of (previous window + new output): the deflate history for the next block. */
@@ -209,19 +219,30 @@ function inflateMszipBlock(data: Uint8Array, window: Uint8Array, pos: number, b:
   }
 }
 
-/** Extracts every file of the cabinet. */
+/**
+ * Extracts the cabinet's files (those `wanted` accepts; all by default). `maxSize` bounds the
+ * bytes decoded in total, across folders: folders may share one CFDATA run, so a small cabinet
+ * can name many folders that each inflate to the per-folder limit. A folder is decoded only as far
+ * as its files reach.
+ */
 export function extractCabinet(
   bytes: Uint8Array,
-  maxSize?: number,
+  maxSize = 1 << 30,
+  wanted: (f: CabFile) => boolean = () => true,
 ): Array<{ name: string; data: Uint8Array }> {
   const cab = parseCabinet(bytes);
+  const files = cab.files.filter(wanted);
+  const reach = new Map<number, number>();
+  for (const f of files) reach.set(f.folder, Math.max(reach.get(f.folder) ?? 0, f.folderOffset + f.size));
   const decoded = new Map<number, Uint8Array>();
-  return cab.files.map((f) => {
-    let folder = decoded.get(f.folder);
-    if (!folder) {
-      folder = decodeFolder(cab, f.folder, maxSize);
-      decoded.set(f.folder, folder);
-    }
+  let used = 0;
+  for (const [index, need] of [...reach].sort((a, b) => a[0] - b[0])) {
+    const folder = decodeFolder(cab, index, maxSize - used, need);
+    used += folder.length;
+    decoded.set(index, folder);
+  }
+  return files.map((f) => {
+    const folder = decoded.get(f.folder)!;
     if (f.folderOffset + f.size > folder.length)
       throw new FormatError(
         F,
@@ -240,12 +261,12 @@ export function expandCompressedSymbolFile(
   expectedName?: string,
   maxSize?: number,
 ): Uint8Array {
-  const files = extractCabinet(bytes, maxSize);
-  if (files.length === 0) throw new FormatError(F, "cabinet holds no files");
-  if (files.length === 1) return files[0]!.data;
+  const cab = parseCabinet(bytes);
+  if (cab.files.length === 0) throw new FormatError(F, "cabinet holds no files");
+  if (cab.files.length === 1) return extractCabinet(bytes, maxSize)[0]!.data;
   const want = expectedName?.toLowerCase();
-  const hit = files.find((f) => f.name.toLowerCase() === want);
+  const hit = extractCabinet(bytes, maxSize, (f) => f.name.toLowerCase() === want)[0];
   if (!hit)
-    throw new FormatError(F, `cabinet holds ${files.length} files, none named "${expectedName ?? "?"}"`);
+    throw new FormatError(F, `cabinet holds ${cab.files.length} files, none named "${expectedName ?? "?"}"`);
   return hit.data;
 }

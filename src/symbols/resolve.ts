@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { basename, dirname, extname, isAbsolute, join, resolve as resolvePath } from "node:path";
+import { basename, dirname, extname, isAbsolute, join, relative, resolve as resolvePath } from "node:path";
 import { type PdbFile, parsePdb } from "../formats/pdb/index.js";
 import { type CodeViewInfo, pdbInfo } from "../formats/pe/debug.js";
 import { parsePe } from "../formats/pe/image.js";
@@ -103,6 +103,11 @@ export function pdbRequestForImage(imagePath: string, imageBytes: Uint8Array): P
 }
 
 export async function findPdbForImage(imagePath: string, options: ResolveOptions = {}): Promise<ResolvedPdb> {
+  const max = options.maxBytes ?? DEFAULT_MAX_BYTES;
+  const st = statSync(imagePath);
+  if (!st.isFile()) throw new SymbolResolveError(`${imagePath}: not a regular file`, []);
+  if (st.size > max)
+    throw new SymbolResolveError(`${imagePath}: ${st.size} bytes, more than the ${max}-byte limit`, []);
   return findPdb(pdbRequestForImage(imagePath, new Uint8Array(readFileSync(imagePath))), options);
 }
 
@@ -336,7 +341,12 @@ class Resolver {
         this.note(`${where}: file.ptr says "${ptr.message}"`);
         return undefined;
       }
-      const target = resolvePointer(ptr.path, where);
+      const resolved = resolvePointer(ptr.path, where, store);
+      if ("refused" in resolved) {
+        this.note(`${where}: file.ptr names ${ptr.path}: refused (${resolved.refused})`);
+        return undefined;
+      }
+      const target = resolved.target;
       this.note(`${where}: file.ptr → ${target}`);
       const targetKind: StoreFileKind = /_$/.test(target) ? "compressed" : "plain";
       return this.fetchCandidate(store, target, targetKind, depth + 1);
@@ -406,11 +416,38 @@ function encodePath(p: string): string {
   return p.split("/").map(encodeURIComponent).join("/");
 }
 
-/** A file.ptr target: a URL, an absolute path, or a path relative to the file.ptr's location. */
-function resolvePointer(target: string, ptrLocation: string): string {
-  if (isUrl(target) || isAbsolute(target) || /^[A-Za-z]:[\\/]|^\\\\/.test(target)) return target;
-  if (isUrl(ptrLocation)) return new URL(target.replace(/\\/g, "/"), ptrLocation).toString();
-  return join(dirname(ptrLocation), target);
+/**
+ * A file.ptr target, resolved against the file.ptr's location, or why it is refused. A store's
+ * content may only point within that store: on a server, URLs of the same origin (a relative path,
+ * or an absolute URL to the same scheme, host and port); in a local store, paths inside the
+ * store's directory. Local, UNC and other-host targets are refused, so a server cannot make the
+ * client open local files (or SMB shares on Windows) and report or cache them as its downloads.
+ */
+export function resolvePointer(
+  target: string,
+  ptrLocation: string,
+  store: SymbolStore,
+): { target: string } | { refused: string } {
+  const windowsPath = /^[A-Za-z]:[\\/]|^[\\/]{2}/.test(target);
+  if (store.kind === "http") {
+    if (windowsPath || (!isUrl(target) && isAbsolute(target)))
+      return { refused: "a local or UNC path named by a symbol server" };
+    let url: URL;
+    try {
+      url = new URL(target.replace(/\\/g, "/"), ptrLocation);
+    } catch {
+      return { refused: "not a valid URL" };
+    }
+    if (url.origin !== new URL(store.location).origin)
+      return { refused: `another server (${url.origin}) than the store's ${new URL(store.location).origin}` };
+    return { target: url.toString() };
+  }
+  if (isUrl(target) || windowsPath) return { refused: "outside this local store" };
+  const root = resolvePath(store.location);
+  const full = resolvePath(dirname(ptrLocation), target);
+  const rel = relative(root, full);
+  if (rel === "" || rel.startsWith("..") || isAbsolute(rel)) return { refused: "outside this local store" };
+  return { target: full };
 }
 
 /** Reads a local file; undefined when it does not exist. */

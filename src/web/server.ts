@@ -3,8 +3,11 @@
  * the JSON API (api.ts) and the static page (src/web/static, copied to dist by `npm run build`).
  *
  * Hardening for a local server: requests whose Host is not a loopback name are refused (DNS
- * rebinding), and the Content-Security-Policy only allows the page's own origin, so the page
- * cannot load or send anything elsewhere.
+ * rebinding), requests another site's page makes (Sec-Fetch-Site cross-site/same-site, or an
+ * Origin that is not this server) are refused, and the Content-Security-Policy only allows the
+ * page's own origin, so the page cannot load or send anything elsewhere. Every request runs inside
+ * one error boundary: a malformed request line or a failing handler answers 400/500, never ends
+ * the process.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -63,7 +66,7 @@ export interface AtlasServer {
 /** Loads the static files once; they are small and never change while serving. */
 function loadStatic(dir: string): Map<string, { type: string; body: Buffer }> {
   const files = new Map<string, { type: string; body: Buffer }>();
-  for (const name of ["index.html", "app.js", "app.css", "favicon.svg"]) {
+  for (const name of ["index.html", "app.js", "app.css", "favicon.svg", "reach.html", "reach.js"]) {
     const p = join(dir, name);
     if (existsSync(p))
       files.set(`/${name}`, {
@@ -79,6 +82,39 @@ function isLoopbackHost(host: string | undefined): boolean {
   if (!host) return false;
   const name = host.replace(/:\d+$/, "").toLowerCase();
   return name === "127.0.0.1" || name === "localhost" || name === "[::1]";
+}
+
+/**
+ * Why a request made by another site's page is refused, or undefined for our own page, the user's
+ * address bar and non-browser clients. Browsers send Sec-Fetch-Site on every request (and Origin on
+ * cross-origin fetches), so a page elsewhere cannot make the user's browser run searches here.
+ * A top-level navigation from elsewhere (a link to the explorer) may still load the page itself.
+ */
+export function crossSiteRefusal(req: IncomingMessage, path: string): string | undefined {
+  const site = req.headers["sec-fetch-site"];
+  const navigation = req.headers["sec-fetch-mode"] === "navigate" && !path.startsWith("/api/");
+  if ((site === "cross-site" || site === "same-site") && !navigation)
+    return `cross-site request refused (Sec-Fetch-Site: ${site})`;
+  const origin = req.headers.origin;
+  if (origin !== undefined) {
+    let host: string | undefined;
+    try {
+      host = new URL(origin).host;
+    } catch {
+      host = undefined;
+    }
+    if (host !== req.headers.host) return `request from another origin refused (Origin: ${origin})`;
+  }
+  return undefined;
+}
+
+/** The request target's path and query, or undefined when it is not a valid URL (e.g. `http://[/`). */
+function parseTarget(target: string | undefined): URL | undefined {
+  try {
+    return new URL(target ?? "/", "http://localhost");
+  } catch {
+    return undefined;
+  }
 }
 
 /** Opens the catalog(s) read-only and starts listening; resolves once the port is bound. */
@@ -105,6 +141,7 @@ export async function startServer(opts: ServeOptions): Promise<AtlasServer> {
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const t0 = performance.now();
     const send = (status: number, type: string, body: string | Buffer) => {
+      if (res.headersSent) return;
       res.writeHead(status, {
         "content-type": type,
         "cache-control": "no-store",
@@ -115,6 +152,18 @@ export async function startServer(opts: ServeOptions): Promise<AtlasServer> {
     };
     const json = (status: number, body: unknown) =>
       send(status, "application/json; charset=utf-8", JSON.stringify(body));
+    try {
+      route(req, send, json);
+    } catch (err) {
+      json(500, { error: err instanceof Error ? err.message : String(err) });
+    }
+  };
+
+  const route = (
+    req: IncomingMessage,
+    send: (status: number, type: string, body: string | Buffer) => void,
+    json: (status: number, body: unknown) => void,
+  ): void => {
     if (!isLoopbackHost(req.headers.host)) {
       json(421, { error: "only loopback host names are served" });
       return;
@@ -123,14 +172,19 @@ export async function startServer(opts: ServeOptions): Promise<AtlasServer> {
       json(405, { error: "read-only: GET only" });
       return;
     }
-    const url = new URL(req.url ?? "/", "http://localhost");
+    const url = parseTarget(req.url);
+    if (!url) {
+      json(400, { error: "malformed request target" });
+      return;
+    }
+    const refused = crossSiteRefusal(req, url.pathname);
+    if (refused) {
+      json(403, { error: refused });
+      return;
+    }
     if (url.pathname.startsWith("/api/")) {
-      try {
-        const r = handleApi(sources, cache, url.pathname, url.searchParams);
-        json(r.status, r.body);
-      } catch (err) {
-        json(500, { error: err instanceof Error ? err.message : String(err) });
-      }
+      const r = handleApi(sources, cache, url.pathname, url.searchParams);
+      json(r.status, r.body);
       return;
     }
     const file = files.get(url.pathname);
@@ -138,7 +192,9 @@ export async function startServer(opts: ServeOptions): Promise<AtlasServer> {
     else send(404, "text/plain; charset=utf-8", "not found");
   };
 
-  const server = createServer(handle);
+  // Keep-alive sockets stay open longer than a browser or client pool keeps them idle, so a
+  // client never reuses a socket the server is just closing (a reset under load).
+  const server = createServer({ keepAliveTimeout: 65_000, headersTimeout: 70_000 }, handle);
   const host = opts.host ?? LOOPBACK;
   try {
     await new Promise<void>((resolveListen, reject) => {

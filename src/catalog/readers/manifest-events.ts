@@ -11,6 +11,7 @@ import {
   winmetaTask,
   type XmlElement,
 } from "../../formats/manifest/index.js";
+import { appendAll } from "../../util/arrays.js";
 import { normalizeGuid } from "../../util/bytes.js";
 import { FormatError } from "../../util/errors.js";
 import type { CatalogEvent, CatalogProvider, Field, Named, Provenance, SourceResult } from "../model.js";
@@ -356,7 +357,7 @@ export function parseManifest(xmlText: string, path: string): SourceResult {
   for (const p of providers) {
     const { provider, events } = readProvider(p, strings, provenance, result.notes);
     result.providers.push(provider);
-    result.events.push(...events);
+    appendAll(result.events, events);
   }
   if (root.name === "assembly" && result.providers.length === 0)
     throw new FormatError("manifest-xml", "<assembly> without instrumentation providers");

@@ -13,6 +13,7 @@ import {
   type WevtProperty,
   type WevtTask,
 } from "../../formats/wevt/index.js";
+import { appendAll } from "../../util/arrays.js";
 import { FormatError } from "../../util/errors.js";
 import {
   type CatalogEvent,
@@ -214,9 +215,9 @@ export function readWevtFromPe(pe: PeImage, input: SourceInput): SourceResult {
       p.resourceFile = input.path;
       p.messageFile = muiUsed ? `${input.path}.mui` : input.path;
     }
-    out.providers.push(...r.providers);
-    out.events.push(...r.events);
-    out.notes.push(...r.notes);
+    appendAll(out.providers, r.providers);
+    appendAll(out.events, r.events);
+    appendAll(out.notes, r.notes);
   }
   return out;
 }

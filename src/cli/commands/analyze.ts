@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { analyzeImage, ownCatalog, symbolsFromPdb } from "../../analysis/analyze.js";
 import { FORMATS, formatRows, type ReportFormat } from "../../analysis/report.js";
@@ -10,7 +9,10 @@ import { wppEventsFromPdb } from "../../catalog/readers/wpp.js";
 import { CatalogStore } from "../../catalog/store.js";
 import { parsePe } from "../../formats/pe/index.js";
 import { findPdbForImage } from "../../symbols/resolve.js";
+import { appendAll } from "../../util/arrays.js";
+import { describeError } from "../../util/errors.js";
 import { loadKernelNames } from "../atlas.js";
+import { readInput } from "../input.js";
 import { exitQuietlyOnClosedPipe } from "../pipe.js";
 
 interface AnalyzeCliOptions {
@@ -30,10 +32,21 @@ interface AnalyzeCliOptions {
 
 /** Adds the events of a MOF file (read with the catalog's readers) to a catalog. */
 function addMof(catalog: SourceResult, file: string): void {
-  const bytes = new Uint8Array(readFileSync(file));
+  const bytes = readInput(file);
   const reader = readers.find((r) => r.sniff(bytes, file) !== "no");
   if (!reader) throw new Error(`${file}: not a file the catalog can read`);
   mergeResults(catalog, reader.read({ path: file, bytes }));
+}
+
+/** Runs `f`; an error it throws is rethrown with `file` in front (unless it names the file already). */
+function named<T>(file: string, f: () => T): T {
+  try {
+    return f();
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    if (message.includes(file)) throw err;
+    throw new Error(describeError(file, err));
+  }
 }
 
 export function register(program: Command): void {
@@ -72,49 +85,52 @@ export function register(program: Command): void {
       const maxDepth = Number.parseInt(opts.maxDepth, 10);
       if (!Number.isInteger(maxDepth) || maxDepth < 1)
         throw new Error(`--max-depth must be a positive integer`);
-      const bytes = new Uint8Array(readFileSync(file));
-      const pe = parsePe(bytes);
+      const bytes = readInput(file);
+      const pe = named(file, () => parsePe(bytes));
       // An explicit PDB or a symbol path goes through the resolver, which checks GUID and age.
       const found =
         opts.pdb || opts.symbols
           ? await findPdbForImage(file, { pdb: opts.pdb, symbolPath: opts.symbols })
           : undefined;
-      const symbols = found ? symbolsFromPdb(found.pdb) : undefined;
+      // PDB streams are read lazily: their errors name the PDB.
+      const symbols = found ? named(found.path, () => symbolsFromPdb(found.pdb)) : undefined;
       const catalog = ownCatalog(pe, file, bytes);
       if (found) {
         // WPP sites join to the PDB's TMF messages.
-        const wpp = wppEventsFromPdb(found.pdb, found.path);
-        catalog.providers.push(...wpp.providers);
-        catalog.events.push(...wpp.events);
+        const wpp = named(found.path, () => wppEventsFromPdb(found.pdb, found.path));
+        appendAll(catalog.providers, wpp.providers);
+        appendAll(catalog.events, wpp.events);
       }
       for (const f of opts.mof ?? []) addMof(catalog, f);
       // A catalog database both names providers the image does not describe and receives the sites.
       const store = opts.db ? CatalogStore.open(opts.db) : undefined;
       const showProgress = !opts.quiet && process.stderr.isTTY;
       let lastPct = -1;
-      const report = analyzeImage(pe, {
-        symbols,
-        entries: opts.entry,
-        maxDepth,
-        shallowest: opts.shallowest,
-        // With --entry the question is about those entries: unreached sites only with the default.
-        unreached: opts.unreached && !opts.entry,
-        conditions: opts.conditions,
-        catalog,
-        kernelNames: opts.kernelNames ? loadKernelNames(opts.kernelNames) : undefined,
-        moreEvents: store
-          ? (guids) => guids.flatMap((g) => [...store.events("WHERE provider_guid = ?", [g])])
-          : undefined,
-        progress: showProgress
-          ? (stage, done, total) => {
-              const pct = Math.floor((100 * done) / Math.max(1, total));
-              if (pct !== lastPct) {
-                lastPct = pct;
-                process.stderr.write(`\r${stage} ${pct}%`);
+      const report = named(file, () =>
+        analyzeImage(pe, {
+          symbols,
+          entries: opts.entry,
+          maxDepth,
+          shallowest: opts.shallowest,
+          // With --entry the question is about those entries: unreached sites only with the default.
+          unreached: opts.unreached && !opts.entry,
+          conditions: opts.conditions,
+          catalog,
+          kernelNames: opts.kernelNames ? loadKernelNames(opts.kernelNames) : undefined,
+          moreEvents: store
+            ? (guids) => guids.flatMap((g) => [...store.events("WHERE provider_guid = ?", [g])])
+            : undefined,
+          progress: showProgress
+            ? (stage, done, total) => {
+                const pct = Math.floor((100 * done) / Math.max(1, total));
+                if (pct !== lastPct) {
+                  lastPct = pct;
+                  process.stderr.write(`\r${stage} ${pct}%`);
+                }
               }
-            }
-          : undefined,
-      });
+            : undefined,
+        }),
+      );
       if (showProgress) process.stderr.write("\r\x1b[K");
       for (const n of report.notes) process.stderr.write(`note: ${n}\n`);
       process.stdout.write(formatRows(report.rows, opts.format as ReportFormat));

@@ -5,6 +5,7 @@ import { register as eventsCommand } from "./events.js";
 import { register as exportCommand } from "./export.js";
 import { register as pdbCommand } from "./pdb.js";
 import { register as peCommand } from "./pe.js";
+import { register as reachCommand } from "./reach.js";
 import { register as scanCommand } from "./scan.js";
 import { register as serveCommand } from "./serve.js";
 import { register as startCommand } from "./start.js";
@@ -22,6 +23,7 @@ export const commands: RegisterCommand[] = [
   pdbCommand,
   peCommand,
   analyzeCommand,
+  reachCommand,
   symbolsCommand,
   wppCommand,
   serveCommand,

@@ -1,9 +1,9 @@
-import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { type PdbFile, parsePdb } from "../../formats/pdb/index.js";
 import { parsePe } from "../../formats/pe/image.js";
 import { matchPdb, type PdbMatchResult } from "../../symbols/match.js";
 import { describeError } from "../../util/errors.js";
+import { readInput } from "../input.js";
 
 interface PdbCliOptions {
   json?: boolean;
@@ -54,10 +54,10 @@ export function register(program: Command): void {
       let match: PdbMatchResult | undefined;
       let reading = file;
       try {
-        pdb = parsePdb(readFileSync(file));
+        pdb = parsePdb(readInput(file));
         if (opts.image) {
           reading = opts.image;
-          match = matchPdb(parsePe(readFileSync(opts.image)), pdb);
+          match = matchPdb(parsePe(readInput(opts.image)), pdb);
         }
       } catch (err) {
         process.stderr.write(`${describeError(reading, err)}\n`);
@@ -65,24 +65,33 @@ export function register(program: Command): void {
         return;
       }
       const out = (line: string) => process.stdout.write(`${line}\n`);
-      if (opts.publics) for (const p of pdb.publics()) out(`${rvaText(p.rva)}\t${p.name}`);
-      if (opts.procedures)
-        for (const p of pdb.procedures()) out(`${rvaText(p.rva)}\t${p.size}\t${p.name}\t${p.module}`);
-      if (opts.data) for (const d of pdb.globalData()) out(`${rvaText(d.rva)}\t${d.typeName}\t${d.name}`);
-      if (opts.annotations)
-        for (const a of pdb.annotations()) out(`${rvaText(a.rva)}\t${a.strings.join("\t")}`);
-      const listed = opts.publics || opts.procedures || opts.data || opts.annotations;
-      if (opts.json) out(JSON.stringify(pdbSummary(pdb, match), null, 2));
-      else if (!listed) {
-        const s = pdbSummary(pdb, match);
-        out(`${file}`);
-        out(`  GUID ${s.guid}  age ${s.age} (DBI age ${s.dbiAge})  machine ${s.machine}`);
-        out(`  modules ${s.modules}  publics ${s.publics}  globals ${s.globals}  procedures ${s.procedures}`);
-        out(`  annotations ${s.annotations}  sections ${s.sections.join(" ")}`);
-        if (s.strippedPrivate) out("  private symbols stripped (public PDB)");
-        if (match)
-          out(`  image ${opts.image}: ${match.matches ? "matches" : `does NOT match: ${match.reason}`}`);
-        for (const w of pdb.warnings) out(`  warning: ${w}`);
+      // Symbol streams are parsed on first use: their errors still name the PDB.
+      try {
+        if (opts.publics) for (const p of pdb.publics()) out(`${rvaText(p.rva)}\t${p.name}`);
+        if (opts.procedures)
+          for (const p of pdb.procedures()) out(`${rvaText(p.rva)}\t${p.size}\t${p.name}\t${p.module}`);
+        if (opts.data) for (const d of pdb.globalData()) out(`${rvaText(d.rva)}\t${d.typeName}\t${d.name}`);
+        if (opts.annotations)
+          for (const a of pdb.annotations()) out(`${rvaText(a.rva)}\t${a.strings.join("\t")}`);
+        const listed = opts.publics || opts.procedures || opts.data || opts.annotations;
+        if (opts.json) out(JSON.stringify(pdbSummary(pdb, match), null, 2));
+        else if (!listed) {
+          const s = pdbSummary(pdb, match);
+          out(`${file}`);
+          out(`  GUID ${s.guid}  age ${s.age} (DBI age ${s.dbiAge})  machine ${s.machine}`);
+          out(
+            `  modules ${s.modules}  publics ${s.publics}  globals ${s.globals}  procedures ${s.procedures}`,
+          );
+          out(`  annotations ${s.annotations}  sections ${s.sections.join(" ")}`);
+          if (s.strippedPrivate) out("  private symbols stripped (public PDB)");
+          if (match)
+            out(`  image ${opts.image}: ${match.matches ? "matches" : `does NOT match: ${match.reason}`}`);
+          for (const w of pdb.warnings) out(`  warning: ${w}`);
+        }
+      } catch (err) {
+        process.stderr.write(`${describeError(file, err)}\n`);
+        process.exitCode = 1;
+        return;
       }
       if (match && !match.matches) process.exitCode = 2;
     });

@@ -13,6 +13,7 @@ import {
   formatAnalysisSummary,
   maxAnalyzeBytes,
 } from "../atlas.js";
+import { printable } from "../pipe.js";
 
 export const DEFAULT_DB = "etw-atlas.db";
 
@@ -23,6 +24,7 @@ interface ScanCliOptions {
   quiet?: boolean;
   jobs: string;
   analyze: boolean;
+  link: boolean;
   maxAnalyzeMib: string;
   wimIndex?: string;
   archivePath?: string[];
@@ -49,6 +51,7 @@ export function register(program: Command): void {
       String(availableParallelism() > 1 ? 2 : 0),
     )
     .option("--no-analyze", "catalog only: do not analyse x64 images for code sites")
+    .option("--no-link", "do not link the modules of each Windows build (no `reach` answers)")
     .option(
       "--max-analyze-mib <n>",
       "do not analyse images larger than this",
@@ -124,7 +127,7 @@ async function runScan(
     }
     if (opts.json) return;
     const o = p.outcome;
-    if (o.status === "failed") process.stderr.write(`FAILED ${p.path}: ${o.error}\n`);
+    if (o.status === "failed") process.stderr.write(`${printable(`FAILED ${p.path}: ${o.error}`)}\n`);
     else if (!opts.quiet) {
       const what =
         o.status === "read"
@@ -132,7 +135,7 @@ async function runScan(
           : o.status === "skipped"
             ? `skipped (${o.reason})`
             : "unchanged";
-      process.stderr.write(`[${p.index + 1}/${p.total}] ${p.path}: ${what}\n`);
+      process.stderr.write(`${printable(`[${p.index + 1}/${p.total}] ${p.path}: ${what}`)}\n`);
     }
   };
   try {
@@ -154,6 +157,7 @@ async function analyzeStep(
   const tty = process.stderr.isTTY && !opts.json;
   const { summary } = await analyzeImagesIntoStore(store, images, {
     maxBytes,
+    ...(opts.link === false ? { link: false } : {}),
     onImage: (i, total, path) => {
       if (tty) process.stderr.write(`\r\x1b[Kanalyse ${i + 1}/${total} ${shorten(path)}`);
     },
@@ -165,7 +169,7 @@ async function analyzeStep(
           : o.status === "skipped"
             ? `not analysed (${o.reason})`
             : `analysis FAILED: ${o.error}`;
-      process.stderr.write(`analyse ${o.path}: ${what}\n`);
+      process.stderr.write(`${printable(`analyse ${o.path}: ${what}`)}\n`);
     },
   });
   if (tty) process.stderr.write("\r\x1b[K");
@@ -175,7 +179,7 @@ async function analyzeStep(
 function shorten(path: string): string {
   const rel = relative(process.cwd(), path);
   const p = rel.startsWith("..") ? path : rel;
-  return p.length > 60 ? `…${p.slice(-59)}` : p;
+  return printable(p.length > 60 ? `…${p.slice(-59)}` : p);
 }
 
 function table(map: Record<string, number>): string {
@@ -206,5 +210,5 @@ export function formatSummary(s: ScanSummary, db: string): string {
     lines.push("  failures:");
     for (const f of s.failed) lines.push(`    ${f.path}${f.reader ? ` [${f.reader}]` : ""}: ${f.error}`);
   }
-  return lines.join("\n") + "\n";
+  return lines.map(printable).join("\n") + "\n";
 }

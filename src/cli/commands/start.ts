@@ -12,6 +12,7 @@ import {
   formatAnalysisSummary,
   maxAnalyzeBytes,
 } from "../atlas.js";
+import { printable, printableLines } from "../pipe.js";
 import { fetchSample, findCorpus, SAMPLE_PACKAGE, unpackCorpusArchives } from "../sample.js";
 import { DEFAULT_DB, formatSummary } from "./scan.js";
 import { parsePort, untilInterrupted } from "./serve.js";
@@ -29,7 +30,7 @@ interface StartCliOptions {
 export const DEFAULT_PORT = 8377;
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "..");
-const log = (line: string) => process.stderr.write(`${line}\n`);
+const log = (line: string) => process.stderr.write(`${printableLines(line)}\n`);
 
 export function register(program: Command): void {
   program
@@ -144,5 +145,5 @@ async function listen(opts: StartCliOptions) {
 function shorten(path: string): string {
   const rel = relative(process.cwd(), path);
   const p = rel.startsWith("..") && existsSync(path) ? path : rel;
-  return p.length > 70 ? `…${p.slice(-69)}` : p;
+  return printable(p.length > 70 ? `…${p.slice(-69)}` : p);
 }

@@ -1,3 +1,4 @@
+import { appendAll } from "../../util/arrays.js";
 import { ByteView } from "../../util/bytes.js";
 import { FormatError } from "../../util/errors.js";
 import { SCN_MEM_WRITE } from "../pe/headers.js";
@@ -206,8 +207,8 @@ function walkHeader(hit: HeaderHit, info: TraceLoggingInfo): void {
     info.errors.push(`ETW0 header at RVA 0x${header.rva.toString(16)}: ${error.message}`);
   }
   info.headers.push(header);
-  info.providers.push(...providers);
-  info.events.push(...events);
+  appendAll(info.providers, providers);
+  appendAll(info.events, events);
 }
 
 function providerRecord(

@@ -1,3 +1,4 @@
+import { appendAll } from "../../util/arrays.js";
 import { ByteView } from "../../util/bytes.js";
 import { FormatError } from "../../util/errors.js";
 import { parseBinXml } from "./binxml.js";
@@ -163,13 +164,13 @@ function parseProvider(v: CrimView, guid: string, o: number): WevtProvider {
         p.keywords.push(...keywords(v, at));
         break;
       case "MAPS":
-        p.maps.push(...maps(v, at));
+        appendAll(p.maps, maps(v, at));
         break;
       case "TTBL":
-        p.templates.push(...templates(v, at));
+        appendAll(p.templates, templates(v, at));
         break;
       case "EVNT":
-        p.events.push(...events(v, at));
+        appendAll(p.events, events(v, at));
         break;
       case "PRVA":
         p.attributes.push(...attributes(v, at));
