@@ -22,7 +22,7 @@ LDFLAGS="/machine:x64 /debug /nodefaultlib /Brepro /opt:ref /pdbaltpath:%_PDB% /
 compile() { # name [extra cflags]
   name=$1; shift
   # shellcheck disable=SC2086
-  (cd "$here" && $CLANG $CFLAGS -fdebug-prefix-map="$here"=. "$@" -c "$name.c" -o "$tmp/$name.obj")
+  (cd "$here" && $CLANG $CFLAGS ${OPT:-} -fdebug-prefix-map="$here"=. "$@" -c "$name.c" -o "$tmp/$name.obj")
 }
 
 # user_dll NAME LIBS... : a user-mode DLL (entry DllMain)
@@ -63,4 +63,7 @@ node "$here/make-crim.mjs" "$here/recall_patterns.expected.json" "$tmp/recall_pa
 printf '1 WEVT_TEMPLATE "recall_patterns.crim"\n' > "$tmp/recall_patterns.rc"
 (cd "$tmp" && llvm-rc-14 -no-preprocess -fo recall_patterns.res recall_patterns.rc)
 user_dll recall_patterns "$tmp/recall_patterns.res" "$MINGW/lib/libadvapi32.a" "$MINGW/lib/libkernel32.a"
+# Guard conditions of write sites, at -O2 (later -O wins over CFLAGS' -O1): keyword, failure-only,
+# success-only, both, feature flags, nested guards, loop, jump-table switch.
+OPT=-O2 kernel_sys conditions "$MINGW/lib/libntoskrnl.a"
 ls -l "$out"

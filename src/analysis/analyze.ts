@@ -17,6 +17,7 @@ import type { PdbFile } from "../formats/pdb/index.js";
 import type { PeImage } from "../formats/pe/index.js";
 import { appendAll } from "../util/arrays.js";
 import { FormatError } from "../util/errors.js";
+import { type Condition, conditionAnalyzer, type Logged } from "./conditions/chain.js";
 import { type EntryPoint, findEntryPoints } from "./entrypoints.js";
 import { functionAt, functionName } from "./functions.js";
 import { limitLog } from "./limits.js";
@@ -58,6 +59,9 @@ export interface SiteRow {
   eventKey?: string;
   /** Wrapper functions between the site and the API (McTemplate*, logging helpers), outermost first. */
   wrappers?: string[];
+  /** Branches that must go one way for the write to happen on this chain (see conditions/). */
+  conditions?: Condition[];
+  logged?: Logged;
 }
 
 export interface AnalyzeOptions {
@@ -80,6 +84,8 @@ export interface AnalyzeOptions {
   moreEvents?: (providerGuids: string[]) => CatalogEvent[];
   /** Event metadata to join names/fields from; default: the image's own (WEVT_TEMPLATE, TraceLogging). */
   catalog?: SourceResult;
+  /** Guard conditions per row (default true). */
+  conditions?: boolean;
 }
 
 export interface AnalysisReport {
@@ -192,12 +198,17 @@ export function analyzeProgram(program: LoadedProgram, options: AnalyzeOptions =
       const fn = functionAt(program.functions, rva);
       return fn ? functionName(fn) : `sub_${rva.toString(16).toUpperCase()}`;
     });
+  const guards = options.conditions === false ? undefined : conditionAnalyzer(program);
+  const guarded = (row: SiteRow, f: WriteFinding, path: number[]): SiteRow => {
+    if (guards) Object.assign(row, guards.forFinding(f, path, row.event));
+    return row;
+  };
   let rows: SiteRow[] = [];
   const reached = new Set<WriteFinding>();
   for (const r of reaches) {
     for (const f of byFunction.get(r.target) ?? []) {
       reached.add(f);
-      rows.push(toRow(f, r.entry.name, r.path.map(name), joiner, name, wrapperNames));
+      rows.push(guarded(toRow(f, r.entry.name, r.path.map(name), joiner, name, wrapperNames), f, r.path));
     }
   }
   const exported = new Set(program.exports.filter((e) => !e.forwarder && e.name).map((e) => e.name!));
@@ -205,7 +216,8 @@ export function analyzeProgram(program: LoadedProgram, options: AnalyzeOptions =
   if (options.shallowest) rows = keepShallowest(rows);
   if (options.unreached ?? !options.entries?.length) {
     for (const f of findings)
-      if (!reached.has(f)) rows.push(toRow(f, null, [name(f.function)], joiner, name, wrapperNames));
+      if (!reached.has(f))
+        rows.push(guarded(toRow(f, null, [name(f.function)], joiner, name, wrapperNames), f, [f.function]));
   }
   lap("rows");
   return { rows, findings, entries, program, timings, notes };

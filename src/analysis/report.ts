@@ -3,6 +3,7 @@
  * 17 columns of the API-To-ETW Ghidra script's CSV, spelled the way that script writes them.
  */
 import type { SiteRow } from "./analyze.js";
+import { conditionSentence } from "./conditions/sentence.js";
 
 export const FORMATS = ["table", "tsv", "jsonl", "md", "api-to-etw"] as const;
 export type ReportFormat = (typeof FORMATS)[number];
@@ -28,6 +29,8 @@ const COLUMNS = [
   "keyword",
   "event",
   "callPath",
+  "logged",
+  "conditions",
 ] as const;
 
 function flat(r: SiteRow): Record<(typeof COLUMNS)[number], string> {
@@ -56,6 +59,8 @@ function flat(r: SiteRow): Record<(typeof COLUMNS)[number], string> {
         (e.hookId !== undefined ? `hook 0x${Number(e.hookId).toString(16)}` : undefined),
     ),
     callPath: r.callPath.join("->"),
+    logged: s(r.logged),
+    conditions: conditionSentence(r.conditions),
   };
 }
 
@@ -142,12 +147,20 @@ function apiToEtwLine(r: SiteRow): string {
 }
 
 function padTable(rows: string[][]): string {
-  const widths = rows[0]!.map((_, c) => Math.min(48, Math.max(...rows.map((r) => r[c]!.length))));
+  // The last column (the condition sentence) is never cut.
+  const lastCol = rows[0]!.length - 1;
+  const widths = rows[0]!.map((_, c) =>
+    c === lastCol ? Number.MAX_SAFE_INTEGER : Math.min(48, Math.max(...rows.map((r) => r[c]!.length))),
+  );
   return rows
     .map((r) =>
       r
         .map((cell, c) =>
-          cell.length > widths[c]! ? cell.slice(0, widths[c]! - 1) + "…" : cell.padEnd(widths[c]!),
+          cell.length > widths[c]!
+            ? cell.slice(0, widths[c]! - 1) + "…"
+            : c === lastCol
+              ? cell
+              : cell.padEnd(widths[c]!),
         )
         .join("  ")
         .trimEnd(),
@@ -190,6 +203,8 @@ export function formatRows(rows: SiteRow[], format: ReportFormat): string {
         "id",
         "event",
         "keyword",
+        "logged",
+        "conditions",
       ] as const;
       if (rows.length === 0) return "";
       return padTable([cols.slice(), ...rows.map((r) => cols.map((c) => flat(r)[c]))]) + "\n";

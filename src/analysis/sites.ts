@@ -46,6 +46,11 @@ export function rowsToSites(file: string, rows: SiteRow[], build?: string): Code
       if (!["kind", "id", "version", "name", "fields"].includes(k)) extra[k] = v;
     if (r.provider.handleSymbol) extra.handleSymbol = r.provider.handleSymbol;
     if (Object.keys(extra).length > 0) site.extra = extra;
+    if (r.conditions && r.logged)
+      site.conditions = {
+        logged: r.logged,
+        conditions: r.conditions as unknown as Array<Record<string, unknown>>,
+      };
     return site;
   });
 }

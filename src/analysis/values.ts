@@ -110,13 +110,23 @@ function rspEffect(code: Code, i: number): number {
   return 0;
 }
 
+/** One register-write table per decoded program, shared by value resolution and guard conditions. */
+const writeTables = new WeakMap<Code, RegisterWrites>();
+function registerWritesOf(pe: PeImage, code: Code): RegisterWrites {
+  let t = writeTables.get(code);
+  if (!t) writeTables.set(code, (t = new RegisterWrites(pe, code)));
+  return t;
+}
+
 /**
  * Does instruction i write general-purpose register reg (64-bit canonical)? A call ends the
  * volatile registers; any other instruction writes what iced's instruction info says (both operands
- * of xchg, RDX:RAX of mul/div, RCX/RSI/RDI of rep movs, ...).
+ * of xchg, RDX:RAX of mul/div, RCX/RSI/RDI of rep movs, ...). `writes` defaults to the table of the
+ * program's value resolver (guard conditions run after it on the same Code).
  */
-function writesGpr(code: Code, writes: RegisterWrites, i: number, reg: number): boolean {
+export function writesGpr(code: Code, i: number, reg: number, writes = writeTables.get(code)): boolean {
   if (code.flow[i] === Flow.Call || code.flow[i] === Flow.IndirectCall) return VOLATILE.has(reg);
+  if (!writes) throw new Error("writesGpr: no register-write table for this code (no ValueResolver made)");
   return writes.writes(i, reg);
 }
 
@@ -138,7 +148,7 @@ export class ValueResolver {
     readonly functions: FunctionTable,
     readonly graph: CallGraph,
   ) {
-    this.writes = new RegisterWrites(pe, code);
+    this.writes = registerWritesOf(pe, code);
   }
 
   private walk(fn: FunctionInfo): Walk {
@@ -222,7 +232,7 @@ export class ValueResolver {
       out,
       (k) => out.push(k === w.fn.first ? entryValue(reg) : { k: "unknown", why: "no predecessor" }),
       (j, dj) => {
-        if (!writesGpr(w.code, this.writes, j, reg) || this.callPreserves(j, reg)) return false;
+        if (!writesGpr(w.code, j, reg, this.writes) || this.callPreserves(j, reg)) return false;
         out.push(...this.definition(w, j, reg, dj, origin, nest));
         return true;
       },

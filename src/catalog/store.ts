@@ -156,7 +156,8 @@ CREATE TABLE IF NOT EXISTS sites (
   call_path_json TEXT NOT NULL DEFAULT '[]',
   extra_json TEXT,
   event_key TEXT,
-  build TEXT
+  build TEXT,
+  conditions_json TEXT
 );
 CREATE INDEX IF NOT EXISTS sites_event ON sites(provider_guid, event_id, event_version);
 CREATE INDEX IF NOT EXISTS sites_file ON sites(file);
@@ -245,6 +246,14 @@ export interface CodeSite {
   /** Windows build of the binary, when it has one (the join never crosses builds). */
   build?: string;
   extra?: Record<string, unknown>;
+  /** Guard conditions of the write on this chain (analysis `conditions`/`logged`, docs/analysis.md). */
+  conditions?: SiteConditions;
+}
+
+/** `logged` reading and the classified guard conditions of a site, as the analysis writes them. */
+export interface SiteConditions {
+  logged: string;
+  conditions: Array<Record<string, unknown>>;
 }
 
 /** Names are stored as the source spells them ("win:Informational"); exporters shorten them. */
@@ -379,6 +388,10 @@ export class CatalogStore {
     for (const column of missing) this.db.exec(`ALTER TABLE sites ADD COLUMN ${column}`);
     if (missing.length > 0) this.db.exec("DROP VIEW IF EXISTS v_sites"); // re-created with the new columns
     this.db.exec(SCHEMA);
+    // Catalogs written before sites had guard conditions get the column (NULL: not analysed for them).
+    const siteColumns = this.db.prepare("PRAGMA table_info(sites)").all() as Array<{ name: string }>;
+    if (!siteColumns.some((c) => c.name === "conditions_json"))
+      this.db.exec("ALTER TABLE sites ADD COLUMN conditions_json TEXT");
     this.db.prepare("INSERT OR IGNORE INTO meta(key, value) VALUES ('data_generation', '1')").run();
     this.db
       .prepare("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)")
@@ -689,8 +702,8 @@ export class CatalogStore {
   addSites(sites: CodeSite[]): number {
     const stmt = this.stmt(
       `INSERT INTO sites(file, rva, function, write_function, provider_guid, provider_name, event_kind, event_id,
-         event_version, event_name, entry, depth, call_path_json, extra_json, event_key, build)
-         VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+         event_version, event_name, entry, depth, call_path_json, extra_json, event_key, build, conditions_json)
+         VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
     );
     this.db.transaction(() => {
       for (const s of sites)
@@ -711,6 +724,7 @@ export class CatalogStore {
           s.extra ? JSON.stringify(s.extra) : null,
           s.eventKey ?? null,
           s.build ?? null,
+          s.conditions ? JSON.stringify(s.conditions) : null,
         );
     })();
     return sites.length;
@@ -761,6 +775,7 @@ function rowToSite(r: Record<string, unknown>): CodeSite {
   opt("build", r.build);
   s.callPath = JSON.parse(r.call_path_json as string) as string[];
   if (r.extra_json) s.extra = JSON.parse(r.extra_json as string) as Record<string, unknown>;
+  if (r.conditions_json) s.conditions = JSON.parse(r.conditions_json as string) as SiteConditions;
   return s;
 }
 

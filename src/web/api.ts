@@ -5,6 +5,7 @@
  * this file only shapes the pages' answers.
  */
 import { basename, join, resolve } from "node:path";
+import { siteSentence } from "../analysis/conditions/sentence.js";
 import { type DiffEntry, diffStores } from "../catalog/diff.js";
 import { EventSiteJoin } from "../catalog/event-sites.js";
 import { eventFamily } from "../catalog/identity.js";
@@ -276,9 +277,10 @@ export function event(src: AtlasSources, params: URLSearchParams, cache?: ApiCac
     }
   ).path;
   const join = new EventSiteJoin(src.store);
+  // Each site with its mode badge and guard sentence ("written only when X fails; needs keyword 0x40 at level 4").
   const sites = join.sites(ev).map((s) => {
     const mode = fileMode(s.file);
-    return mode ? { ...s, mode } : s;
+    return { ...s, ...(mode ? { mode } : {}), ...(s.conditions ? { when: siteSentence(s.conditions) } : {}) };
   });
   const mode = fileMode(file);
   // Same event in other files or versions (e.g. the same manifest from several Windows builds):

@@ -22,6 +22,7 @@ interface AnalyzeCliOptions {
   format: string;
   shallowest?: boolean;
   unreached: boolean;
+  conditions: boolean;
   quiet?: boolean;
   kernelNames?: string;
   db?: string;
@@ -63,6 +64,7 @@ export function register(program: Command): void {
     .option("--format <format>", FORMATS.join(" | "), "table")
     .option("--shallowest", "per entry point, keep only the shallowest site of each event")
     .option("--no-unreached", "omit sites that no entry point reaches")
+    .option("--no-conditions", "skip the guard conditions of each site (conditions / logged)")
     .option(
       "--kernel-names <dir>",
       "directory with perfinfo-group-masks.tsv, perfinfo-log-types.tsv, event-trace-groups.tsv (names for EtwTraceKernelEvent constants)",
@@ -112,6 +114,7 @@ export function register(program: Command): void {
           shallowest: opts.shallowest,
           // With --entry the question is about those entries: unreached sites only with the default.
           unreached: opts.unreached && !opts.entry,
+          conditions: opts.conditions,
           catalog,
           kernelNames: opts.kernelNames ? loadKernelNames(opts.kernelNames) : undefined,
           moreEvents: store

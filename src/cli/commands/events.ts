@@ -1,5 +1,6 @@
 import { basename } from "node:path";
 import type { Command } from "commander";
+import { type ConditionLike, conditionSentence } from "../../analysis/conditions/sentence.js";
 import { EventSiteJoin, shallowestPerSite } from "../../catalog/event-sites.js";
 import { cell, EVENT_ROW_COLUMNS } from "../../catalog/export.js";
 import { countEvents, type EventQuery, type EventRow, getEvent, searchEvents } from "../../catalog/search.js";
@@ -195,7 +196,7 @@ function providerLabel(r: EventRow): string {
 /**
  * One line per distinct write site of each event: the binary, the function holding the write
  * call, its RVA, the ETW API, how many entry points reach it, and the shallowest of them with its
- * call path (entry first).
+ * call path (entry first), the logged reading and the guard sentence (docs/analysis.md).
  */
 export function formatSitesTable(rows: EventRow[], join: EventSiteJoin): string {
   const header = [
@@ -211,6 +212,8 @@ export function formatSitesTable(rows: EventRow[], join: EventSiteJoin): string 
     "entry",
     "depth",
     "call path",
+    "logged",
+    "when",
   ];
   const cells: string[][] = [];
   // The same event read from several files (a manifest and the binary's WEVT_TEMPLATE, copies of
@@ -231,6 +234,8 @@ export function formatSitesTable(rows: EventRow[], join: EventSiteJoin): string 
         s.entry ?? "(none)",
         s.depth === undefined ? "" : String(s.depth),
         clip((s.callPath ?? []).join(" > "), 100),
+        s.conditions?.logged ?? "",
+        conditionSentence(s.conditions?.conditions as ConditionLike[] | undefined),
       ];
       const key = line.join("\t");
       if (seen.has(key)) continue;

@@ -49,10 +49,14 @@ function groupSites(sites) {
       writeFunction: s.writeFunction,
       entries: 0,
       depth: null,
+      when: s.when ?? "",
     };
     if (s.entry) {
       w.entries++;
-      if (w.depth === null || s.depth < w.depth) w.depth = s.depth;
+      if (w.depth === null || s.depth < w.depth) {
+        w.depth = s.depth;
+        w.when = s.when ?? ""; // guard sentence of the shallowest chain
+      }
     }
     writes.set(wk, w);
     const ek = `${s.file}\u0000${s.entry ?? `unreached ${s.rva}`}`;
@@ -190,6 +194,7 @@ export async function eventView(rowid) {
     { label: "Write API", key: "writeFunction", cls: "mono" },
     { label: "Entry points", key: "entries", cls: "num" },
     { label: "Shallowest", key: "depth", cls: "num" },
+    { label: "When written", key: "when", cls: "wrap" },
   ];
   const entryColumns = [
     { label: "Binary", key: "file", text: (r) => baseName(r.file) },
