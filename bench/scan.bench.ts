@@ -5,8 +5,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readers } from "../src/catalog/readers/index.js";
-import { scanPaths, scanPathsParallel } from "../src/catalog/scan.js";
 import { CatalogStore } from "../src/catalog/store.js";
+import { scanPaths, scanPathsParallel } from "../src/pipeline/scan.js";
 import { unpackTarXz } from "../src/util/tar-xz.js";
 
 const repo = resolve(fileURLToPath(import.meta.url), "..", "..", "..");

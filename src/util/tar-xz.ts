@@ -4,8 +4,7 @@
  * `start` (manifests to scan), the tests and the benchmarks.
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { mkdirSync } from "node:fs";
 
 /**
  * Unpacks `archive` into `dir` (created when missing): every entry, or only the named `members`.
@@ -15,14 +14,4 @@ export function unpackTarXz(archive: string, dir: string, members: readonly stri
   mkdirSync(dir, { recursive: true });
   execFileSync("tar", ["-xJf", archive, "-C", dir, ...members], { stdio: ["ignore", "ignore", "pipe"] });
   return dir;
-}
-
-/** Paths of the files below `dir`, at any depth, in directory-listing order. */
-export function filesBelow(dir: string, out: string[] = []): string[] {
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) filesBelow(p, out);
-    else out.push(p);
-  }
-  return out;
 }

@@ -8,8 +8,8 @@ import { mergeResults, type SourceResult } from "../../catalog/model.js";
 import { readers } from "../../catalog/readers/index.js";
 import { CatalogStore } from "../../catalog/store.js";
 import { parsePe } from "../../formats/pe/index.js";
+import { loadKernelNames } from "../../pipeline/analysis.js";
 import { findPdbForImage } from "../../symbols/resolve.js";
-import { loadKernelNames } from "../atlas.js";
 import { exitQuietlyOnClosedPipe } from "../pipe.js";
 
 interface AnalyzeCliOptions {

@@ -1,9 +1,7 @@
 import { availableParallelism } from "node:os";
-import { relative } from "node:path";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import { readers } from "../../catalog/readers/index.js";
-import { type ScanProgress, type ScanSummary, scanPaths, scanPathsParallel } from "../../catalog/scan.js";
 import { CatalogStore } from "../../catalog/store.js";
 import {
   type AnalysisSummary,
@@ -11,7 +9,9 @@ import {
   DEFAULT_MAX_ANALYZE_BYTES,
   formatAnalysisSummary,
   maxAnalyzeBytes,
-} from "../atlas.js";
+} from "../../pipeline/analysis.js";
+import { type ScanProgress, type ScanSummary, scanPaths, scanPathsParallel } from "../../pipeline/scan.js";
+import { analysisOutcomeLine, shorten } from "../report.js";
 
 export const DEFAULT_DB = "etw-atlas.db";
 
@@ -142,23 +142,11 @@ async function analyzeStep(
     },
     onOutcome: (o) => {
       if (tty || opts.json || opts.quiet) return;
-      const what =
-        o.status === "analysed"
-          ? `${o.sites} code sites in ${(o.ms / 1000).toFixed(1)} s${o.pdb ? " (with its PDB)" : ""}`
-          : o.status === "skipped"
-            ? `not analysed (${o.reason})`
-            : `analysis FAILED: ${o.error}`;
-      process.stderr.write(`analyse ${o.path}: ${what}\n`);
+      process.stderr.write(`${analysisOutcomeLine(o)}\n`);
     },
   });
   if (tty) process.stderr.write("\r\x1b[K");
   return summary;
-}
-
-function shorten(path: string): string {
-  const rel = relative(process.cwd(), path);
-  const p = rel.startsWith("..") ? path : rel;
-  return p.length > 60 ? `…${p.slice(-59)}` : p;
 }
 
 function table(map: Record<string, number>): string {

@@ -1,18 +1,18 @@
-import { existsSync } from "node:fs";
-import { dirname, relative, resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { readers } from "../../catalog/readers/index.js";
-import { type ScanProgress, scanPaths } from "../../catalog/scan.js";
 import { CatalogStore } from "../../catalog/store.js";
-import { startServer } from "../../web/server.js";
 import {
   analyzeImagesIntoStore,
   DEFAULT_MAX_ANALYZE_BYTES,
   formatAnalysisSummary,
   maxAnalyzeBytes,
-} from "../atlas.js";
-import { fetchSample, findCorpus, SAMPLE_PACKAGE, unpackCorpusArchives } from "../sample.js";
+} from "../../pipeline/analysis.js";
+import { fetchSample, findCorpus, SAMPLE_PACKAGE, unpackCorpusArchives } from "../../pipeline/inputs.js";
+import { type ScanProgress, scanPaths } from "../../pipeline/scan.js";
+import { startServer } from "../../web/server.js";
+import { shorten } from "../report.js";
 import { DEFAULT_DB, formatSummary } from "./scan.js";
 import { parsePort, untilInterrupted } from "./serve.js";
 
@@ -101,7 +101,7 @@ function scanStep(store: CatalogStore, inputs: string[], db: string): string[] {
     const now = performance.now();
     if (p.index + 1 === p.total || now - lastLine > (tty ? 100 : 2000)) {
       lastLine = now;
-      const line = `scan ${p.index + 1}/${p.total} ${shorten(p.path)}`;
+      const line = `scan ${p.index + 1}/${p.total} ${shorten(p.path, 70)}`;
       process.stderr.write(tty ? `\r\x1b[K${line}` : `${line}\n`);
     }
   };
@@ -116,12 +116,12 @@ async function analyzeStep(store: CatalogStore, files: string[], maxBytes: numbe
   const { summary } = await analyzeImagesIntoStore(store, files, {
     maxBytes,
     onImage: (i, total, path) => {
-      if (tty) process.stderr.write(`\r\x1b[Kanalyse ${i + 1}/${total} ${shorten(path)}`);
+      if (tty) process.stderr.write(`\r\x1b[Kanalyse ${i + 1}/${total} ${shorten(path, 70)}`);
     },
     onOutcome: (o) => {
       if (o.status === "failed") log(`\nanalysis FAILED ${o.path}: ${o.error}`);
       else if (o.status === "analysed" && o.ms > 3000)
-        log(`${tty ? "\n" : ""}  ${shorten(o.path)}: ${o.sites} sites in ${(o.ms / 1000).toFixed(1)} s`);
+        log(`${tty ? "\n" : ""}  ${shorten(o.path, 70)}: ${o.sites} sites in ${(o.ms / 1000).toFixed(1)} s`);
     },
   });
   if (tty) process.stderr.write("\r\x1b[K");
@@ -139,10 +139,4 @@ async function listen(opts: StartCliOptions) {
     log(`port ${DEFAULT_PORT} is taken; using a free port`);
     return startServer({ ...base, port: 0 });
   }
-}
-
-function shorten(path: string): string {
-  const rel = relative(process.cwd(), path);
-  const p = rel.startsWith("..") && existsSync(path) ? path : rel;
-  return p.length > 70 ? `…${p.slice(-69)}` : p;
 }

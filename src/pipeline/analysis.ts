@@ -12,7 +12,7 @@ import { analyzeSites } from "../analysis/sites.js";
 import type { CatalogStore } from "../catalog/store.js";
 import { parsePe } from "../formats/pe/index.js";
 import { findPdbForImage, type ResolvedPdb } from "../symbols/resolve.js";
-import { findCorpus } from "./sample.js";
+import { findCorpus } from "./inputs.js";
 
 /** Images larger than this are not analysed by default (the scan still catalogs their events). */
 export const DEFAULT_MAX_ANALYZE_BYTES = 64 * 1024 * 1024;

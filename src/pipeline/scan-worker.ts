@@ -1,6 +1,6 @@
 // Worker thread of scanPathsParallel: parses files with the registered readers, posts plain results.
 import { parentPort } from "node:worker_threads";
-import { readers } from "./readers/index.js";
+import { readers } from "../catalog/readers/index.js";
 import { prepareFile } from "./scan.js";
 
 interface Task {

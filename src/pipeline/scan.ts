@@ -4,13 +4,14 @@
  * the summary is left to the caller through callbacks.
  */
 import { createHash } from "node:crypto";
-import { existsSync, lstatSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { Worker } from "node:worker_threads";
-import type { SourceResult } from "./model.js";
-import { peExtractors, readers } from "./readers/index.js";
-import type { SourceInput, SourceReader } from "./sources.js";
-import type { CatalogStore, FileInfo } from "./store.js";
+import type { SourceResult } from "../catalog/model.js";
+import { peExtractors, readers } from "../catalog/readers/index.js";
+import type { SourceInput, SourceReader } from "../catalog/sources.js";
+import type { CatalogStore, FileInfo } from "../catalog/store.js";
+import { collectFiles } from "./files.js";
 
 /** Files larger than this are skipped (with a reason) instead of being read into memory. */
 export const DEFAULT_MAX_FILE_SIZE = 512 * 1024 * 1024;
@@ -83,26 +84,6 @@ function withoutCatalogFiles(files: string[], store: CatalogStore): string[] {
   if (!name || name === ":memory:") return files;
   const own = new Set(["", "-wal", "-shm", "-journal"].map((suffix) => resolve(name + suffix)));
   return files.filter((f) => !own.has(resolve(f)));
-}
-
-/** Every regular file under the given paths (directories recursively), sorted, each once. */
-export function collectFiles(paths: string[]): string[] {
-  const out = new Set<string>();
-  const walk = (p: string) => {
-    const st = lstatSync(p);
-    if (st.isSymbolicLink()) return; // avoids cycles; scan real locations explicitly
-    if (st.isDirectory()) {
-      for (const name of readdirSync(p).sort()) walk(join(p, name));
-    } else if (st.isFile()) out.add(p);
-  };
-  for (const p of paths) {
-    if (!existsSync(p)) throw new Error(`no such file or directory: ${p}`);
-    // A path named explicitly may be a symlink: follow it once.
-    const st = statSync(p);
-    if (st.isDirectory()) for (const name of readdirSync(p).sort()) walk(join(p, name));
-    else out.add(p);
-  }
-  return [...out];
 }
 
 export function sha256(bytes: Uint8Array): string {
