@@ -6,7 +6,8 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readers } from "../src/catalog/readers/index.js";
 import { CatalogStore } from "../src/catalog/store.js";
-import { scanPaths, scanPathsParallel } from "../src/pipeline/scan.js";
+import { scanPaths } from "../src/pipeline/scan.js";
+import { scanPathsParallel } from "../src/pipeline/scan-parallel.js";
 import { unpackTarXz } from "../src/util/tar-xz.js";
 
 const repo = resolve(fileURLToPath(import.meta.url), "..", "..", "..");

@@ -4,12 +4,12 @@
  */
 import { type CatalogEvent, emptyResult, type SourceResult } from "../catalog/model.js";
 import { peExtractors } from "../catalog/readers/index.js";
+import { extractAll } from "../catalog/readers/pe.js";
 import type { PdbFile } from "../formats/pdb/index.js";
 import type { PeImage } from "../formats/pe/index.js";
-import { FormatError } from "../util/errors.js";
 import { type EntryPoint, findEntryPoints } from "./entrypoints.js";
 import { functionAt, functionName } from "./functions.js";
-import { type LoadedProgram, loadProgram, type SymbolTable } from "./program.js";
+import { type LoadedProgram, type SymbolTable, sharedProgram } from "./program.js";
 import { reachTargets } from "./reach.js";
 import { recognizers } from "./recognizers/index.js";
 import { type KernelNames, nameKernelEvent, TRACE_GROUP_MOF_CATEGORY } from "./recognizers/kernel.js";
@@ -99,19 +99,7 @@ export function symbolsFromPdb(pdb: PdbFile): SymbolTable {
 
 /** Event metadata the image itself carries, through the catalog's PE extractors. */
 export function ownCatalog(pe: PeImage, path: string, bytes: Uint8Array): SourceResult {
-  const out = emptyResult();
-  for (const x of peExtractors) {
-    try {
-      const r = x.extract(pe, { path, bytes });
-      out.providers.push(...r.providers);
-      out.events.push(...r.events);
-      out.notes.push(...r.notes);
-    } catch (err) {
-      if (!(err instanceof FormatError)) throw err;
-      out.notes.push(`${x.id}: ${err.message}`);
-    }
-  }
-  return out;
+  return extractAll(pe, { path, bytes }, peExtractors);
 }
 
 export function analyzeProgram(program: LoadedProgram, options: AnalyzeOptions = {}): AnalysisReport {
@@ -190,7 +178,7 @@ export function analyzeProgram(program: LoadedProgram, options: AnalyzeOptions =
 }
 
 export function analyzeImage(pe: PeImage, options: AnalyzeOptions = {}): AnalysisReport {
-  const program = loadProgram(pe, { symbols: options.symbols, progress: options.progress });
+  const program = sharedProgram(pe, { symbols: options.symbols, progress: options.progress });
   return analyzeProgram(program, options);
 }
 

@@ -2,16 +2,20 @@
  * The main job's analysis step: runs the static analysis over scanned x64 images and stores the
  * code sites in the catalog (`sites` table), where the web UI joins them to events.
  */
+import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ownCatalog, symbolsFromPdb } from "../analysis/analyze.js";
+import { shareProgram } from "../analysis/program.js";
 import { type KernelNames, parseKernelNames } from "../analysis/recognizers/kernel.js";
 import { wppCatalogFromPdb } from "../analysis/recognizers/wpp.js";
 import { analyzeSites } from "../analysis/sites.js";
+import type { SourceResult } from "../catalog/model.js";
 import type { CatalogStore } from "../catalog/store.js";
 import { parsePe } from "../formats/pe/index.js";
-import { findPdbForImage, type ResolvedPdb } from "../symbols/resolve.js";
+import { findPdb, findPdbForImage, pdbRequestForImage, type ResolvedPdb } from "../symbols/resolve.js";
+import { collectFiles } from "./files.js";
 import { findCorpus } from "./inputs.js";
 
 /** Images larger than this are not analysed by default (the scan still catalogs their events). */
@@ -57,6 +61,8 @@ export function kernelNamesIfPresent(dir: string): KernelNames | undefined {
 export async function pdbBesideImage(
   path: string,
   pdbDirs: Map<string, boolean> = new Map(),
+  /** The image's bytes when already read. */
+  bytes?: Uint8Array,
 ): Promise<ResolvedPdb | undefined> {
   const dir = dirname(path);
   let hasPdb = pdbDirs.get(dir);
@@ -70,7 +76,8 @@ export async function pdbBesideImage(
   }
   if (!hasPdb) return undefined;
   try {
-    return await findPdbForImage(path, { symbolPath: "" });
+    const options = { symbolPath: "" };
+    return await (bytes ? findPdb(pdbRequestForImage(path, bytes), options) : findPdbForImage(path, options));
   } catch {
     return undefined; // no CodeView record, no match, unreadable: analyse without symbols
   }
@@ -100,16 +107,11 @@ export function analyzeFileIntoStore(
         status: "skipped",
         reason: `${pe.headers.machineName} image (the analysis reads x64 only)`,
       };
-    const catalog = ownCatalog(pe, path, bytes);
-    if (opts.pdb) {
-      // WPP sites join to the PDB's TMF messages.
-      const wpp = wppCatalogFromPdb(opts.pdb.pdb, opts.pdb.path);
-      catalog.providers.push(...wpp.providers);
-      catalog.events.push(...wpp.events);
-    }
+    const symbols = opts.pdb ? symbolsFromPdb(opts.pdb.pdb) : undefined;
+    shareProgram(pe, symbols); // one decode for ownCatalog's TraceLogging attribution and the sites
     const sites = analyzeSites(pe, path, bytes, {
-      catalog,
-      ...(opts.pdb ? { symbols: symbolsFromPdb(opts.pdb.pdb) } : {}),
+      catalog: withWpp(ownCatalog(pe, path, bytes), opts.pdb),
+      ...(symbols ? { symbols } : {}),
       ...(opts.kernelNames ? { kernelNames: opts.kernelNames } : {}),
     });
     store.db.transaction(() => {
@@ -122,6 +124,16 @@ export function analyzeFileIntoStore(
   } catch (err) {
     return { path, status: "failed", error: err instanceof Error ? err.message : String(err) };
   }
+}
+
+/** The image's own metadata plus the WPP messages of its PDB (WPP sites join to those). */
+export function withWpp(own: SourceResult, pdb: ResolvedPdb | undefined): SourceResult {
+  if (!pdb) return own;
+  const wpp = wppCatalogFromPdb(pdb.pdb, pdb.path);
+  const out: SourceResult = { providers: [...own.providers], events: [...own.events], notes: own.notes };
+  for (const p of wpp.providers) out.providers.push(p); // a loop: push(...) overflows the stack on huge lists
+  for (const e of wpp.events) out.events.push(e);
+  return out;
 }
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
@@ -138,15 +150,10 @@ export function corpusKernelNames(): { names: KernelNames; dir: string } | undef
   return names ? { names, dir } : undefined;
 }
 
-export interface AnalyzeImagesOptions {
-  /** Images larger than this are skipped (default `DEFAULT_MAX_ANALYZE_BYTES`). */
-  maxBytes?: number;
-  /** Default: `corpusKernelNames()`. */
-  kernelNames?: KernelNames;
-  /** Called before each image (progress display). */
-  onImage?: (index: number, total: number, path: string) => void;
-  /** Called after each image. */
-  onOutcome?: (outcome: AnalyzeOutcome) => void;
+/** What `scan` and `start` ask the analysis for: the size limit and the corpus kernel-name tables. */
+export function defaultAnalysis(maxBytes: number): { maxBytes: number; kernelNamesDir?: string } {
+  const kernel = corpusKernelNames();
+  return kernel ? { maxBytes, kernelNamesDir: kernel.dir } : { maxBytes };
 }
 
 export interface AnalysisSummary {
@@ -163,45 +170,18 @@ export interface AnalysisSummary {
   elapsedMs: number;
 }
 
-/**
- * Analyses PE images into the store (each replaces its earlier sites), one after another, with
- * the matching PDB beside each image and the corpus kernel-name tables; `start` and `scan` both
- * run this. Never throws for a bad image: its outcome says why.
- */
-export async function analyzeImagesIntoStore(
-  store: CatalogStore,
-  files: string[],
-  opts: AnalyzeImagesOptions = {},
-): Promise<{ outcomes: AnalyzeOutcome[]; summary: AnalysisSummary }> {
-  const t0 = performance.now();
-  const maxBytes = opts.maxBytes ?? DEFAULT_MAX_ANALYZE_BYTES;
-  const fromCorpus = opts.kernelNames ? undefined : corpusKernelNames();
-  const kernelNames = opts.kernelNames ?? fromCorpus?.names;
-  const pdbDirs = new Map<string, boolean>();
-  const outcomes: AnalyzeOutcome[] = [];
-  for (const [i, path] of files.entries()) {
-    opts.onImage?.(i, files.length, path);
-    // A matching PDB beside the image gives symbol names, Nt* entry points and WPP messages.
-    const pdb = fileSize(path) <= maxBytes ? await pdbBesideImage(path, pdbDirs) : undefined;
-    const o = analyzeFileIntoStore(store, path, {
-      maxBytes,
-      ...(kernelNames ? { kernelNames } : {}),
-      ...(pdb ? { pdb } : {}),
-    });
-    outcomes.push(o);
-    opts.onOutcome?.(o);
-  }
+/** The analysis summary of a scan from the outcomes of the images it looked at. */
+export function summarizeAnalysis(outcomes: AnalyzeOutcome[], elapsedMs: number): AnalysisSummary {
   const summary: AnalysisSummary = {
-    images: files.length,
+    images: outcomes.length,
     analysed: 0,
     sites: 0,
     withPdb: 0,
     skipped: 0,
     skippedByReason: {},
     failed: [],
-    elapsedMs: 0,
+    elapsedMs,
   };
-  if (fromCorpus) summary.kernelNames = fromCorpus.dir;
   for (const o of outcomes) {
     if (o.status === "analysed") {
       summary.analysed++;
@@ -213,8 +193,26 @@ export async function analyzeImagesIntoStore(
       summary.skippedByReason[reason] = (summary.skippedByReason[reason] ?? 0) + 1;
     } else summary.failed.push({ path: o.path, error: o.error });
   }
-  summary.elapsedMs = performance.now() - t0;
-  return { outcomes, summary };
+  return summary;
+}
+
+let codeSignature: string | undefined;
+
+/**
+ * Identifies the analyser: a hash of the compiled code that decides a site (analysis, formats,
+ * catalog readers, symbols, this layer) and the size limit. An image stored with another signature
+ * is analysed again on the next scan; with the same one it never is.
+ */
+export function analyzerSignature(maxBytes = DEFAULT_MAX_ANALYZE_BYTES): string {
+  if (!codeSignature) {
+    const src = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+    const hash = createHash("sha256");
+    for (const dir of ["analysis", "formats", "catalog", "symbols", "pipeline"])
+      for (const file of collectFiles([join(src, dir)]))
+        if (file.endsWith(".js")) hash.update(file.slice(src.length)).update(readFileSync(file));
+    codeSignature = hash.digest("hex").slice(0, 16);
+  }
+  return `${codeSignature}/${maxBytes}`;
 }
 
 /** The analysis summary as text lines (each ends with a newline). */
@@ -235,12 +233,4 @@ export function maxAnalyzeBytes(mib: string): number {
   if (!Number.isFinite(n) || n <= 0)
     throw new Error(`--max-analyze-mib must be a positive number, not ${mib}`);
   return n * 2 ** 20;
-}
-
-function fileSize(path: string): number {
-  try {
-    return statSync(path).size;
-  } catch {
-    return Number.POSITIVE_INFINITY;
-  }
 }

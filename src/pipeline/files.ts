@@ -93,14 +93,18 @@ export function collectFiles(paths: string[]): string[] {
 
 /**
  * Reads a regular file of at most `maxBytes` without ever blocking on a FIFO or device: the file
- * is opened non-blocking and checked with fstat (no race between check and read).
+ * is opened non-blocking and checked with fstat (no race between check and read). A file that is
+ * too large or not a regular file comes back with `skip` (the reason) and no bytes read.
  */
-export function readRegularFile(path: string, maxBytes: number): Buffer {
+export function readRegularFile(
+  path: string,
+  maxBytes: number,
+): { bytes: Buffer; mtime: Date; skip?: undefined } | { skip: string; bytes?: undefined } {
   const fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   try {
     const st = fstatSync(fd);
-    if (!st.isFile()) throw new Error(`${path} is ${describe(st)}, not a file to read`);
-    if (st.size > maxBytes) throw new Error(`${path} is larger than ${maxBytes} bytes`);
+    if (!st.isFile()) return { skip: `${describe(st)}, not a file to read` };
+    if (st.size > maxBytes) return { skip: `larger than ${maxBytes} bytes` };
     const buf = Buffer.allocUnsafe(st.size);
     let done = 0;
     while (done < st.size) {
@@ -108,7 +112,7 @@ export function readRegularFile(path: string, maxBytes: number): Buffer {
       if (n === 0) break; // truncated while reading
       done += n;
     }
-    return done === st.size ? buf : buf.subarray(0, done);
+    return { bytes: done === st.size ? buf : buf.subarray(0, done), mtime: st.mtime };
   } finally {
     closeSync(fd);
   }

@@ -1,23 +1,9 @@
-// Worker thread of scanPathsParallel: parses files with the registered readers, posts plain results.
+// Worker thread of scanPathsParallel: one file at a time (catalog records and, for x64 images,
+// code sites), results posted back as plain messages. Its heap is bounded by resourceLimits.
 import { parentPort } from "node:worker_threads";
 import { readers } from "../catalog/readers/index.js";
-import { prepareFile } from "./scan.js";
+import { type FileTask, processFile } from "./process-file.js";
 
-interface Task {
-  id: number;
-  path: string;
-  knownSha256?: string;
-  scanner?: string;
-  force?: boolean;
-  maxFileSize?: number;
-}
-
-parentPort?.on("message", (t: Task) => {
-  const prepared = prepareFile(t.path, t.knownSha256, {
-    readers,
-    force: t.force,
-    scanner: t.scanner,
-    maxFileSize: t.maxFileSize,
-  });
-  parentPort?.postMessage({ id: t.id, prepared });
+parentPort?.on("message", (task: FileTask) => {
+  void processFile(task, readers, (m) => parentPort?.postMessage(m));
 });
