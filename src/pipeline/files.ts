@@ -117,3 +117,16 @@ export function readRegularFile(
     closeSync(fd);
   }
 }
+
+/** Largest input a single-file command (`pe`, `pdb`, `wpp`, `analyze`) reads into memory. */
+export const MAX_INPUT_FILE_BYTES = 1024 * 1024 * 1024;
+
+/**
+ * A file named on the command line, read whole: a clear error naming it for a FIFO, device,
+ * directory or a file over `maxBytes` (never a hang, never gigabytes of memory).
+ */
+export function readInputFile(path: string, maxBytes = MAX_INPUT_FILE_BYTES): Uint8Array {
+  const r = readRegularFile(path, maxBytes);
+  if (r.skip !== undefined) throw new Error(`${path}: ${r.skip}`);
+  return new Uint8Array(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength);
+}

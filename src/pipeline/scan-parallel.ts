@@ -5,8 +5,10 @@
  * transaction, so an interrupted scan never leaves a file whose sites are missing; a budget hit or
  * a crash becomes that file's recorded failure (a rescan does not pay it again).
  */
+
+import { type ChildProcess, fork } from "node:child_process";
 import { statSync } from "node:fs";
-import { Worker } from "node:worker_threads";
+import { fileURLToPath } from "node:url";
 import { readers } from "../catalog/readers/index.js";
 import type { CatalogStore } from "../catalog/store.js";
 import {
@@ -37,7 +39,7 @@ import {
   scannerSignature,
 } from "./scan.js";
 
-/** Heap of one scan worker (MiB): a file whose parse or analysis needs more fails alone. */
+/** Heap of one scan worker process (MiB): a file whose parse or analysis needs more fails alone. */
 export const DEFAULT_WORKER_HEAP_MIB = 1536;
 
 /** Per-file time budget: a base plus a share per MiB of the file. */
@@ -52,7 +54,7 @@ export interface ParallelScanOptions extends Omit<ScanOptions, "readers"> {
   jobs: number;
   /** Fixed per-file time budget in ms (default: 120 s + 2 s per MiB). */
   timeoutMs?: number;
-  /** Heap limit of each worker in MiB (`resourceLimits.maxOldGenerationSizeMb`). */
+  /** Heap limit of each worker process in MiB (`--max-old-space-size`). */
   workerHeapMib?: number;
   /** Analyse x64 images for code sites (stored with the file, in the same transaction). */
   analysis?: Omit<AnalysisRequest, "signature"> & { signature?: string };
@@ -109,7 +111,9 @@ interface Done {
 }
 
 interface Slot {
-  worker: Worker;
+  worker: ChildProcess;
+  /** The end of the worker's stderr (V8 says "heap out of memory" there). */
+  stderr: string;
   task?: number;
   timer?: NodeJS.Timeout;
   /** What the worker said so far about its task (used when it dies before finishing). */
@@ -141,7 +145,7 @@ export async function scanPathsParallel(
   const busy = { timeoutMs: opts.busyTimeoutMs, onBusy: opts.onBusy };
   // Our own waits are short (the loop in beginWrite reports and bounds them).
   store.db.pragma("busy_timeout = 1000");
-  const workerUrl = new URL("./scan-worker.js", import.meta.url);
+  const workerPath = fileURLToPath(new URL("./scan-worker.js", import.meta.url));
   const heapMib = opts.workerHeapMib ?? DEFAULT_WORKER_HEAP_MIB;
   const results = new Map<number, Done>();
   let nextToSend = 0;
@@ -243,7 +247,7 @@ export async function scanPathsParallel(
         ...(opts.maxFileSize !== undefined ? { maxFileSize: opts.maxFileSize } : {}),
         ...(request ? { analysis: request } : {}),
       };
-      slot.worker.postMessage(task);
+      slot.worker.send(task);
       const budget = budgetFor(path);
       slot.timer = setTimeout(
         () =>
@@ -260,8 +264,16 @@ export async function scanPathsParallel(
 
     const spawn = (): Slot => {
       const slot: Slot = {
-        worker: new Worker(workerUrl, { resourceLimits: { maxOldGenerationSizeMb: heapMib } }),
+        worker: fork(workerPath, [], {
+          execArgv: [`--max-old-space-size=${heapMib}`],
+          serialization: "advanced",
+          stdio: ["ignore", "ignore", "pipe", "ipc"],
+        }),
+        stderr: "",
       };
+      slot.worker.stderr?.on("data", (chunk: Buffer) => {
+        slot.stderr = (slot.stderr + chunk.toString()).slice(-4096);
+      });
       slot.worker.on("message", (m: TaskMessage) => {
         if (slot.retired || m.id !== slot.task) return;
         if (m.type === "hashed") slot.hashed = m.info;
@@ -283,25 +295,30 @@ export async function scanPathsParallel(
         if (slot.retired) return;
         // A worker that dies with no file in flight could not even start: give up, don't respawn forever.
         if (slot.task === undefined) {
-          finish(new Error(`scan worker failed to start: ${why}`));
+          finish(
+            new Error(`scan worker failed to start: ${why}${slot.stderr ? `: ${slot.stderr.trim()}` : ""}`),
+          );
           return;
         }
         failTask(slot, why);
       };
-      slot.worker.on("error", (err: Error & { code?: string }) =>
-        died(
-          err.code === "ERR_WORKER_OUT_OF_MEMORY"
-            ? `over the per-file memory budget (worker heap ${heapMib} MiB)`
-            : `worker crashed: ${err.message}`,
-        ),
-      );
-      slot.worker.on("exit", (code) => died(`worker exited (code ${code})`));
+      slot.worker.on("error", (err: Error) => died(`worker failed: ${err.message}`));
+      slot.worker.on("exit", (code, signal) => {
+        // Give the stderr pipe a moment to deliver V8's last words before judging them.
+        setImmediate(() =>
+          died(
+            /out of memory/i.test(slot.stderr)
+              ? `over the per-file memory budget (worker heap ${heapMib} MiB)`
+              : `worker process ended (${signal ?? `exit code ${code}`})`,
+          ),
+        );
+      });
       return slot;
     };
     const retire = (slot: Slot) => {
       slot.retired = true;
       if (slot.timer) clearTimeout(slot.timer);
-      void slot.worker.terminate();
+      slot.worker.kill("SIGKILL");
     };
     const replace = (slot: Slot) => {
       retire(slot);

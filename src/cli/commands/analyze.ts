@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { analyzeImage, ownCatalog, symbolsFromPdb } from "../../analysis/analyze.js";
 import { wppCatalogFromPdb } from "../../analysis/recognizers/wpp.js";
@@ -9,6 +8,7 @@ import { readers } from "../../catalog/readers/index.js";
 import { CatalogStore } from "../../catalog/store.js";
 import { parsePe } from "../../formats/pe/index.js";
 import { loadKernelNames } from "../../pipeline/analysis.js";
+import { readInputFile } from "../../pipeline/files.js";
 import { findPdbForImage } from "../../symbols/resolve.js";
 import { exitQuietlyOnClosedPipe } from "../pipe.js";
 
@@ -28,7 +28,7 @@ interface AnalyzeCliOptions {
 
 /** Adds the events of a MOF file (read with the catalog's readers) to a catalog. */
 function addMof(catalog: SourceResult, file: string): void {
-  const bytes = new Uint8Array(readFileSync(file));
+  const bytes = readInputFile(file);
   const reader = readers.find((r) => r.sniff(bytes, file) !== "no");
   if (!reader) throw new Error(`${file}: not a file the catalog can read`);
   mergeResults(catalog, reader.read({ path: file, bytes }));
@@ -69,7 +69,7 @@ export function register(program: Command): void {
       const maxDepth = Number.parseInt(opts.maxDepth, 10);
       if (!Number.isInteger(maxDepth) || maxDepth < 1)
         throw new Error(`--max-depth must be a positive integer`);
-      const bytes = new Uint8Array(readFileSync(file));
+      const bytes = readInputFile(file);
       const pe = parsePe(bytes);
       // An explicit PDB or a symbol path goes through the resolver, which checks GUID and age.
       const found =

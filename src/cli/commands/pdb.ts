@@ -1,7 +1,7 @@
-import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { type PdbFile, parsePdb } from "../../formats/pdb/index.js";
 import { parsePe } from "../../formats/pe/image.js";
+import { readInputFile } from "../../pipeline/files.js";
 import { matchPdb, type PdbMatchResult } from "../../symbols/match.js";
 import { describeError } from "../../util/errors.js";
 
@@ -54,10 +54,10 @@ export function register(program: Command): void {
       let match: PdbMatchResult | undefined;
       let reading = file;
       try {
-        pdb = parsePdb(readFileSync(file));
+        pdb = parsePdb(readInputFile(file));
         if (opts.image) {
           reading = opts.image;
-          match = matchPdb(parsePe(readFileSync(opts.image)), pdb);
+          match = matchPdb(parsePe(readInputFile(opts.image)), pdb);
         }
       } catch (err) {
         process.stderr.write(`${describeError(reading, err)}\n`);

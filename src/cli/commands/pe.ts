@@ -1,6 +1,6 @@
-import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { type PeSummary, parsePe, peSummary } from "../../formats/pe/index.js";
+import { readInputFile } from "../../pipeline/files.js";
 import { describeError } from "../../util/errors.js";
 
 interface PeCliOptions {
@@ -72,7 +72,7 @@ export function register(program: Command): void {
     .action((file: string, opts: PeCliOptions) => {
       let summary: PeSummary;
       try {
-        summary = peSummary(parsePe(readFileSync(file)), { keepGoing: opts.keepGoing });
+        summary = peSummary(parsePe(readInputFile(file)), { keepGoing: opts.keepGoing });
       } catch (err) {
         process.stderr.write(`${describeError(file, err)}\n`);
         process.exitCode = 1;

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { Command } from "commander";
 import { isMsf7, parsePdb } from "../../formats/pdb/index.js";
@@ -13,6 +13,7 @@ import {
   wppFromPdb,
   writeTmfText,
 } from "../../formats/wpp/index.js";
+import { readInputFile } from "../../pipeline/files.js";
 import { describeError } from "../../util/errors.js";
 import { exitQuietlyOnClosedPipe } from "../pipe.js";
 import { addSymbolOptions, pdbForImage, type SymbolCliOptions } from "./symbols.js";
@@ -40,7 +41,7 @@ export function register(program: Command): void {
     let pdbName = basename(file);
     let source: "wpp-pdb" | "wpp-tmf" = "wpp-pdb";
     try {
-      const bytes = new Uint8Array(readFileSync(file));
+      const bytes = readInputFile(file);
       let pdbBytes: Uint8Array | undefined;
       if (isMsf7(bytes)) pdbBytes = bytes;
       else if (looksLikePe(bytes)) {
