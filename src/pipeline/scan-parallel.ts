@@ -10,7 +10,7 @@ import { type ChildProcess, fork } from "node:child_process";
 import { statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { readers } from "../catalog/readers/index.js";
-import type { CatalogStore } from "../catalog/store.js";
+import { CatalogStore } from "../catalog/store.js";
 import {
   type AnalysisSummary,
   type AnalyzeOutcome,
@@ -79,24 +79,42 @@ export function beginWrite(
   store: CatalogStore,
   opts: { timeoutMs?: number; onBusy?: (message: string) => void } = {},
 ): void {
+  waitWhileBusy(store.db.name, opts, () => {
+    store.db.pragma("busy_timeout = 500"); // short waits inside SQLite; this loop reports and bounds them
+    store.db.exec("BEGIN IMMEDIATE");
+  });
+}
+
+/** Opens a catalog for writing, waiting like `beginWrite` while another process writes it. */
+export function openCatalogForWrite(
+  path: string,
+  opts: { timeoutMs?: number; onBusy?: (message: string) => void } = {},
+): CatalogStore {
+  return waitWhileBusy(path, opts, () => CatalogStore.open(path));
+}
+
+function waitWhileBusy<T>(
+  name: string,
+  opts: { timeoutMs?: number; onBusy?: (message: string) => void },
+  attempt: () => T,
+): T {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
   const started = Date.now();
   let told = false;
   for (;;) {
     try {
-      store.db.exec("BEGIN IMMEDIATE");
-      return;
+      return attempt();
     } catch (err) {
       if ((err as { code?: string }).code !== "SQLITE_BUSY") throw err;
       const waited = Date.now() - started;
       if (waited >= timeoutMs)
         throw new Error(
-          `catalog ${store.db.name} is busy: another process has been writing it for ${(waited / 1000).toFixed(0)} s; ` +
+          `catalog ${name} is busy: another process has been writing it for ${(waited / 1000).toFixed(0)} s; ` +
             "run this again when it has finished, or use another --db",
         );
       if (!told) {
         opts.onBusy?.(
-          `catalog ${store.db.name} is busy (another process is writing it); waiting up to ${(timeoutMs / 1000).toFixed(0)} s …`,
+          `catalog ${name} is busy (another process is writing it); waiting up to ${(timeoutMs / 1000).toFixed(0)} s …`,
         );
         told = true;
       }
@@ -143,8 +161,6 @@ export async function scanPathsParallel(
     : undefined;
   const outcomes: AnalyzeOutcome[] = [];
   const busy = { timeoutMs: opts.busyTimeoutMs, onBusy: opts.onBusy };
-  // Our own waits are short (the loop in beginWrite reports and bounds them).
-  store.db.pragma("busy_timeout = 1000");
   const workerPath = fileURLToPath(new URL("./scan-worker.js", import.meta.url));
   const heapMib = opts.workerHeapMib ?? DEFAULT_WORKER_HEAP_MIB;
   const results = new Map<number, Done>();

@@ -1,7 +1,7 @@
 import { availableParallelism } from "node:os";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
-import { CatalogStore } from "../../catalog/store.js";
+import type { CatalogStore } from "../../catalog/store.js";
 import {
   type AnalyzeOutcome,
   DEFAULT_MAX_ANALYZE_BYTES,
@@ -12,6 +12,7 @@ import {
 import type { ScanProgress, ScanSummary } from "../../pipeline/scan.js";
 import {
   DEFAULT_WORKER_HEAP_MIB,
+  openCatalogForWrite,
   type ParallelScanSummary,
   scanPathsParallel,
 } from "../../pipeline/scan-parallel.js";
@@ -59,7 +60,7 @@ export function register(program: Command): void {
         throw new Error(`--jobs must be a whole number, not ${opts.jobs}`);
       const limits = scanLimits(opts);
       const maxBytes = maxAnalyzeBytes(opts.maxAnalyzeMib);
-      const store = CatalogStore.open(opts.db);
+      const store = openCatalogForWrite(opts.db, { onBusy: (m) => process.stderr.write(`${m}\n`) });
       try {
         const summary = await runScan(paths, store, {
           jobs,

@@ -2,14 +2,13 @@ import { availableParallelism } from "node:os";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
-import { CatalogStore } from "../../catalog/store.js";
 import {
   DEFAULT_MAX_ANALYZE_BYTES,
   formatAnalysisSummary,
   maxAnalyzeBytes,
 } from "../../pipeline/analysis.js";
 import { fetchSample, findCorpus, SAMPLE_PACKAGE, unpackCorpusArchives } from "../../pipeline/inputs.js";
-import { DEFAULT_WORKER_HEAP_MIB } from "../../pipeline/scan-parallel.js";
+import { DEFAULT_WORKER_HEAP_MIB, openCatalogForWrite } from "../../pipeline/scan-parallel.js";
 import { startServer } from "../../web/server.js";
 import { DEFAULT_DB, formatSummary, runScan, scanLimits } from "./scan.js";
 import { parsePort, untilInterrupted } from "./serve.js";
@@ -62,7 +61,7 @@ export function register(program: Command): void {
         : opts.sample
           ? [fetchSample(resolve(opts.cacheDir), log)]
           : defaultInputs(resolve(opts.cacheDir));
-      const store = CatalogStore.open(opts.db);
+      const store = openCatalogForWrite(opts.db, { onBusy: (m) => process.stderr.write(`${m}\n`) });
       try {
         // Unchanged files (hash, readers and analyser) cost a hash: a re-run serves in seconds.
         const summary = await runScan(inputs, store, {
