@@ -4,8 +4,8 @@ import { EventSiteJoin, shallowestPerSite } from "../../catalog/event-sites.js";
 import { cell } from "../../catalog/export.js";
 import { countEvents, type EventQuery, type EventRow, getEvent, searchEvents } from "../../catalog/search.js";
 import { CatalogStore } from "../../catalog/store.js";
+import { DEFAULT_DB } from "../defaults.js";
 import { exitQuietlyOnClosedPipe } from "../pipe.js";
-import { DEFAULT_DB } from "./scan.js";
 
 /** The text filters pass through to the query as given; numbers arrive as text. */
 type TextFilters = Pick<EventQuery, "provider" | "name" | "field" | "keyword" | "kind" | "text">;

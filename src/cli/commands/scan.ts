@@ -16,9 +16,8 @@ import {
   type ParallelScanSummary,
   scanPathsParallel,
 } from "../../pipeline/scan-parallel.js";
+import { DEFAULT_DB } from "../defaults.js";
 import { analysisOutcomeLine, shorten } from "../report.js";
-
-export const DEFAULT_DB = "etw-atlas.db";
 
 interface ScanCliOptions {
   db: string;

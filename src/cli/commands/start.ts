@@ -10,7 +10,8 @@ import {
 import { fetchSample, findCorpus, SAMPLE_PACKAGE, unpackCorpusArchives } from "../../pipeline/inputs.js";
 import { DEFAULT_WORKER_HEAP_MIB, openCatalogForWrite } from "../../pipeline/scan-parallel.js";
 import { startServer } from "../../web/server.js";
-import { DEFAULT_DB, formatSummary, runScan, scanLimits } from "./scan.js";
+import { DEFAULT_DB } from "../defaults.js";
+import { formatSummary, runScan, scanLimits } from "./scan.js";
 import { parsePort, untilInterrupted } from "./serve.js";
 
 interface StartCliOptions {
