@@ -190,10 +190,9 @@ export async function scanPathsParallel(
     const finish = (err?: unknown) => {
       if (finished) return;
       finished = true;
-      for (const s of slots) retire(s);
       if (store.db.inTransaction) store.db.exec("ROLLBACK");
-      if (err) rejectScan(err);
-      else resolveScan();
+      // Settle once every worker process is gone: none outlives the scan (and their CPU is counted).
+      void Promise.all(slots.map(retire)).then(() => (err ? rejectScan(err) : resolveScan()));
     };
 
     // Writes every result that is next in order, a burst at a time in one transaction.
@@ -331,13 +330,19 @@ export async function scanPathsParallel(
       });
       return slot;
     };
-    const retire = (slot: Slot) => {
+    const retire = (slot: Slot): Promise<void> => {
       slot.retired = true;
       if (slot.timer) clearTimeout(slot.timer);
-      slot.worker.kill("SIGKILL");
+      const w = slot.worker;
+      const gone =
+        w.exitCode !== null || w.signalCode !== null
+          ? Promise.resolve()
+          : new Promise<void>((r) => w.once("exit", () => r()));
+      w.kill("SIGKILL");
+      return gone;
     };
     const replace = (slot: Slot) => {
-      retire(slot);
+      void retire(slot);
       slots[slots.indexOf(slot)] = spawn();
     };
 
