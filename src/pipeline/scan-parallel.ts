@@ -17,6 +17,7 @@ import {
   analyzerSignature,
   summarizeAnalysis,
 } from "./analysis.js";
+import { readRegularFile } from "./files.js";
 import {
   type AnalysisRequest,
   analysedScanner,
@@ -26,6 +27,7 @@ import {
 } from "./process-file.js";
 import {
   commitFile,
+  DEFAULT_MAX_FILE_SIZE,
   FILES_PER_COMMIT,
   filesToScan,
   finishSummary,
@@ -37,6 +39,7 @@ import {
   type ScanOptions,
   type ScanSummary,
   scannerSignature,
+  sha256,
 } from "./scan.js";
 
 /** Heap of one scan worker process (MiB): a file whose parse or analysis needs more fails alone. */
@@ -246,9 +249,7 @@ export async function scanPathsParallel(
       feedAll();
     };
 
-    const feed = (slot: Slot) => {
-      if (finished || nextToSend >= files.length || nextToSend - nextToCommit >= window) return;
-      const id = nextToSend++;
+    const dispatch = (slot: Slot, id: number, knownSha256: string | undefined) => {
       const path = files[id]!;
       slot.task = id;
       slot.hashed = undefined;
@@ -256,7 +257,7 @@ export async function scanPathsParallel(
       const task: FileTask = {
         id,
         path,
-        knownSha256: knownHash(store, path, scanner, request?.signature),
+        ...(knownSha256 ? { knownSha256 } : {}),
         scanner,
         ...(opts.force ? { force: true } : {}),
         ...(opts.maxFileSize !== undefined ? { maxFileSize: opts.maxFileSize } : {}),
@@ -273,8 +274,40 @@ export async function scanPathsParallel(
         budget,
       );
     };
+    // Worker processes start when a file needs one: a re-run on an unchanged catalog starts none.
+    const freeSlot = (): Slot | undefined => {
+      const idle = slots.find((s) => s.task === undefined && !s.retired);
+      if (idle) return idle;
+      if (slots.length >= Math.max(1, opts.jobs)) return undefined;
+      const slot = spawn();
+      slots.push(slot);
+      return slot;
+    };
+    // Sends files to idle workers; a file whose stored hash still matches is settled here (a hash
+    // is not a parse: the main process still never parses file bytes).
     const feedAll = () => {
-      for (const s of slots) if (s.task === undefined && !s.retired) feed(s);
+      for (;;) {
+        if (finished) return;
+        if (nextToSend - nextToCommit >= window) {
+          commitReady();
+          if (finished || nextToSend - nextToCommit >= window) return;
+        }
+        if (nextToSend >= files.length) {
+          commitReady();
+          return;
+        }
+        const id = nextToSend;
+        const known = knownHash(store, files[id]!, scanner, request?.signature);
+        if (known && !opts.force && unchangedOnDisk(files[id]!, known, opts.maxFileSize)) {
+          nextToSend++;
+          results.set(id, { prepared: { kind: "unchanged" } });
+          continue;
+        }
+        const slot = freeSlot();
+        if (!slot) return;
+        nextToSend++;
+        dispatch(slot, id, known);
+      }
     };
 
     const spawn = (): Slot => {
@@ -350,7 +383,6 @@ export async function scanPathsParallel(
       finish();
       return;
     }
-    for (let i = 0; i < Math.max(1, opts.jobs); i++) slots.push(spawn());
     feedAll();
   });
 
@@ -369,6 +401,16 @@ export async function scanPathsParallel(
   }
   summary.elapsedMs = performance.now() - started;
   return summary;
+}
+
+/** Whether the file's bytes still have the stored hash (read non-blocking, never parsed). */
+function unchangedOnDisk(path: string, known: string, maxFileSize = DEFAULT_MAX_FILE_SIZE): boolean {
+  try {
+    const r = readRegularFile(path, maxFileSize);
+    return r.bytes !== undefined && sha256(r.bytes) === known;
+  } catch {
+    return false; // the worker reports why
+  }
 }
 
 function sizeOf(path: string): number {
