@@ -55,17 +55,14 @@ test("pdb: thousands of mutated PDBs give FormatError or a result, never a crash
     const bytes = new Uint8Array(readFileSync(path));
     return { name: path.split("/").at(-1)!, bytes, hot: hotRanges(bytes) };
   });
-  const started = Date.now();
   const failures = fuzz({
     inputs,
     count: 4000,
     seed: 0x9db,
     targets: { readAll },
     isExpected: (e) => e instanceof FormatError,
-    slowMs: 1500,
   });
   assert.deepEqual(failures, []);
-  assert.ok(Date.now() - started < 120_000);
 });
 
 test("pdb: truncation at every block boundary is a clear FormatError", () => {

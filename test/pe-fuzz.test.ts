@@ -88,7 +88,6 @@ test("PE fuzz: 3000 mutated corpus PEs through every reader give a result or a F
     seed,
     targets,
     isExpected: (e) => e instanceof FormatError,
-    slowMs: 1500,
   });
   assert.deepEqual(failures, [], `seed ${seed}: reproduce one case with mutant(bytes, seed, index, { hot })`);
 });

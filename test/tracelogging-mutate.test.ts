@@ -46,7 +46,6 @@ describe("tracelogging: mutated inputs", () => {
       inputs,
       count: 1600,
       seed: 20261125,
-      slowMs: 1000,
       targets: {
         read: (b) => readTraceLogging(parsePe(b)),
         extract: (b) => traceLoggingExtractor.extract(parsePe(b), { path: "m", bytes: b }),

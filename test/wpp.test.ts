@@ -5,10 +5,10 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import type { CatalogEvent } from "../src/catalog/model.js";
 import { pdbWppReader, tmfTextReader } from "../src/catalog/readers/wpp.js";
+import { itemTypeToField } from "../src/catalog/readers/wpp-events.js";
 import { parsePdb } from "../src/formats/pdb/index.js";
 import {
   groupByMessageGuid,
-  itemTypeToField,
   parseArgumentLine,
   parseTmfText,
   parseTypevLine,
@@ -361,7 +361,6 @@ describe("TMF text and annotation parsing", () => {
       seed: 11,
       targets: { tmf: (b) => parseTmfText(new TextDecoder().decode(b)) },
       isExpected: (e) => e instanceof FormatError,
-      slowMs: 500,
     });
     assert.deepEqual(failures, []);
   });

@@ -2,9 +2,9 @@
  * The analysis pipeline: load → recognizers → entry points → reachability → rows joined to the
  * binary's own event metadata (WEVT_TEMPLATE / TraceLogging through the catalog PE extractors).
  */
+import { eventIdentity, kernelHookOf, kernelKey, manifestKey, wppKey } from "../catalog/identity.js";
 import { type CatalogEvent, emptyResult, type SourceResult } from "../catalog/model.js";
-import { peExtractors } from "../catalog/readers/index.js";
-import { extractAll } from "../catalog/readers/pe.js";
+import { ownRecords } from "../catalog/readers/index.js";
 import type { PdbFile } from "../formats/pdb/index.js";
 import type { PeImage } from "../formats/pe/index.js";
 import { type EntryPoint, findEntryPoints } from "./entrypoints.js";
@@ -12,7 +12,7 @@ import { functionAt, functionName } from "./functions.js";
 import { type LoadedProgram, type SymbolTable, sharedProgram } from "./program.js";
 import { reachTargets } from "./reach.js";
 import { recognizers } from "./recognizers/index.js";
-import { type KernelNames, nameKernelEvent, TRACE_GROUP_MOF_CATEGORY } from "./recognizers/kernel.js";
+import { type KernelNames, nameKernelEvent } from "./recognizers/kernel.js";
 import type { WriteFinding } from "./recognizers/types.js";
 
 /** One output row: an (entry point, write site) pair, or a site no entry reaches (entry null). */
@@ -38,6 +38,8 @@ export interface SiteRow {
   };
   depth: number | null;
   callPath: string[];
+  /** The written event's identity (catalog/identity.ts), when the site says enough to know it. */
+  eventKey?: string;
   /** Wrapper functions between the site and the API (McTemplate*, logging helpers), outermost first. */
   wrappers?: string[];
 }
@@ -99,7 +101,7 @@ export function symbolsFromPdb(pdb: PdbFile): SymbolTable {
 
 /** Event metadata the image itself carries, through the catalog's PE extractors. */
 export function ownCatalog(pe: PeImage, path: string, bytes: Uint8Array): SourceResult {
-  return extractAll(pe, { path, bytes }, peExtractors);
+  return ownRecords(pe, { path, bytes });
 }
 
 export function analyzeProgram(program: LoadedProgram, options: AnalyzeOptions = {}): AnalysisReport {
@@ -201,34 +203,30 @@ interface Joiner {
 }
 
 function eventJoiner(catalog: SourceResult): Joiner {
-  const manifest = new Map<string, CatalogEvent>();
+  // Keyed by event identity (catalog/identity.ts); TraceLogging by blob address inside this image.
+  const byIdentity = new Map<string, CatalogEvent>();
   const providers = new Map<string, string>();
   const tl = new Map<number, CatalogEvent>();
-  const wpp = new Map<string, CatalogEvent>();
-  const mof = new Map<string, CatalogEvent>();
+  const kernel = new Map<string, CatalogEvent>();
   for (const e of catalog.events) {
     if (e.provider.guid && e.provider.name) providers.set(e.provider.guid, e.provider.name);
-    if (e.kind === "manifest") manifest.set(`${e.provider.guid}:${e.id}:${e.version}`, e);
+    if (e.kind === "manifest" || e.kind === "wpp") byIdentity.set(eventIdentity(e), e);
     if (e.kind === "tracelogging" && e.tracelogging?.blobRva !== undefined) tl.set(e.tracelogging.blobRva, e);
-    if (e.kind === "wpp" && e.wpp?.messageGuid) wpp.set(`${e.wpp.messageGuid}:${e.id}`, e);
-    if (e.kind === "mof" && e.mof) {
+    const hook = kernelHookOf(e);
+    if (hook !== undefined) {
       // The newest version of a class's event type describes what today's kernel writes.
-      const key = `${e.mof.category}:${e.id}`;
-      const prev = mof.get(key);
-      if (!prev || e.version > prev.version) mof.set(key, e);
+      const prev = kernel.get(kernelKey(hook));
+      if (!prev || e.version > prev.version) kernel.set(kernelKey(hook), e);
     }
   }
   for (const p of catalog.providers)
     if (p.provider.guid && p.provider.name) providers.set(p.provider.guid, p.provider.name);
   return {
-    manifest: (g, id, v) => manifest.get(`${g}:${id}:${v}`),
+    manifest: (g, id, v) => byIdentity.get(manifestKey(g, id, v)),
     providerName: (g) => providers.get(g),
     tracelogging: (rva) => tl.get(rva),
-    wpp: (g, n) => wpp.get(`${g}:${n}`),
-    kernel: (hookId) => {
-      const category = TRACE_GROUP_MOF_CATEGORY.get(hookId & 0xff00);
-      return category ? mof.get(`${category}:${hookId & 0xff}`) : undefined;
-    },
+    wpp: (g, n) => byIdentity.get(wppKey(g, n)),
+    kernel: (hookId) => kernel.get(kernelKey(hookId)),
   };
 }
 
@@ -248,7 +246,10 @@ function toRow(
   if (f.provider?.handleSymbol) provider.handleSymbol = f.provider.handleSymbol;
   const ev = f.event;
   const event: SiteRow["event"] = { kind: ev.kind };
+  let eventKey: string | undefined;
   if (ev.kind === "manifest") {
+    if (ev.descriptor && provider.guid)
+      eventKey = manifestKey(provider.guid, ev.descriptor.id, ev.descriptor.version);
     if (ev.descriptor) Object.assign(event, ev.descriptor);
     if (ev.symbol) event.symbol = ev.symbol;
     if (ev.stackBuilt) event.stackBuilt = true;
@@ -266,6 +267,7 @@ function toRow(
       event.eventBlobRva = "0x" + ev.eventBlobRva.toString(16);
       const c = joiner.tracelogging(ev.eventBlobRva);
       if (c) {
+        eventKey = eventIdentity(c);
         event.name = c.name;
         event.fields = c.fields.map((x) => x.name);
         if (c.channel) event.channel = c.channel.value;
@@ -280,6 +282,7 @@ function toRow(
     for (const [k, v] of Object.entries(ev)) if (k !== "kind" && v !== undefined) event[k] = v;
     // Legacy kernel event: the MOF class/event type of its hook id, when a MOF is in the catalog.
     if (ev.kind === "kernel" && ev.hookId !== undefined) {
+      eventKey = kernelKey(ev.hookId);
       const c = joiner.kernel(ev.hookId);
       if (c?.mof) {
         event.name = c.name;
@@ -291,6 +294,7 @@ function toRow(
     }
     // WPP: the PDB's TMF message (name, format, arguments) and its control GUID as the provider.
     if (ev.kind === "wpp" && ev.messageGuid !== undefined && ev.messageNumber !== undefined) {
+      eventKey = wppKey(ev.messageGuid, ev.messageNumber);
       const c = joiner.wpp(ev.messageGuid, ev.messageNumber);
       if (c) {
         event.name = c.name;
@@ -310,12 +314,15 @@ function toRow(
     depth: entry === null ? null : callPath.length,
     callPath,
   };
+  if (eventKey !== undefined) row.eventKey = eventKey;
   const wrappers = wrapperNames(f);
   if (wrappers.length > 0) row.wrappers = wrappers;
   return row;
 }
 
+/** The written event: its identity when known, else everything the site says about it. */
 function eventKey(r: SiteRow): string {
+  if (r.eventKey !== undefined) return r.eventKey;
   const e = r.event;
   return [r.provider.guid ?? "", e.kind, e.id, e.version, e.task, e.opcode, e.keyword, e.symbol, e.name].join(
     "|",

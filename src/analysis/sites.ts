@@ -2,11 +2,18 @@
  * Analysis rows as catalog code sites (`CatalogStore.addSites`), so `events` can show, per event,
  * where it is written and from which entry point.
  */
+import { windowsBuild } from "../catalog/readers/pe.js";
 import type { CodeSite } from "../catalog/store.js";
 import type { PeImage } from "../formats/pe/index.js";
 import { type AnalyzeOptions, analyzeImage, ownCatalog, type SiteRow } from "./analyze.js";
 
-export function rowsToSites(file: string, rows: SiteRow[]): CodeSite[] {
+/**
+ * Sites carry their event's identity (`eventKey`, catalog/identity.ts) and their binary's Windows
+ * build (`build`, as the PE reader derives it for the binary's own events): the catalog joins on both.
+ * `eventId` is the number each kind names its events by: manifest event id, WPP message number,
+ * kernel hook id.
+ */
+export function rowsToSites(file: string, rows: SiteRow[], build?: string): CodeSite[] {
   return rows.map((r) => {
     const e = r.event;
     const site: CodeSite = {
@@ -20,7 +27,11 @@ export function rowsToSites(file: string, rows: SiteRow[]): CodeSite[] {
     if (r.provider.guid) site.providerGuid = r.provider.guid;
     const providerName = r.provider.name ?? r.provider.symbol;
     if (providerName) site.providerName = providerName;
+    if (r.eventKey !== undefined) site.eventKey = r.eventKey;
+    if (build !== undefined) site.build = build;
     if (typeof e.id === "number") site.eventId = e.id;
+    else if (typeof e.messageNumber === "number") site.eventId = e.messageNumber;
+    else if (typeof e.hookId === "number") site.eventId = e.hookId;
     if (typeof e.version === "number") site.eventVersion = e.version;
     const name = e.name ?? e.symbol ?? e.hookName;
     if (typeof name === "string") site.eventName = name;
@@ -44,5 +55,5 @@ export function analyzeSites(
   options: AnalyzeOptions = {},
 ): CodeSite[] {
   const report = analyzeImage(pe, { ...options, catalog: options.catalog ?? ownCatalog(pe, file, bytes) });
-  return rowsToSites(file, report.rows);
+  return rowsToSites(file, report.rows, windowsBuild(pe, file));
 }

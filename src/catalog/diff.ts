@@ -2,13 +2,14 @@
  * Catalog diff: providers, events and fields added, removed or changed between two catalogs
  * (typically two Windows builds). Pure over CatalogEvent lists; `diffStores` reads two stores.
  *
- * Identity: a provider is (kind, GUID — or name when there is no GUID). Within it an event is
- * (id) for manifests, (event name) for TraceLogging (ids are usually 0), (class GUID, event type)
- * for MOF and (message GUID, number) for WPP; each of those may exist in several versions.
+ * Identity: a provider is (kind, GUID — or name when there is no GUID). Within it an event is its
+ * identity without the version (`eventFamily`, catalog/identity.ts: the one definition the joins
+ * use too); manifest and MOF events may exist in several versions.
  * A version present only in the new catalog is a "version added" (bump) and its fields are
  * compared with the highest older version; a version present in both is compared attribute by
  * attribute (fields, keywords, level, opcode, task, channel, name, message).
  */
+import { eventFamily } from "./identity.js";
 import type { CatalogEvent, Field } from "./model.js";
 import { globToLike } from "./search.js";
 import type { CatalogStore } from "./store.js";
@@ -41,19 +42,6 @@ function providerKey(ev: CatalogEvent): string {
   return `${ev.kind}|${ev.provider.guid || ev.provider.name.toLowerCase()}`;
 }
 
-function eventKey(ev: CatalogEvent): string {
-  switch (ev.kind) {
-    case "tracelogging":
-      return `name:${ev.name}`;
-    case "mof":
-      return `${ev.mof?.classGuid ?? ""}/${ev.id}`;
-    case "wpp":
-      return `${ev.wpp?.messageGuid ?? ""}/${ev.id}`;
-    default:
-      return `id:${ev.id}`;
-  }
-}
-
 function groupByProvider(events: Iterable<CatalogEvent>): Map<string, ProviderEvents> {
   const out = new Map<string, ProviderEvents>();
   for (const ev of events) {
@@ -69,7 +57,7 @@ function groupByProvider(events: Iterable<CatalogEvent>): Map<string, ProviderEv
 function groupByEvent(events: CatalogEvent[]): Map<string, Map<number, CatalogEvent>> {
   const out = new Map<string, Map<number, CatalogEvent>>();
   for (const ev of events) {
-    const k = eventKey(ev);
+    const k = eventFamily(ev);
     let versions = out.get(k);
     if (!versions) out.set(k, (versions = new Map()));
     if (!versions.has(ev.version)) versions.set(ev.version, ev);

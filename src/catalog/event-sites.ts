@@ -2,14 +2,16 @@
  * The event ↔ code-site join: which stored analysis sites (`sites` table) write a catalog event.
  * One implementation for the web explorer and `etw-atlas events`.
  *
- * - Manifest-style events (manifest, MOF, WPP) join by provider GUID, id and version, across
- *   files: a manifest's events meet the sites of the binary that writes them. A site whose
- *   version the analysis could not tell matches every version.
- * - TraceLogging events (all id 0) join inside their own binary, by event metadata blob RVA, or by
- *   name (and GUID when both sides have one).
+ * A site stores the identity of the event it writes (`sites.event_key`, catalog/identity.ts) and
+ * the Windows build of its binary (`sites.build`). An event's sites are those whose key is one of
+ * the event's join keys (`siteJoinKeys`: its identity, the any-version form for sites whose
+ * version the analysis could not tell, the kernel hook id of a kernel MOF event type), within the
+ * build rule of `buildsJoin`: a site of build X never shows under an event of build Y; an event
+ * whose source carries no build (manifest XML, text MOF, WPP from a PDB) joins sites of every build.
  */
 
 import type Database from "better-sqlite3";
+import { buildsJoin, type IdentitySource, siteJoinKeys } from "./identity.js";
 import type { CatalogEvent } from "./model.js";
 import type { EventRow } from "./search.js";
 import type { CatalogStore, CodeSite } from "./store.js";
@@ -17,39 +19,14 @@ import type { CatalogStore, CodeSite } from "./store.js";
 type Statement = Database.Statement;
 
 /** A stored event record (`getEvent`, `store.events()`), or the part of it the join reads. */
-export type EventIdentity = Pick<CatalogEvent, "kind" | "provider" | "id" | "version" | "name"> & {
-  provenance: Pick<CatalogEvent["provenance"], "file">;
-  tracelogging?: Pick<NonNullable<CatalogEvent["tracelogging"]>, "blobRva">;
+export type EventIdentity = IdentitySource & {
+  provenance: Pick<CatalogEvent["provenance"], "file" | "build">;
 };
 
-/** What the join compares, from a record or a search row. */
-interface EventKey {
-  kind: string;
-  guid: string;
-  id: number;
-  version: number;
-  name: string;
-  file: string;
-  /** TraceLogging: the event blob's RVA as the sites spell it ("0x1a2b"). */
-  blobHex?: string;
-}
-
-/** The TraceLogging site columns the join reads. */
-interface TlSiteKey {
-  name: string | null;
-  guid: string | null;
-  blob: string | null;
-}
-
-function tlSiteMatches(s: TlSiteKey, ev: EventKey): boolean {
-  return (
-    (ev.blobHex !== undefined && s.blob === ev.blobHex) ||
-    (s.name === ev.name && (!s.guid || !ev.guid || s.guid === ev.guid))
-  );
-}
-
-function blobHex(rva: number | null | undefined): string | undefined {
-  return rva === null || rva === undefined ? undefined : `0x${rva.toString(16)}`;
+/** What the join compares: the event's join keys and its build. */
+interface JoinKey {
+  keys: string[];
+  build: string | null;
 }
 
 function isRow(ev: EventRow | EventIdentity): ev is EventRow {
@@ -59,134 +36,93 @@ function isRow(ev: EventRow | EventIdentity): ev is EventRow {
 /** Indexed lookups are cheapest for a page of rows; a whole-catalog listing loads the sites once. */
 const BULK_AFTER = 256;
 
-/** Key of a (GUID, id, version) triple; version `*` = a site whose version is unknown. */
-function descriptorKey(guid: string, id: number, version: number | "*"): string {
-  return `${guid}|${id}|${version}`;
-}
-
 /**
- * Joins events to sites. Keep one per request or command: it caches each binary's TraceLogging
- * sites (a binary can have thousands) and knows when the catalog has no sites at all.
+ * Joins events to sites. Keep one per request or command: past a few hundred lookups it loads the
+ * site keys once, and it knows when the catalog has no sites at all.
  */
 export class EventSiteJoin {
   private readonly anySites: boolean;
-  private readonly tlKeys = new Map<string, TlSiteKey[]>();
-  private readonly tlSites = new Map<string, CodeSite[]>();
   private readonly statements = new Map<string, Statement>();
-  /** Manifest-style lookups so far; past `BULK_AFTER`, every such site is loaded once instead. */
   private lookups = 0;
-  private bulkCounts?: Map<string, number>;
+  /** event key → build ("" = none) → stored site rows. */
+  private bulkCounts?: Map<string, Map<string, number>>;
   private bulkSites?: Map<string, CodeSite[]>;
+  /** Stored order of bulk-loaded sites (a multi-key event merges several lists). */
+  private readonly order = new Map<CodeSite, number>();
 
   constructor(private readonly store: CatalogStore) {
     this.anySites = store.db.prepare("SELECT 1 FROM sites LIMIT 1").get() !== undefined;
   }
 
-  /** How many code sites write the event (indexed lookups; cheap for a page of rows). */
+  /** How many stored site rows (one per entry point reaching a write) write the event. */
   count(ev: EventRow | EventIdentity): number {
     if (!this.anySites) return 0;
-    if (ev.kind === "tracelogging") {
-      const file = isRow(ev) ? ev.file : ev.provenance.file;
-      const list = this.cached(this.tlKeys, file, () =>
-        this.sql(
-          `SELECT event_name AS name, provider_guid AS guid, json_extract(extra_json, '$.eventBlobRva') AS blob
-           FROM sites WHERE file = ? AND event_kind = 'tracelogging'`,
-        ).all(file),
-      ) as TlSiteKey[];
-      if (list.length === 0) return 0;
-      const key = this.key(ev);
-      return list.filter((s) => tlSiteMatches(s, key)).length;
-    }
     const key = this.key(ev);
-    if (!key.guid) return 0;
     if (++this.lookups > BULK_AFTER) {
       this.bulkCounts ??= this.loadCounts();
-      const n = (k: number | "*") => this.bulkCounts!.get(descriptorKey(key.guid, key.id, k)) ?? 0;
-      return n(key.version) + n("*");
+      let n = 0;
+      for (const k of key.keys)
+        for (const [build, c] of this.bulkCounts.get(k) ?? []) if (buildsJoin(key.build, build)) n += c;
+      return n;
     }
-    const row = this.sql(
-      "SELECT count(*) AS n FROM sites WHERE provider_guid = ? AND event_id = ? AND (event_version IS NULL OR event_version = ?)",
-    ).get(key.guid, key.id, key.version) as { n: number };
-    return row.n;
+    let n = 0;
+    for (const k of key.keys) {
+      const row = (
+        key.build
+          ? this.sql("SELECT count(*) AS n FROM sites WHERE event_key = ? AND build = ?").get(k, key.build)
+          : this.sql("SELECT count(*) AS n FROM sites WHERE event_key = ?").get(k)
+      ) as { n: number };
+      n += row.n;
+    }
+    return n;
   }
 
   /** The code sites that write the event, in the order they were stored. */
   sites(ev: EventRow | EventIdentity): CodeSite[] {
     if (!this.anySites) return [];
     const key = this.key(ev);
-    if (key.kind === "tracelogging") {
-      const list = this.cached(this.tlSites, key.file, () =>
-        this.store.sites({ file: key.file }).filter((s) => s.eventKind === "tracelogging"),
-      );
-      return list.filter((s) =>
-        tlSiteMatches(
-          {
-            name: s.eventName ?? null,
-            guid: s.providerGuid ?? null,
-            blob: typeof s.extra?.eventBlobRva === "string" ? s.extra.eventBlobRva : null,
-          },
-          key,
-        ),
-      );
-    }
-    if (!key.guid) return [];
-    const candidates =
-      ++this.lookups > BULK_AFTER
-        ? ((this.bulkSites ??= this.loadSites()).get(descriptorKey(key.guid, key.id, "*")) ?? [])
-        : this.store.sites({ providerGuid: key.guid, eventId: key.id });
-    return candidates.filter((s) => s.eventVersion === undefined || s.eventVersion === key.version);
+    let found: CodeSite[];
+    if (++this.lookups > BULK_AFTER) {
+      const bulk = (this.bulkSites ??= this.loadSites());
+      found = key.keys.flatMap((k) => bulk.get(k) ?? []);
+      if (key.keys.length > 1) found.sort((a, b) => this.order.get(a)! - this.order.get(b)!);
+    } else found = this.store.sites({ eventKeys: key.keys });
+    return found.filter((s) => buildsJoin(key.build, s.build));
   }
 
-  private key(ev: EventRow | EventIdentity): EventKey {
+  private key(ev: EventRow | EventIdentity): JoinKey {
     if (isRow(ev)) {
-      const key: EventKey = {
-        kind: ev.kind,
-        guid: ev.guid,
-        id: ev.id,
-        version: ev.version,
-        name: ev.name,
-        file: ev.file,
-      };
-      if (ev.kind === "tracelogging") {
-        const r = this.sql(
-          "SELECT json_extract(record_json, '$.tracelogging.blobRva') AS b FROM events WHERE id = ?",
-        ).get(ev.rowid) as { b: number | null } | undefined;
-        const hex = blobHex(r?.b);
-        if (hex !== undefined) key.blobHex = hex;
-      }
-      return key;
+      const record = this.sql("SELECT record_json FROM events WHERE id = ?").get(ev.rowid) as
+        | { record_json: string }
+        | undefined;
+      if (!record) return { keys: [], build: ev.build };
+      return { keys: siteJoinKeys(JSON.parse(record.record_json) as CatalogEvent), build: ev.build };
     }
-    const key: EventKey = {
-      kind: ev.kind,
-      guid: ev.provider.guid,
-      id: ev.id,
-      version: ev.version,
-      name: ev.name,
-      file: ev.provenance.file,
-    };
-    const hex = blobHex(ev.tracelogging?.blobRva);
-    if (hex !== undefined) key.blobHex = hex;
-    return key;
+    return { keys: siteJoinKeys(ev), build: ev.provenance.build ?? null };
   }
 
-  /** Site counts per (GUID, id, version or `*`). */
-  private loadCounts(): Map<string, number> {
+  private loadCounts(): Map<string, Map<string, number>> {
     const rows = this.sql(
-      `SELECT provider_guid AS g, event_id AS id, event_version AS v, count(*) AS n FROM sites
-       WHERE provider_guid IS NOT NULL AND event_id IS NOT NULL GROUP BY 1, 2, 3`,
-    ).all() as Array<{ g: string; id: number; v: number | null; n: number }>;
-    return new Map(rows.map((r) => [descriptorKey(r.g, r.id, r.v ?? "*"), r.n]));
+      "SELECT event_key AS k, coalesce(build, '') AS b, count(*) AS n FROM sites WHERE event_key IS NOT NULL GROUP BY 1, 2",
+    ).all() as Array<{ k: string; b: string; n: number }>;
+    const map = new Map<string, Map<string, number>>();
+    for (const r of rows) {
+      let byBuild = map.get(r.k);
+      if (!byBuild) map.set(r.k, (byBuild = new Map()));
+      byBuild.set(r.b, r.n);
+    }
+    return map;
   }
 
-  /** Sites per (GUID, id), any version, in stored order. */
+  /** Sites per event key, in stored order. */
   private loadSites(): Map<string, CodeSite[]> {
     const map = new Map<string, CodeSite[]>();
     for (const s of this.store.sites()) {
-      if (!s.providerGuid || s.eventId === undefined) continue;
-      const k = descriptorKey(s.providerGuid, s.eventId, "*");
-      const list = map.get(k);
+      if (s.eventKey === undefined) continue;
+      this.order.set(s, this.order.size);
+      const list = map.get(s.eventKey);
       if (list) list.push(s);
-      else map.set(k, [s]);
+      else map.set(s.eventKey, [s]);
     }
     return map;
   }
@@ -198,15 +134,6 @@ export class EventSiteJoin {
       this.statements.set(text, st);
     }
     return st;
-  }
-
-  private cached<T>(map: Map<string, T>, file: string, load: () => T): T {
-    let v = map.get(file);
-    if (v === undefined) {
-      v = load();
-      map.set(file, v);
-    }
-    return v;
   }
 }
 

@@ -11,7 +11,6 @@
  */
 import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from "node:fs";
 import { basename, join } from "node:path";
-import { stripWin, w10DisplayName } from "../formats/manifest/naming.js";
 import {
   formatManifestRowW10,
   formatMofRowW10,
@@ -21,6 +20,7 @@ import {
   w10EventSignature,
 } from "./format-w10.js";
 import type { CatalogEvent } from "./model.js";
+import { stripWin, w10DisplayName } from "./naming.js";
 import type { CatalogStore } from "./store.js";
 
 /** A cell: no tabs or line breaks (TSV has no quoting). */

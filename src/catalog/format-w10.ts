@@ -10,8 +10,9 @@
  * - MOF rows: category is the event class GUID in braces; types are the MOF types capitalised
  *   (uint32 -> UInt32, object -> Object, string -> String, char16 -> Char16).
  */
-import { stripWin, w10DisplayName } from "../formats/manifest/naming.js";
+
 import type { CatalogEvent, Field } from "./model.js";
+import { stripWin, w10DisplayName } from "./naming.js";
 
 export const W10_MANIFEST_COLUMNS = [
   "provider",

@@ -14,7 +14,8 @@ export type SourceKind =
   | "mof-binary"
   | "tracelogging"
   | "wpp-pdb"
-  | "wpp-tmf";
+  | "wpp-tmf"
+  | "registry-hive";
 
 /** A numeric value with its symbolic name(s) where the source gives them. */
 export interface Named {
@@ -61,9 +62,10 @@ export interface ProviderRef {
   /**
    * "catalog" when the source has no name for this GUID (e.g. Win7 WEVT_TEMPLATE resources) and
    * the name was taken from a same-GUID provider read from another file of the same catalog
-   * (`CatalogStore.fillProviderNames`). Absent when the name is the source's own.
+   * (`CatalogStore.fillProviderNames`); "registry" when it came from a SOFTWARE hive's WINEVT\Publishers
+   * key. Absent when the name is the source's own.
    */
-  nameFrom?: "catalog";
+  nameFrom?: "catalog" | "registry";
 }
 
 export interface Provenance {
@@ -110,7 +112,7 @@ export interface CatalogEvent {
   /**
    * TraceLogging specifics. blobOffset: file offset of the blob's type byte; blobRva: its RVA (what
    * code references point into, for joining analysis call sites); providerStructRva: the
-   * `_TlgProvider_t` of the provider, when known.
+   * `_TlgProvider_t` of the provider, when known; providerFrom: see below.
    */
   tracelogging?: {
     eventTags?: number;
@@ -118,6 +120,8 @@ export interface CatalogEvent {
     blobOffset?: number;
     blobRva?: number;
     providerStructRva?: number;
+    /** "code" when the image has several providers and only its write sites tie this event to one. */
+    providerFrom?: "code";
   };
 }
 

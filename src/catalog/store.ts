@@ -152,11 +152,14 @@ CREATE TABLE IF NOT EXISTS sites (
   entry TEXT,
   depth INTEGER,
   call_path_json TEXT NOT NULL DEFAULT '[]',
-  extra_json TEXT
+  extra_json TEXT,
+  event_key TEXT,
+  build TEXT
 );
 CREATE INDEX IF NOT EXISTS sites_event ON sites(provider_guid, event_id, event_version);
 CREATE INDEX IF NOT EXISTS sites_file ON sites(file);
 CREATE INDEX IF NOT EXISTS sites_entry ON sites(entry);
+CREATE INDEX IF NOT EXISTS sites_key ON sites(event_key, build);
 
 CREATE VIEW IF NOT EXISTS v_events AS
 SELECT e.id AS rowid_, e.kind, e.provider_name AS provider, e.provider_guid AS guid, e.event_id AS id,
@@ -186,9 +189,12 @@ SELECT path, status, reader, providers, events, error, size, sha256, mtime, scan
 CREATE VIEW IF NOT EXISTS v_sites AS
 SELECT s.file, printf('0x%x', s.rva) AS rva, s.function, s.write_function, s.provider_name,
   s.provider_guid, s.event_kind, s.event_id, s.event_version, s.event_name, s.entry, s.depth,
-  s.call_path_json AS call_path
+  s.call_path_json AS call_path, s.event_key, s.build
 FROM sites s;
 `;
+
+/** Site columns added after schema 3 first shipped: added in place to older catalogs opened for writing. */
+const SITE_COLUMNS_ADDED = ["event_key TEXT", "build TEXT"];
 
 export interface FileInfo {
   path: string;
@@ -232,6 +238,10 @@ export interface CodeSite {
   depth?: number;
   /** Functions from entry to site, entry first. */
   callPath?: string[];
+  /** Identity of the written event (catalog/identity.ts); the event ↔ site join compares it. */
+  eventKey?: string;
+  /** Windows build of the binary, when it has one (the join never crosses builds). */
+  build?: string;
   extra?: Record<string, unknown>;
 }
 
@@ -318,12 +328,31 @@ export class CatalogStore {
     } else if (readonly) {
       throw new Error("not an etw-atlas catalog (no meta table)");
     }
-    if (readonly) return;
+    if (readonly) {
+      if (hasMeta && this.missingSiteColumns().length > 0)
+        throw new Error(
+          "catalog predates event keys on code sites: open it once for writing (e.g. `etw-atlas scan` it again) to upgrade",
+        );
+      return;
+    }
+    const missing = this.missingSiteColumns();
+    for (const column of missing) this.db.exec(`ALTER TABLE sites ADD COLUMN ${column}`);
+    if (missing.length > 0) this.db.exec("DROP VIEW IF EXISTS v_sites"); // re-created with the new columns
     this.db.exec(SCHEMA);
     this.db.prepare("INSERT OR IGNORE INTO meta(key, value) VALUES ('data_generation', '1')").run();
     this.db
       .prepare("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)")
       .run(String(SCHEMA_VERSION));
+  }
+
+  private missingSiteColumns(): string[] {
+    const have = new Set(
+      (this.db.prepare("SELECT name FROM pragma_table_info('sites')").all() as Array<{ name: string }>).map(
+        (r) => r.name,
+      ),
+    );
+    if (have.size === 0) return [];
+    return SITE_COLUMNS_ADDED.filter((c) => !have.has(c.split(" ")[0]!));
   }
 
   close(): void {
@@ -357,23 +386,26 @@ export class CatalogStore {
    * Providers without a name in their file (Win7 WEVT_TEMPLATE resources carry only the GUID) take
    * the name that same-GUID providers read from other files have (the most common one; ties: the
    * alphabetically first). Their provider row, events and full-text row get it, and the stored
-   * records say `provider.nameFrom: "catalog"`. Names filled earlier are re-derived, so removing
+   * records say `provider.nameFrom: "catalog"` ("registry" when only a SOFTWARE hive names it). Names filled earlier are re-derived, so removing
    * the named source clears them again. Returns how many provider rows changed.
    */
   fillProviderNames(): number {
     const run = this.db.transaction(() => {
       const rows = this.db
         .prepare(
-          `SELECT id, guid, name, json_extract(metadata_json, '$.provider.nameFrom') AS nameFrom
+          `SELECT id, guid, name, source, json_extract(metadata_json, '$.provider.nameFrom') AS nameFrom
            FROM providers WHERE guid <> ''`,
         )
-        .all() as Array<{ id: number; guid: string; name: string; nameFrom: string | null }>;
+        .all() as Array<{ id: number; guid: string; name: string; source: string; nameFrom: string | null }>;
+      // Per GUID: how many files name it each way, and which names a registry hive gave.
       const names = new Map<string, Map<string, number>>();
+      const fromRegistry = new Set<string>();
       for (const r of rows) {
         if (r.name === "" || r.nameFrom !== null) continue;
         let byName = names.get(r.guid);
         if (!byName) names.set(r.guid, (byName = new Map()));
         byName.set(r.name, (byName.get(r.name) ?? 0) + 1);
+        if (r.source === "registry-hive") fromRegistry.add(`${r.guid}\0${r.name}`);
       }
       const best = (guid: string) => {
         let pick = "";
@@ -382,12 +414,15 @@ export class CatalogStore {
           if (n > most || (n === most && name < pick)) [pick, most] = [name, n];
         return pick;
       };
+      // "registry" only when no binary or manifest of the catalog spells the name that way.
+      const origin = (guid: string, name: string) =>
+        fromRegistry.has(`${guid}\0${name}`) && names.get(guid)?.get(name) === 1 ? "registry" : "catalog";
       const setProvider = this.db.prepare(`UPDATE providers SET name = ?, metadata_json = CASE WHEN ? = ''
           THEN json_remove(json_set(metadata_json, '$.provider.name', ''), '$.provider.nameFrom')
-          ELSE json_set(metadata_json, '$.provider.name', ?, '$.provider.nameFrom', 'catalog') END WHERE id = ?`);
+          ELSE json_set(metadata_json, '$.provider.name', ?, '$.provider.nameFrom', ?) END WHERE id = ?`);
       const setEvents = this.db.prepare(`UPDATE events SET provider_name = ?, record_json = CASE WHEN ? = ''
           THEN json_remove(json_set(record_json, '$.provider.name', ''), '$.provider.nameFrom')
-          ELSE json_set(record_json, '$.provider.name', ?, '$.provider.nameFrom', 'catalog') END
+          ELSE json_set(record_json, '$.provider.name', ?, '$.provider.nameFrom', ?) END
           WHERE provider_id = ?`);
       const setText = this.db.prepare(
         "UPDATE events_fts SET provider = ? WHERE rowid IN (SELECT id FROM events WHERE provider_id = ?)",
@@ -397,8 +432,9 @@ export class CatalogStore {
         if (r.name !== "" && r.nameFrom === null) continue;
         const name = best(r.guid);
         if (name === r.name) continue;
-        setProvider.run(name, name, name, r.id);
-        setEvents.run(name, name, name, r.id);
+        const from = origin(r.guid, name);
+        setProvider.run(name, name, name, from, r.id);
+        setEvents.run(name, name, name, from, r.id);
         setText.run(`${name} ${r.guid}`, r.id);
         changed++;
       }
@@ -607,7 +643,8 @@ export class CatalogStore {
   addSites(sites: CodeSite[]): number {
     const stmt = this.stmt(
       `INSERT INTO sites(file, rva, function, write_function, provider_guid, provider_name, event_kind, event_id,
-         event_version, event_name, entry, depth, call_path_json, extra_json) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+         event_version, event_name, entry, depth, call_path_json, extra_json, event_key, build)
+         VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
     );
     this.db.transaction(() => {
       for (const s of sites)
@@ -626,6 +663,8 @@ export class CatalogStore {
           s.depth ?? null,
           JSON.stringify(s.callPath ?? []),
           s.extra ? JSON.stringify(s.extra) : null,
+          s.eventKey ?? null,
+          s.build ?? null,
         );
     })();
     return sites.length;
@@ -636,9 +675,16 @@ export class CatalogStore {
     this.stmt("DELETE FROM sites WHERE file = ?").run(file);
   }
 
-  sites(filter: { file?: string; providerGuid?: string; eventId?: number } = {}): CodeSite[] {
+  sites(
+    filter: { file?: string; providerGuid?: string; eventId?: number; eventKeys?: string[] } = {},
+  ): CodeSite[] {
     const where: string[] = [];
     const params: unknown[] = [];
+    if (filter.eventKeys !== undefined) {
+      if (filter.eventKeys.length === 0) return [];
+      where.push(`event_key IN (${filter.eventKeys.map(() => "?").join(",")})`);
+      params.push(...filter.eventKeys);
+    }
     if (filter.file !== undefined) where.push("file = ?") && params.push(filter.file);
     if (filter.providerGuid !== undefined)
       where.push("provider_guid = ?") && params.push(filter.providerGuid);
@@ -665,6 +711,8 @@ function rowToSite(r: Record<string, unknown>): CodeSite {
   opt("eventName", r.event_name);
   opt("entry", r.entry);
   opt("depth", r.depth);
+  opt("eventKey", r.event_key);
+  opt("build", r.build);
   s.callPath = JSON.parse(r.call_path_json as string) as string[];
   if (r.extra_json) s.extra = JSON.parse(r.extra_json as string) as Record<string, unknown>;
   return s;

@@ -9,9 +9,9 @@ import { fileURLToPath } from "node:url";
 import { ownCatalog, symbolsFromPdb } from "../analysis/analyze.js";
 import { shareProgram } from "../analysis/program.js";
 import { type KernelNames, parseKernelNames } from "../analysis/recognizers/kernel.js";
-import { wppCatalogFromPdb } from "../analysis/recognizers/wpp.js";
 import { analyzeSites } from "../analysis/sites.js";
 import type { SourceResult } from "../catalog/model.js";
+import { wppEventsFromPdb } from "../catalog/readers/wpp.js";
 import type { CatalogStore } from "../catalog/store.js";
 import { parsePe } from "../formats/pe/index.js";
 import { findPdb, findPdbForImage, pdbRequestForImage, type ResolvedPdb } from "../symbols/resolve.js";
@@ -129,7 +129,7 @@ export function analyzeFileIntoStore(
 /** The image's own metadata plus the WPP messages of its PDB (WPP sites join to those). */
 export function withWpp(own: SourceResult, pdb: ResolvedPdb | undefined): SourceResult {
   if (!pdb) return own;
-  const wpp = wppCatalogFromPdb(pdb.pdb, pdb.path);
+  const wpp = wppEventsFromPdb(pdb.pdb, pdb.path);
   const out: SourceResult = { providers: [...own.providers], events: [...own.events], notes: own.notes };
   for (const p of wpp.providers) out.providers.push(p); // a loop: push(...) overflows the stack on huge lists
   for (const e of wpp.events) out.events.push(e);

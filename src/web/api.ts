@@ -7,6 +7,7 @@
 import { basename } from "node:path";
 import { type DiffEntry, diffStores } from "../catalog/diff.js";
 import { EventSiteJoin } from "../catalog/event-sites.js";
+import { eventFamily } from "../catalog/identity.js";
 import type { CatalogProvider } from "../catalog/model.js";
 import {
   countEvents,
@@ -204,13 +205,18 @@ export function event(src: AtlasSources, params: URLSearchParams): ApiResponse {
   ).path;
   const join = new EventSiteJoin(src.store);
   const sites = join.sites(ev);
-  // Same event in other files or versions (e.g. the same manifest from several Windows builds).
+  // Same event in other files or versions (e.g. the same manifest from several Windows builds):
+  // the same identity but for the version (catalog/identity.ts).
+  const family = eventFamily(ev);
   const related = searchEvents(src.store.db, {
-    provider: ev.provider.guid || ev.provider.name,
     kind: ev.kind,
-    ...(ev.kind === "tracelogging" ? { name: ev.name.replace(/[*?]/g, "?") } : { id: ev.id }),
-    limit: 200,
-  }).filter((r) => r.rowid !== rowid);
+    ...(ev.kind === "tracelogging"
+      ? { name: ev.name.replace(/[*?]/g, "?") }
+      : { provider: ev.provider.guid || ev.provider.name, id: ev.id }),
+    limit: -1,
+  })
+    .filter((r) => r.rowid !== rowid && eventFamily(getEvent(src.store.db, r.rowid)!) === family)
+    .slice(0, 200);
   const relatedRows: SearchRow[] = related.map((r) => ({ ...r, sites: join.count(r) }));
   return { status: 200, body: { rowid, file, event: ev, sites, related: relatedRows } };
 }

@@ -17,7 +17,6 @@ test("analyze on mutated images: results or FormatError, never a crash or a hang
     inputs: [{ name: "etw_patterns.sys", bytes, hot }],
     count: 1500,
     seed: 4,
-    slowMs: 3000,
     targets: { analyze: (b) => analyzeImage(parsePe(b)) },
     isExpected: (e) => e instanceof FormatError,
   });

@@ -6,12 +6,8 @@ import { analyzeProgram, symbolsFromPdb } from "../../src/analysis/analyze.js";
 import { functionAt, functionName } from "../../src/analysis/functions.js";
 import { loadProgram } from "../../src/analysis/program.js";
 import type { WriteFinding } from "../../src/analysis/recognizers/types.js";
-import {
-  tmfForSite,
-  tmfIndex,
-  wppCatalogFromPdb,
-  wppRecognizer,
-} from "../../src/analysis/recognizers/wpp.js";
+import { tmfForSite, tmfIndex, wppRecognizer } from "../../src/analysis/recognizers/wpp.js";
+import { wppEventsFromPdb } from "../../src/catalog/readers/wpp.js";
 import { parsePdb } from "../../src/formats/pdb/index.js";
 import { parsePe, SCN_MEM_EXECUTE, SCN_MEM_WRITE } from "../../src/formats/pe/index.js";
 import { wppFromPdb } from "../../src/formats/wpp/index.js";
@@ -90,7 +86,7 @@ for (const [name, image, writeFunction] of [
 
   test(`${image} analyze + PDB TMF catalog: rows carry the message name, format and control GUID`, () => {
     const { program, pdbFile } = wppFindings(fixture(image), fixture(image.replace(/\.\w+$/, ".pdb")));
-    const catalog = wppCatalogFromPdb(pdbFile!, image.replace(/\.\w+$/, ".pdb"));
+    const catalog = wppEventsFromPdb(pdbFile!, image.replace(/\.\w+$/, ".pdb"));
     const rows = analyzeProgram(program, { catalog }).rows.filter((r) => r.event.kind === "wpp");
     const controls = new Map(wppFromPdb(pdbFile!).controls.map((c) => [c.name, c.guid]));
     assert.equal(new Set(rows.map((r) => r.site.rva)).size, expected.length);

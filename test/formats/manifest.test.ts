@@ -9,8 +9,10 @@ import {
   W10_MANIFEST_COLUMNS,
 } from "../../src/catalog/format-w10.js";
 import type { CatalogEvent } from "../../src/catalog/model.js";
+import { EventNamer } from "../../src/catalog/naming.js";
 import { manifestReader } from "../../src/catalog/readers/manifest.js";
-import { decodeXmlBytes, EventNamer, parseManifest, stripDoctype } from "../../src/formats/manifest/index.js";
+import { parseManifest } from "../../src/catalog/readers/manifest-events.js";
+import { decodeXmlBytes, stripDoctype } from "../../src/formats/manifest/index.js";
 import { collectFiles } from "../../src/pipeline/files.js";
 import { FormatError } from "../../src/util/errors.js";
 import { unpackTarXz } from "../../src/util/tar-xz.js";
@@ -261,9 +263,8 @@ test("manifest: hostile DOCTYPEs (external entity, billion laughs) are never exp
   let lol = `<!ENTITY lol0 "lol">`;
   for (let i = 1; i <= 9; i++) lol += `<!ENTITY lol${i} "${`&lol${i - 1};`.repeat(10)}">`;
   const bomb = `<?xml version="1.0"?>\n<!DOCTYPE m [ ${lol} ]>\n${body("&lol9;")}`;
-  const t0 = Date.now();
+  // Never expanded: the entity reference stays as text (10^9 "lol"s would not fit in memory).
   const r2 = parseManifest(bomb, "bomb.man");
-  assert.ok(Date.now() - t0 < 2000);
   assert.equal(r2.events[0]?.message, "&lol9;");
   assert.equal(stripDoctype(`<!DOCTYPE a [<!ENTITY x "]>">]><a/>`).text, "<a/>");
   assert.throws(() => stripDoctype("<!DOCTYPE a [ <a/>"), FormatError);

@@ -101,7 +101,6 @@ test("messagetable: bad tables give FormatError; mutations stay bounded", () => 
     seed: 77,
     targets: { parse: (b) => parseMessageTable(b) },
     isExpected: (e) => e instanceof FormatError,
-    slowMs: 200,
   });
   assert.deepEqual(failures, []);
 });

@@ -3,8 +3,8 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { formatMofRowW10, W10_MOF_COLUMNS } from "../../src/catalog/format-w10.js";
 import type { CatalogEvent } from "../../src/catalog/model.js";
-import { mofReader } from "../../src/catalog/readers/mof.js";
-import { parseMof, parseMofText } from "../../src/formats/mof/index.js";
+import { mofReader, parseMof } from "../../src/catalog/readers/mof.js";
+import { parseMofText } from "../../src/formats/mof/index.js";
 import { FormatError } from "../../src/util/errors.js";
 import { corpus } from "../helpers/corpus.js";
 

@@ -11,10 +11,8 @@
  * read-only data, and an immediate message number below 0x10000.
  */
 
-import type { SourceResult } from "../../catalog/model.js";
-import type { PdbFile } from "../../formats/pdb/index.js";
 import { importsByIatRva, type PeImage, SCN_MEM_EXECUTE, SCN_MEM_WRITE } from "../../formats/pe/index.js";
-import { type TmfMessage, wppCatalog, wppFromPdb } from "../../formats/wpp/index.js";
+import type { TmfMessage } from "../../formats/wpp/index.js";
 import { formatGuid } from "../../util/bytes.js";
 import { type Code, Flow, gpr64, Op, Reg, ripLoadBefore } from "../disasm.js";
 import { normalize, type Value } from "../values.js";
@@ -190,14 +188,4 @@ export function tmfIndex(messages: readonly TmfMessage[]): Map<string, TmfMessag
 export function tmfForSite(index: Map<string, TmfMessage>, event: WppEvent): TmfMessage | undefined {
   if (event.messageGuid === undefined || event.messageNumber === undefined) return undefined;
   return index.get(`${event.messageGuid}:${event.messageNumber}`);
-}
-
-/**
- * WPP catalog rows (TMF messages, TMC controls) of a PDB, for joining analysis sites: rows have
- * kind "wpp", id = message number and `wpp.messageGuid`. Empty when the PDB has no WPP metadata.
- */
-export function wppCatalogFromPdb(pdb: PdbFile, file: string): SourceResult {
-  const meta = wppFromPdb(pdb);
-  if (meta.messages.length === 0) return { providers: [], events: [], notes: [] };
-  return wppCatalog(meta.messages, meta.controls, { file, source: "wpp-pdb" });
 }

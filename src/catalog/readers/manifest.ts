@@ -1,5 +1,6 @@
-import { decodeXmlBytes, looksLikeManifestText, parseManifest } from "../../formats/manifest/index.js";
+import { decodeXmlBytes, looksLikeManifestText } from "../../formats/manifest/index.js";
 import type { Sniff, SourceReader } from "../sources.js";
+import { parseManifest } from "./manifest-events.js";
 
 /** How much of a file the sniff decodes: manifests name their root/namespace in the first lines. */
 const SNIFF_BYTES = 64 * 1024;

@@ -1,5 +1,7 @@
-import { decodeMofBytes, parseMof } from "../../formats/mof/index.js";
+import { decodeMofBytes, parseMofText } from "../../formats/mof/index.js";
+import type { SourceResult } from "../model.js";
 import type { Sniff, SourceReader } from "../sources.js";
+import { eventTraceEvents } from "./mof-events.js";
 
 const SNIFF_BYTES = 64 * 1024;
 
@@ -37,6 +39,17 @@ export function sniffMof(bytes: Uint8Array): Sniff {
   const first = skipTrivia(text);
   if (!/^(#pragma\b|\[|class\b|instance\s+of\b)/i.test(first)) return "no";
   return MOF_PRAGMA.test(text) || MOF_DECLARATION.test(text) ? "yes" : "no";
+}
+
+/**
+ * Parses text MOF and returns the classic ETW (EventTrace) providers and events it declares.
+ * Throws FormatError for text that is not valid MOF.
+ */
+export function parseMof(text: string, path: string): SourceResult {
+  const doc = parseMofText(text);
+  const result = eventTraceEvents(doc, path);
+  if (doc.instancesSkipped) result.notes.push(`${doc.instancesSkipped} MOF instance declarations skipped`);
+  return result;
 }
 
 /** Text MOF files (e.g. the WDK's wmicore.mof): classic EventTrace providers and events. */

@@ -1,7 +1,7 @@
 import { decompressBmof, parseBmof } from "../../formats/mof/binary.js";
-import { eventTraceEvents } from "../../formats/mof/eventtrace.js";
 import { mofData } from "../../formats/pe/index.js";
 import { emptyResult, mergeResults } from "../model.js";
+import { eventTraceEvents } from "./mof-events.js";
 import type { PeExtractor } from "./pe.js";
 
 /**

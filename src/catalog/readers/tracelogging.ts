@@ -88,6 +88,7 @@ export function traceLoggingToCatalog(
         ...(fileOffset(e.blobRva) !== undefined ? { blobOffset: fileOffset(e.blobRva) } : {}),
         blobRva: e.blobRva,
         ...(owner?.structRva !== undefined ? { providerStructRva: owner.structRva } : {}),
+        ...(owner && !single ? { providerFrom: "code" as const } : {}),
       },
     };
   });

@@ -1,5 +1,4 @@
 import { inTypeName, isDefaultOutType, outTypeName } from "../../formats/intypes.js";
-import { deriveEventName, EventNamer } from "../../formats/manifest/naming.js";
 import { winmetaChannels, winmetaLevels, winmetaOpcodes } from "../../formats/manifest/winmeta.js";
 import { type MessageEntry, messageMap, parseMessageTable } from "../../formats/messagetable/index.js";
 import { findResources, messageTables, type PeImage, parsePe, resourceData } from "../../formats/pe/index.js";
@@ -25,6 +24,7 @@ import {
   type Provenance,
   type SourceResult,
 } from "../model.js";
+import { deriveEventName, EventNamer } from "../naming.js";
 import type { SourceInput } from "../sources.js";
 import type { PeExtractor } from "./pe.js";
 

@@ -1,6 +1,8 @@
-import { isMsf7, parsePdb } from "../../formats/pdb/index.js";
-import { looksLikeTmfText, parseTmfText, wppCatalog, wppFromPdb } from "../../formats/wpp/index.js";
+import { isMsf7, type PdbFile, parsePdb } from "../../formats/pdb/index.js";
+import { looksLikeTmfText, parseTmfText, wppFromPdb } from "../../formats/wpp/index.js";
+import type { SourceResult } from "../model.js";
 import type { SourceReader } from "../sources.js";
+import { wppCatalog } from "./wpp-events.js";
 
 const head = new TextDecoder("utf-8", { fatal: false });
 
@@ -21,15 +23,22 @@ export const tmfTextReader: SourceReader = {
 export const pdbWppReader: SourceReader = {
   id: "pdb",
   sniff: (bytes) => (isMsf7(bytes) ? "yes" : "no"),
-  read(input) {
-    const meta = wppFromPdb(parsePdb(input.bytes));
-    const result = wppCatalog(meta.messages, meta.controls, { file: input.path, source: "wpp-pdb" });
-    // Events come out in message order: attach each one's call-site RVA (the annotation's address).
-    result.events.forEach((e, i) => {
-      const rva = meta.messages[i]?.rva;
-      if (rva !== undefined && e.wpp) e.wpp.annotationRva = rva;
-    });
-    result.notes.push(...meta.notes.map((n) => `wpp: ${n}`));
-    return result;
-  },
+  read: (input) => wppEventsFromPdb(parsePdb(input.bytes), input.path),
 };
+
+/**
+ * WPP catalog rows (TMF messages, TMC controls) of a PDB: kind "wpp", id = message number,
+ * `wpp.messageGuid`, and each message's call-site RVA (its annotation's address). Used by the
+ * scan and, for joining sites, by the analysis of an image whose PDB is at hand.
+ */
+export function wppEventsFromPdb(pdb: PdbFile, file: string): SourceResult {
+  const meta = wppFromPdb(pdb);
+  const result = wppCatalog(meta.messages, meta.controls, { file, source: "wpp-pdb" });
+  // Events come out in message order: attach each one's call-site RVA (the annotation's address).
+  result.events.forEach((e, i) => {
+    const rva = meta.messages[i]?.rva;
+    if (rva !== undefined && e.wpp) e.wpp.annotationRva = rva;
+  });
+  result.notes.push(...meta.notes.map((n) => `wpp: ${n}`));
+  return result;
+}

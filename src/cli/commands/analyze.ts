@@ -1,10 +1,11 @@
 import type { Command } from "commander";
 import { analyzeImage, ownCatalog, symbolsFromPdb } from "../../analysis/analyze.js";
-import { wppCatalogFromPdb } from "../../analysis/recognizers/wpp.js";
 import { FORMATS, formatRows, type ReportFormat } from "../../analysis/report.js";
 import { rowsToSites } from "../../analysis/sites.js";
 import { mergeResults, type SourceResult } from "../../catalog/model.js";
 import { readers } from "../../catalog/readers/index.js";
+import { windowsBuild } from "../../catalog/readers/pe.js";
+import { wppEventsFromPdb } from "../../catalog/readers/wpp.js";
 import { CatalogStore } from "../../catalog/store.js";
 import { parsePe } from "../../formats/pe/index.js";
 import { loadKernelNames } from "../../pipeline/analysis.js";
@@ -80,7 +81,7 @@ export function register(program: Command): void {
       const catalog = ownCatalog(pe, file, bytes);
       if (found) {
         // WPP sites join to the PDB's TMF messages.
-        const wpp = wppCatalogFromPdb(found.pdb, found.path);
+        const wpp = wppEventsFromPdb(found.pdb, found.path);
         catalog.providers.push(...wpp.providers);
         catalog.events.push(...wpp.events);
       }
@@ -117,7 +118,7 @@ export function register(program: Command): void {
       if (store) {
         try {
           store.clearSites(file);
-          store.addSites(rowsToSites(file, report.rows));
+          store.addSites(rowsToSites(file, report.rows, windowsBuild(pe, file)));
         } finally {
           store.close();
         }

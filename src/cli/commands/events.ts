@@ -158,9 +158,12 @@ export function formatSitesTable(rows: EventRow[], join: EventSiteJoin): string 
     "call path",
   ];
   const cells: string[][] = [];
+  // The same event read from several files (a manifest and the binary's WEVT_TEMPLATE, copies of
+  // a binary) would repeat the same lines: each distinct line is printed once.
+  const seen = new Set<string>();
   for (const r of rows)
-    for (const { site: s, entries } of shallowestPerSite(join.sites(r)))
-      cells.push([
+    for (const { site: s, entries } of shallowestPerSite(join.sites(r))) {
+      const line = [
         clip(providerLabel(r), 36),
         String(r.id),
         String(r.version),
@@ -173,7 +176,12 @@ export function formatSitesTable(rows: EventRow[], join: EventSiteJoin): string 
         s.entry ?? "(none)",
         s.depth === undefined ? "" : String(s.depth),
         clip((s.callPath ?? []).join(" > "), 100),
-      ]);
+      ];
+      const key = line.join("\t");
+      if (seen.has(key)) continue;
+      seen.add(key);
+      cells.push(line);
+    }
   return alignedTable(header, cells);
 }
 

@@ -1,4 +1,5 @@
 import { availableParallelism } from "node:os";
+import { dirname, join, resolve } from "node:path";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import type { CatalogStore } from "../../catalog/store.js";
@@ -9,6 +10,7 @@ import {
   formatAnalysisSummary,
   maxAnalyzeBytes,
 } from "../../pipeline/analysis.js";
+import { expandArchives } from "../../pipeline/archives.js";
 import type { ScanProgress, ScanSummary } from "../../pipeline/scan.js";
 import {
   DEFAULT_WORKER_HEAP_MIB,
@@ -29,6 +31,8 @@ interface ScanCliOptions {
   maxAnalyzeMib: string;
   budget?: string;
   workerHeapMib: string;
+  wimIndex?: string;
+  archivePath?: string[];
 }
 
 export function register(program: Command): void {
@@ -52,13 +56,27 @@ export function register(program: Command): void {
       String(DEFAULT_MAX_ANALYZE_BYTES / 2 ** 20),
     )
     .option("--budget <seconds>", "time budget per file (default: 120 s + 2 s per MiB)")
-    .option("--worker-heap-mib <n>", "heap limit of each worker thread", String(DEFAULT_WORKER_HEAP_MIB))
-    .action(async (paths: string[], opts: ScanCliOptions) => {
+    .option("--worker-heap-mib <n>", "heap limit of each worker process", String(DEFAULT_WORKER_HEAP_MIB))
+    .option("--wim-index <n>", "image of a WIM/ESD to read (1-based)", "1")
+    .option(
+      "--archive-path <path...>",
+      "paths inside a WIM/ESD image to unpack (default /Windows/System32 when the image has it)",
+    )
+    .action(async (given: string[], opts: ScanCliOptions) => {
       const jobs = Number(opts.jobs);
       if (!Number.isInteger(jobs) || jobs < 0)
         throw new Error(`--jobs must be a whole number, not ${opts.jobs}`);
       const limits = scanLimits(opts);
       const maxBytes = maxAnalyzeBytes(opts.maxAnalyzeMib);
+      // ISO / WIM / ESD / CAB / MSU inputs are unpacked beside the catalog and scanned as folders.
+      const expansion = expandArchives(given, {
+        cacheDir: join(dirname(resolve(opts.db)), ".etw-atlas-archives"),
+        wimIndex: Number(opts.wimIndex ?? 1),
+        ...(opts.archivePath ? { archivePaths: opts.archivePath } : {}),
+        onNote: (m) => process.stderr.write(`${m}\n`),
+      });
+      const paths = expansion.paths;
+      if (expansion.failed.length) process.exitCode = 2;
       const store = openCatalogForWrite(opts.db, { onBusy: (m) => process.stderr.write(`${m}\n`) });
       try {
         const summary = await runScan(paths, store, {
@@ -74,7 +92,7 @@ export function register(program: Command): void {
           if (summary.analysis) process.stdout.write(formatAnalysisSummary(summary.analysis));
           else process.stdout.write("  code sites: not analysed (--no-analyze)\n");
         }
-        if (summary.failed.length) process.exitCode = 2;
+        if (summary.failed.length || expansion.failed.length) process.exitCode = 2;
       } finally {
         store.close();
       }

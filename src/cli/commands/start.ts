@@ -51,7 +51,7 @@ export function register(program: Command): void {
       String(DEFAULT_MAX_ANALYZE_BYTES / 2 ** 20),
     )
     .option("--budget <seconds>", "time budget per file (default: 120 s + 2 s per MiB)")
-    .option("--worker-heap-mib <n>", "heap limit of each worker thread", String(DEFAULT_WORKER_HEAP_MIB))
+    .option("--worker-heap-mib <n>", "heap limit of each worker process", String(DEFAULT_WORKER_HEAP_MIB))
     .option("--cache-dir <dir>", "where fetched/unpacked inputs are kept", ".cache/etw-atlas")
     .option("--sample", `use the npm sample (${SAMPLE_PACKAGE}) even when the corpus is present`)
     .action(async (paths: string[], opts: StartCliOptions) => {

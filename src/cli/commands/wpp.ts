@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { Command } from "commander";
+import { wppCatalog } from "../../catalog/readers/wpp-events.js";
 import { isMsf7, parsePdb } from "../../formats/pdb/index.js";
 import { looksLikePe } from "../../formats/pe/image.js";
 import {
@@ -9,7 +10,6 @@ import {
   parseTmfText,
   type TmcControl,
   type TmfMessage,
-  wppCatalog,
   wppFromPdb,
   writeTmfText,
 } from "../../formats/wpp/index.js";

@@ -1,15 +1,15 @@
-import type { SourceResult } from "../../catalog/model.js";
-import { parseManifest as parseManifestText } from "./parse.js";
-
-export { deriveEventName, EventNamer, stripWin, w10DisplayName } from "./naming.js";
-export { buildFromPath, looksLikeManifestText } from "./parse.js";
-export * from "./winmeta.js";
-export { decodeXmlBytes, parseXml, stripDoctype, type XmlElement } from "./xml.js";
-
 /**
- * Parses instrumentation-manifest XML text into catalog records (providers, events, notes).
- * Throws FormatError when the text is not well-formed XML or not an instrumentation manifest.
+ * Instrumentation manifests as XML: the element tree (xml.ts), the winmeta.xml constants and the
+ * content sniff. Mapping manifest elements to catalog events is catalog/readers/manifest-events.ts.
  */
-export function parseManifest(xmlText: string, path: string): SourceResult {
-  return parseManifestText(xmlText, path);
-}
+export { looksLikeManifestText, rootElementName } from "./sniff.js";
+export * from "./winmeta.js";
+export {
+  child,
+  childrenNamed,
+  decodeXmlBytes,
+  descendants,
+  parseXml,
+  stripDoctype,
+  type XmlElement,
+} from "./xml.js";

@@ -1,8 +1,3 @@
-import type { SourceResult } from "../../catalog/model.js";
-import { eventTraceEvents } from "./eventtrace.js";
-import { parseMofText } from "./parse.js";
-
-export { eventTraceEvents, mofPropertyToField } from "./eventtrace.js";
 export { tokenize } from "./lexer.js";
 export {
   type MofClass,
@@ -19,15 +14,4 @@ export function decodeMofBytes(bytes: Uint8Array): string {
   if (bytes[0] === 0xff && bytes[1] === 0xfe) return new TextDecoder("utf-16le").decode(bytes.subarray(2));
   if (bytes[0] === 0xfe && bytes[1] === 0xff) return new TextDecoder("utf-16be").decode(bytes.subarray(2));
   return new TextDecoder("utf-8").decode(bytes).replace(/^\uFEFF/, "");
-}
-
-/**
- * Parses text MOF and returns the classic ETW (EventTrace) providers and events it declares.
- * Throws FormatError for text that is not valid MOF.
- */
-export function parseMof(text: string, path: string): SourceResult {
-  const doc = parseMofText(text);
-  const result = eventTraceEvents(doc, path);
-  if (doc.instancesSkipped) result.notes.push(`${doc.instancesSkipped} MOF instance declarations skipped`);
-  return result;
 }

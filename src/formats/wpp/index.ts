@@ -1,4 +1,3 @@
-export * from "./catalog.js";
 export * from "./pdb.js";
 export * from "./tmf.js";
 export * from "./tmf-write.js";

@@ -1,4 +1,4 @@
-import type { CatalogEvent, Named } from "../../catalog/model.js";
+import type { CatalogEvent, Named } from "./model.js";
 
 /** Drops the winmeta `win:` prefix from a name ("win:Start" -> "Start"). */
 export function stripWin(name: string | undefined): string {

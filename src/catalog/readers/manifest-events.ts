@@ -1,23 +1,20 @@
-import type {
-  CatalogEvent,
-  CatalogProvider,
-  Field,
-  Named,
-  Provenance,
-  SourceResult,
-} from "../../catalog/model.js";
-import { normalizeGuid } from "../../util/bytes.js";
-import { FormatError } from "../../util/errors.js";
-import { deriveEventName, EventNamer } from "./naming.js";
 import {
+  child,
+  childrenNamed,
+  descendants,
+  parseXml,
   type WinmetaValue,
   winmetaChannel,
   winmetaKeyword,
   winmetaLevel,
   winmetaOpcode,
   winmetaTask,
-} from "./winmeta.js";
-import { child, childrenNamed, descendants, parseXml, type XmlElement } from "./xml.js";
+  type XmlElement,
+} from "../../formats/manifest/index.js";
+import { normalizeGuid } from "../../util/bytes.js";
+import { FormatError } from "../../util/errors.js";
+import type { CatalogEvent, CatalogProvider, Field, Named, Provenance, SourceResult } from "../model.js";
+import { deriveEventName, EventNamer } from "../naming.js";
 
 /** Root element of an instrumentation manifest (any namespace prefix). */
 const MANIFEST_ROOTS = new Set(["instrumentationManifest", "assembly"]);
@@ -333,31 +330,6 @@ function readEvent(
   if (message !== undefined) ev.message = message;
   ev.name = ev.symbol ?? namer.name(deriveEventName(ev), id, version);
   return ev;
-}
-
-/** Local name of the first element, after the XML declaration, comments, PIs and DOCTYPE. */
-export function rootElementName(head: string): string | undefined {
-  let s = head.replace(/^\uFEFF/, "");
-  for (;;) {
-    s = s.replace(/^\s+/, "");
-    if (s.startsWith("<?")) s = s.slice(s.indexOf("?>") + 2 || s.length);
-    else if (s.startsWith("<!--")) s = s.slice(s.indexOf("-->") + 3 || s.length);
-    else if (s.startsWith("<!")) s = s.slice(s.indexOf(">") + 1 || s.length);
-    else break;
-    if (!s) return undefined;
-  }
-  return /^<(?:[\w.-]+:)?([\w.-]+)/.exec(s)?.[1];
-}
-
-/**
- * True when the text is an instrumentation manifest: root `<instrumentationManifest>`, or a Windows
- * component manifest (`<assembly>`) with an `<instrumentation>` section. (Event log XML uses the
- * `.../2004/08/events/event` namespace but has `<Events>`/`<Event>` roots, so it is not taken.)
- */
-export function looksLikeManifestText(head: string): boolean {
-  const root = rootElementName(head);
-  if (root === "instrumentationManifest") return true;
-  return root === "assembly" && /<(\w+:)?instrumentation[\s>]/.test(head);
 }
 
 /**

@@ -1,6 +1,13 @@
-import type { CatalogEvent, CatalogProvider, Field, Provenance, SourceResult } from "../../catalog/model.js";
+import {
+  type MofClass,
+  type MofDocument,
+  type MofProperty,
+  qList,
+  qNumber,
+  qString,
+} from "../../formats/mof/index.js";
 import { normalizeGuid } from "../../util/bytes.js";
-import { type MofClass, type MofDocument, type MofProperty, qList, qNumber, qString } from "./parse.js";
+import type { CatalogEvent, CatalogProvider, Field, Provenance, SourceResult } from "../model.js";
 
 /**
  * Walks the classic-ETW class tree of a MOF document:

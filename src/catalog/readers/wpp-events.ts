@@ -1,3 +1,4 @@
+import type { TmcControl, TmfArgument, TmfMessage } from "../../formats/wpp/index.js";
 import type {
   CatalogEvent,
   CatalogProvider,
@@ -6,9 +7,8 @@ import type {
   Provenance,
   ProviderRef,
   SourceResult,
-} from "../../catalog/model.js";
-import { maskToHex } from "../../catalog/model.js";
-import type { TmcControl, TmfArgument, TmfMessage } from "./tmf.js";
+} from "../model.js";
+import { maskToHex } from "../model.js";
 
 /**
  * WPP item types → manifest-style types. WPP has no in/out split; where the manifest expresses the

@@ -1,2 +1,0 @@
-export * from "./kinds.js";
-export * from "./table.js";
