@@ -321,7 +321,7 @@ function toRow(
 }
 
 /** The written event: its identity when known, else everything the site says about it. */
-function eventKey(r: SiteRow): string {
+export function siteRowEventKey(r: SiteRow): string {
   if (r.eventKey !== undefined) return r.eventKey;
   const e = r.event;
   return [r.provider.guid ?? "", e.kind, e.id, e.version, e.task, e.opcode, e.keyword, e.symbol, e.name].join(
@@ -332,9 +332,11 @@ function eventKey(r: SiteRow): string {
 function keepShallowest(rows: SiteRow[]): SiteRow[] {
   const best = new Map<string, number>();
   for (const r of rows) {
-    const k = `${r.entry}\0${eventKey(r)}`;
+    const k = `${r.entry}\0${siteRowEventKey(r)}`;
     const d = r.depth ?? Number.MAX_SAFE_INTEGER;
     if (!best.has(k) || d < best.get(k)!) best.set(k, d);
   }
-  return rows.filter((r) => (r.depth ?? Number.MAX_SAFE_INTEGER) === best.get(`${r.entry}\0${eventKey(r)}`));
+  return rows.filter(
+    (r) => (r.depth ?? Number.MAX_SAFE_INTEGER) === best.get(`${r.entry}\0${siteRowEventKey(r)}`),
+  );
 }

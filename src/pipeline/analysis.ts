@@ -6,17 +6,22 @@ import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ownCatalog, symbolsFromPdb } from "../analysis/analyze.js";
+import { analyzeImage, ownCatalog, symbolsFromPdb } from "../analysis/analyze.js";
+import { summarizeModule } from "../analysis/link/module.js";
 import { shareProgram } from "../analysis/program.js";
 import { type KernelNames, parseKernelNames } from "../analysis/recognizers/kernel.js";
-import { analyzeSites } from "../analysis/sites.js";
+import { rowsToSites } from "../analysis/sites.js";
 import type { SourceResult } from "../catalog/model.js";
+import { windowsBuild } from "../catalog/readers/pe.js";
 import { wppEventsFromPdb } from "../catalog/readers/wpp.js";
 import type { CatalogStore } from "../catalog/store.js";
+import { readApiSetSchema } from "../formats/apiset/index.js";
 import { parsePe } from "../formats/pe/index.js";
 import { findPdb, findPdbForImage, pdbRequestForImage, type ResolvedPdb } from "../symbols/resolve.js";
 import { collectFiles } from "./files.js";
 import { findCorpus } from "./inputs.js";
+import { type LinkSummary, linkBuildsInStore } from "./link-build.js";
+import { clearModule, storeApiSetSchema, storeModule } from "./link-store.js";
 
 /** Images larger than this are not analysed by default (the scan still catalogs their events). */
 export const DEFAULT_MAX_ANALYZE_BYTES = 64 * 1024 * 1024;
@@ -39,6 +44,8 @@ export interface AnalyzeFileOptions {
   kernelNames?: KernelNames;
   /** The image's matching PDB (`pdbBesideImage`): symbol names, Nt* entries, WPP messages. */
   pdb?: ResolvedPdb;
+  /** Keep the module summary build-wide linking needs (default true). */
+  link?: boolean;
 }
 
 /** Reads the three kernel constant tables (TSV) from a directory. */
@@ -101,6 +108,12 @@ export function analyzeFileIntoStore(
       };
     const bytes = new Uint8Array(readFileSync(path));
     const pe = parsePe(bytes);
+    const build = windowsBuild(pe, path) ?? "";
+    if (opts.link !== false && pe.sections.some((x) => x.name === ".apiset")) {
+      const schema = readApiSetSchema(pe)!;
+      storeApiSetSchema(store, path, build, schema);
+      return { path, status: "skipped", reason: "API-set schema (stored for linking, no code)" };
+    }
     if (pe.headers.machineName !== "x64")
       return {
         path,
@@ -109,14 +122,18 @@ export function analyzeFileIntoStore(
       };
     const symbols = opts.pdb ? symbolsFromPdb(opts.pdb.pdb) : undefined;
     shareProgram(pe, symbols); // one decode for ownCatalog's TraceLogging attribution and the sites
-    const sites = analyzeSites(pe, path, bytes, {
+    const report = analyzeImage(pe, {
       catalog: withWpp(ownCatalog(pe, path, bytes), opts.pdb),
       ...(symbols ? { symbols } : {}),
       ...(opts.kernelNames ? { kernelNames: opts.kernelNames } : {}),
     });
+    const sites = rowsToSites(path, report.rows, build || undefined);
+    const module = opts.link !== false ? summarizeModule(path, report, build || undefined) : undefined;
     store.db.transaction(() => {
       store.clearSites(path);
       store.addSites(sites);
+      if (module) storeModule(store, module);
+      else clearModule(store, path);
     })();
     const out: AnalyzeOutcome = { path, status: "analysed", sites: sites.length, ms: performance.now() - t0 };
     if (opts.pdb) out.pdb = opts.pdb.path;
@@ -167,6 +184,8 @@ export interface AnalysisSummary {
   failed: Array<{ path: string; error: string }>;
   /** Where the kernel event names came from, if anywhere. */
   kernelNames?: string;
+  /** Builds linked after the analysis. */
+  linked?: LinkSummary[];
   elapsedMs: number;
 }
 
@@ -215,6 +234,39 @@ export function analyzerSignature(maxBytes = DEFAULT_MAX_ANALYZE_BYTES): string 
   return `${codeSignature}/${maxBytes}`;
 }
 
+/**
+ * Analyses PE images into the store one after another in this process (tests and library use
+ * on trusted inputs; `scan` and `start` analyse in worker processes), with the matching PDB beside
+ * each image and the corpus kernel-name tables, then links each Windows build.
+ */
+export async function analyzeImagesIntoStore(
+  store: CatalogStore,
+  files: string[],
+  opts: { maxBytes?: number; kernelNames?: KernelNames; link?: boolean } = {},
+): Promise<{ outcomes: AnalyzeOutcome[]; summary: AnalysisSummary }> {
+  const t0 = performance.now();
+  const fromCorpus = opts.kernelNames ? undefined : corpusKernelNames();
+  const kernelNames = opts.kernelNames ?? fromCorpus?.names;
+  const pdbDirs = new Map<string, boolean>();
+  const outcomes: AnalyzeOutcome[] = [];
+  for (const path of files) {
+    const pdb = await pdbBesideImage(path, pdbDirs);
+    outcomes.push(
+      analyzeFileIntoStore(store, path, {
+        ...(opts.maxBytes !== undefined ? { maxBytes: opts.maxBytes } : {}),
+        ...(kernelNames ? { kernelNames } : {}),
+        ...(pdb ? { pdb } : {}),
+        ...(opts.link === false ? { link: false } : {}),
+      }),
+    );
+  }
+  const summary = summarizeAnalysis(outcomes, 0);
+  if (fromCorpus) summary.kernelNames = fromCorpus.dir;
+  if (opts.link !== false && files.length > 0) summary.linked = linkBuildsInStore(store);
+  summary.elapsedMs = performance.now() - t0;
+  return { outcomes, summary };
+}
+
 /** The analysis summary as text lines (each ends with a newline). */
 export function formatAnalysisSummary(s: AnalysisSummary, opts: { listFailures?: boolean } = {}): string {
   const lines = [
@@ -222,6 +274,11 @@ export function formatAnalysisSummary(s: AnalysisSummary, opts: { listFailures?:
       `skipped ${s.skipped}; failed ${s.failed.length}; ${s.withPdb} with the matching PDB beside them`,
   ];
   for (const [reason, n] of Object.entries(s.skippedByReason)) lines.push(`  skipped ${n} × ${reason}`);
+  for (const l of s.linked ?? [])
+    lines.push(
+      `  linked build ${l.build || "(unknown)"}: ${l.modules} modules, ${l.links} imports/syscall stubs, ` +
+        `${l.unresolved} unresolved; api-sets by ${l.apiSetSource === "schema" ? `the build's schema (${l.schemaFile})` : "the one module exporting the name (no apisetschema.dll in the build)"}; ${(l.ms / 1000).toFixed(1)} s`,
+    );
   if (opts.listFailures !== false)
     for (const f of s.failed) lines.push(`  analysis failed: ${f.path}: ${f.error}`);
   return lines.join("\n") + "\n";

@@ -4,14 +4,16 @@
  * provider-per-event attribution reuses the analysis decode). Results go back as plain messages;
  * the main thread stores a file's records and its sites in one transaction.
  */
-import { symbolsFromPdb } from "../analysis/analyze.js";
+import { analyzeImage, symbolsFromPdb } from "../analysis/analyze.js";
+import { type ModuleSummary, summarizeModule } from "../analysis/link/module.js";
 import { shareProgram } from "../analysis/program.js";
 import type { KernelNames } from "../analysis/recognizers/kernel.js";
-import { analyzeSites } from "../analysis/sites.js";
+import { rowsToSites } from "../analysis/sites.js";
 import { peExtractors } from "../catalog/readers/index.js";
-import { readParsedPe } from "../catalog/readers/pe.js";
+import { readParsedPe, windowsBuild } from "../catalog/readers/pe.js";
 import type { SourceReader } from "../catalog/sources.js";
 import type { CodeSite, FileInfo } from "../catalog/store.js";
+import { readApiSetSchema } from "../formats/apiset/index.js";
 import { parsePe } from "../formats/pe/index.js";
 import {
   type AnalyzeOutcome,
@@ -29,6 +31,8 @@ export interface AnalysisRequest {
   kernelNamesDir?: string;
   /** Appended to the file's scanner signature once the analysis has looked at it. */
   signature: string;
+  /** Keep the module summary build-wide linking needs (default true). */
+  link?: boolean;
 }
 
 export interface FileTask {
@@ -44,6 +48,9 @@ export interface FileTask {
 export interface FileAnalysis {
   outcome: AnalyzeOutcome;
   sites: CodeSite[];
+  /** For build-wide linking: the module's summary, or the build's API-set schema. */
+  module?: ModuleSummary;
+  apiSet?: { build: string; schema: NonNullable<ReturnType<typeof readApiSetSchema>> };
 }
 
 /** Messages of one task, in order: hashed (once the bytes are read), then done. */
@@ -100,6 +107,19 @@ export async function processFile(
     return;
   }
   const size = sniffed.bytes.length;
+  const build = windowsBuild(image, path) ?? "";
+  const link = request.link !== false;
+  if (link && image.sections.some((x) => x.name === ".apiset")) {
+    const prepared = readSniffed(sniffed, (input) => readParsedPe(image, input, peExtractors));
+    const schema = readApiSetSchema(image);
+    const analysis: FileAnalysis = {
+      outcome: { path, status: "skipped", reason: "API-set schema (stored for linking, no code)" },
+      sites: [],
+      ...(schema ? { apiSet: { build, schema } } : {}),
+    };
+    post({ id, type: "done", prepared, ...(prepared.kind === "read" ? { analysis } : {}) });
+    return;
+  }
   const skip =
     image.headers.machineName !== "x64"
       ? `${image.headers.machineName} image (the analysis reads x64 only)`
@@ -125,11 +145,12 @@ export async function processFile(
   let analysis: FileAnalysis;
   try {
     const kernelNames = kernelNamesFrom(request.kernelNamesDir);
-    const sites = analyzeSites(image, path, sniffed.bytes, {
+    const report = analyzeImage(image, {
       catalog: withWpp(prepared.result, pdb),
       ...(symbols ? { symbols } : {}),
       ...(kernelNames ? { kernelNames } : {}),
     });
+    const sites = rowsToSites(path, report.rows, build || undefined);
     const outcome: AnalyzeOutcome = {
       path,
       status: "analysed",
@@ -137,7 +158,11 @@ export async function processFile(
       ms: performance.now() - t0,
     };
     if (pdb) outcome.pdb = pdb.path;
-    analysis = { outcome, sites };
+    analysis = {
+      outcome,
+      sites,
+      ...(link ? { module: summarizeModule(path, report, build || undefined) } : {}),
+    };
   } catch (err) {
     analysis = {
       outcome: { path, status: "failed", error: err instanceof Error ? err.message : String(err) },

@@ -18,6 +18,8 @@ import {
   summarizeAnalysis,
 } from "./analysis.js";
 import { readRegularFile } from "./files.js";
+import { linkBuildsInStore } from "./link-build.js";
+import { clearModule, storeApiSetSchema, storeModule } from "./link-store.js";
 import {
   type AnalysisRequest,
   analysedScanner,
@@ -177,8 +179,11 @@ export async function scanPathsParallel(
     const outcome = commitFile(store, prepared);
     // Sites describe the bytes they were found in: a re-read file loses its old ones.
     if (prepared.kind !== "unchanged") store.clearSites(path);
+    if (prepared.kind !== "unchanged" && request?.link !== false) clearModule(store, path);
     if (analysis && outcome.status === "read") {
       store.addSites(analysis.sites);
+      if (analysis.module) storeModule(store, analysis.module);
+      if (analysis.apiSet) storeApiSetSchema(store, path, analysis.apiSet.build, analysis.apiSet.schema);
       outcomes.push(analysis.outcome);
       opts.onAnalysis?.(analysis.outcome);
     }
@@ -397,6 +402,9 @@ export async function scanPathsParallel(
   }
   if (request) {
     summary.analysis = summarizeAnalysis(outcomes, performance.now() - started);
+    // Build-wide linking reads every module of a build: redo it when a module came or went.
+    if (request.link !== false && (outcomes.length > 0 || summary.pruned.length > 0))
+      summary.analysis.linked = linkBuildsInStore(store);
     if (request.kernelNamesDir) summary.analysis.kernelNames = request.kernelNamesDir;
   }
   summary.elapsedMs = performance.now() - started;

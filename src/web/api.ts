@@ -19,6 +19,9 @@ import {
   searchEvents,
 } from "../catalog/search.js";
 import type { CatalogStore, CodeSite } from "../catalog/store.js";
+import { EventModes } from "../pipeline/event-mode.js";
+import { linkStoredBuild } from "../pipeline/link-build.js";
+import { EventReach, type ReachQuery, reachedFromJson, reachInStore, reachJson } from "../pipeline/reach.js";
 
 export interface ApiResponse {
   status: number;
@@ -191,7 +194,7 @@ export function provider(src: AtlasSources, params: URLSearchParams): ApiRespons
 }
 
 /** One event: the full record, its file, other versions of it, and its code sites. */
-export function event(src: AtlasSources, params: URLSearchParams): ApiResponse {
+export function event(src: AtlasSources, params: URLSearchParams, cache?: ApiCache): ApiResponse {
   const rowid = intParam(params, "rowid");
   if (rowid === undefined) throw new BadRequest("event needs rowid");
   const ev = getEvent(src.store.db, rowid);
@@ -218,7 +221,17 @@ export function event(src: AtlasSources, params: URLSearchParams): ApiResponse {
     .filter((r) => r.rowid !== rowid && eventFamily(getEvent(src.store.db, r.rowid)!) === family)
     .slice(0, 200);
   const relatedRows: SearchRow[] = related.map((r) => ({ ...r, sites: join.count(r) }));
-  return { status: 200, body: { rowid, file, event: ev, sites, related: relatedRows } };
+  const body: Record<string, unknown> = { rowid, file, event: ev, sites, related: relatedRows };
+  // Linked catalogs: where the event is written and the entry APIs that reach it (bounded list).
+  const reach = cache?.get("eventReach", () => new EventReach(src.store));
+  if (reach?.any) {
+    const mode = cache!.get("eventModes", () => new EventModes(src.store)).of(ev);
+    if (mode) body.mode = mode;
+    const rf = reach.reachedFrom(ev, 50);
+    body.reachedFrom = rf.rows.map(reachedFromJson);
+    body.reachedFromTotal = rf.total;
+  }
+  return { status: 200, body };
 }
 
 /** Code sites, filterable by entry point, binary, provider or writer (all substring matches). */
@@ -256,6 +269,47 @@ export function sites(src: AtlasSources, params: URLSearchParams): ApiResponse {
     return site as unknown as CodeSite;
   });
   return { status: 200, body: { rows, total, ms: round(performance.now() - t0) } };
+}
+
+/**
+ * Cross-module reach (`etw-atlas reach`): rows of (entry API, event) with their chains. Linked
+ * builds are cached per catalog version; rows past `limit` are counted in `total`, not dropped silently.
+ */
+export function reach(src: AtlasSources, params: URLSearchParams, cache: ApiCache): ApiResponse {
+  const t0 = performance.now();
+  const limit = intParam(params, "limit") ?? 500;
+  if (limit < 1 || limit > MAX_LIMIT) throw new BadRequest(`limit must be between 1 and ${MAX_LIMIT}`);
+  const q: ReachQuery = {};
+  for (const k of ["api", "event", "provider", "build"] as const) {
+    const v = strParam(params, k);
+    if (v) q[k] = v;
+  }
+  const mode = strParam(params, "mode");
+  if (mode !== undefined && mode !== "kernel" && mode !== "user")
+    throw new BadRequest("mode must be kernel or user");
+  if (mode) q.mode = mode;
+  const maxDepth = intParam(params, "maxDepth");
+  if (maxDepth !== undefined) q.maxDepth = maxDepth;
+  if (!q.api && !q.event && !q.provider) throw new BadRequest("reach needs api, event or provider");
+  let result: ReturnType<typeof reachInStore>;
+  try {
+    result = reachInStore(src.store, q, (b) =>
+      cache.get(`link:${b}`, () => linkStoredBuild(src.store, b).linked),
+    );
+  } catch (err) {
+    if (err instanceof Error && /--event must be/.test(err.message)) throw new BadRequest(err.message);
+    throw err;
+  }
+  const rows = result.rows.sort((a, b) => a.depth - b.depth);
+  return {
+    status: 200,
+    body: {
+      rows: rows.slice(0, limit).map(reachJson),
+      total: rows.length,
+      builds: result.builds,
+      ms: round(performance.now() - t0),
+    },
+  };
 }
 
 /** Diff against the older catalog; computed once (it reads both catalogs in full). */
@@ -330,13 +384,15 @@ export function handleApi(
       case "/api/provider":
         return provider(src, params);
       case "/api/event":
-        return event(src, params);
+        return event(src, params, cache);
       case "/api/search":
         return search(src, params);
       case "/api/sites":
         return sites(src, params);
       case "/api/diff":
         return diff(src, params, cache);
+      case "/api/reach":
+        return reach(src, params, cache);
       default:
         return notFound(`unknown API ${path}`);
     }

@@ -63,7 +63,7 @@ export interface AtlasServer {
 /** Loads the static files once; they are small and never change while serving. */
 function loadStatic(dir: string): Map<string, { type: string; body: Buffer }> {
   const files = new Map<string, { type: string; body: Buffer }>();
-  for (const name of ["index.html", "app.js", "app.css", "favicon.svg"]) {
+  for (const name of ["index.html", "app.js", "app.css", "favicon.svg", "reach.html", "reach.js"]) {
     const p = join(dir, name);
     if (existsSync(p))
       files.set(`/${name}`, {

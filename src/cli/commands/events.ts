@@ -4,7 +4,10 @@ import { EventSiteJoin, shallowestPerSite } from "../../catalog/event-sites.js";
 import { cell } from "../../catalog/export.js";
 import { countEvents, type EventQuery, type EventRow, getEvent, searchEvents } from "../../catalog/search.js";
 import { CatalogStore } from "../../catalog/store.js";
+import { EventModes } from "../../pipeline/event-mode.js";
+import { EventReach, reachedFromJson } from "../../pipeline/reach.js";
 import { DEFAULT_DB } from "../defaults.js";
+
 import { exitQuietlyOnClosedPipe } from "../pipe.js";
 
 /** The text filters pass through to the query as given; numbers arrive as text. */
@@ -16,7 +19,13 @@ interface EventsCliOptions extends TextFilters {
   format: string;
   limit: string;
   sites?: boolean;
+  api?: string;
+  mode?: string;
+  build?: string;
 }
+
+/** How many entry APIs `reachedFrom` lists per event in jsonl (`reachedFromTotal` has the count). */
+const REACHED_FROM_LIMIT = 20;
 
 /** A search row with the number of code sites that write its event. */
 type RowWithSites = EventRow & { sites: number };
@@ -55,6 +64,9 @@ export function register(program: Command): void {
     .option("--id <n>", "event id")
     .option("--format <format>", "table | tsv | jsonl", "table")
     .option("--limit <n>", "maximum rows (-1 = all)", "200")
+    .option("--api <glob>", "only events an entry API reaches across the modules of its build (see reach)")
+    .option("--mode <mode>", "only events written in kernel or user mode (linked catalogs)")
+    .option("--build <build>", "only events of this Windows build")
     .option(
       "--sites",
       "table: also list each event's code sites (binary, function, rva, write API, entry, path)",
@@ -74,15 +86,43 @@ export function register(program: Command): void {
           id: opts.id === undefined ? undefined : wholeNumber("--id", opts.id),
           limit: wholeNumber("--limit", opts.limit),
         };
+        if (opts.build) query.build = opts.build;
         if (!["table", "tsv", "jsonl"].includes(opts.format))
           throw new Error(`--format must be table, tsv or jsonl, not ${opts.format}`);
-        const rows = searchEvents(store.db, query);
+        if (opts.mode !== undefined && opts.mode !== "kernel" && opts.mode !== "user")
+          throw new Error(`--mode must be kernel or user, not ${opts.mode}`);
         const join = new EventSiteJoin(store);
+        const reach = new EventReach(store, join);
+        const modes = new EventModes(store);
+        // --api / --mode are answered by linking, after the search: filter every match, then page.
+        const linkFilter = opts.api !== undefined || opts.mode !== undefined;
+        const reachedSites = opts.api !== undefined ? reach.sitesReachedBy(opts.api, opts.build) : undefined;
+        let rows = searchEvents(store.db, linkFilter ? { ...query, limit: -1 } : query);
+        let filteredTotal: number | undefined;
+        if (linkFilter) {
+          rows = rows.filter(
+            (r) =>
+              (!reachedSites || reach.isReached(r, reachedSites)) &&
+              (!opts.mode || modes.of(r)?.mode.split("+").includes(opts.mode)),
+          );
+          filteredTotal = rows.length;
+          if (query.limit !== undefined && query.limit >= 0) rows = rows.slice(0, query.limit);
+        }
         const out = process.stdout;
         if (opts.format === "jsonl") {
-          // The full record plus the code sites that write it.
-          for (const r of rows)
-            out.write(JSON.stringify({ ...getEvent(store.db, r.rowid), sites: join.sites(r) }) + "\n");
+          // The full record plus the code sites that write it, its mode and (linked builds) the
+          // entry APIs reaching it: a bounded list, reachedFromTotal says how many there are.
+          for (const r of rows) {
+            const line: Record<string, unknown> = { ...getEvent(store.db, r.rowid), sites: join.sites(r) };
+            if (reach.any) {
+              const m = modes.of(r);
+              if (m) line.mode = m;
+              const rf = reach.reachedFrom(r, REACHED_FROM_LIMIT);
+              line.reachedFrom = rf.rows.map(reachedFromJson);
+              line.reachedFromTotal = rf.total;
+            }
+            out.write(JSON.stringify(line) + "\n");
+          }
           return;
         }
         const counted: RowWithSites[] = rows.map((r) => ({ ...r, sites: join.count(r) }));
@@ -92,7 +132,7 @@ export function register(program: Command): void {
           return;
         }
         out.write(formatTable(counted));
-        const total = countEvents(store.db, query);
+        const total = filteredTotal ?? countEvents(store.db, query);
         out.write(`${rows.length} of ${total} matching events\n`);
         if (opts.sites) {
           const withSites = counted.filter((r) => r.sites > 0);

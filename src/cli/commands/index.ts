@@ -15,6 +15,7 @@ export const commandModules: Record<string, () => Promise<{ register: RegisterCo
   pdb: () => import("./pdb.js"),
   pe: () => import("./pe.js"),
   analyze: () => import("./analyze.js"),
+  reach: () => import("./reach.js"),
   symbols: () => import("./symbols.js"),
   wpp: () => import("./wpp.js"),
   serve: () => import("./serve.js"),

@@ -28,6 +28,7 @@ interface ScanCliOptions {
   quiet?: boolean;
   jobs: string;
   analyze: boolean;
+  link: boolean;
   maxAnalyzeMib: string;
   budget?: string;
   workerHeapMib: string;
@@ -50,6 +51,7 @@ export function register(program: Command): void {
       String(Math.min(8, Math.max(1, availableParallelism()))),
     )
     .option("--no-analyze", "catalog only: do not analyse x64 images for code sites")
+    .option("--no-link", "do not link the modules of each Windows build (no `reach` answers)")
     .option(
       "--max-analyze-mib <n>",
       "do not analyse images larger than this",
@@ -84,6 +86,7 @@ export function register(program: Command): void {
           force: opts.force,
           quiet: opts.quiet || opts.json,
           analysis: opts.analyze ? maxBytes : undefined,
+          link: opts.link,
           ...limits,
         });
         if (opts.json) process.stdout.write(JSON.stringify(summary, null, 2) + "\n");
@@ -121,6 +124,8 @@ export interface RunScanOptions {
   quiet?: boolean;
   /** Analyse x64 images up to this many bytes; undefined: catalog only. */
   analysis?: number;
+  /** Keep module summaries and link each Windows build after the analysis (default true). */
+  link?: boolean;
   timeoutMs?: number;
   workerHeapMib?: number;
 }
@@ -179,7 +184,9 @@ export async function runScan(
       onBusy,
       force: opts.force,
       jobs: Math.max(1, opts.jobs),
-      ...(opts.analysis !== undefined ? { analysis: defaultAnalysis(opts.analysis) } : {}),
+      ...(opts.analysis !== undefined
+        ? { analysis: { ...defaultAnalysis(opts.analysis), ...(opts.link === false ? { link: false } : {}) } }
+        : {}),
       ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
       ...(opts.workerHeapMib !== undefined ? { workerHeapMib: opts.workerHeapMib } : {}),
     });
