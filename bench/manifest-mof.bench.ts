@@ -6,7 +6,8 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { manifestReader } from "../src/catalog/readers/manifest.js";
 import { mofReader } from "../src/catalog/readers/mof.js";
-import { filesBelow, unpackTarXz } from "../src/util/tar-xz.js";
+import { collectFiles } from "../src/pipeline/files.js";
+import { unpackTarXz } from "../src/util/tar-xz.js";
 
 const repo = resolve(fileURLToPath(import.meta.url), "..", "..", "..");
 const corpus = process.env.ETW_ATLAS_CORPUS ?? resolve(repo, "..", "shared", "corpus");
@@ -14,7 +15,7 @@ const corpus = process.env.ETW_ATLAS_CORPUS ?? resolve(repo, "..", "shared", "co
 const dir = mkdtempSync(join(tmpdir(), "etw-atlas-bench-manifest-"));
 try {
   unpackTarXz(join(corpus, "manifests", "tdh-reconstructed-all.tar.xz"), dir);
-  const files = filesBelow(dir)
+  const files = collectFiles([dir])
     .filter((f) => f.endsWith(".xml"))
     .map((f) => ({ path: f, bytes: readFileSync(f) }));
   const mb = files.reduce((n, f) => n + f.bytes.length, 0) / 1e6;

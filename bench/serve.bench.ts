@@ -18,11 +18,11 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readers } from "../src/catalog/readers/index.js";
-import { scanPaths } from "../src/catalog/scan.js";
 import { countEvents, type EventQuery, searchEvents } from "../src/catalog/search.js";
 import { CatalogStore } from "../src/catalog/store.js";
-import { analyzeFileIntoStore } from "../src/cli/atlas.js";
-import { unpackCorpusArchives } from "../src/cli/sample.js";
+import { analyzeFileIntoStore } from "../src/pipeline/analysis.js";
+import { unpackCorpusArchives } from "../src/pipeline/inputs.js";
+import { scanPaths } from "../src/pipeline/scan.js";
 import { startServer } from "../src/web/server.js";
 
 const repo = resolve(fileURLToPath(import.meta.url), "..", "..", "..");

@@ -5,10 +5,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { readers } from "../src/catalog/readers/index.js";
-import { scanPaths } from "../src/catalog/scan.js";
 import { CatalogStore } from "../src/catalog/store.js";
-import { analyzeImagesIntoStore } from "../src/cli/atlas.js";
+import { analyzeImagesIntoStore } from "../src/pipeline/analysis.js";
 import { reachInStore } from "../src/pipeline/reach.js";
+import { scanPaths } from "../src/pipeline/scan.js";
 import { type AtlasServer, startServer } from "../src/web/server.js";
 import { corpus } from "./helpers/corpus.js";
 

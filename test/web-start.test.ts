@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { CatalogStore } from "../src/catalog/store.js";
-import { extractPackageFiles, findCorpus, SAMPLE_FILES } from "../src/cli/sample.js";
+import { extractPackageFiles, findCorpus, SAMPLE_FILES } from "../src/pipeline/inputs.js";
 import { FormatError } from "../src/util/errors.js";
 import { isSafeArchivePath, readTar } from "../src/util/tar.js";
 import { corpus, corpusRoot, repoRoot } from "./helpers/corpus.js";

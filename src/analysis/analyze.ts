@@ -12,16 +12,14 @@ import {
   wppKey,
 } from "../catalog/identity.js";
 import { type CatalogEvent, emptyResult, type SourceResult } from "../catalog/model.js";
-import { peExtractors } from "../catalog/readers/index.js";
+import { ownRecords } from "../catalog/readers/index.js";
 import type { PdbFile } from "../formats/pdb/index.js";
 import type { PeImage } from "../formats/pe/index.js";
-import { appendAll } from "../util/arrays.js";
-import { FormatError } from "../util/errors.js";
 import { type Condition, conditionAnalyzer, type Logged } from "./conditions/chain.js";
 import { type EntryPoint, findEntryPoints } from "./entrypoints.js";
 import { functionAt, functionName } from "./functions.js";
 import { limitLog } from "./limits.js";
-import { type LoadedProgram, loadProgram, type SymbolTable } from "./program.js";
+import { type LoadedProgram, type SymbolTable, sharedProgram } from "./program.js";
 import { reachTargets } from "./reach.js";
 import { recognizers } from "./recognizers/index.js";
 import { type KernelNames, nameKernelEvent } from "./recognizers/kernel.js";
@@ -123,19 +121,7 @@ export function symbolsFromPdb(pdb: PdbFile): SymbolTable {
 
 /** Event metadata the image itself carries, through the catalog's PE extractors. */
 export function ownCatalog(pe: PeImage, path: string, bytes: Uint8Array): SourceResult {
-  const out = emptyResult();
-  for (const x of peExtractors) {
-    try {
-      const r = x.extract(pe, { path, bytes });
-      appendAll(out.providers, r.providers);
-      appendAll(out.events, r.events);
-      appendAll(out.notes, r.notes);
-    } catch (err) {
-      if (!(err instanceof FormatError)) throw err;
-      out.notes.push(`${x.id}: ${err.message}`);
-    }
-  }
-  return out;
+  return ownRecords(pe, { path, bytes });
 }
 
 export function analyzeProgram(program: LoadedProgram, options: AnalyzeOptions = {}): AnalysisReport {
@@ -224,7 +210,7 @@ export function analyzeProgram(program: LoadedProgram, options: AnalyzeOptions =
 }
 
 export function analyzeImage(pe: PeImage, options: AnalyzeOptions = {}): AnalysisReport {
-  const program = loadProgram(pe, { symbols: options.symbols, progress: options.progress });
+  const program = sharedProgram(pe, { symbols: options.symbols, progress: options.progress });
   return analyzeProgram(program, options);
 }
 

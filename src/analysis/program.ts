@@ -60,6 +60,32 @@ export interface LoadOptions {
  */
 const loaded = new WeakMap<PeImage, { symbols?: SymbolTable; program: LoadedProgram }>();
 
+/** How many times an image was decoded (loadProgram calls): a test proves a scan decodes once. */
+export const programLoads = { count: 0 };
+
+const shared = new WeakMap<PeImage, { symbols?: SymbolTable; program?: LoadedProgram }>();
+
+/**
+ * Asks that every `sharedProgram(pe)` of this image reuse one decode (loaded with `symbols`):
+ * the scan's TraceLogging attribution and the site analysis then cost one decode, not two.
+ */
+export function shareProgram(pe: PeImage, symbols?: SymbolTable): void {
+  shared.set(pe, symbols ? { symbols } : {});
+}
+
+/** Whether `shareProgram` was called for this image (its decode is paid for anyway). */
+export function isProgramShared(pe: PeImage): boolean {
+  return shared.has(pe);
+}
+
+/** `loadProgram`, reusing the decode `shareProgram` asked for when the symbols agree. */
+export function sharedProgram(pe: PeImage, options: LoadOptions = {}): LoadedProgram {
+  const s = shared.get(pe);
+  if (!s || (options.symbols && options.symbols !== s.symbols)) return loadProgram(pe, options);
+  s.program ??= loadProgram(pe, { ...options, ...(s.symbols ? { symbols: s.symbols } : {}) });
+  return s.program;
+}
+
 export function loadProgram(pe: PeImage, options: LoadOptions = {}): LoadedProgram {
   const known = loaded.get(pe);
   if (known && known.symbols === options.symbols) return known.program;
@@ -71,6 +97,7 @@ export function loadProgram(pe: PeImage, options: LoadOptions = {}): LoadedProgr
 function loadProgramOnce(pe: PeImage, options: LoadOptions): LoadedProgram {
   if (pe.headers.machineName !== "x64")
     throw new FormatError("pe", `analysis needs an x64 image; this one is ${pe.headers.machineName}`);
+  programLoads.count++;
   const timings: Record<string, number> = {};
   let t = performance.now();
   const lap = (name: string): void => {

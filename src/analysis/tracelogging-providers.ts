@@ -9,7 +9,7 @@ import type { PeImage } from "../formats/pe/index.js";
 import { SCN_CNT_CODE, SCN_MEM_EXECUTE } from "../formats/pe/index.js";
 import type { TraceLoggingProvider } from "../formats/tracelogging/index.js";
 import { FormatError } from "../util/errors.js";
-import { loadProgram } from "./program.js";
+import { isProgramShared, sharedProgram } from "./program.js";
 import { providerByEventBlob } from "./recognizers/tracelogging.js";
 
 /** About 0.1 s of analysis per MB of code: 8 MB keeps a catalog scan's worst case near a second. */
@@ -29,12 +29,13 @@ export function traceLoggingProvidersFromSites(
     return { note: "provider per event needs an x64 image (sites not analysed)" };
   let code = 0;
   for (const s of pe.sections) if (s.characteristics & (SCN_CNT_CODE | SCN_MEM_EXECUTE)) code += s.rawSize;
-  if (code > maxCodeBytes)
+  // A scan that analyses the image anyway shares its decode: no budget needed then.
+  if (code > maxCodeBytes && !isProgramShared(pe))
     return {
       note: `provider per event not resolved: ${(code / 1048576).toFixed(1)} MB of code is over the scan budget (run analyze)`,
     };
   try {
-    return { byBlob: providerByEventBlob(loadProgram(pe).context) };
+    return { byBlob: providerByEventBlob(sharedProgram(pe).context) };
   } catch (err) {
     if (err instanceof FormatError) return { note: `provider per event not resolved: ${err.message}` };
     throw err;

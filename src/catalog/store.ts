@@ -410,7 +410,12 @@ export class CatalogStore {
 
   close(): void {
     // Keeps the planner's statistics current (cheap; only analyses what changed a lot).
-    if (!this.db.readonly) this.db.pragma("optimize");
+    try {
+      if (!this.db.readonly) this.db.pragma("optimize");
+    } catch (err) {
+      // Another process is writing: statistics can wait for the next close.
+      if ((err as { code?: string }).code !== "SQLITE_BUSY") throw err;
+    }
     this.db.close();
     this.cleanup?.();
   }

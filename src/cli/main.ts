@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
-import { commands } from "./commands/index.js";
+import { loadCommands } from "./commands/index.js";
 import { exitQuietlyOnClosedPipe } from "./pipe.js";
 
 function packageVersion(): string {
@@ -10,7 +10,8 @@ function packageVersion(): string {
   return pkg.version;
 }
 
-export function buildProgram(): Command {
+/** The program with the named command (first non-option argument), or all commands. */
+export async function buildProgram(argv: string[] = []): Promise<Command> {
   const program = new Command();
   program
     .name("etw-atlas")
@@ -20,11 +21,14 @@ export function buildProgram(): Command {
     )
     .version(packageVersion())
     .showHelpAfterError();
-  for (const register of commands) register(program);
+  const args = argv.slice(2);
+  const name = args.find((a) => !a.startsWith("-"));
+  const versionOnly = name === undefined && args.some((a) => a === "-V" || a === "--version");
+  if (!versionOnly) for (const register of await loadCommands(name)) register(program);
   return program;
 }
 
 export async function main(argv: string[]): Promise<void> {
   exitQuietlyOnClosedPipe();
-  await buildProgram().parseAsync(argv);
+  await (await buildProgram(argv)).parseAsync(argv);
 }

@@ -1,17 +1,8 @@
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readSync,
-  renameSync,
-  rmSync,
-  statSync,
-} from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
+import { collectFiles } from "./files.js";
 
 /**
  * Inputs as users have them: a Windows ISO, an install.wim / .esd, a CAB or an MSU update package.
@@ -123,7 +114,7 @@ function expandOne(
     }
     // Nested archives are unpacked beside themselves before the folder counts as complete.
     if (depth < MAX_NESTING) {
-      for (const inner of filesBelow(partial)) {
+      for (const inner of collectFiles([partial])) {
         const innerKind = archiveKind(readHead(inner));
         if (!innerKind) continue;
         // The unpacked folder replaces the inner archive (a scan would only skip a 4 GB install.wim).
@@ -207,13 +198,4 @@ function readHead(p: string): Uint8Array {
   } finally {
     closeSync(fd);
   }
-}
-
-function filesBelow(dir: string, out: string[] = []): string[] {
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) filesBelow(p, out);
-    else if (e.isFile()) out.push(p);
-  }
-  return out;
 }

@@ -50,7 +50,10 @@ export function unpackTarXz(
     });
     const xz = existsSync(status) ? readFileSync(status, "utf8").trim() : "?";
     let unpacked = 0;
-    for (const f of filesBelow(into)) unpacked += statSync(f).size;
+    for (const f of readdirSync(into, { recursive: true }) as string[]) {
+      const st = statSync(join(into, f));
+      if (st.isFile()) unpacked += st.size;
+    }
     // xz stops with SIGPIPE (141) when head has taken maxBytes + 1 bytes.
     if (xz === "141" || unpacked > maxBytes)
       throw new Error(`tar -xJf ${archive}: unpacks to more than ${maxBytes} bytes; nothing unpacked`);
@@ -67,14 +70,4 @@ export function unpackTarXz(
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
-}
-
-/** Paths of the files below `dir`, at any depth, in directory-listing order. */
-export function filesBelow(dir: string, out: string[] = []): string[] {
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) filesBelow(p, out);
-    else out.push(p);
-  }
-  return out;
 }

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { CatalogStore, type CodeSite } from "../../src/catalog/store.js";
-import { analyzeFileIntoStore, kernelNamesIfPresent, pdbBesideImage } from "../../src/cli/atlas.js";
+import { analyzeFileIntoStore, kernelNamesIfPresent, pdbBesideImage } from "../../src/pipeline/analysis.js";
 import { corpus, fixture, repoRoot } from "../helpers/corpus.js";
 
 let dir: string;

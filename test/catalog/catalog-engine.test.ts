@@ -7,9 +7,9 @@ import { diffEvents, formatDiffText } from "../../src/catalog/diff.js";
 import { exportJsonl, exportStoreTsv, exportTsv, w10FileName } from "../../src/catalog/export.js";
 import { formatManifestRowW10 } from "../../src/catalog/format-w10.js";
 import type { CatalogEvent } from "../../src/catalog/model.js";
-import { scanPaths } from "../../src/catalog/scan.js";
 import { countEvents, getEvent, listProviders, searchEvents } from "../../src/catalog/search.js";
 import { CatalogStore } from "../../src/catalog/store.js";
+import { scanPaths } from "../../src/pipeline/scan.js";
 import { event, f, fakeFile, fakeReader } from "./fake.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "etw-atlas-engine-"));

@@ -7,9 +7,10 @@ import { after, before, describe, test } from "node:test";
 import { diffStores } from "../../src/catalog/diff.js";
 import { exportTsv } from "../../src/catalog/export.js";
 import { readers } from "../../src/catalog/readers/index.js";
-import { scanPaths, scanPathsParallel } from "../../src/catalog/scan.js";
 import { getEvent, searchEvents } from "../../src/catalog/search.js";
 import { CatalogStore, flattenFields } from "../../src/catalog/store.js";
+import { scanPaths } from "../../src/pipeline/scan.js";
+import { scanPathsParallel } from "../../src/pipeline/scan-parallel.js";
 import { unpackTarXz } from "../../src/util/tar-xz.js";
 import { corpus } from "../helpers/corpus.js";
 

@@ -7,9 +7,9 @@ import { join } from "node:path";
 import { before, describe, test } from "node:test";
 import type { CatalogEvent } from "../../src/catalog/model.js";
 import { readers } from "../../src/catalog/readers/index.js";
-import { scanPaths } from "../../src/catalog/scan.js";
 import { countEvents, listProviders, searchEvents } from "../../src/catalog/search.js";
 import { CatalogStore } from "../../src/catalog/store.js";
+import { scanPaths } from "../../src/pipeline/scan.js";
 import { corpus } from "../helpers/corpus.js";
 
 const WIN7_IMAGES = [

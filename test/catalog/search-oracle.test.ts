@@ -8,10 +8,10 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { CatalogEvent } from "../../src/catalog/model.js";
 import { readers } from "../../src/catalog/readers/index.js";
-import { scanPaths } from "../../src/catalog/scan.js";
 import { countEvents, type EventQuery, searchEvents } from "../../src/catalog/search.js";
 import { currentSearchIndex } from "../../src/catalog/search-index.js";
 import { CatalogStore, flattenFields } from "../../src/catalog/store.js";
+import { scanPaths } from "../../src/pipeline/scan.js";
 import { unpackTarXz } from "../../src/util/tar-xz.js";
 import { corpus } from "../helpers/corpus.js";
 

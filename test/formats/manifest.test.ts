@@ -13,8 +13,9 @@ import { EventNamer } from "../../src/catalog/naming.js";
 import { manifestReader } from "../../src/catalog/readers/manifest.js";
 import { parseManifest } from "../../src/catalog/readers/manifest-events.js";
 import { decodeXmlBytes, stripDoctype } from "../../src/formats/manifest/index.js";
+import { collectFiles } from "../../src/pipeline/files.js";
 import { FormatError } from "../../src/util/errors.js";
-import { filesBelow, unpackTarXz } from "../../src/util/tar-xz.js";
+import { unpackTarXz } from "../../src/util/tar-xz.js";
 import { corpus } from "../helpers/corpus.js";
 
 const enc = new TextEncoder();
@@ -29,7 +30,7 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 
 test("manifest: all 2,417 TDH-rebuilt manifests parse; events = <event> elements; .NET XML skipped", () => {
   unpackTarXz(corpus("manifests/tdh-reconstructed-all.tar.xz"), tmp);
-  const xmlFiles = filesBelow(tmp).filter((p) => p.endsWith(".xml"));
+  const xmlFiles = collectFiles([tmp]).filter((p) => p.endsWith(".xml"));
   let manifests = 0;
   let events = 0;
   let elements = 0;

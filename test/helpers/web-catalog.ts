@@ -4,9 +4,9 @@
 import { copyFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { readers } from "../../src/catalog/readers/index.js";
-import { scanPaths } from "../../src/catalog/scan.js";
 import { CatalogStore } from "../../src/catalog/store.js";
-import { analyzeFileIntoStore } from "../../src/cli/atlas.js";
+import { analyzeFileIntoStore } from "../../src/pipeline/analysis.js";
+import { scanPaths } from "../../src/pipeline/scan.js";
 import { unpackTarXz } from "../../src/util/tar-xz.js";
 import { corpus } from "./corpus.js";
 

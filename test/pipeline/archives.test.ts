@@ -16,9 +16,9 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { readers } from "../../src/catalog/readers/index.js";
-import { scanPaths } from "../../src/catalog/scan.js";
 import { CatalogStore } from "../../src/catalog/store.js";
 import { archiveKind, expandArchives } from "../../src/pipeline/archives.js";
+import { scanPaths } from "../../src/pipeline/scan.js";
 import { corpus } from "../helpers/corpus.js";
 
 const FILES = ["pe/kernel/fltMgr.sys", "pe/user/csrsrv_10.0.22000.778.dll", "manifests/dxcetw.man"];

@@ -4,7 +4,8 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { after, test } from "node:test";
-import { filesBelow, unpackTarXz } from "../../src/util/tar-xz.js";
+import { collectFiles } from "../../src/pipeline/files.js";
+import { unpackTarXz } from "../../src/util/tar-xz.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "etw-atlas-tar-xz-"));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -21,16 +22,16 @@ function archive(): string {
   return out;
 }
 
-test("tar-xz: unpacks all entries or only the named members; filesBelow finds every file", () => {
+test("tar-xz: unpacks all entries or only the named members; collectFiles finds every file", () => {
   const tarball = archive();
   const all = unpackTarXz(tarball, join(tmp, "all", "nested"));
   assert.equal(all, join(tmp, "all", "nested"), "returns the (created) directory");
-  const rel = filesBelow(all).map((f) => relative(all, f).split("\\").join("/"));
+  const rel = collectFiles([all]).map((f) => relative(all, f).split("\\").join("/"));
   assert.deepEqual(rel.sort(), ["a/b/two.xml", "a/one.xml", "three.txt"]);
   assert.equal(readFileSync(join(all, "a", "b", "two.xml"), "utf8"), "<two/>");
   const some = unpackTarXz(tarball, join(tmp, "some"), ["a/b/two.xml"]);
   assert.deepEqual(
-    filesBelow(some).map((f) => relative(some, f)),
+    collectFiles([some]).map((f) => relative(some, f)),
     [join("a", "b", "two.xml")],
   );
 });

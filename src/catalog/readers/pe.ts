@@ -10,30 +10,38 @@ export interface PeExtractor {
 }
 
 /**
- * The PE reader: parses the image once and runs every extractor over it. One extractor failing
- * (e.g. a corrupt WEVT_TEMPLATE) becomes a note; the others still contribute.
+ * Runs every extractor over a parsed image. One extractor failing (e.g. a corrupt WEVT_TEMPLATE)
+ * becomes a note; the others still contribute.
  */
+export function extractAll(pe: PeImage, input: SourceInput, extractors: PeExtractor[]): SourceResult {
+  const out = emptyResult();
+  for (const x of extractors) {
+    try {
+      mergeResults(out, x.extract(pe, input));
+    } catch (err) {
+      if (!(err instanceof FormatError)) throw err;
+      out.notes.push(`${x.id}: ${err.message}`);
+    }
+  }
+  return out;
+}
+
+/** What the PE reader stores for an already parsed image: every extractor, records tagged with the build. */
+export function readParsedPe(pe: PeImage, input: SourceInput, extractors: PeExtractor[]): SourceResult {
+  const out = extractAll(pe, input, extractors);
+  const build = windowsBuild(pe, input.path);
+  if (build) {
+    for (const r of [...out.providers, ...out.events]) r.provenance.build ??= build;
+  }
+  return out;
+}
+
+/** The PE reader: parses the image once and runs every extractor over it (`readParsedPe`). */
 export function peReader(extractors: PeExtractor[]): SourceReader {
   return {
     id: "pe",
     sniff: (bytes) => (looksLikePe(bytes) ? "yes" : "no"),
-    read(input) {
-      const pe = parsePe(input.bytes);
-      const out = emptyResult();
-      for (const x of extractors) {
-        try {
-          mergeResults(out, x.extract(pe, input));
-        } catch (err) {
-          if (!(err instanceof FormatError)) throw err;
-          out.notes.push(`${x.id}: ${err.message}`);
-        }
-      }
-      const build = windowsBuild(pe, input.path);
-      if (build) {
-        for (const r of [...out.providers, ...out.events]) r.provenance.build ??= build;
-      }
-      return out;
-    },
+    read: (input) => readParsedPe(parsePe(input.bytes), input, extractors),
   };
 }
 

@@ -8,10 +8,10 @@ import { windowsBuild } from "../../catalog/readers/pe.js";
 import { wppEventsFromPdb } from "../../catalog/readers/wpp.js";
 import { CatalogStore } from "../../catalog/store.js";
 import { parsePe } from "../../formats/pe/index.js";
+import { loadKernelNames } from "../../pipeline/analysis.js";
 import { findPdbForImage } from "../../symbols/resolve.js";
 import { appendAll } from "../../util/arrays.js";
 import { describeError } from "../../util/errors.js";
-import { loadKernelNames } from "../atlas.js";
 import { readInput } from "../input.js";
 import { exitQuietlyOnClosedPipe } from "../pipe.js";
 

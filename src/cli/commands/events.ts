@@ -7,8 +7,9 @@ import { countEvents, type EventQuery, type EventRow, getEvent, searchEvents } f
 import { CatalogStore } from "../../catalog/store.js";
 import { EventModes } from "../../pipeline/event-mode.js";
 import { EventReach, reachedFromJson } from "../../pipeline/reach.js";
+import { DEFAULT_DB } from "../defaults.js";
+
 import { exitQuietlyOnClosedPipe } from "../pipe.js";
-import { DEFAULT_DB } from "./scan.js";
 
 /** The text filters pass through to the query as given; numbers arrive as text. */
 type TextFilters = Pick<

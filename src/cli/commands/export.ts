@@ -3,8 +3,8 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import { exportJsonl, exportStoreTsv } from "../../catalog/export.js";
 import { CatalogStore } from "../../catalog/store.js";
+import { DEFAULT_DB } from "../defaults.js";
 import { exitQuietlyOnClosedPipe } from "../pipe.js";
-import { DEFAULT_DB } from "./scan.js";
 
 export function register(program: Command): void {
   program

@@ -1,31 +1,30 @@
 import type { Command } from "commander";
-import { register as analyzeCommand } from "./analyze.js";
-import { register as diffCommand } from "./diff.js";
-import { register as eventsCommand } from "./events.js";
-import { register as exportCommand } from "./export.js";
-import { register as pdbCommand } from "./pdb.js";
-import { register as peCommand } from "./pe.js";
-import { register as reachCommand } from "./reach.js";
-import { register as scanCommand } from "./scan.js";
-import { register as serveCommand } from "./serve.js";
-import { register as startCommand } from "./start.js";
-import { register as symbolsCommand } from "./symbols.js";
-import { register as wppCommand } from "./wpp.js";
 
 /** Every CLI command registers itself here; one module per command under src/cli/commands/. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [
-  scanCommand,
-  exportCommand,
-  eventsCommand,
-  diffCommand,
-  pdbCommand,
-  peCommand,
-  analyzeCommand,
-  reachCommand,
-  symbolsCommand,
-  wppCommand,
-  serveCommand,
-  startCommand,
-];
+/**
+ * The commands by name, each loaded only when asked for: a one-off `events` query does not pay
+ * for the scanner, the analysis and the web server's modules.
+ */
+export const commandModules: Record<string, () => Promise<{ register: RegisterCommand }>> = {
+  scan: () => import("./scan.js"),
+  export: () => import("./export.js"),
+  events: () => import("./events.js"),
+  diff: () => import("./diff.js"),
+  pdb: () => import("./pdb.js"),
+  pe: () => import("./pe.js"),
+  analyze: () => import("./analyze.js"),
+  reach: () => import("./reach.js"),
+  symbols: () => import("./symbols.js"),
+  wpp: () => import("./wpp.js"),
+  serve: () => import("./serve.js"),
+  start: () => import("./start.js"),
+};
+
+/** The register functions of the named commands, or of all (help, an unknown name). */
+export async function loadCommands(name?: string): Promise<RegisterCommand[]> {
+  const load = name !== undefined ? commandModules[name] : undefined;
+  const loaders = load ? [load] : Object.values(commandModules);
+  return (await Promise.all(loaders.map((l) => l()))).map((m) => m.register);
+}

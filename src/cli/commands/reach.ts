@@ -2,8 +2,8 @@ import type { Command } from "commander";
 import type { ReachRow } from "../../analysis/link/paths.js";
 import { CatalogStore } from "../../catalog/store.js";
 import { type ReachQuery, reachInStore, reachJson } from "../../pipeline/reach.js";
+import { DEFAULT_DB } from "../defaults.js";
 import { exitQuietlyOnClosedPipe } from "../pipe.js";
-import { DEFAULT_DB } from "./scan.js";
 
 interface ReachCliOptions {
   db: string;

@@ -1,21 +1,26 @@
 import { availableParallelism } from "node:os";
-import { dirname, join, relative, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
-import { readers } from "../../catalog/readers/index.js";
-import { type ScanProgress, type ScanSummary, scanPaths, scanPathsParallel } from "../../catalog/scan.js";
-import { CatalogStore } from "../../catalog/store.js";
-import { expandArchives } from "../../pipeline/archives.js";
+import type { CatalogStore } from "../../catalog/store.js";
 import {
-  type AnalysisSummary,
-  analyzeImagesIntoStore,
+  type AnalyzeOutcome,
   DEFAULT_MAX_ANALYZE_BYTES,
+  defaultAnalysis,
   formatAnalysisSummary,
   maxAnalyzeBytes,
-} from "../atlas.js";
+} from "../../pipeline/analysis.js";
+import { expandArchives } from "../../pipeline/archives.js";
+import type { ScanProgress, ScanSummary } from "../../pipeline/scan.js";
+import {
+  DEFAULT_WORKER_HEAP_MIB,
+  openCatalogForWrite,
+  type ParallelScanSummary,
+  scanPathsParallel,
+} from "../../pipeline/scan-parallel.js";
+import { DEFAULT_DB } from "../defaults.js";
 import { printable } from "../pipe.js";
-
-export const DEFAULT_DB = "etw-atlas.db";
+import { analysisOutcomeLine, shorten } from "../report.js";
 
 interface ScanCliOptions {
   db: string;
@@ -26,14 +31,10 @@ interface ScanCliOptions {
   analyze: boolean;
   link: boolean;
   maxAnalyzeMib: string;
+  budget?: string;
+  workerHeapMib: string;
   wimIndex?: string;
   archivePath?: string[];
-}
-
-/** The files a scan re-read (their old code sites are stale) and the PE images among them. */
-interface ReadFiles {
-  changed: string[];
-  pe: string[];
 }
 
 export function register(program: Command): void {
@@ -43,12 +44,12 @@ export function register(program: Command): void {
     .argument("<paths...>", "files or directories to scan")
     .option("--db <file>", "catalog file to create or update", DEFAULT_DB)
     .option("--json", "print the summary as JSON")
-    .option("--force", "re-read files even when their content hash is unchanged")
+    .option("--force", "re-read (and re-analyse) files even when their content hash is unchanged")
     .option("-q, --quiet", "no per-file lines (failures are still listed)")
     .option(
       "-j, --jobs <n>",
-      "parse in N worker threads (0 = in the main thread)",
-      String(availableParallelism() > 1 ? 2 : 0),
+      "worker threads reading and analysing files (0 counts as 1: the main thread never parses file bytes)",
+      String(Math.min(8, Math.max(1, availableParallelism()))),
     )
     .option("--no-analyze", "catalog only: do not analyse x64 images for code sites")
     .option("--no-link", "do not link the modules of each Windows build (no `reach` answers)")
@@ -57,6 +58,8 @@ export function register(program: Command): void {
       "do not analyse images larger than this",
       String(DEFAULT_MAX_ANALYZE_BYTES / 2 ** 20),
     )
+    .option("--budget <seconds>", "time budget per file (default: 120 s + 2 s per MiB)")
+    .option("--worker-heap-mib <n>", "heap limit of each worker process", String(DEFAULT_WORKER_HEAP_MIB))
     .option("--wim-index <n>", "image of a WIM/ESD to read (1-based)", "1")
     .option(
       "--archive-path <path...>",
@@ -66,6 +69,7 @@ export function register(program: Command): void {
       const jobs = Number(opts.jobs);
       if (!Number.isInteger(jobs) || jobs < 0)
         throw new Error(`--jobs must be a whole number, not ${opts.jobs}`);
+      const limits = scanLimits(opts);
       const maxBytes = maxAnalyzeBytes(opts.maxAnalyzeMib);
       // ISO / WIM / ESD / CAB / MSU inputs are unpacked beside the catalog and scanned as folders.
       const expansion = expandArchives(given, {
@@ -76,20 +80,20 @@ export function register(program: Command): void {
       });
       const paths = expansion.paths;
       if (expansion.failed.length) process.exitCode = 2;
-      const store = CatalogStore.open(opts.db);
+      const store = openCatalogForWrite(opts.db, { onBusy: (m) => process.stderr.write(`${m}\n`) });
       try {
-        const readFiles: ReadFiles = { changed: [], pe: [] };
-        const summary = await runScan(paths, store, opts, jobs, readFiles);
-        // Sites describe the bytes they were found in: a re-read file loses its old ones; an
-        // unchanged file keeps them.
-        store.db.transaction(() => {
-          for (const path of readFiles.changed) store.clearSites(path);
-        })();
-        const analysis = opts.analyze ? await analyzeStep(store, readFiles.pe, maxBytes, opts) : undefined;
-        if (opts.json) process.stdout.write(JSON.stringify({ ...summary, analysis }, null, 2) + "\n");
+        const summary = await runScan(paths, store, {
+          jobs,
+          force: opts.force,
+          quiet: opts.quiet || opts.json,
+          analysis: opts.analyze ? maxBytes : undefined,
+          link: opts.link,
+          ...limits,
+        });
+        if (opts.json) process.stdout.write(JSON.stringify(summary, null, 2) + "\n");
         else {
           process.stdout.write(formatSummary(summary, opts.db));
-          if (analysis) process.stdout.write(formatAnalysisSummary(analysis));
+          if (summary.analysis) process.stdout.write(formatAnalysisSummary(summary.analysis));
           else process.stdout.write("  code sites: not analysed (--no-analyze)\n");
         }
         if (summary.failed.length || expansion.failed.length) process.exitCode = 2;
@@ -99,14 +103,44 @@ export function register(program: Command): void {
     });
 }
 
-async function runScan(
+/** `--budget` and `--worker-heap-mib` as scan options; a clear error for anything but positive numbers. */
+export function scanLimits(opts: { budget?: string; workerHeapMib: string }): {
+  timeoutMs?: number;
+  workerHeapMib: number;
+} {
+  const heap = Number(opts.workerHeapMib);
+  if (!Number.isFinite(heap) || heap < 64)
+    throw new Error(`--worker-heap-mib must be a number of at least 64, not ${opts.workerHeapMib}`);
+  if (opts.budget === undefined) return { workerHeapMib: heap };
+  const s = Number(opts.budget);
+  if (!Number.isFinite(s) || s <= 0)
+    throw new Error(`--budget must be a positive number of seconds, not ${opts.budget}`);
+  return { timeoutMs: s * 1000, workerHeapMib: heap };
+}
+
+export interface RunScanOptions {
+  jobs: number;
+  force?: boolean;
+  /** No per-file lines (failures are still listed in the summary). */
+  quiet?: boolean;
+  /** Analyse x64 images up to this many bytes; undefined: catalog only. */
+  analysis?: number;
+  /** Keep module summaries and link each Windows build after the analysis (default true). */
+  link?: boolean;
+  timeoutMs?: number;
+  workerHeapMib?: number;
+}
+
+/**
+ * The scan `scan` and `start` run, with progress on stderr: a bar on a terminal, else one line
+ * per file (unless quiet) and per analysed image.
+ */
+export async function runScan(
   paths: string[],
   store: CatalogStore,
-  opts: ScanCliOptions,
-  jobs: number,
-  readFiles: ReadFiles,
-): Promise<ScanSummary> {
-  const tty = process.stderr.isTTY && !opts.json;
+  opts: RunScanOptions,
+): Promise<ParallelScanSummary> {
+  const tty = process.stderr.isTTY === true;
   const bar = tty
     ? new cliProgress.SingleBar(
         { format: "scan [{bar}] {value}/{total} {file}", hideCursor: true, clearOnComplete: true },
@@ -115,8 +149,6 @@ async function runScan(
     : undefined;
   let started = false;
   const onFile = (p: ScanProgress) => {
-    if (p.outcome.status !== "unchanged") readFiles.changed.push(p.path);
-    if (p.outcome.status === "read" && p.outcome.reader === "pe") readFiles.pe.push(p.path);
     if (bar) {
       if (!started) {
         bar.start(p.total, 0, { file: "" });
@@ -125,7 +157,6 @@ async function runScan(
       bar.update(p.index + 1, { file: shorten(p.path) });
       return; // failures are listed in the summary
     }
-    if (opts.json) return;
     const o = p.outcome;
     if (o.status === "failed") process.stderr.write(`${printable(`FAILED ${p.path}: ${o.error}`)}\n`);
     else if (!opts.quiet) {
@@ -138,48 +169,31 @@ async function runScan(
       process.stderr.write(`${printable(`[${p.index + 1}/${p.total}] ${p.path}: ${what}`)}\n`);
     }
   };
+  const onAnalysis = (o: AnalyzeOutcome) => {
+    if (!tty && !opts.quiet) process.stderr.write(`${analysisOutcomeLine(o)}\n`);
+  };
+  const onBusy = (message: string) => {
+    if (started) bar?.stop();
+    started = false;
+    process.stderr.write(`${message}\n`);
+  };
   try {
-    return jobs > 0
-      ? await scanPathsParallel(paths, { store, onFile, force: opts.force, jobs })
-      : scanPaths(paths, { readers, store, onFile, force: opts.force });
+    return await scanPathsParallel(paths, {
+      store,
+      onFile,
+      onAnalysis,
+      onBusy,
+      force: opts.force,
+      jobs: Math.max(1, opts.jobs),
+      ...(opts.analysis !== undefined
+        ? { analysis: { ...defaultAnalysis(opts.analysis), ...(opts.link === false ? { link: false } : {}) } }
+        : {}),
+      ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+      ...(opts.workerHeapMib !== undefined ? { workerHeapMib: opts.workerHeapMib } : {}),
+    });
   } finally {
     if (started) bar?.stop();
   }
-}
-
-/** Analyses the re-read PE images (x64 only) into the catalog; progress on stderr like the scan's. */
-async function analyzeStep(
-  store: CatalogStore,
-  images: string[],
-  maxBytes: number,
-  opts: ScanCliOptions,
-): Promise<AnalysisSummary> {
-  const tty = process.stderr.isTTY && !opts.json;
-  const { summary } = await analyzeImagesIntoStore(store, images, {
-    maxBytes,
-    ...(opts.link === false ? { link: false } : {}),
-    onImage: (i, total, path) => {
-      if (tty) process.stderr.write(`\r\x1b[Kanalyse ${i + 1}/${total} ${shorten(path)}`);
-    },
-    onOutcome: (o) => {
-      if (tty || opts.json || opts.quiet) return;
-      const what =
-        o.status === "analysed"
-          ? `${o.sites} code sites in ${(o.ms / 1000).toFixed(1)} s${o.pdb ? " (with its PDB)" : ""}`
-          : o.status === "skipped"
-            ? `not analysed (${o.reason})`
-            : `analysis FAILED: ${o.error}`;
-      process.stderr.write(`${printable(`analyse ${o.path}: ${what}`)}\n`);
-    },
-  });
-  if (tty) process.stderr.write("\r\x1b[K");
-  return summary;
-}
-
-function shorten(path: string): string {
-  const rel = relative(process.cwd(), path);
-  const p = rel.startsWith("..") ? path : rel;
-  return printable(p.length > 60 ? `…${p.slice(-59)}` : p);
 }
 
 function table(map: Record<string, number>): string {
@@ -191,7 +205,7 @@ export function formatSummary(s: ScanSummary, db: string): string {
   const lines = [
     `Scanned ${s.files} files in ${(s.elapsedMs / 1000).toFixed(1)} s → ${db}`,
     `  read: ${s.read} (${table(s.filesByReader)}); unchanged: ${s.unchanged}; skipped: ${s.skipped.length}; failed: ${s.failed.length}`,
-    `  new: ${s.providers} providers, ${s.events} events`,
+    `  new: ${s.providers} providers, ${s.events} events${s.pruned.length ? `; pruned ${s.pruned.length} files gone from their directory` : ""}`,
     `  events by kind: ${table(s.eventsByKind)}`,
     `  events by source: ${table(s.eventsBySource)}`,
   ];

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { startServer } from "../../web/server.js";
-import { DEFAULT_DB } from "./scan.js";
+import { DEFAULT_DB } from "../defaults.js";
 
 interface ServeCliOptions {
   db: string;

@@ -1,20 +1,18 @@
-import { existsSync } from "node:fs";
-import { dirname, relative, resolve } from "node:path";
+import { availableParallelism } from "node:os";
+import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
-import { readers } from "../../catalog/readers/index.js";
-import { type ScanProgress, scanPaths } from "../../catalog/scan.js";
-import { CatalogStore } from "../../catalog/store.js";
-import { startServer } from "../../web/server.js";
 import {
-  analyzeImagesIntoStore,
   DEFAULT_MAX_ANALYZE_BYTES,
   formatAnalysisSummary,
   maxAnalyzeBytes,
-} from "../atlas.js";
-import { printable, printableLines } from "../pipe.js";
-import { fetchSample, findCorpus, SAMPLE_PACKAGE, unpackCorpusArchives } from "../sample.js";
-import { DEFAULT_DB, formatSummary } from "./scan.js";
+} from "../../pipeline/analysis.js";
+import { fetchSample, findCorpus, SAMPLE_PACKAGE, unpackCorpusArchives } from "../../pipeline/inputs.js";
+import { DEFAULT_WORKER_HEAP_MIB, openCatalogForWrite } from "../../pipeline/scan-parallel.js";
+import { startServer } from "../../web/server.js";
+import { DEFAULT_DB } from "../defaults.js";
+import { printableLines } from "../pipe.js";
+import { formatSummary, runScan, scanLimits } from "./scan.js";
 import { parsePort, untilInterrupted } from "./serve.js";
 
 interface StartCliOptions {
@@ -25,6 +23,8 @@ interface StartCliOptions {
   maxAnalyzeMib: string;
   cacheDir: string;
   sample?: boolean;
+  budget?: string;
+  workerHeapMib: string;
 }
 
 export const DEFAULT_PORT = 8377;
@@ -51,6 +51,8 @@ export function register(program: Command): void {
       "do not analyse images larger than this",
       String(DEFAULT_MAX_ANALYZE_BYTES / 2 ** 20),
     )
+    .option("--budget <seconds>", "time budget per file (default: 120 s + 2 s per MiB)")
+    .option("--worker-heap-mib <n>", "heap limit of each worker process", String(DEFAULT_WORKER_HEAP_MIB))
     .option("--cache-dir <dir>", "where fetched/unpacked inputs are kept", ".cache/etw-atlas")
     .option("--sample", `use the npm sample (${SAMPLE_PACKAGE}) even when the corpus is present`)
     .action(async (paths: string[], opts: StartCliOptions) => {
@@ -61,11 +63,18 @@ export function register(program: Command): void {
         : opts.sample
           ? [fetchSample(resolve(opts.cacheDir), log)]
           : defaultInputs(resolve(opts.cacheDir));
-      const store = CatalogStore.open(opts.db);
-      let peFiles: string[];
+      const store = openCatalogForWrite(opts.db, { onBusy: (m) => process.stderr.write(`${m}\n`) });
       try {
-        peFiles = scanStep(store, inputs, opts.db);
-        if (opts.analyze) await analyzeStep(store, peFiles, maxBytes);
+        // Unchanged files (hash, readers and analyser) cost a hash: a re-run serves in seconds.
+        const summary = await runScan(inputs, store, {
+          jobs: Math.min(8, Math.max(1, availableParallelism())),
+          quiet: true,
+          analysis: opts.analyze ? maxBytes : undefined,
+          ...scanLimits(opts),
+        });
+        process.stderr.write(formatSummary(summary, opts.db));
+        if (summary.analysis?.kernelNames) log(`kernel event names: ${summary.analysis.kernelNames}`);
+        if (summary.analysis) process.stderr.write(formatAnalysisSummary(summary.analysis));
       } finally {
         store.close();
       }
@@ -88,48 +97,6 @@ function defaultInputs(cacheDir: string): string[] {
   return [fetchSample(cacheDir, log)];
 }
 
-/** Scans with a compact progress line on stderr; returns the PE images among the scanned files. */
-function scanStep(store: CatalogStore, inputs: string[], db: string): string[] {
-  const pe: string[] = [];
-  let lastLine = 0;
-  const tty = process.stderr.isTTY;
-  const onFile = (p: ScanProgress) => {
-    const o = p.outcome;
-    const reader =
-      o.status === "read" ? o.reader : o.status === "unchanged" ? store.getFile(p.path)?.reader : undefined;
-    if (reader === "pe") pe.push(p.path);
-    if (o.status === "failed") log(`FAILED ${p.path}: ${o.error}`);
-    const now = performance.now();
-    if (p.index + 1 === p.total || now - lastLine > (tty ? 100 : 2000)) {
-      lastLine = now;
-      const line = `scan ${p.index + 1}/${p.total} ${shorten(p.path)}`;
-      process.stderr.write(tty ? `\r\x1b[K${line}` : `${line}\n`);
-    }
-  };
-  const summary = scanPaths(inputs, { readers, store, onFile });
-  if (tty) process.stderr.write("\r\x1b[K");
-  process.stderr.write(formatSummary(summary, db));
-  return pe;
-}
-
-async function analyzeStep(store: CatalogStore, files: string[], maxBytes: number): Promise<void> {
-  const tty = process.stderr.isTTY;
-  const { summary } = await analyzeImagesIntoStore(store, files, {
-    maxBytes,
-    onImage: (i, total, path) => {
-      if (tty) process.stderr.write(`\r\x1b[Kanalyse ${i + 1}/${total} ${shorten(path)}`);
-    },
-    onOutcome: (o) => {
-      if (o.status === "failed") log(`\nanalysis FAILED ${o.path}: ${o.error}`);
-      else if (o.status === "analysed" && o.ms > 3000)
-        log(`${tty ? "\n" : ""}  ${shorten(o.path)}: ${o.sites} sites in ${(o.ms / 1000).toFixed(1)} s`);
-    },
-  });
-  if (tty) process.stderr.write("\r\x1b[K");
-  if (summary.kernelNames) log(`kernel event names: ${summary.kernelNames}`);
-  process.stderr.write(formatAnalysisSummary(summary, { listFailures: false })); // printed as they happened
-}
-
 async function listen(opts: StartCliOptions) {
   const base = { dbPath: opts.db };
   if (opts.port !== undefined) return startServer({ ...base, port: parsePort(opts.port) });
@@ -140,10 +107,4 @@ async function listen(opts: StartCliOptions) {
     log(`port ${DEFAULT_PORT} is taken; using a free port`);
     return startServer({ ...base, port: 0 });
   }
-}
-
-function shorten(path: string): string {
-  const rel = relative(process.cwd(), path);
-  const p = rel.startsWith("..") && existsSync(path) ? path : rel;
-  return printable(p.length > 70 ? `…${p.slice(-69)}` : p);
 }

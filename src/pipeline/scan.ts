@@ -4,13 +4,13 @@
  * the summary is left to the caller through callbacks.
  */
 import { createHash } from "node:crypto";
-import { existsSync, lstatSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
-import { Worker } from "node:worker_threads";
-import type { SourceResult } from "./model.js";
-import { peExtractors, readers } from "./readers/index.js";
-import type { SourceInput, SourceReader } from "./sources.js";
-import type { CatalogStore, FileInfo } from "./store.js";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { basename, dirname, join, resolve, sep } from "node:path";
+import type { SourceResult } from "../catalog/model.js";
+import { peExtractors, readers } from "../catalog/readers/index.js";
+import type { SourceInput, SourceReader } from "../catalog/sources.js";
+import type { CatalogStore, FileInfo } from "../catalog/store.js";
+import { type CollectedFiles, collectFilesDetailed, readRegularFile } from "./files.js";
 
 /** Files larger than this are skipped (with a reason) instead of being read into memory. */
 export const DEFAULT_MAX_FILE_SIZE = 512 * 1024 * 1024;
@@ -53,10 +53,24 @@ export function scannerSignature(readerList: SourceReader[]): string {
   return ids.join(",");
 }
 
-/** Hash of the stored copy of `path`, if it was read by the same readers. */
-function knownHash(store: CatalogStore, path: string, scanner: string): string | undefined {
+/**
+ * Hash of the stored copy of `path` when it needs no new work: read by the same readers and, when
+ * `analysis` (the analyser's signature) is asked for, an image the analysis has looked at with that
+ * signature. An image stored by an older analyser, or with no analysis yet, is done again.
+ */
+export function knownHash(
+  store: CatalogStore,
+  path: string,
+  scanner: string,
+  analysis?: string,
+): string | undefined {
   const known = store.getFile(path);
-  return known && known.scanner === scanner ? known.sha256 : undefined;
+  if (!known?.scanner) return undefined;
+  const stored = known.scanner;
+  if (stored !== scanner && !stored.startsWith(`${scanner}+analysis:`)) return undefined;
+  const wantsAnalysis = analysis !== undefined && known.reader === "pe" && known.status === "ok";
+  if (wantsAnalysis && stored !== `${scanner}+analysis:${analysis}`) return undefined;
+  return known.sha256;
 }
 
 export interface ScanSummary {
@@ -74,6 +88,8 @@ export interface ScanSummary {
   /** Skip reasons with their counts (the long list is in `skipped`). */
   skippedByReason: Record<string, number>;
   notes: Array<{ path: string; note: string }>;
+  /** Files of a rescanned directory that are gone from it: removed from the catalog. */
+  pruned: string[];
   elapsedMs: number;
 }
 
@@ -85,24 +101,47 @@ function withoutCatalogFiles(files: string[], store: CatalogStore): string[] {
   return files.filter((f) => !own.has(resolve(f)));
 }
 
-/** Every regular file under the given paths (directories recursively), sorted, each once. */
-export function collectFiles(paths: string[]): string[] {
-  const out = new Set<string>();
-  const walk = (p: string) => {
-    const st = lstatSync(p);
-    if (st.isSymbolicLink()) return; // avoids cycles; scan real locations explicitly
-    if (st.isDirectory()) {
-      for (const name of readdirSync(p).sort()) walk(join(p, name));
-    } else if (st.isFile()) out.add(p);
-  };
-  for (const p of paths) {
-    if (!existsSync(p)) throw new Error(`no such file or directory: ${p}`);
-    // A path named explicitly may be a symlink: follow it once.
-    const st = statSync(p);
-    if (st.isDirectory()) for (const name of readdirSync(p).sort()) walk(join(p, name));
-    else out.add(p);
+/**
+ * The files a scan of `paths` reads (without the catalog's own files); directories that could not
+ * be listed and non-files named on the command line are recorded as failures of the scan.
+ */
+export function filesToScan(paths: string[], store: CatalogStore): CollectedFiles {
+  const collected = collectFilesDetailed(paths);
+  return { ...collected, files: withoutCatalogFiles(collected.files, store) };
+}
+
+/**
+ * Removes from the catalog the files (and their sites) that were stored under a directory of
+ * `paths` but are no longer there; directories that could not be listed keep their files.
+ */
+export function pruneVanished(store: CatalogStore, paths: string[], collected: CollectedFiles): string[] {
+  const present = new Set(collected.files);
+  const blocked = collected.problems.map((p) => p.path);
+  const under = (path: string, dir: string) => path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
+  const gone: string[] = [];
+  for (const root of paths) {
+    let isDir = false;
+    try {
+      isDir = statSync(root).isDirectory();
+    } catch {
+      continue;
+    }
+    if (!isDir) continue;
+    const prefix = root.endsWith(sep) ? root : root + sep;
+    const rows = store.db
+      .prepare("SELECT path FROM files WHERE substr(path, 1, ?) = ?")
+      .all(prefix.length, prefix) as Array<{ path: string }>;
+    for (const { path } of rows)
+      if (!present.has(path) && !blocked.some((b) => under(path, b) || path === b)) gone.push(path);
   }
-  return [...out];
+  if (gone.length)
+    store.db.transaction(() => {
+      for (const path of gone) {
+        store.clearSites(path);
+        store.removeFile(path);
+      }
+    })();
+  return gone;
 }
 
 export function sha256(bytes: Uint8Array): string {
@@ -153,24 +192,35 @@ export interface PrepareOptions {
   scanner?: string;
 }
 
-/** Reads, hashes, sniffs and parses one file (no store access). Never throws. */
-export function prepareFile(
+/** A file read, hashed and matched to a reader, not parsed yet. */
+export interface SniffedFile {
+  kind: "sniffed";
+  info: FileInfo;
+  bytes: Uint8Array;
+  reader: SourceReader;
+}
+
+/**
+ * Reads (never blocking on a FIFO or device), hashes and sniffs one file (no store access):
+ * the first half of `prepareFile`. Never throws.
+ */
+export function sniffFile(
   path: string,
   knownSha256: string | undefined,
   opts: PrepareOptions,
-): PreparedFile {
+): Exclude<PreparedFile, { kind: "read" }> | SniffedFile {
   let info: FileInfo;
   let bytes: Uint8Array;
   try {
-    const st = statSync(path);
     const max = opts.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
-    if (st.size > max) return { kind: "skip", reason: `larger than ${max} bytes` };
-    bytes = readFileSync(path);
+    const file = readRegularFile(path, max);
+    if (file.skip !== undefined) return { kind: "skip", reason: file.skip };
+    bytes = file.bytes;
     info = {
       path,
       sha256: sha256(bytes),
-      size: st.size,
-      mtime: st.mtime.toISOString(),
+      size: bytes.length,
+      mtime: file.mtime.toISOString(),
       scanner: opts.scanner,
     };
   } catch (err) {
@@ -185,10 +235,18 @@ export function prepareFile(
     return { kind: "failed", info, error: `sniff failed: ${(err as Error).message}` };
   }
   if ("skip" in picked) return { kind: "skip", info, reason: picked.skip };
-  const reader = picked.reader;
+  return { kind: "sniffed", info, bytes, reader: picked.reader };
+}
+
+/** Runs a parse step of a sniffed file; an exception becomes the file's failure. */
+export function readSniffed(
+  sniffed: SniffedFile,
+  read: (input: SourceInput) => SourceResult = (input) => sniffed.reader.read(input),
+): PreparedFile {
+  const { info, bytes, reader } = sniffed;
   try {
-    const input: SourceInput = { path, bytes, companion: companionFinder(path) };
-    return { kind: "read", info, reader: reader.id, result: reader.read(input) };
+    const input: SourceInput = { path: info.path, bytes, companion: companionFinder(info.path) };
+    return { kind: "read", info, reader: reader.id, result: read(input) };
   } catch (err) {
     return {
       kind: "failed",
@@ -197,6 +255,16 @@ export function prepareFile(
       error: err instanceof Error ? err.message : String(err),
     };
   }
+}
+
+/** Reads, hashes, sniffs and parses one file (no store access). Never throws. */
+export function prepareFile(
+  path: string,
+  knownSha256: string | undefined,
+  opts: PrepareOptions,
+): PreparedFile {
+  const sniffed = sniffFile(path, knownSha256, opts);
+  return sniffed.kind === "sniffed" ? readSniffed(sniffed) : sniffed;
 }
 
 /** Stores a prepared file (replacing what the catalog had for its path) and says what happened. */
@@ -232,7 +300,7 @@ export function scanFile(path: string, opts: ScanOptions): FileOutcome {
   );
 }
 
-function newSummary(files: number): ScanSummary {
+export function newSummary(files: number): ScanSummary {
   return {
     files,
     read: 0,
@@ -246,11 +314,12 @@ function newSummary(files: number): ScanSummary {
     skipped: [],
     skippedByReason: {},
     notes: [],
+    pruned: [],
     elapsedMs: 0,
   };
 }
 
-function recordOutcome(summary: ScanSummary, path: string, outcome: FileOutcome): void {
+export function recordOutcome(summary: ScanSummary, path: string, outcome: FileOutcome): void {
   switch (outcome.status) {
     case "read":
       summary.read++;
@@ -273,7 +342,7 @@ function recordOutcome(summary: ScanSummary, path: string, outcome: FileOutcome)
 }
 
 /** Event counts by kind/source come from the store so they also cover unchanged files. */
-function finishSummary(
+export function finishSummary(
   summary: ScanSummary,
   files: string[],
   store: CatalogStore,
@@ -302,8 +371,10 @@ function finishSummary(
 /** Scans every file under `paths`; per-file failures are recorded and the scan carries on. */
 export function scanPaths(paths: string[], opts: ScanOptions): ScanSummary {
   const started = performance.now();
-  const files = withoutCatalogFiles(collectFiles(paths), opts.store);
+  const collected = filesToScan(paths, opts.store);
+  const { files } = collected;
   const summary = newSummary(files.length);
+  for (const p of collected.problems) summary.failed.push(p);
   const scanOne = (path: string, index: number) => {
     const outcome = scanFile(path, opts);
     recordOutcome(summary, path, outcome);
@@ -316,139 +387,8 @@ export function scanPaths(paths: string[], opts: ScanOptions): ScanSummary {
   });
   for (let i = 0; i < files.length; i += FILES_PER_COMMIT)
     batch(i, Math.min(files.length, i + FILES_PER_COMMIT));
+  summary.pruned = pruneVanished(opts.store, paths, collected);
   return finishSummary(summary, files, opts.store, started);
-}
-
-export interface ParallelScanOptions extends Omit<ScanOptions, "readers"> {
-  /** Worker threads parsing files (the main thread stores). */
-  jobs: number;
-  /** A file whose parse takes longer fails with "timed out" (its worker is replaced). Default 300 s. */
-  timeoutMs?: number;
-}
-
-interface WorkerReply {
-  id: number;
-  prepared: PreparedFile;
-}
-
-/**
- * The same scan with parsing in worker threads (each uses the registered readers). Results are
- * stored in input order, so the catalog is identical to a sequential scan's.
- */
-export async function scanPathsParallel(paths: string[], opts: ParallelScanOptions): Promise<ScanSummary> {
-  const started = performance.now();
-  const files = withoutCatalogFiles(collectFiles(paths), opts.store);
-  const summary = newSummary(files.length);
-  const { store } = opts;
-  const timeoutMs = opts.timeoutMs ?? 300_000;
-  const scanner = opts.scanner ?? scannerSignature(readers);
-  const workerUrl = new URL("./scan-worker.js", import.meta.url);
-  const results = new Map<number, PreparedFile>();
-  let nextToSend = 0;
-  let nextToCommit = 0;
-  let inBatch = 0;
-  const window = Math.max(2, opts.jobs * 4); // bounds parsed-but-unstored results held in memory
-
-  return await new Promise<ScanSummary>((resolveScan, rejectScan) => {
-    const slots: Array<{ worker: Worker; task?: number; timer?: NodeJS.Timeout }> = [];
-    let finished = false;
-
-    const finish = (err?: unknown) => {
-      if (finished) return;
-      finished = true;
-      for (const s of slots) {
-        if (s.timer) clearTimeout(s.timer);
-        void s.worker.terminate();
-      }
-      if (store.db.inTransaction) store.db.exec(err ? "ROLLBACK" : "COMMIT");
-      if (err) rejectScan(err);
-      else resolveScan(finishSummary(summary, files, store, started));
-    };
-
-    const commitReady = () => {
-      try {
-        while (results.has(nextToCommit)) {
-          const prepared = results.get(nextToCommit)!;
-          results.delete(nextToCommit);
-          if (!store.db.inTransaction) store.db.exec("BEGIN");
-          const path = files[nextToCommit]!;
-          const outcome = commitFile(store, prepared);
-          recordOutcome(summary, path, outcome);
-          opts.onFile?.({ index: nextToCommit, total: files.length, path, outcome });
-          nextToCommit++;
-          if (++inBatch >= FILES_PER_COMMIT) {
-            store.db.exec("COMMIT");
-            inBatch = 0;
-          }
-        }
-      } catch (err) {
-        finish(err);
-        return;
-      }
-      if (nextToCommit === files.length) finish();
-    };
-
-    const feed = (slot: (typeof slots)[number]) => {
-      if (finished || nextToSend >= files.length || nextToSend - nextToCommit >= window) return;
-      const id = nextToSend++;
-      slot.task = id;
-      slot.worker.postMessage({
-        id,
-        path: files[id],
-        knownSha256: knownHash(store, files[id]!, scanner),
-        scanner,
-        force: opts.force,
-        maxFileSize: opts.maxFileSize,
-      });
-      slot.timer = setTimeout(() => {
-        // A reader that never returns: fail the file and replace the worker.
-        results.set(id, { kind: "failed", error: `timed out after ${timeoutMs} ms` });
-        replace(slot);
-        commitReady();
-        feedAll();
-      }, timeoutMs);
-    };
-    const feedAll = () => {
-      for (const s of slots) if (s.task === undefined) feed(s);
-    };
-
-    const spawn = (): (typeof slots)[number] => {
-      const slot: (typeof slots)[number] = { worker: new Worker(workerUrl) };
-      slot.worker.on("message", (m: WorkerReply) => {
-        if (slot.timer) clearTimeout(slot.timer);
-        slot.task = undefined;
-        results.set(m.id, m.prepared);
-        commitReady();
-        feedAll();
-      });
-      slot.worker.on("error", (err) => {
-        // A crash (not a parse error: those come back as "failed") fails the file in flight.
-        // A worker that dies with no file in flight could not even start: give up, don't respawn forever.
-        if (slot.task === undefined) {
-          finish(new Error(`scan worker failed to start: ${err.message}`));
-          return;
-        }
-        results.set(slot.task, { kind: "failed", error: `worker crashed: ${err.message}` });
-        replace(slot);
-        commitReady();
-        feedAll();
-      });
-      return slot;
-    };
-    const replace = (slot: (typeof slots)[number]) => {
-      if (slot.timer) clearTimeout(slot.timer);
-      void slot.worker.terminate();
-      const fresh = spawn();
-      slots[slots.indexOf(slot)] = fresh;
-    };
-
-    if (files.length === 0) {
-      finish();
-      return;
-    }
-    for (let i = 0; i < Math.max(1, opts.jobs); i++) slots.push(spawn());
-    feedAll();
-  });
 }
 
 function bump(map: Record<string, number>, key: string, by = 1): void {

@@ -2,25 +2,28 @@
  * The main job's analysis step: runs the static analysis over scanned x64 images and stores the
  * code sites in the catalog (`sites` table), where the web UI joins them to events.
  */
+import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { analyzeImage, ownCatalog, symbolsFromPdb } from "../analysis/analyze.js";
 import { summarizeModule } from "../analysis/link/module.js";
+import { shareProgram } from "../analysis/program.js";
 import { type KernelNames, parseKernelNames } from "../analysis/recognizers/kernel.js";
 import { rowsToSites, traceLoggingTies } from "../analysis/sites.js";
 import { formatSiteJoinSummary, type SiteJoinCounts, siteJoinSummary } from "../catalog/event-sites.js";
+import type { SourceResult } from "../catalog/model.js";
 import { windowsBuild } from "../catalog/readers/pe.js";
 import { wppEventsFromPdb } from "../catalog/readers/wpp.js";
 import type { CatalogStore } from "../catalog/store.js";
 import { readApiSetSchema } from "../formats/apiset/index.js";
 import { parsePe } from "../formats/pe/index.js";
-import { type LinkSummary, linkBuildsInStore } from "../pipeline/link-build.js";
-import { clearModule, storeApiSetSchema, storeModule } from "../pipeline/link-store.js";
-import { findPdbForImage, type ResolvedPdb } from "../symbols/resolve.js";
-import { appendAll } from "../util/arrays.js";
-import { printable } from "./pipe.js";
-import { findCorpus } from "./sample.js";
+import { findPdb, findPdbForImage, pdbRequestForImage, type ResolvedPdb } from "../symbols/resolve.js";
+import { printable } from "../util/printable.js";
+import { collectFiles } from "./files.js";
+import { findCorpus } from "./inputs.js";
+import { type LinkSummary, linkBuildsInStore } from "./link-build.js";
+import { clearModule, storeApiSetSchema, storeModule } from "./link-store.js";
 
 /** Images larger than this are not analysed by default (the scan still catalogs their events). */
 export const DEFAULT_MAX_ANALYZE_BYTES = 64 * 1024 * 1024;
@@ -77,6 +80,8 @@ export function kernelNamesIfPresent(dir: string): KernelNames | undefined {
 export async function pdbBesideImage(
   path: string,
   pdbDirs: Map<string, boolean> = new Map(),
+  /** The image's bytes when already read. */
+  bytes?: Uint8Array,
 ): Promise<ResolvedPdb | undefined> {
   const dir = dirname(path);
   let hasPdb = pdbDirs.get(dir);
@@ -90,7 +95,8 @@ export async function pdbBesideImage(
   }
   if (!hasPdb) return undefined;
   try {
-    return await findPdbForImage(path, { symbolPath: "" });
+    const options = { symbolPath: "" };
+    return await (bytes ? findPdb(pdbRequestForImage(path, bytes), options) : findPdbForImage(path, options));
   } catch {
     return undefined; // no CodeView record, no match, unreadable: analyse without symbols
   }
@@ -126,16 +132,13 @@ export function analyzeFileIntoStore(
         status: "skipped",
         reason: `${pe.headers.machineName} image (the analysis reads x64 only)`,
       };
-    const catalog = ownCatalog(pe, path, bytes);
-    if (opts.pdb) {
-      // WPP sites join to the PDB's TMF messages.
-      const wpp = wppEventsFromPdb(opts.pdb.pdb, opts.pdb.path);
-      appendAll(catalog.providers, wpp.providers);
-      appendAll(catalog.events, wpp.events);
-    }
+    const symbols = opts.pdb ? symbolsFromPdb(opts.pdb.pdb) : undefined;
+    shareProgram(pe, symbols); // one decode for ownCatalog's TraceLogging attribution and the sites
+    // WPP sites join to the PDB's TMF messages.
+    const catalog = withWpp(ownCatalog(pe, path, bytes), opts.pdb);
     const report = analyzeImage(pe, {
       catalog,
-      ...(opts.pdb ? { symbols: symbolsFromPdb(opts.pdb.pdb) } : {}),
+      ...(symbols ? { symbols } : {}),
       ...(opts.kernelNames ? { kernelNames: opts.kernelNames } : {}),
     });
     const sites = rowsToSites(path, report.rows, build || undefined);
@@ -165,6 +168,16 @@ export function analyzeFileIntoStore(
   }
 }
 
+/** The image's own metadata plus the WPP messages of its PDB (WPP sites join to those). */
+export function withWpp(own: SourceResult, pdb: ResolvedPdb | undefined): SourceResult {
+  if (!pdb) return own;
+  const wpp = wppEventsFromPdb(pdb.pdb, pdb.path);
+  const out: SourceResult = { providers: [...own.providers], events: [...own.events], notes: own.notes };
+  for (const p of wpp.providers) out.providers.push(p); // a loop: push(...) overflows the stack on huge lists
+  for (const e of wpp.events) out.events.push(e);
+  return out;
+}
+
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 
 /**
@@ -179,17 +192,10 @@ export function corpusKernelNames(): { names: KernelNames; dir: string } | undef
   return names ? { names, dir } : undefined;
 }
 
-export interface AnalyzeImagesOptions {
-  /** Images larger than this are skipped (default `DEFAULT_MAX_ANALYZE_BYTES`). */
-  maxBytes?: number;
-  /** Default: `corpusKernelNames()`. */
-  kernelNames?: KernelNames;
-  /** Called before each image (progress display). */
-  onImage?: (index: number, total: number, path: string) => void;
-  /** Called after each image. */
-  onOutcome?: (outcome: AnalyzeOutcome) => void;
-  /** Link the modules of each Windows build after the analysis (default true). */
-  link?: boolean;
+/** What `scan` and `start` ask the analysis for: the size limit and the corpus kernel-name tables. */
+export function defaultAnalysis(maxBytes: number): { maxBytes: number; kernelNamesDir?: string } {
+  const kernel = corpusKernelNames();
+  return kernel ? { maxBytes, kernelNamesDir: kernel.dir } : { maxBytes };
 }
 
 export interface AnalysisSummary {
@@ -214,48 +220,20 @@ export interface AnalysisSummary {
   join?: Record<string, SiteJoinCounts>;
 }
 
-/**
- * Analyses PE images into the store (each replaces its earlier sites), one after another, with
- * the matching PDB beside each image and the corpus kernel-name tables; `start` and `scan` both
- * run this. Never throws for a bad image: its outcome says why.
- */
-export async function analyzeImagesIntoStore(
-  store: CatalogStore,
-  files: string[],
-  opts: AnalyzeImagesOptions = {},
-): Promise<{ outcomes: AnalyzeOutcome[]; summary: AnalysisSummary }> {
-  const t0 = performance.now();
-  const maxBytes = opts.maxBytes ?? DEFAULT_MAX_ANALYZE_BYTES;
-  const fromCorpus = opts.kernelNames ? undefined : corpusKernelNames();
-  const kernelNames = opts.kernelNames ?? fromCorpus?.names;
-  const pdbDirs = new Map<string, boolean>();
-  const outcomes: AnalyzeOutcome[] = [];
-  for (const [i, path] of files.entries()) {
-    opts.onImage?.(i, files.length, path);
-    // A matching PDB beside the image gives symbol names, Nt* entry points and WPP messages.
-    const pdb = fileSize(path) <= maxBytes ? await pdbBesideImage(path, pdbDirs) : undefined;
-    const o = analyzeFileIntoStore(store, path, {
-      maxBytes,
-      ...(kernelNames ? { kernelNames } : {}),
-      ...(pdb ? { pdb } : {}),
-      ...(opts.link === false ? { link: false } : {}),
-    });
-    outcomes.push(o);
-    opts.onOutcome?.(o);
-  }
+/** The analysis summary of a scan from the outcomes of the images it looked at. */
+export function summarizeAnalysis(outcomes: AnalyzeOutcome[], elapsedMs: number): AnalysisSummary {
   const summary: AnalysisSummary = {
-    images: files.length,
+    images: outcomes.length,
     analysed: 0,
     sites: 0,
     withPdb: 0,
     skipped: 0,
     skippedByReason: {},
     failed: [],
-    elapsedMs: 0,
+    elapsedMs,
     notes: [],
     traceLogging: [],
   };
-  if (fromCorpus) summary.kernelNames = fromCorpus.dir;
   for (const o of outcomes) {
     if (o.status === "analysed") {
       summary.analysed++;
@@ -269,6 +247,56 @@ export async function analyzeImagesIntoStore(
       summary.skippedByReason[reason] = (summary.skippedByReason[reason] ?? 0) + 1;
     } else summary.failed.push({ path: o.path, error: o.error });
   }
+  return summary;
+}
+
+let codeSignature: string | undefined;
+
+/**
+ * Identifies the analyser: a hash of the compiled code that decides a site (analysis, formats,
+ * catalog readers, symbols, this layer) and the size limit. An image stored with another signature
+ * is analysed again on the next scan; with the same one it never is.
+ */
+export function analyzerSignature(maxBytes = DEFAULT_MAX_ANALYZE_BYTES): string {
+  if (!codeSignature) {
+    const src = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+    const hash = createHash("sha256");
+    for (const dir of ["analysis", "formats", "catalog", "symbols", "pipeline"])
+      for (const file of collectFiles([join(src, dir)]))
+        if (file.endsWith(".js")) hash.update(file.slice(src.length)).update(readFileSync(file));
+    codeSignature = hash.digest("hex").slice(0, 16);
+  }
+  return `${codeSignature}/${maxBytes}`;
+}
+
+/**
+ * Analyses PE images into the store one after another in this process (tests and library use
+ * on trusted inputs; `scan` and `start` analyse in worker processes), with the matching PDB beside
+ * each image and the corpus kernel-name tables, then links each Windows build.
+ */
+export async function analyzeImagesIntoStore(
+  store: CatalogStore,
+  files: string[],
+  opts: { maxBytes?: number; kernelNames?: KernelNames; link?: boolean } = {},
+): Promise<{ outcomes: AnalyzeOutcome[]; summary: AnalysisSummary }> {
+  const t0 = performance.now();
+  const fromCorpus = opts.kernelNames ? undefined : corpusKernelNames();
+  const kernelNames = opts.kernelNames ?? fromCorpus?.names;
+  const pdbDirs = new Map<string, boolean>();
+  const outcomes: AnalyzeOutcome[] = [];
+  for (const path of files) {
+    const pdb = await pdbBesideImage(path, pdbDirs);
+    outcomes.push(
+      analyzeFileIntoStore(store, path, {
+        ...(opts.maxBytes !== undefined ? { maxBytes: opts.maxBytes } : {}),
+        ...(kernelNames ? { kernelNames } : {}),
+        ...(pdb ? { pdb } : {}),
+        ...(opts.link === false ? { link: false } : {}),
+      }),
+    );
+  }
+  const summary = summarizeAnalysis(outcomes, 0);
+  if (fromCorpus) summary.kernelNames = fromCorpus.dir;
   if (opts.link !== false && files.length > 0) summary.linked = linkBuildsInStore(store);
   if (summary.analysed > 0) summary.join = siteJoinSummary(store);
   summary.elapsedMs = performance.now() - t0;
@@ -308,12 +336,4 @@ export function maxAnalyzeBytes(mib: string): number {
   if (!Number.isFinite(n) || n <= 0)
     throw new Error(`--max-analyze-mib must be a positive number, not ${mib}`);
   return n * 2 ** 20;
-}
-
-function fileSize(path: string): number {
-  try {
-    return statSync(path).size;
-  } catch {
-    return Number.POSITIVE_INFINITY;
-  }
 }

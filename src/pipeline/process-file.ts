@@ -1,0 +1,176 @@
+/**
+ * One file's whole job in a scan worker: read, hash, parse into catalog records and, for an x64
+ * image, analyse its write sites, decoding the image once for both (the TraceLogging extractor's
+ * provider-per-event attribution reuses the analysis decode). Results go back as plain messages;
+ * the main thread stores a file's records and its sites in one transaction.
+ */
+import { analyzeImage, symbolsFromPdb } from "../analysis/analyze.js";
+import { type ModuleSummary, summarizeModule } from "../analysis/link/module.js";
+import { shareProgram } from "../analysis/program.js";
+import type { KernelNames } from "../analysis/recognizers/kernel.js";
+import { rowsToSites, traceLoggingTies } from "../analysis/sites.js";
+import { peExtractors } from "../catalog/readers/index.js";
+import { readParsedPe, windowsBuild } from "../catalog/readers/pe.js";
+import type { SourceReader } from "../catalog/sources.js";
+import type { CodeSite, FileInfo } from "../catalog/store.js";
+import { readApiSetSchema } from "../formats/apiset/index.js";
+import { parsePe } from "../formats/pe/index.js";
+import {
+  type AnalyzeOutcome,
+  DEFAULT_MAX_ANALYZE_BYTES,
+  kernelNamesIfPresent,
+  pdbBesideImage,
+  withWpp,
+} from "./analysis.js";
+import { type PreparedFile, readSniffed, sniffFile } from "./scan.js";
+
+export interface AnalysisRequest {
+  /** Images larger than this are not analysed (their events are still cataloged). */
+  maxBytes?: number;
+  /** Directory holding the kernel constant tables (`loadKernelNames`), if any. */
+  kernelNamesDir?: string;
+  /** Appended to the file's scanner signature once the analysis has looked at it. */
+  signature: string;
+  /** Keep the module summary build-wide linking needs (default true). */
+  link?: boolean;
+}
+
+export interface FileTask {
+  id: number;
+  path: string;
+  knownSha256?: string;
+  scanner: string;
+  force?: boolean;
+  maxFileSize?: number;
+  analysis?: AnalysisRequest;
+}
+
+export interface FileAnalysis {
+  outcome: AnalyzeOutcome;
+  sites: CodeSite[];
+  /** For build-wide linking: the module's summary, or the build's API-set schema. */
+  module?: ModuleSummary;
+  apiSet?: { build: string; schema: NonNullable<ReturnType<typeof readApiSetSchema>> };
+}
+
+/** Messages of one task, in order: hashed (once the bytes are read), then done. */
+export type TaskMessage =
+  | { id: number; type: "hashed"; info: FileInfo }
+  /** The catalog records, sent before a long analysis so a crash in it keeps them. */
+  | { id: number; type: "prepared"; prepared: PreparedFile }
+  | { id: number; type: "done"; prepared?: PreparedFile; analysis?: FileAnalysis };
+
+/** Scanner signature of a file the analysis has looked at. */
+export function analysedScanner(scanner: string, signature: string): string {
+  return `${scanner}+analysis:${signature}`;
+}
+
+const pdbDirs = new Map<string, boolean>();
+const kernelTables = new Map<string, KernelNames | undefined>();
+
+function kernelNamesFrom(dir: string | undefined): KernelNames | undefined {
+  if (!dir) return undefined;
+  if (!kernelTables.has(dir)) kernelTables.set(dir, kernelNamesIfPresent(dir));
+  return kernelTables.get(dir);
+}
+
+/** Runs one task, posting its messages through `post`. Never throws for a bad file. */
+export async function processFile(
+  task: FileTask,
+  readerList: SourceReader[],
+  post: (m: TaskMessage) => void,
+): Promise<void> {
+  const { id, path } = task;
+  const sniffed = sniffFile(path, task.knownSha256, {
+    readers: readerList,
+    force: task.force,
+    scanner: task.scanner,
+    maxFileSize: task.maxFileSize,
+  });
+  if (sniffed.kind !== "sniffed") {
+    post({ id, type: "done", prepared: sniffed });
+    return;
+  }
+  post({ id, type: "hashed", info: sniffed.info });
+  const request = task.analysis;
+  if (!request || sniffed.reader.id !== "pe") {
+    post({ id, type: "done", prepared: readSniffed(sniffed) });
+    return;
+  }
+  sniffed.info.scanner = analysedScanner(task.scanner, request.signature);
+  const maxBytes = request.maxBytes ?? DEFAULT_MAX_ANALYZE_BYTES;
+  let image: ReturnType<typeof parsePe>;
+  try {
+    image = parsePe(sniffed.bytes);
+  } catch {
+    post({ id, type: "done", prepared: readSniffed(sniffed) }); // the reader says why
+    return;
+  }
+  const size = sniffed.bytes.length;
+  const build = windowsBuild(image, path) ?? "";
+  const link = request.link !== false;
+  if (link && image.sections.some((x) => x.name === ".apiset")) {
+    const prepared = readSniffed(sniffed, (input) => readParsedPe(image, input, peExtractors));
+    const schema = readApiSetSchema(image);
+    const analysis: FileAnalysis = {
+      outcome: { path, status: "skipped", reason: "API-set schema (stored for linking, no code)" },
+      sites: [],
+      ...(schema ? { apiSet: { build, schema } } : {}),
+    };
+    post({ id, type: "done", prepared, ...(prepared.kind === "read" ? { analysis } : {}) });
+    return;
+  }
+  const skip =
+    image.headers.machineName !== "x64"
+      ? `${image.headers.machineName} image (the analysis reads x64 only)`
+      : size > maxBytes
+        ? `${(size / 2 ** 20).toFixed(0)} MiB is over the analysis size limit`
+        : undefined;
+  const t0 = performance.now();
+  // A matching PDB beside the image gives symbol names, Nt* entry points and WPP messages.
+  const pdb = skip ? undefined : await pdbBesideImage(path, pdbDirs, sniffed.bytes);
+  const symbols = pdb ? symbolsFromPdb(pdb.pdb) : undefined;
+  // One decode for the TraceLogging extractor's provider attribution and the site analysis.
+  if (!skip) shareProgram(image, symbols);
+  const prepared = readSniffed(sniffed, (input) => readParsedPe(image, input, peExtractors));
+  if (skip || prepared.kind !== "read") {
+    const analysis: FileAnalysis | undefined =
+      prepared.kind === "read" && skip
+        ? { outcome: { path, status: "skipped", reason: skip }, sites: [] }
+        : undefined;
+    post({ id, type: "done", prepared, ...(analysis ? { analysis } : {}) });
+    return;
+  }
+  post({ id, type: "prepared", prepared });
+  let analysis: FileAnalysis;
+  try {
+    const kernelNames = kernelNamesFrom(request.kernelNamesDir);
+    const catalog = withWpp(prepared.result, pdb);
+    const report = analyzeImage(image, {
+      catalog,
+      ...(symbols ? { symbols } : {}),
+      ...(kernelNames ? { kernelNames } : {}),
+    });
+    const sites = rowsToSites(path, report.rows, build || undefined);
+    const outcome: AnalyzeOutcome = {
+      path,
+      status: "analysed",
+      sites: sites.length,
+      ms: performance.now() - t0,
+      notes: report.notes,
+      traceLogging: traceLoggingTies(catalog.events, report.findings),
+    };
+    if (pdb) outcome.pdb = pdb.path;
+    analysis = {
+      outcome,
+      sites,
+      ...(link ? { module: summarizeModule(path, report, build || undefined) } : {}),
+    };
+  } catch (err) {
+    analysis = {
+      outcome: { path, status: "failed", error: err instanceof Error ? err.message : String(err) },
+      sites: [],
+    };
+  }
+  post({ id, type: "done", analysis });
+}
