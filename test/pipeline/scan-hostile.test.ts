@@ -147,7 +147,7 @@ describe("file-system oddities", () => {
     const pe = spawnSync(process.execPath, [cli, "pe", fifo], { encoding: "utf8", timeout: 60_000 });
     assert.equal(pe.signal, null, "pe finished by itself");
     assert.equal(pe.status, 1);
-    assert.match(pe.stderr, /pipe: a FIFO, not a file to read/);
+    assert.match(pe.stderr, /pipe: not a regular file \(a FIFO, socket or device\)/);
     const dev = spawnSync(process.execPath, [cli, "pe", "/dev/zero"], { encoding: "utf8", timeout: 60_000 });
     assert.equal(dev.signal, null, "pe /dev/zero finished by itself");
     assert.match(dev.stderr, /\/dev\/zero: a character device, not a file to read/);
