@@ -150,7 +150,7 @@ describe("file-system oddities", () => {
     assert.match(pe.stderr, /pipe: not a regular file \(a FIFO, socket or device\)/);
     const dev = spawnSync(process.execPath, [cli, "pe", "/dev/zero"], { encoding: "utf8", timeout: 60_000 });
     assert.equal(dev.signal, null, "pe /dev/zero finished by itself");
-    assert.match(dev.stderr, /\/dev\/zero: a character device, not a file to read/);
+    assert.match(dev.stderr, /\/dev\/zero: .*not a regular file \(a FIFO, socket or device\)/);
   });
 
   test("files deleted from a rescanned directory are pruned with their sites", async () => {
