@@ -212,6 +212,9 @@ describe("web API on real catalogs", () => {
     const parent = body.event.fields.find((f: { name: string }) => f.name === "ParentProcessID");
     assert.equal(parent.inType, "win:UInt32");
     assert.ok(body.file.endsWith("Microsoft-Windows-Kernel-Process.xml"));
+    // The related list is complete here, and its total is always given (no silent cut).
+    assert.equal(typeof body.relatedTotal, "number");
+    assert.equal(body.related.length, Math.min(body.relatedTotal, 200));
   });
 
   test("code sites view filters by entry point", async () => {

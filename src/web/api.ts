@@ -49,6 +49,9 @@ export interface AtlasSources {
 
 /** Thrown for bad query parameters; the server answers 400 with the message. */
 export class BadRequest extends Error {}
+
+/** How many "same event elsewhere" rows an event page lists (the total is always given). */
+const MAX_RELATED = 200;
 /** Thrown for something that is not there; the server answers 404 with the message. */
 class NotFound extends Error {}
 
@@ -286,15 +289,15 @@ export function event(src: AtlasSources, params: URLSearchParams, cache?: ApiCac
   // Same event in other files or versions (e.g. the same manifest from several Windows builds):
   // the same identity but for the version (catalog/identity.ts; MOF: same class and event type).
   const family = eventFamily(ev);
-  const related = searchEvents(src.store.db, {
+  const relatedAll = searchEvents(src.store.db, {
     kind: ev.kind,
     ...(ev.kind === "tracelogging"
       ? { name: ev.name.replace(/[*?]/g, "?") }
       : { provider: ev.provider.guid || ev.provider.name, id: ev.id }),
     limit: -1,
-  })
-    .filter((r) => r.rowid !== rowid && eventFamily(getEvent(src.store.db, r.rowid)!) === family)
-    .slice(0, 200);
+  }).filter((r) => r.rowid !== rowid && eventFamily(getEvent(src.store.db, r.rowid)!) === family);
+  // The page lists the first MAX_RELATED; relatedTotal says how many there are (no silent cut).
+  const related = relatedAll.slice(0, MAX_RELATED);
   const relatedRows: SearchRow[] = related.map((r) => withSitesAndMode(r, join));
   const body: Record<string, unknown> = {
     rowid,
@@ -303,6 +306,7 @@ export function event(src: AtlasSources, params: URLSearchParams, cache?: ApiCac
     event: ev,
     sites,
     related: relatedRows,
+    relatedTotal: relatedAll.length,
   };
   // Linked catalogs: where the event is written (from its sites' modules: kernel/user, service or
   // in-process) and the entry APIs that reach it (bounded list, with the total).

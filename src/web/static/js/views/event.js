@@ -266,9 +266,18 @@ export async function eventView(rowid) {
       across.lines,
       { id: "event-builds" },
     ),
-    table("Same event elsewhere (other files, builds, versions)", eventColumns(), data.related, {
-      id: "event-related",
-    }),
+    table(
+      `Same event elsewhere (other files, builds, versions)${
+        data.relatedTotal > data.related.length
+          ? ` — first ${data.related.length} of ${data.relatedTotal}`
+          : ""
+      }`,
+      eventColumns(),
+      data.related,
+      {
+        id: "event-related",
+      },
+    ),
     el("details", {}, el("summary", {}, "Full record (JSON)"), el("pre", {}, JSON.stringify(ev, null, 2))),
   );
 }
