@@ -13,9 +13,10 @@ import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
-import { analyzeImage, ownCatalog } from "../src/analysis/analyze.js";
+import { analyzeImage } from "../src/analysis/analyze.js";
 import { codeSectionRanges, decodeImage, decodesFromMemory } from "../src/analysis/disasm.js";
 import { parsePe } from "../src/formats/pe/index.js";
+import { ownCatalog } from "../src/pipeline/readers.js";
 import { FormatError } from "../src/util/errors.js";
 
 const here = fileURLToPath(import.meta.url);

@@ -6,9 +6,10 @@
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { analyzeProgram, ownCatalog } from "../src/analysis/analyze.js";
+import { analyzeProgram } from "../src/analysis/analyze.js";
 import { loadProgram } from "../src/analysis/program.js";
 import { parsePe } from "../src/formats/pe/index.js";
+import { ownCatalog } from "../src/pipeline/readers.js";
 
 const repo = resolve(fileURLToPath(import.meta.url), "..", "..", "..");
 const corpus = process.env.ETW_ATLAS_CORPUS ?? resolve(repo, "..", "shared", "corpus");

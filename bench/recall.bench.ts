@@ -8,9 +8,10 @@ import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
-import { analyzeImage, ownCatalog } from "../src/analysis/analyze.js";
+import { analyzeImage } from "../src/analysis/analyze.js";
 import { recallOfReport } from "../src/analysis/recall.js";
 import { parsePe } from "../src/formats/pe/index.js";
+import { ownCatalog } from "../src/pipeline/readers.js";
 
 interface FileResult {
   file: string;

@@ -17,11 +17,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { readers } from "../src/catalog/readers/index.js";
 import { countEvents, type EventQuery, searchEvents } from "../src/catalog/search.js";
 import { CatalogStore } from "../src/catalog/store.js";
 import { analyzeFileIntoStore } from "../src/pipeline/analysis.js";
 import { unpackCorpusArchives } from "../src/pipeline/inputs.js";
+import { readers } from "../src/pipeline/readers.js";
 import { scanPaths } from "../src/pipeline/scan.js";
 import { startServer } from "../src/web/server.js";
 

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
-import { peExtractors } from "../src/catalog/readers/index.js";
 import { peReader } from "../src/catalog/readers/pe.js";
 import {
   findResources,
@@ -10,6 +9,7 @@ import {
   readFileVersion,
   resourceData,
 } from "../src/formats/pe/index.js";
+import { peExtractors } from "../src/pipeline/readers.js";
 import { corpus } from "./helpers/corpus.js";
 import { corpusPeFiles } from "./helpers/pe-corpus.js";
 

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
-import { traceLoggingExtractor } from "../src/catalog/readers/tracelogging.js";
 import { parsePe } from "../src/formats/pe/index.js";
 import { readTraceLogging } from "../src/formats/tracelogging/index.js";
+import { traceLoggingWithCode as traceLoggingExtractor } from "../src/pipeline/readers.js";
 import { FormatError } from "../src/util/errors.js";
 import { corpus, fixture } from "./helpers/corpus.js";
 import { type FuzzInput, fuzz, type HotRange } from "./helpers/mutate.js";

@@ -1,9 +1,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
-import { peExtractors } from "../src/catalog/readers/index.js";
 import { peReader } from "../src/catalog/readers/pe.js";
-import { traceLoggingExtractor } from "../src/catalog/readers/tracelogging.js";
 import { parsePe } from "../src/formats/pe/index.js";
 import { readBaseRelocations } from "../src/formats/pe/relocs.js";
 import {
@@ -17,6 +15,7 @@ import {
   tlgInName,
   tlgOutName,
 } from "../src/formats/tracelogging/index.js";
+import { peExtractors, traceLoggingWithCode as traceLoggingExtractor } from "../src/pipeline/readers.js";
 import { formatGuid } from "../src/util/bytes.js";
 import { corpus, fixture } from "./helpers/corpus.js";
 

@@ -12,7 +12,6 @@ import {
   wppKey,
 } from "../catalog/identity.js";
 import { type CatalogEvent, emptyResult, type SourceResult } from "../catalog/model.js";
-import { ownRecords } from "../catalog/readers/index.js";
 import type { PdbFile } from "../formats/pdb/index.js";
 import type { PeImage } from "../formats/pe/index.js";
 import { type Condition, conditionAnalyzer, type Logged } from "./conditions/chain.js";
@@ -117,11 +116,6 @@ export function symbolsFromPdb(pdb: PdbFile): SymbolTable {
   for (const g of pdb.globalData())
     if (g.rva !== undefined) data.unshift({ name: g.name, rva: g.rva, typeName: g.typeName });
   return { functions, data };
-}
-
-/** Event metadata the image itself carries, through the catalog's PE extractors. */
-export function ownCatalog(pe: PeImage, path: string, bytes: Uint8Array): SourceResult {
-  return ownRecords(pe, { path, bytes });
 }
 
 export function analyzeProgram(program: LoadedProgram, options: AnalyzeOptions = {}): AnalysisReport {

@@ -6,11 +6,10 @@ import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { analyzeImage, ownCatalog, symbolsFromPdb } from "../analysis/analyze.js";
+import { analyzeImage, symbolsFromPdb } from "../analysis/analyze.js";
 import { summarizeModule } from "../analysis/link/module.js";
 import { shareProgram } from "../analysis/program.js";
 import { type KernelNames, parseKernelNames } from "../analysis/recognizers/kernel.js";
-import { rowsToSites, traceLoggingTies } from "../analysis/sites.js";
 import { formatSiteJoinSummary, type SiteJoinCounts, siteJoinSummary } from "../catalog/event-sites.js";
 import type { SourceResult } from "../catalog/model.js";
 import { windowsBuild } from "../catalog/readers/pe.js";
@@ -24,6 +23,8 @@ import { collectFiles } from "./files.js";
 import { findCorpus } from "./inputs.js";
 import { type LinkSummary, linkBuildsInStore } from "./link-build.js";
 import { clearModule, storeApiSetSchema, storeModule } from "./link-store.js";
+import { ownCatalog } from "./readers.js";
+import { rowsToSites, traceLoggingTies } from "./sites.js";
 
 /** Images larger than this are not analysed by default (the scan still catalogs their events). */
 export const DEFAULT_MAX_ANALYZE_BYTES = 64 * 1024 * 1024;

@@ -5,7 +5,7 @@
  * computes the cross-module paths from entry APIs to write sites.
  */
 import { readFileSync, statSync } from "node:fs";
-import { type AnalysisReport, analyzeImage, ownCatalog } from "../analysis/analyze.js";
+import { type AnalysisReport, analyzeImage } from "../analysis/analyze.js";
 import { type LinkedBuild, linkModules } from "../analysis/link/linker.js";
 import { type ModuleSummary, summarizeModule } from "../analysis/link/module.js";
 import { type ReachOptions, type ReachResult, reachAcrossModules } from "../analysis/link/paths.js";
@@ -14,6 +14,7 @@ import type { CatalogStore } from "../catalog/store.js";
 import { type ApiSetSchema, readApiSetSchema } from "../formats/apiset/index.js";
 import { looksLikePe, type PeImage, parsePe } from "../formats/pe/index.js";
 import { linkedBuilds, loadApiSetSchema, loadModules, storeLinks } from "./link-store.js";
+import { ownCatalog } from "./readers.js";
 
 /** Key of modules whose build is unknown: they link only among themselves. */
 export const UNKNOWN_BUILD = "";

@@ -8,8 +8,6 @@ import { analyzeImage, symbolsFromPdb } from "../analysis/analyze.js";
 import { type ModuleSummary, summarizeModule } from "../analysis/link/module.js";
 import { shareProgram } from "../analysis/program.js";
 import type { KernelNames } from "../analysis/recognizers/kernel.js";
-import { rowsToSites, traceLoggingTies } from "../analysis/sites.js";
-import { peExtractors } from "../catalog/readers/index.js";
 import { readParsedPe, windowsBuild } from "../catalog/readers/pe.js";
 import type { SourceReader } from "../catalog/sources.js";
 import type { CodeSite, FileInfo } from "../catalog/store.js";
@@ -22,7 +20,9 @@ import {
   pdbBesideImage,
   withWpp,
 } from "./analysis.js";
+import { peExtractors } from "./readers.js";
 import { type PreparedFile, readSniffed, sniffFile } from "./scan.js";
+import { rowsToSites, traceLoggingTies } from "./sites.js";
 
 export interface AnalysisRequest {
   /** Images larger than this are not analysed (their events are still cataloged). */

@@ -10,7 +10,6 @@ import { type ChildProcess, fork } from "node:child_process";
 import { statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { siteJoinSummary } from "../catalog/event-sites.js";
-import { readers } from "../catalog/readers/index.js";
 import { CatalogStore } from "../catalog/store.js";
 import {
   type AnalysisSummary,
@@ -28,6 +27,7 @@ import {
   type FileTask,
   type TaskMessage,
 } from "./process-file.js";
+import { readers } from "./readers.js";
 import {
   commitFile,
   DEFAULT_MAX_FILE_SIZE,

@@ -7,10 +7,10 @@ import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve, sep } from "node:path";
 import type { SourceResult } from "../catalog/model.js";
-import { peExtractors, readers } from "../catalog/readers/index.js";
 import type { SourceInput, SourceReader } from "../catalog/sources.js";
 import type { CatalogStore, FileInfo } from "../catalog/store.js";
 import { type CollectedFiles, collectFilesDetailed, readRegularFile } from "./files.js";
+import { peExtractors, readers } from "./readers.js";
 
 /** Files larger than this are skipped (with a reason) instead of being read into memory. */
 export const DEFAULT_MAX_FILE_SIZE = 512 * 1024 * 1024;

@@ -6,11 +6,11 @@ import { test } from "node:test";
 import { analyzeImage, type SiteRow, symbolsFromPdb } from "../../src/analysis/analyze.js";
 import { parseKernelNames } from "../../src/analysis/recognizers/kernel.js";
 import { API_TO_ETW_HEADER, formatRows } from "../../src/analysis/report.js";
-import { rowsToSites } from "../../src/analysis/sites.js";
-import { readers } from "../../src/catalog/readers/index.js";
 import { CatalogStore } from "../../src/catalog/store.js";
 import { parsePdb } from "../../src/formats/pdb/index.js";
 import { parsePe } from "../../src/formats/pe/index.js";
+import { readers } from "../../src/pipeline/readers.js";
+import { rowsToSites } from "../../src/pipeline/sites.js";
 import { corpus, fixture, repoRoot } from "../helpers/corpus.js";
 
 interface ExpectedProvider {

@@ -6,12 +6,13 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
-import { analyzeImage, ownCatalog } from "../../src/analysis/analyze.js";
+import { analyzeImage } from "../../src/analysis/analyze.js";
 import { findEntryPoints } from "../../src/analysis/entrypoints.js";
 import { loadProgram } from "../../src/analysis/program.js";
 import type { CatalogEvent } from "../../src/catalog/model.js";
 import { manifestReader } from "../../src/catalog/readers/manifest.js";
 import { parsePe } from "../../src/formats/pe/index.js";
+import { ownCatalog } from "../../src/pipeline/readers.js";
 import { corpus } from "../helpers/corpus.js";
 
 interface Case {

@@ -5,11 +5,12 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
-import { analyzeImage, ownCatalog } from "../../src/analysis/analyze.js";
+import { analyzeImage } from "../../src/analysis/analyze.js";
 import { indexAt } from "../../src/analysis/disasm.js";
 import { branchPredecessors, functionAt } from "../../src/analysis/functions.js";
 import { loadProgram } from "../../src/analysis/program.js";
 import { parsePe, SCN_MEM_EXECUTE, SCN_MEM_WRITE } from "../../src/formats/pe/index.js";
+import { ownCatalog } from "../../src/pipeline/readers.js";
 import { parseGuid } from "../../src/util/bytes.js";
 import { corpus } from "../helpers/corpus.js";
 

@@ -6,10 +6,10 @@ import { test } from "node:test";
 import { analyzeImage, symbolsFromPdb } from "../../src/analysis/analyze.js";
 import { siteSentence } from "../../src/analysis/conditions/sentence.js";
 import { formatRows } from "../../src/analysis/report.js";
-import { rowsToSites } from "../../src/analysis/sites.js";
 import { CatalogStore } from "../../src/catalog/store.js";
 import { parsePdb } from "../../src/formats/pdb/index.js";
 import { parsePe } from "../../src/formats/pe/index.js";
+import { rowsToSites } from "../../src/pipeline/sites.js";
 import { fixture } from "../helpers/corpus.js";
 
 const rows = analyzeImage(parsePe(new Uint8Array(readFileSync(fixture("conditions.sys")))), {

@@ -9,10 +9,11 @@ import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { analyzeImage, ownCatalog, type SiteRow } from "../../src/analysis/analyze.js";
+import { analyzeImage, type SiteRow } from "../../src/analysis/analyze.js";
 import { mcSites } from "../../src/analysis/conditions/agreement.js";
 import { mcContexts } from "../../src/analysis/conditions/enable-sources.js";
 import { parsePe } from "../../src/formats/pe/index.js";
+import { ownCatalog } from "../../src/pipeline/readers.js";
 import { corpus } from "../helpers/corpus.js";
 
 function filesBelow(dir: string): string[] {

@@ -15,10 +15,11 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
-import { analyzeImage, ownCatalog } from "../../src/analysis/analyze.js";
+import { analyzeImage } from "../../src/analysis/analyze.js";
 import { Flow, Op, Reg } from "../../src/analysis/disasm.js";
 import type { CatalogEvent } from "../../src/catalog/model.js";
 import { parsePe } from "../../src/formats/pe/index.js";
+import { ownCatalog } from "../../src/pipeline/readers.js";
 import { corpus } from "../helpers/corpus.js";
 
 interface HandOff {

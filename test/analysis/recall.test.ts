@@ -7,12 +7,13 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { analyzeImage, ownCatalog, type SiteRow, symbolsFromPdb } from "../../src/analysis/analyze.js";
+import { analyzeImage, type SiteRow, symbolsFromPdb } from "../../src/analysis/analyze.js";
 import { type ImageRecall, recallOfReport } from "../../src/analysis/recall.js";
 import type { SourceResult } from "../../src/catalog/model.js";
 import { mofReader } from "../../src/catalog/readers/mof.js";
 import { parsePdb } from "../../src/formats/pdb/index.js";
 import { parsePe } from "../../src/formats/pe/index.js";
+import { ownCatalog } from "../../src/pipeline/readers.js";
 import { parseGuid } from "../../src/util/bytes.js";
 import { corpus, fixture, repoRoot } from "../helpers/corpus.js";
 

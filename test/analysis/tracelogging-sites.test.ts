@@ -13,9 +13,9 @@ import {
   traceLoggingRecognizer,
 } from "../../src/analysis/recognizers/tracelogging.js";
 import { traceLoggingProvidersFromSites } from "../../src/analysis/tracelogging-providers.js";
-import { traceLoggingExtractor } from "../../src/catalog/readers/tracelogging.js";
 import { parsePdb } from "../../src/formats/pdb/index.js";
 import { parsePe } from "../../src/formats/pe/index.js";
+import { traceLoggingWithCode as traceLoggingExtractor } from "../../src/pipeline/readers.js";
 import { corpus, fixture, repoRoot } from "../helpers/corpus.js";
 
 interface Expected {

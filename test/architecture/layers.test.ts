@@ -81,3 +81,11 @@ test("a cycle between layers is reported", () => {
   assert.equal(d.status, 1, d.out);
   assert.match(d.out, /cycle: (catalog -> analysis -> catalog|analysis -> catalog -> analysis)/);
 });
+
+test("this repository has no wrong-way import and no cycle between layers", () => {
+  const d = deps(repoRoot);
+  assert.equal(d.status, 0, d.out);
+  assert.match(d.out, /no wrong-way import, no cycle/);
+  // analysis reaches the catalog only through its event model and identity.
+  assert.doesNotMatch(d.out, /analysis -> catalog\/(readers|store)/);
+});

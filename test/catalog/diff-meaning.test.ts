@@ -8,10 +8,10 @@ import { traceLoggingInfo } from "../../src/analysis/recognizers/tracelogging.js
 import { traceLoggingProvidersFromSites } from "../../src/analysis/tracelogging-providers.js";
 import { diffEvents } from "../../src/catalog/diff.js";
 import type { CatalogEvent } from "../../src/catalog/model.js";
-import { readers } from "../../src/catalog/readers/index.js";
 import { traceLoggingToCatalog } from "../../src/catalog/readers/tracelogging.js";
 import { readWevtFromPe } from "../../src/catalog/readers/wevt.js";
 import { parsePe } from "../../src/formats/pe/index.js";
+import { readers } from "../../src/pipeline/readers.js";
 import { corpus } from "../helpers/corpus.js";
 import { event, f } from "./fake.js";
 

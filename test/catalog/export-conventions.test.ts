@@ -6,8 +6,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { formatManifestRowW10 } from "../../src/catalog/format-w10.js";
-import { readers } from "../../src/catalog/readers/index.js";
 import { wellKnownKeywordNames } from "../../src/catalog/readers/tracelogging.js";
+import { readers } from "../../src/pipeline/readers.js";
 import { corpus } from "../helpers/corpus.js";
 import { event } from "./fake.js";
 

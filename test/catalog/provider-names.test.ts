@@ -6,9 +6,9 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
 import type { CatalogEvent } from "../../src/catalog/model.js";
-import { readers } from "../../src/catalog/readers/index.js";
 import { countEvents, listProviders, searchEvents } from "../../src/catalog/search.js";
 import { CatalogStore } from "../../src/catalog/store.js";
+import { readers } from "../../src/pipeline/readers.js";
 import { scanPaths } from "../../src/pipeline/scan.js";
 import { corpus } from "../helpers/corpus.js";
 

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
-import { readers } from "../../src/catalog/readers/index.js";
 import { eventTraceEvents } from "../../src/catalog/readers/mof-events.js";
 import { decompressBmof, parseBmof, qualifierAt } from "../../src/formats/mof/binary.js";
 import { ds01Decompress } from "../../src/formats/mof/ds01.js";
 import { mofData, parsePe } from "../../src/formats/pe/index.js";
+import { readers } from "../../src/pipeline/readers.js";
 import { concatBytes } from "../../src/util/bytes.js";
 import { FormatError } from "../../src/util/errors.js";
 import { corpus } from "../helpers/corpus.js";

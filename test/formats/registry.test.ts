@@ -8,10 +8,10 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { readers } from "../../src/catalog/readers/index.js";
 import { CatalogStore } from "../../src/catalog/store.js";
 import { Hive, type RegKey, valueText } from "../../src/formats/registry/regf.js";
 import { readWinevtRegistration } from "../../src/formats/registry/winevt.js";
+import { readers } from "../../src/pipeline/readers.js";
 import { scanPaths } from "../../src/pipeline/scan.js";
 import { FormatError } from "../../src/util/errors.js";
 import { corpus } from "../helpers/corpus.js";

@@ -3,9 +3,9 @@
 // FilterManager events have code sites), and OpenConsole.exe (TraceLogging).
 import { copyFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { readers } from "../../src/catalog/readers/index.js";
 import { CatalogStore } from "../../src/catalog/store.js";
 import { analyzeFileIntoStore } from "../../src/pipeline/analysis.js";
+import { readers } from "../../src/pipeline/readers.js";
 import { scanPaths } from "../../src/pipeline/scan.js";
 import { unpackTarXz } from "../../src/util/tar-xz.js";
 import { corpus } from "./corpus.js";

@@ -15,9 +15,9 @@ import {
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { readers } from "../../src/catalog/readers/index.js";
 import { CatalogStore } from "../../src/catalog/store.js";
 import { archiveKind, expandArchives } from "../../src/pipeline/archives.js";
+import { readers } from "../../src/pipeline/readers.js";
 import { scanPaths } from "../../src/pipeline/scan.js";
 import { corpus } from "../helpers/corpus.js";
 

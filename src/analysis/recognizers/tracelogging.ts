@@ -13,10 +13,10 @@
 import type { PeImage } from "../../formats/pe/index.js";
 import {
   eventAtRva,
-  readTraceLogging,
   type TraceLoggingEvent,
   type TraceLoggingInfo,
   type TraceLoggingProvider,
+  traceLoggingInfo,
 } from "../../formats/tracelogging/index.js";
 import { Flow, gpr64, M, Op, Reg } from "../disasm.js";
 import { functionAt } from "../functions.js";
@@ -44,17 +44,8 @@ const CALLER_LEVELS = 3;
 const CALLERS_PER_EDGE = 2;
 const CALLERS_FLOOR = 65_536;
 
-const infoCache = new WeakMap<PeImage, TraceLoggingInfo>();
-
-/** TraceLogging metadata of the image (read once per image). */
-export function traceLoggingInfo(pe: PeImage): TraceLoggingInfo {
-  let info = infoCache.get(pe);
-  if (!info) {
-    info = readTraceLogging(pe);
-    infoCache.set(pe, info);
-  }
-  return info;
-}
+/** TraceLogging metadata of the image, read once per image (formats/tracelogging). */
+export { traceLoggingInfo };
 
 /** Provider whose `_TlgProvider_t` handle slot a RegHandle value loads. */
 export function providerOfHandle(

@@ -1,32 +1,35 @@
-import type { PeImage } from "../../formats/pe/index.js";
-import type { SourceResult } from "../model.js";
-import type { SourceInput, SourceReader } from "../sources.js";
+import type { SourceReader } from "../sources.js";
 import { manifestReader } from "./manifest.js";
 import { mofReader } from "./mof.js";
 import { mofDataExtractor } from "./mofdata.js";
-import { extractAll, type PeExtractor, peReader } from "./pe.js";
+import { type PeExtractor, peReader } from "./pe.js";
 import { registryReader } from "./registry.js";
-import { traceLoggingExtractor } from "./tracelogging.js";
+import { type TraceLoggingAttribution, traceLoggingExtractor } from "./tracelogging.js";
 import { wevtExtractor } from "./wevt.js";
 import { pdbWppReader, tmfTextReader } from "./wpp.js";
 
-/** Extractors run over every PE file the scanner meets (one line per source kind). */
-export const peExtractors: PeExtractor[] = [traceLoggingExtractor, wevtExtractor, mofDataExtractor];
-
-/** Every PE extractor's records of an already parsed image (what the analysis joins to). */
-export function ownRecords(pe: PeImage, input: SourceInput): SourceResult {
-  return extractAll(pe, input, peExtractors);
+export interface CatalogReaders {
+  /** Extractors run over every PE file the scanner meets (one line per source kind). */
+  peExtractors: PeExtractor[];
+  /** Every reader the scanner knows, tried in order; the first whose sniff says "yes" reads the file. */
+  readers: SourceReader[];
 }
 
 /**
- * Every reader the scanner knows, tried in order; the first whose sniff says "yes" reads the file.
- * Add one line per reader.
+ * The one list of readers (add one line per reader or PE extractor). What only code analysis can
+ * tell (the provider of each TraceLogging event in a multi-provider image) comes in from the caller:
+ * src/pipeline/readers.ts composes the list with the analysis.
  */
-export const readers: SourceReader[] = [
-  peReader(peExtractors),
-  manifestReader,
-  mofReader,
-  pdbWppReader,
-  tmfTextReader,
-  registryReader,
-];
+export function catalogReaders(
+  options: { traceLoggingAttribution?: TraceLoggingAttribution } = {},
+): CatalogReaders {
+  const peExtractors = [
+    traceLoggingExtractor(options.traceLoggingAttribution),
+    wevtExtractor,
+    mofDataExtractor,
+  ];
+  return {
+    peExtractors,
+    readers: [peReader(peExtractors), manifestReader, mofReader, pdbWppReader, tmfTextReader, registryReader],
+  };
+}

@@ -1,5 +1,3 @@
-import { traceLoggingInfo } from "../../analysis/recognizers/tracelogging.js";
-import { traceLoggingProvidersFromSites } from "../../analysis/tracelogging-providers.js";
 import { inTypeName, outTypeName } from "../../formats/intypes.js";
 import {
   type WinmetaValue,
@@ -15,25 +13,41 @@ import {
   tlgInName,
   tlgOutName,
   tlgOutToTdh,
+  traceLoggingInfo,
 } from "../../formats/tracelogging/index.js";
 import type { CatalogEvent, CatalogProvider, Field, Named, ProviderRef, SourceResult } from "../model.js";
 import { maskToHex } from "../model.js";
 import type { SourceInput } from "../sources.js";
 import type { PeExtractor } from "./pe.js";
 
-/** TraceLogging (ETW0) metadata of a PE image as catalog records (kind and source `tracelogging`). */
-export const traceLoggingExtractor: PeExtractor = {
-  id: "tracelogging",
-  extract: (pe: PeImage, input: SourceInput) => {
-    const info = traceLoggingInfo(pe);
-    // Several providers: the write sites say which event belongs to which (bounded analysis).
-    const sites =
-      info.providers.length > 1 && info.events.length > 0 ? traceLoggingProvidersFromSites(pe) : {};
-    const result = traceLoggingToCatalog(info, input.path, (rva) => pe.rvaToOffset(rva), sites.byBlob);
-    if (sites.note) result.notes.push(`tracelogging: ${sites.note}`);
-    return result;
-  },
+/**
+ * Which provider each event blob of a multi-provider image belongs to. Only code says that, so the
+ * layer that may run the analysis (src/pipeline) passes it in; without it such events keep an empty
+ * provider and the result says why.
+ */
+export type TraceLoggingAttribution = (pe: PeImage) => {
+  byBlob?: Map<number, TraceLoggingProvider>;
+  note?: string;
 };
+
+/** TraceLogging (ETW0) metadata of a PE image as catalog records (kind and source `tracelogging`). */
+export function traceLoggingExtractor(attribute?: TraceLoggingAttribution): PeExtractor {
+  return {
+    id: "tracelogging",
+    extract: (pe: PeImage, input: SourceInput) => {
+      const info = traceLoggingInfo(pe);
+      const several = info.providers.length > 1 && info.events.length > 0;
+      const sites = !several
+        ? {}
+        : attribute
+          ? attribute(pe)
+          : { note: "provider per event not resolved: several providers and no code analysis in this run" };
+      const result = traceLoggingToCatalog(info, input.path, (rva) => pe.rvaToOffset(rva), sites.byBlob);
+      if (sites.note) result.notes.push(`tracelogging: ${sites.note}`);
+      return result;
+    },
+  };
+}
 
 /**
  * Keyword bits TraceLoggingProvider.h / the Windows SDK name for every TraceLogging provider

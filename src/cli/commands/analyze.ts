@@ -1,14 +1,14 @@
 import type { Command } from "commander";
-import { analyzeImage, ownCatalog, symbolsFromPdb } from "../../analysis/analyze.js";
+import { analyzeImage, symbolsFromPdb } from "../../analysis/analyze.js";
 import { apiToEtwLeftOut, FORMATS, formatRows, type ReportFormat } from "../../analysis/report.js";
-import { rowsToSites } from "../../analysis/sites.js";
 import { mergeResults, type SourceResult } from "../../catalog/model.js";
-import { readers } from "../../catalog/readers/index.js";
 import { windowsBuild } from "../../catalog/readers/pe.js";
 import { wppEventsFromPdb } from "../../catalog/readers/wpp.js";
 import { CatalogStore } from "../../catalog/store.js";
 import { parsePe } from "../../formats/pe/index.js";
 import { loadKernelNames } from "../../pipeline/analysis.js";
+import { ownCatalog, readers } from "../../pipeline/readers.js";
+import { rowsToSites } from "../../pipeline/sites.js";
 import { findPdbForImage } from "../../symbols/resolve.js";
 import { appendAll } from "../../util/arrays.js";
 import { describeError } from "../../util/errors.js";

@@ -85,6 +85,21 @@ export interface TraceLoggingInfo {
   errors: string[];
 }
 
+const infoCache = new WeakMap<PeImage, TraceLoggingInfo>();
+
+/**
+ * `readTraceLogging` once per parsed image: the catalog reader and the write-site analysis both ask
+ * for the same image's metadata during one scan.
+ */
+export function traceLoggingInfo(pe: PeImage): TraceLoggingInfo {
+  let info = infoCache.get(pe);
+  if (!info) {
+    info = readTraceLogging(pe);
+    infoCache.set(pe, info);
+  }
+  return info;
+}
+
 /** Reads all TraceLogging metadata of an image. Never throws for bad metadata: errors are listed. */
 export function readTraceLogging(pe: PeImage): TraceLoggingInfo {
   const info: TraceLoggingInfo = { headers: [], providers: [], events: [], notes: [], errors: [] };

@@ -3,12 +3,13 @@
  * where it is written and from which entry point.
  */
 
+import { type AnalyzeOptions, analyzeImage, type SiteRow } from "../analysis/analyze.js";
+import type { WriteFinding } from "../analysis/recognizers/types.js";
 import type { CatalogEvent } from "../catalog/model.js";
 import { windowsBuild } from "../catalog/readers/pe.js";
 import type { CodeSite } from "../catalog/store.js";
 import type { PeImage } from "../formats/pe/index.js";
-import { type AnalyzeOptions, analyzeImage, ownCatalog, type SiteRow } from "./analyze.js";
-import type { WriteFinding } from "./recognizers/types.js";
+import { ownCatalog } from "./readers.js";
 
 /**
  * Sites carry their event's identity (`eventKey`, catalog/identity.ts) and their binary's Windows
