@@ -8,6 +8,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { analyzeImage, symbolsFromPdb } from "../analysis/analyze.js";
 import { summarizeModule } from "../analysis/link/module.js";
+import type { SymbolTable } from "../analysis/program.js";
 import { shareProgram } from "../analysis/program.js";
 import { type KernelNames, parseKernelNames } from "../analysis/recognizers/kernel.js";
 import { formatSiteJoinSummary, type SiteJoinCounts, siteJoinSummary } from "../catalog/event-sites.js";
@@ -18,6 +19,7 @@ import type { CatalogStore } from "../catalog/store.js";
 import { readApiSetSchema } from "../formats/apiset/index.js";
 import { parsePe } from "../formats/pe/index.js";
 import { findPdb, findPdbForImage, pdbRequestForImage, type ResolvedPdb } from "../symbols/resolve.js";
+import { FormatError } from "../util/errors.js";
 import { printable } from "../util/printable.js";
 import { collectFiles } from "./files.js";
 import { findCorpus } from "./inputs.js";
@@ -133,15 +135,17 @@ export function analyzeFileIntoStore(
         status: "skipped",
         reason: `${pe.headers.machineName} image (the analysis reads x64 only)`,
       };
-    const symbols = opts.pdb ? symbolsFromPdb(opts.pdb.pdb) : undefined;
+    const { use: pdb, note: pdbNote } = usePdb(opts.pdb);
+    const symbols = pdb?.symbols;
     shareProgram(pe, symbols); // one decode for ownCatalog's TraceLogging attribution and the sites
     // WPP sites join to the PDB's TMF messages.
-    const catalog = withWpp(ownCatalog(pe, path, bytes), opts.pdb);
+    const catalog = withWpp(ownCatalog(pe, path, bytes), pdb);
     const report = analyzeImage(pe, {
       catalog,
       ...(symbols ? { symbols } : {}),
       ...(opts.kernelNames ? { kernelNames: opts.kernelNames } : {}),
     });
+    const notes = pdbNote ? [pdbNote, ...report.notes] : report.notes;
     const sites = rowsToSites(path, report.rows, build || undefined);
     const module = opts.link !== false ? summarizeModule(path, report, build || undefined) : undefined;
     store.db.transaction(() => {
@@ -151,7 +155,7 @@ export function analyzeFileIntoStore(
       else clearModule(store, path);
       store.addFileNotes(
         path,
-        report.notes.map((n) => `analysis: ${n}`),
+        notes.map((n) => `analysis: ${n}`),
       );
     })();
     const out: AnalyzeOutcome = {
@@ -159,20 +163,44 @@ export function analyzeFileIntoStore(
       status: "analysed",
       sites: sites.length,
       ms: performance.now() - t0,
-      notes: report.notes,
+      notes,
       traceLogging: traceLoggingTies(catalog.events, report.findings),
     };
-    if (opts.pdb) out.pdb = opts.pdb.path;
+    if (pdb) out.pdb = pdb.path;
     return out;
   } catch (err) {
     return { path, status: "failed", error: err instanceof Error ? err.message : String(err) };
   }
 }
 
+/** What the analysis takes from an image's matching PDB: symbol names and WPP messages. */
+export interface PdbUse {
+  path: string;
+  symbols: SymbolTable;
+  wpp: SourceResult;
+}
+
+/**
+ * Reads what the analysis needs from a matching PDB, in one place. The match only read the PDB's
+ * header streams; the symbol and type streams are read here, so a damaged one is met here: then the
+ * image is analysed without this PDB and the note names it (never a lost image or a dead worker).
+ */
+export function usePdb(pdb: ResolvedPdb | undefined): { use?: PdbUse; note?: string } {
+  if (!pdb) return {};
+  try {
+    return {
+      use: { path: pdb.path, symbols: symbolsFromPdb(pdb.pdb), wpp: wppEventsFromPdb(pdb.pdb, pdb.path) },
+    };
+  } catch (err) {
+    if (!(err instanceof FormatError)) throw err;
+    return { note: `${printable(pdb.path)}: ${err.message} (analysed without this PDB)` };
+  }
+}
+
 /** The image's own metadata plus the WPP messages of its PDB (WPP sites join to those). */
-export function withWpp(own: SourceResult, pdb: ResolvedPdb | undefined): SourceResult {
+export function withWpp(own: SourceResult, pdb: PdbUse | undefined): SourceResult {
   if (!pdb) return own;
-  const wpp = wppEventsFromPdb(pdb.pdb, pdb.path);
+  const wpp = pdb.wpp;
   const out: SourceResult = { providers: [...own.providers], events: [...own.events], notes: own.notes };
   for (const p of wpp.providers) out.providers.push(p); // a loop: push(...) overflows the stack on huge lists
   for (const e of wpp.events) out.events.push(e);

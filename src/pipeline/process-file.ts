@@ -4,7 +4,7 @@
  * provider-per-event attribution reuses the analysis decode). Results go back as plain messages;
  * the main thread stores a file's records and its sites in one transaction.
  */
-import { analyzeImage, symbolsFromPdb } from "../analysis/analyze.js";
+import { analyzeImage } from "../analysis/analyze.js";
 import { type ModuleSummary, summarizeModule } from "../analysis/link/module.js";
 import { shareProgram } from "../analysis/program.js";
 import type { KernelNames } from "../analysis/recognizers/kernel.js";
@@ -18,6 +18,7 @@ import {
   DEFAULT_MAX_ANALYZE_BYTES,
   kernelNamesIfPresent,
   pdbBesideImage,
+  usePdb,
   withWpp,
 } from "./analysis.js";
 import { peExtractors } from "./readers.js";
@@ -128,8 +129,10 @@ export async function processFile(
         : undefined;
   const t0 = performance.now();
   // A matching PDB beside the image gives symbol names, Nt* entry points and WPP messages.
-  const pdb = skip ? undefined : await pdbBesideImage(path, pdbDirs, sniffed.bytes);
-  const symbols = pdb ? symbolsFromPdb(pdb.pdb) : undefined;
+  const { use: pdb, note: pdbNote } = usePdb(
+    skip ? undefined : await pdbBesideImage(path, pdbDirs, sniffed.bytes),
+  );
+  const symbols = pdb?.symbols;
   // One decode for the TraceLogging extractor's provider attribution and the site analysis.
   if (!skip) shareProgram(image, symbols);
   const prepared = readSniffed(sniffed, (input) => readParsedPe(image, input, peExtractors));
@@ -157,7 +160,7 @@ export async function processFile(
       status: "analysed",
       sites: sites.length,
       ms: performance.now() - t0,
-      notes: report.notes,
+      notes: pdbNote ? [pdbNote, ...report.notes] : report.notes,
       traceLogging: traceLoggingTies(catalog.events, report.findings),
     };
     if (pdb) outcome.pdb = pdb.path;
