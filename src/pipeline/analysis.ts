@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { analyzeImage, symbolsFromPdb } from "../analysis/analyze.js";
-import { summarizeModule } from "../analysis/link/module.js";
+import { type ModuleSummary, summarizeModule } from "../analysis/link/module.js";
 import type { SymbolTable } from "../analysis/program.js";
 import { shareProgram } from "../analysis/program.js";
 import { type KernelNames, parseKernelNames } from "../analysis/recognizers/kernel.js";
@@ -15,9 +15,9 @@ import { formatSiteJoinSummary, type SiteJoinCounts, siteJoinSummary } from "../
 import type { SourceResult } from "../catalog/model.js";
 import { windowsBuild } from "../catalog/readers/pe.js";
 import { wppEventsFromPdb } from "../catalog/readers/wpp.js";
-import type { CatalogStore } from "../catalog/store.js";
+import type { CatalogStore, CodeSite } from "../catalog/store.js";
 import { readApiSetSchema } from "../formats/apiset/index.js";
-import { parsePe } from "../formats/pe/index.js";
+import { type PeImage, parsePe } from "../formats/pe/index.js";
 import { findPdb, findPdbForImage, pdbRequestForImage, type ResolvedPdb } from "../symbols/resolve.js";
 import { FormatError } from "../util/errors.js";
 import { printable } from "../util/printable.js";
@@ -127,27 +127,17 @@ export function analyzeFileIntoStore(
     if (opts.link !== false && pe.sections.some((x) => x.name === ".apiset")) {
       const schema = readApiSetSchema(pe)!;
       storeApiSetSchema(store, path, build, schema);
-      return { path, status: "skipped", reason: "API-set schema (stored for linking, no code)" };
+      return { path, status: "skipped", reason: API_SET_SKIP };
     }
-    if (pe.headers.machineName !== "x64")
-      return {
-        path,
-        status: "skipped",
-        reason: `${pe.headers.machineName} image (the analysis reads x64 only)`,
-      };
-    const { use: pdb, note: pdbNote } = usePdb(opts.pdb);
-    const symbols = pdb?.symbols;
-    shareProgram(pe, symbols); // one decode for ownCatalog's TraceLogging attribution and the sites
-    // WPP sites join to the PDB's TMF messages.
-    const catalog = withWpp(ownCatalog(pe, path, bytes), pdb);
-    const report = analyzeImage(pe, {
-      catalog,
-      ...(symbols ? { symbols } : {}),
+    const skip = analysisSkipReason(pe, 0, max);
+    if (skip) return { path, status: "skipped", reason: skip };
+    const pdb = usePdb(opts.pdb);
+    shareProgram(pe, pdb.use?.symbols); // one decode for ownCatalog's TraceLogging attribution and the sites
+    const { outcome, sites, module } = analyzeParsedImage(pe, path, ownCatalog(pe, path, bytes), pdb, {
       ...(opts.kernelNames ? { kernelNames: opts.kernelNames } : {}),
+      link: opts.link !== false,
+      startedAt: t0,
     });
-    const notes = pdbNote ? [pdbNote, ...report.notes] : report.notes;
-    const sites = rowsToSites(path, report.rows, build || undefined);
-    const module = opts.link !== false ? summarizeModule(path, report, build || undefined) : undefined;
     store.db.transaction(() => {
       store.clearSites(path);
       store.addSites(sites);
@@ -155,22 +145,61 @@ export function analyzeFileIntoStore(
       else clearModule(store, path);
       store.addFileNotes(
         path,
-        notes.map((n) => `analysis: ${n}`),
+        outcome.notes.map((n) => `analysis: ${n}`),
       );
     })();
-    const out: AnalyzeOutcome = {
-      path,
-      status: "analysed",
-      sites: sites.length,
-      ms: performance.now() - t0,
-      notes,
-      traceLogging: traceLoggingTies(catalog.events, report.findings),
-    };
-    if (pdb) out.pdb = pdb.path;
-    return out;
+    return outcome;
   } catch (err) {
     return { path, status: "failed", error: err instanceof Error ? err.message : String(err) };
   }
+}
+
+/** Why an image is not analysed (the catalog still reads it), or undefined when it is. */
+export function analysisSkipReason(pe: PeImage, size: number, maxBytes: number): string | undefined {
+  if (pe.headers.machineName !== "x64")
+    return `${pe.headers.machineName} image (the analysis reads x64 only)`;
+  if (size > maxBytes) return `${(size / 2 ** 20).toFixed(0)} MiB is over the analysis size limit`;
+  return undefined;
+}
+
+/** An API-set schema image: stored for linking, its code is not analysed. */
+export const API_SET_SKIP = "API-set schema (stored for linking, no code)";
+
+/**
+ * The analysis step both scan paths (in-process and the worker processes) take for one parsed x64
+ * image: analyse against the records the image carries (plus its PDB's WPP messages), and return the
+ * store rows, the module summary for linking and the outcome the summary prints.
+ */
+export function analyzeParsedImage(
+  pe: PeImage,
+  path: string,
+  own: SourceResult,
+  pdb: { use?: PdbUse; note?: string },
+  opts: { kernelNames?: KernelNames; link: boolean; startedAt: number },
+): { outcome: AnalyzeOutcome & { status: "analysed" }; sites: CodeSite[]; module?: ModuleSummary } {
+  const symbols = pdb.use?.symbols;
+  const catalog = withWpp(own, pdb.use); // WPP sites join to the PDB's TMF messages
+  const report = analyzeImage(pe, {
+    catalog,
+    ...(symbols ? { symbols } : {}),
+    ...(opts.kernelNames ? { kernelNames: opts.kernelNames } : {}),
+  });
+  const build = windowsBuild(pe, path);
+  const sites = rowsToSites(path, report.rows, build || undefined);
+  const outcome: AnalyzeOutcome & { status: "analysed" } = {
+    path,
+    status: "analysed",
+    sites: sites.length,
+    ms: performance.now() - opts.startedAt,
+    notes: pdb.note ? [pdb.note, ...report.notes] : report.notes,
+    traceLogging: traceLoggingTies(catalog.events, report.findings),
+  };
+  if (pdb.use) outcome.pdb = pdb.use.path;
+  return {
+    outcome,
+    sites,
+    ...(opts.link ? { module: summarizeModule(path, report, build || undefined) } : {}),
+  };
 }
 
 /** What the analysis takes from an image's matching PDB: symbol names and WPP messages. */

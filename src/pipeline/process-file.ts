@@ -1,11 +1,4 @@
-/**
- * One file's whole job in a scan worker: read, hash, parse into catalog records and, for an x64
- * image, analyse its write sites, decoding the image once for both (the TraceLogging extractor's
- * provider-per-event attribution reuses the analysis decode). Results go back as plain messages;
- * the main thread stores a file's records and its sites in one transaction.
- */
-import { analyzeImage } from "../analysis/analyze.js";
-import { type ModuleSummary, summarizeModule } from "../analysis/link/module.js";
+import type { ModuleSummary } from "../analysis/link/module.js";
 import { shareProgram } from "../analysis/program.js";
 import type { KernelNames } from "../analysis/recognizers/kernel.js";
 import { readParsedPe, windowsBuild } from "../catalog/readers/pe.js";
@@ -15,15 +8,16 @@ import { readApiSetSchema } from "../formats/apiset/index.js";
 import { parsePe } from "../formats/pe/index.js";
 import {
   type AnalyzeOutcome,
+  API_SET_SKIP,
+  analysisSkipReason,
+  analyzeParsedImage,
   DEFAULT_MAX_ANALYZE_BYTES,
   kernelNamesIfPresent,
   pdbBesideImage,
   usePdb,
-  withWpp,
 } from "./analysis.js";
 import { peExtractors } from "./readers.js";
 import { type PreparedFile, readSniffed, sniffFile } from "./scan.js";
-import { rowsToSites, traceLoggingTies } from "./sites.js";
 
 export interface AnalysisRequest {
   /** Images larger than this are not analysed (their events are still cataloged). */
@@ -114,27 +108,19 @@ export async function processFile(
     const prepared = readSniffed(sniffed, (input) => readParsedPe(image, input, peExtractors));
     const schema = readApiSetSchema(image);
     const analysis: FileAnalysis = {
-      outcome: { path, status: "skipped", reason: "API-set schema (stored for linking, no code)" },
+      outcome: { path, status: "skipped", reason: API_SET_SKIP },
       sites: [],
       ...(schema ? { apiSet: { build, schema } } : {}),
     };
     post({ id, type: "done", prepared, ...(prepared.kind === "read" ? { analysis } : {}) });
     return;
   }
-  const skip =
-    image.headers.machineName !== "x64"
-      ? `${image.headers.machineName} image (the analysis reads x64 only)`
-      : size > maxBytes
-        ? `${(size / 2 ** 20).toFixed(0)} MiB is over the analysis size limit`
-        : undefined;
+  const skip = analysisSkipReason(image, size, maxBytes);
   const t0 = performance.now();
   // A matching PDB beside the image gives symbol names, Nt* entry points and WPP messages.
-  const { use: pdb, note: pdbNote } = usePdb(
-    skip ? undefined : await pdbBesideImage(path, pdbDirs, sniffed.bytes),
-  );
-  const symbols = pdb?.symbols;
+  const pdb = usePdb(skip ? undefined : await pdbBesideImage(path, pdbDirs, sniffed.bytes));
   // One decode for the TraceLogging extractor's provider attribution and the site analysis.
-  if (!skip) shareProgram(image, symbols);
+  if (!skip) shareProgram(image, pdb.use?.symbols);
   const prepared = readSniffed(sniffed, (input) => readParsedPe(image, input, peExtractors));
   if (skip || prepared.kind !== "read") {
     const analysis: FileAnalysis | undefined =
@@ -148,27 +134,11 @@ export async function processFile(
   let analysis: FileAnalysis;
   try {
     const kernelNames = kernelNamesFrom(request.kernelNamesDir);
-    const catalog = withWpp(prepared.result, pdb);
-    const report = analyzeImage(image, {
-      catalog,
-      ...(symbols ? { symbols } : {}),
+    analysis = analyzeParsedImage(image, path, prepared.result, pdb, {
       ...(kernelNames ? { kernelNames } : {}),
+      link,
+      startedAt: t0,
     });
-    const sites = rowsToSites(path, report.rows, build || undefined);
-    const outcome: AnalyzeOutcome = {
-      path,
-      status: "analysed",
-      sites: sites.length,
-      ms: performance.now() - t0,
-      notes: pdbNote ? [pdbNote, ...report.notes] : report.notes,
-      traceLogging: traceLoggingTies(catalog.events, report.findings),
-    };
-    if (pdb) outcome.pdb = pdb.path;
-    analysis = {
-      outcome,
-      sites,
-      ...(link ? { module: summarizeModule(path, report, build || undefined) } : {}),
-    };
   } catch (err) {
     analysis = {
       outcome: { path, status: "failed", error: err instanceof Error ? err.message : String(err) },
