@@ -5,7 +5,7 @@
  */
 import { closeSync, openSync, readFileSync, readSync } from "node:fs";
 import { parsePe } from "../formats/pe/image.js";
-import { isKernelMode, readImports } from "../formats/pe/imports.js";
+import { imageMode, readImports } from "../formats/pe/imports.js";
 
 export type FileMode = "kernel" | "user";
 
@@ -25,7 +25,7 @@ export function fileMode(path: string): FileMode | undefined {
   if (modes.has(path)) return modes.get(path);
   let mode: FileMode | undefined;
   try {
-    if (startsWithMz(path)) mode = isKernelMode(readImports(parsePe(readFileSync(path)))) ? "kernel" : "user";
+    if (startsWithMz(path)) mode = imageMode(readImports(parsePe(readFileSync(path))), path);
   } catch {
     mode = undefined; // gone, unreadable or malformed: no badge rather than a wrong one
   }

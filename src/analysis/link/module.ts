@@ -6,8 +6,8 @@
  */
 import {
   type ExportEntry,
+  imageMode,
   importsByIatRva,
-  isKernelMode,
   readDelayImports,
   readImports,
 } from "../../formats/pe/index.js";
@@ -89,7 +89,7 @@ export function summarizeModule(file: string, report: AnalysisReport, build?: st
   const name = file.replace(/^.*[\\/]/, "").toLowerCase();
   const imports = readImports(pe);
   const delay = readDelayImports(pe);
-  const mode: Mode = isKernelMode(imports) || name === "ntoskrnl.exe" ? "kernel" : "user";
+  const mode: Mode = imageMode(imports, name);
   const functionNames = new Map<number, string>();
   for (const [rva, f] of p.functions.byRva) functionNames.set(rva, functionName(f));
   const calls = new Map<number, number[]>();

@@ -207,3 +207,13 @@ export function isKernelMode(imports: ImportedDll[]): boolean {
     return KERNEL_DLLS.has(name) || name.endsWith(".sys");
   });
 }
+
+/**
+ * The one rule for where an image runs (linking, the explorer's badges, events' mode): kernel when
+ * `isKernelMode` says so or the image is the kernel itself (a stripped ntoskrnl.exe may import
+ * nothing that names the kernel), else user.
+ */
+export function imageMode(imports: ImportedDll[], fileName: string): "kernel" | "user" {
+  const name = fileName.replace(/^.*[\\/]/, "").toLowerCase();
+  return isKernelMode(imports) || name === "ntoskrnl.exe" ? "kernel" : "user";
+}
