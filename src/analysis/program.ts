@@ -55,42 +55,50 @@ export interface LoadOptions {
 }
 
 /**
- * Programs already loaded, per image and symbol table: the catalog's TraceLogging extractor and
- * `analyze` both load the same image (decoded once instead of twice).
+ * The decode of each image, kept while the image lives: the catalog's TraceLogging attribution and
+ * the site analysis load the same image (decoded once instead of twice). `shared` marks a decode a
+ * scan asked for with `shareProgram`: later callers that pass no symbols reuse it with its symbols.
  */
-const loaded = new WeakMap<PeImage, { symbols?: SymbolTable; program: LoadedProgram }>();
+interface Decoded {
+  symbols?: SymbolTable;
+  program?: LoadedProgram;
+  shared: boolean;
+}
+const decoded = new WeakMap<PeImage, Decoded>();
 
 /** How many times an image was decoded (loadProgram calls): a test proves a scan decodes once. */
 export const programLoads = { count: 0 };
-
-const shared = new WeakMap<PeImage, { symbols?: SymbolTable; program?: LoadedProgram }>();
 
 /**
  * Asks that every `sharedProgram(pe)` of this image reuse one decode (loaded with `symbols`):
  * the scan's TraceLogging attribution and the site analysis then cost one decode, not two.
  */
 export function shareProgram(pe: PeImage, symbols?: SymbolTable): void {
-  shared.set(pe, symbols ? { symbols } : {});
+  decoded.set(pe, { ...(symbols ? { symbols } : {}), shared: true });
 }
 
 /** Whether `shareProgram` was called for this image (its decode is paid for anyway). */
 export function isProgramShared(pe: PeImage): boolean {
-  return shared.has(pe);
+  return decoded.get(pe)?.shared === true;
 }
 
 /** `loadProgram`, reusing the decode `shareProgram` asked for when the symbols agree. */
 export function sharedProgram(pe: PeImage, options: LoadOptions = {}): LoadedProgram {
-  const s = shared.get(pe);
-  if (!s || (options.symbols && options.symbols !== s.symbols)) return loadProgram(pe, options);
-  s.program ??= loadProgram(pe, { ...options, ...(s.symbols ? { symbols: s.symbols } : {}) });
-  return s.program;
+  const d = decoded.get(pe);
+  if (d?.shared && (!options.symbols || options.symbols === d.symbols))
+    return loadProgram(pe, { ...options, ...(d.symbols ? { symbols: d.symbols } : {}) });
+  return loadProgram(pe, options);
 }
 
 export function loadProgram(pe: PeImage, options: LoadOptions = {}): LoadedProgram {
-  const known = loaded.get(pe);
-  if (known && known.symbols === options.symbols) return known.program;
+  const d = decoded.get(pe);
+  if (d?.program && d.symbols === options.symbols) return d.program;
   const program = loadProgramOnce(pe, options);
-  loaded.set(pe, { symbols: options.symbols, program });
+  decoded.set(pe, {
+    ...(options.symbols ? { symbols: options.symbols } : {}),
+    program,
+    shared: d?.shared === true && d.symbols === options.symbols,
+  });
   return program;
 }
 
