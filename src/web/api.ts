@@ -4,7 +4,7 @@
  * code as `etw-atlas events`, and the same event ↔ code-site join, `src/catalog/event-sites.ts`);
  * this file only shapes the pages' answers.
  */
-import { basename, join, resolve } from "node:path";
+import { basename, join } from "node:path";
 import { siteSentence } from "../analysis/conditions/sentence.js";
 import { type DiffEntry, diffStores } from "../catalog/diff.js";
 import { EventSiteJoin } from "../catalog/event-sites.js";
@@ -29,6 +29,7 @@ import {
 import { highlightTerms, parseTextQuery } from "../catalog/search-text.js";
 import type { CatalogStore, CodeSite } from "../catalog/store.js";
 import { EventModes } from "../pipeline/event-mode.js";
+import { defaultCorpus } from "../pipeline/inputs.js";
 import { linkStoredBuild } from "../pipeline/link-build.js";
 import { EventReach, type ReachQuery, reachedFromJson, reachInStore, reachJson } from "../pipeline/reach.js";
 import { fileMode } from "./file-mode.js";
@@ -597,9 +598,11 @@ function mofClasses(src: AtlasSources, rows: EventRow[]): MofClassNode[] {
 
 let kernelTablesCache: KernelGroupTables | undefined;
 
-/** Reference tables of the corpus (ETW_ATLAS_CORPUS or ../shared/corpus), read once; empty without it. */
+/** Reference tables of the corpus (`defaultCorpus`), read once; empty without it. */
 function kernelTables(): KernelGroupTables {
-  const corpus = process.env.ETW_ATLAS_CORPUS ?? resolve(process.cwd(), "..", "shared", "corpus");
-  kernelTablesCache ??= loadKernelGroupTables(join(corpus, "reference"));
+  const corpus = defaultCorpus();
+  kernelTablesCache ??= corpus
+    ? loadKernelGroupTables(join(corpus, "reference"))
+    : { traceGroupNames: new Map(), groupMasks: new Map() };
   return kernelTablesCache;
 }
