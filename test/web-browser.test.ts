@@ -373,6 +373,56 @@ describe("explorer in chromium", { timeout: 900_000 }, () => {
     );
   });
 
+  test("build filter on the code-sites view: other rows, every one of the chosen build", async () => {
+    const summary = await api("/api/summary");
+    const siteBuilds = summary.siteBuilds as Array<{ build: string; sites: number }>;
+    assert.ok(siteBuilds.length >= 2, "the catalog has code sites of two builds (fltMgr.sys, csrsrv.dll)");
+    const all = (await api("/api/sites?limit=1")).total as number;
+    const cells = async (label: string) => {
+      const headers = await page.locator('table[data-table="sites"] thead th').allTextContents();
+      const i = headers.findIndex((h) => h.replace(/[▲▼↑↓\s]+$/u, "").trim() === label);
+      assert.ok(i >= 0, `column ${label} in ${headers.join("|")}`);
+      return page.locator(`table[data-table="sites"] tbody tr td:nth-child(${i + 1})`).allTextContents();
+    };
+    await page.goto(`${srv.url}#/sites`);
+    await page.locator('table[data-table="sites"] tbody tr').first().waitFor();
+    assert.match(
+      (await page.locator(".table-tools .muted").first().textContent()) ?? "",
+      new RegExp(`^${all} rows`),
+    );
+    const before = new Set(await cells("Binary"));
+    // The smaller build: all of its rows fit in one page.
+    const { build, sites } = [...siteBuilds].sort((a, b) => a.sites - b.sites)[0]!;
+    assert.ok(sites < all);
+    await page.selectOption('#sites-form select[name="build"]', build);
+    await page.click('#sites-form button[type="submit"]');
+    await page.waitForURL(new RegExp(`#/sites\\?.*build=${build.replace(/\./g, "\\.")}`));
+    await page
+      .locator(".table-tools .muted", { hasText: new RegExp(`^${sites} rows`) })
+      .first()
+      .waitFor();
+    const builds = await cells("Build");
+    assert.equal(builds.length, sites, "one page holds the build's rows");
+    assert.ok(
+      builds.every((b) => b === build),
+      `every row of build ${build}: ${[...new Set(builds)].join(", ")}`,
+    );
+    const after = new Set(await cells("Binary"));
+    assert.notDeepEqual([...after].sort(), [...before].sort(), "filtering changed the rows");
+    assert.equal(
+      await page.locator('#sites-form select[name="build"]').inputValue(),
+      build,
+      "the selector keeps the chosen build",
+    );
+    await shot("13-sites-build");
+    // The download link of the filtered view carries the build.
+    const href = await page
+      .locator('section[data-block="sites"] a[href*="/api/download"]')
+      .first()
+      .getAttribute("href");
+    assert.match(href ?? "", new RegExp(`build=${build.replace(/\./g, "\\.")}`));
+  });
+
   test("MOF class tree: category with class GUID, group and enable flag, classes, event types", async () => {
     await page.goto(`${srv.url}#/provider?kind=mof&name=Windows%20Kernel%20Trace`);
     const tree = page.locator('[data-block="mof-classes"]');

@@ -144,6 +144,12 @@ function summaryBody(src: AtlasSources): unknown {
     .all() as Array<{ build: string; kind: string; n: number }>;
   const builds = new Map<string, Record<string, number>>();
   for (const r of perBuild) builds.set(r.build, { ...builds.get(r.build), [r.kind]: r.n });
+  // Builds of the analysed binaries: the code-sites view's build selector.
+  const siteBuilds = db
+    .prepare(
+      "SELECT build, count(*) AS sites FROM sites WHERE build IS NOT NULL GROUP BY build ORDER BY build",
+    )
+    .all() as Array<{ build: string; sites: number }>;
   // Directory shared by every scanned file: the page shows paths relative to it.
   const span = db.prepare("SELECT min(path) AS lo, max(path) AS hi FROM files").get() as {
     lo: string | null;
@@ -159,6 +165,7 @@ function summaryBody(src: AtlasSources): unknown {
     catalog: basename(src.dbPath),
     root,
     builds: [...builds].map(([build, kinds]) => ({ build, kinds })),
+    siteBuilds,
     events: one("SELECT count(*) AS n FROM events"),
     providers: listProviders(db).length,
     files: one("SELECT count(*) AS n FROM files WHERE status = 'ok'"),
@@ -348,6 +355,7 @@ const SITE_SORT: Record<string, string> = {
   writeFunction: "write_function",
   providerName: "provider_name",
   eventName: "event_name",
+  build: "build",
 };
 
 function siteFilter(params: URLSearchParams): { sql: string; args: unknown[] } {
@@ -362,6 +370,9 @@ function siteFilter(params: URLSearchParams): { sql: string; args: unknown[] } {
   like("coalesce(provider_name, '') || ' ' || coalesce(provider_guid, '')", "provider");
   like("coalesce(event_name, '') || ' ' || coalesce(event_id, '')", "event");
   like("coalesce(function, '') || ' ' || coalesce(write_function, '')", "function");
+  // The Windows build of the binary (exact, like the search's build filter).
+  const build = strParam(params, "build");
+  if (build) where.push("build = ?") && args.push(build);
   return { sql: where.length ? `WHERE ${where.join(" AND ")}` : "", args };
 }
 
@@ -384,7 +395,7 @@ export function* siteRows(
   const stmt = src.store.db.prepare(
     `SELECT file, rva, function, write_function AS writeFunction, provider_guid AS providerGuid,
        provider_name AS providerName, event_kind AS eventKind, event_id AS eventId,
-       event_version AS eventVersion, event_name AS eventName, entry, depth, call_path_json
+       event_version AS eventVersion, event_name AS eventName, entry, depth, build, call_path_json
      FROM sites ${sql} ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}`,
   );
   for (const r of stmt.iterate(...args) as IterableIterator<Record<string, unknown>>) {

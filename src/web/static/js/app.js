@@ -35,7 +35,7 @@ async function route() {
     else if (top === "provider") await providerView(params, summary);
     else if (top === "event") await eventView(path.split("/")[1] ?? "");
     else if (top === "search") await searchView(params, summary);
-    else if (top === "sites") await sitesView(params);
+    else if (top === "sites") await sitesView(params, summary);
     else if (top === "diff") await diffView(params, summary);
     else render(el("p", { class: "error" }, `Unknown page: ${path}`));
   } catch (err) {
