@@ -83,6 +83,19 @@ describe("explorer in chromium", { timeout: 900_000 }, () => {
     ];
     assert.ok(names.includes("Microsoft-Windows-Kernel-Process"));
     assert.ok(names.includes("Microsoft-Windows-FilterManager"));
+    // Source files relative to the root that was scanned: the unpacked manifest directory (e.g.
+    // Manifests-Win10-17134/…), a file given by itself as its name — not tmp/…/all-manifests/….
+    const files = await page
+      .locator(
+        'table[data-table="providers"] tbody tr:has(td:first-child:text-is("Microsoft-Windows-FilterManager")) .chip.file',
+      )
+      .allTextContents();
+    assert.ok(files.includes("Manifests-Win10-17134/Microsoft-Windows-FilterManager.xml"), files.join(", "));
+    assert.ok(files.includes("Win10-17134_Microsoft-Windows-FilterManager.xml"), files.join(", "));
+    assert.ok(
+      files.every((f) => !f.includes("all-manifests") && !f.startsWith("tmp/") && !f.startsWith("/")),
+      files.join(", "),
+    );
     const info = await page.locator("#catalog-info").textContent();
     const summary = await api("/api/summary");
     assert.match(info ?? "", new RegExp(`${summary.events} events`));
@@ -128,6 +141,15 @@ describe("explorer in chromium", { timeout: 900_000 }, () => {
     const cells = await parentRow.first().locator("td").allTextContents();
     assert.deepEqual(cells.slice(1, 3), ["ParentProcessID", "UInt32"]);
     assert.match(page.url(), /#\/event\/\d+$/);
+    // The file relative to its scan root (the full path in the title).
+    const event = await api(`/api/event?rowid=${page.url().split("/").pop()}`);
+    const fileCell = page.locator("dl.facts dt:text-is('File') + dd span").first();
+    assert.equal(await fileCell.getAttribute("title"), event.file);
+    const shownFile = (await fileCell.textContent()) ?? "";
+    assert.ok(
+      !shownFile.startsWith("/") && event.file.endsWith(`/${shownFile}`),
+      `${shownFile} of ${event.file}`,
+    );
     await shot("3-event-kernel-process");
   });
 

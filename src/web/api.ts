@@ -150,7 +150,7 @@ function summaryBody(src: AtlasSources): unknown {
       "SELECT build, count(*) AS sites FROM sites WHERE build IS NOT NULL GROUP BY build ORDER BY build",
     )
     .all() as Array<{ build: string; sites: number }>;
-  // Directory shared by every scanned file: the page shows paths relative to it.
+  // Directory shared by every scanned file: the page falls back to it for paths under no scan root.
   const span = db.prepare("SELECT min(path) AS lo, max(path) AS hi FROM files").get() as {
     lo: string | null;
     hi: string | null;
@@ -164,6 +164,7 @@ function summaryBody(src: AtlasSources): unknown {
   return {
     catalog: basename(src.dbPath),
     root,
+    roots: src.store.scanRoots(),
     builds: [...builds].map(([build, kinds]) => ({ build, kinds })),
     siteBuilds,
     events: one("SELECT count(*) AS n FROM events"),
