@@ -85,11 +85,11 @@ describe("explorer in chromium", { timeout: 900_000 }, () => {
     assert.ok(names.includes("Microsoft-Windows-FilterManager"));
     // Source files relative to the root that was scanned: the unpacked manifest directory (e.g.
     // Manifests-Win10-17134/…), a file given by itself as its name — not tmp/…/all-manifests/….
-    const files = await page
-      .locator(
-        'table[data-table="providers"] tbody tr:has(td:first-child:text-is("Microsoft-Windows-FilterManager")) .chip.file',
-      )
-      .allTextContents();
+    const fmRow = page
+      .locator('table[data-table="providers"] tbody tr')
+      .filter({ has: page.locator("td:first-child", { hasText: /^Microsoft-Windows-FilterManager$/ }) });
+    if (await fmRow.locator("button.more").count()) await fmRow.locator("button.more").click();
+    const files = await fmRow.locator(".chip.file").allTextContents();
     assert.ok(files.includes("Manifests-Win10-17134/Microsoft-Windows-FilterManager.xml"), files.join(", "));
     assert.ok(files.includes("Win10-17134_Microsoft-Windows-FilterManager.xml"), files.join(", "));
     assert.ok(
