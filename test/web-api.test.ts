@@ -226,6 +226,43 @@ describe("web API on real catalogs", () => {
     for (const s of some.body.rows) assert.ok(s.entry.includes(entry));
   });
 
+  test("code sites view filters by build: the summary lists the sites' builds, each row is of that build", async () => {
+    const summary = (await get("/api/summary")).body;
+    const siteBuilds = summary.siteBuilds as Array<{ build: string; sites: number }>;
+    // fltMgr.sys is 10.0.19041, csrsrv.dll 6.1.7601 (from each PE's version resource).
+    assert.deepEqual(
+      siteBuilds.map((b) => b.build),
+      ["10.0.19041", "6.1.7601"],
+    );
+    const all = (await get("/api/sites?limit=1")).body.total as number;
+    let sum = 0;
+    for (const { build, sites } of siteBuilds) {
+      const page = (await get(`/api/sites?build=${build}&limit=5000`)).body;
+      assert.equal(page.total, sites, build);
+      assert.ok(page.total > 0 && page.total < all, `${build}: a part of the ${all} sites`);
+      assert.equal(page.rows.length, page.total);
+      for (const s of page.rows) assert.equal(s.build, build);
+      const file = build === "6.1.7601" ? "csrsrv" : "fltMgr";
+      assert.ok(
+        page.rows.every((s: { file: string }) => s.file.includes(file)),
+        `${build}: ${file}`,
+      );
+      sum += page.total;
+    }
+    assert.equal(sum, all, "every site has a build here");
+    assert.equal((await get("/api/sites?build=6.1.7600")).body.total, 0);
+    // Combined with another filter, and in the download.
+    assert.equal((await get("/api/sites?build=6.1.7601&file=fltMgr")).body.total, 0);
+    const tsv = ((await get("/api/download?what=sites&format=tsv&build=6.1.7601")).body as string)
+      .trimEnd()
+      .split("\n");
+    const header = tsv[0]!.split("\t");
+    const col = header.indexOf("build");
+    assert.ok(col >= 0, "the sites download has a build column");
+    assert.equal(tsv.length - 1, siteBuilds.find((b) => b.build === "6.1.7601")!.sites);
+    for (const line of tsv.slice(1)) assert.equal(line.split("\t")[col], "6.1.7601");
+  });
+
   test("diff view: Windows 7 → 10 Kernel-Process adds events and fields", async () => {
     const { body } = await get("/api/diff");
     assert.ok(body.total > 0);

@@ -83,6 +83,19 @@ describe("explorer in chromium", { timeout: 900_000 }, () => {
     ];
     assert.ok(names.includes("Microsoft-Windows-Kernel-Process"));
     assert.ok(names.includes("Microsoft-Windows-FilterManager"));
+    // Source files relative to the root that was scanned: the unpacked manifest directory (e.g.
+    // Manifests-Win10-17134/…), a file given by itself as its name — not tmp/…/all-manifests/….
+    const fmRow = page
+      .locator('table[data-table="providers"] tbody tr')
+      .filter({ has: page.locator("td:first-child", { hasText: /^Microsoft-Windows-FilterManager$/ }) });
+    if (await fmRow.locator("button.more").count()) await fmRow.locator("button.more").click();
+    const files = await fmRow.locator(".chip.file").allTextContents();
+    assert.ok(files.includes("Manifests-Win10-17134/Microsoft-Windows-FilterManager.xml"), files.join(", "));
+    assert.ok(files.includes("Win10-17134_Microsoft-Windows-FilterManager.xml"), files.join(", "));
+    assert.ok(
+      files.every((f) => !f.includes("all-manifests") && !f.startsWith("tmp/") && !f.startsWith("/")),
+      files.join(", "),
+    );
     const info = await page.locator("#catalog-info").textContent();
     const summary = await api("/api/summary");
     assert.match(info ?? "", new RegExp(`${summary.events} events`));
@@ -128,6 +141,15 @@ describe("explorer in chromium", { timeout: 900_000 }, () => {
     const cells = await parentRow.first().locator("td").allTextContents();
     assert.deepEqual(cells.slice(1, 3), ["ParentProcessID", "UInt32"]);
     assert.match(page.url(), /#\/event\/\d+$/);
+    // The file relative to its scan root (the full path in the title).
+    const event = await api(`/api/event?rowid=${page.url().split("/").pop()}`);
+    const fileCell = page.locator("dl.facts dt:text-is('File') + dd span").first();
+    assert.equal(await fileCell.getAttribute("title"), event.file);
+    const shownFile = (await fileCell.textContent()) ?? "";
+    assert.ok(
+      !shownFile.startsWith("/") && event.file.endsWith(`/${shownFile}`),
+      `${shownFile} of ${event.file}`,
+    );
     await shot("3-event-kernel-process");
   });
 
@@ -371,6 +393,56 @@ describe("explorer in chromium", { timeout: 900_000 }, () => {
       (await api(`/api/search?build=${build}`)).total,
       (await api(`/api/search?build=${build}&limit=1`)).total,
     );
+  });
+
+  test("build filter on the code-sites view: other rows, every one of the chosen build", async () => {
+    const summary = await api("/api/summary");
+    const siteBuilds = summary.siteBuilds as Array<{ build: string; sites: number }>;
+    assert.ok(siteBuilds.length >= 2, "the catalog has code sites of two builds (fltMgr.sys, csrsrv.dll)");
+    const all = (await api("/api/sites?limit=1")).total as number;
+    const cells = async (label: string) => {
+      const headers = await page.locator('table[data-table="sites"] thead th').allTextContents();
+      const i = headers.findIndex((h) => h.replace(/[▲▼↑↓\s]+$/u, "").trim() === label);
+      assert.ok(i >= 0, `column ${label} in ${headers.join("|")}`);
+      return page.locator(`table[data-table="sites"] tbody tr td:nth-child(${i + 1})`).allTextContents();
+    };
+    await page.goto(`${srv.url}#/sites`);
+    await page.locator('table[data-table="sites"] tbody tr').first().waitFor();
+    assert.match(
+      (await page.locator(".table-tools .muted").first().textContent()) ?? "",
+      new RegExp(`^${all} rows`),
+    );
+    const before = new Set(await cells("Binary"));
+    // The smaller build: all of its rows fit in one page.
+    const { build, sites } = [...siteBuilds].sort((a, b) => a.sites - b.sites)[0]!;
+    assert.ok(sites < all);
+    await page.selectOption('#sites-form select[name="build"]', build);
+    await page.click('#sites-form button[type="submit"]');
+    await page.waitForURL(new RegExp(`#/sites\\?.*build=${build.replace(/\./g, "\\.")}`));
+    await page
+      .locator(".table-tools .muted", { hasText: new RegExp(`^${sites} rows`) })
+      .first()
+      .waitFor();
+    const builds = await cells("Build");
+    assert.equal(builds.length, sites, "one page holds the build's rows");
+    assert.ok(
+      builds.every((b) => b === build),
+      `every row of build ${build}: ${[...new Set(builds)].join(", ")}`,
+    );
+    const after = new Set(await cells("Binary"));
+    assert.notDeepEqual([...after].sort(), [...before].sort(), "filtering changed the rows");
+    assert.equal(
+      await page.locator('#sites-form select[name="build"]').inputValue(),
+      build,
+      "the selector keeps the chosen build",
+    );
+    await shot("13-sites-build");
+    // The download link of the filtered view carries the build.
+    const href = await page
+      .locator('section[data-block="sites"] a[href*="/api/download"]')
+      .first()
+      .getAttribute("href");
+    assert.match(href ?? "", new RegExp(`build=${build.replace(/\./g, "\\.")}`));
   });
 
   test("MOF class tree: category with class GUID, group and enable flag, classes, event types", async () => {

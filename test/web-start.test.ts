@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { CatalogStore } from "../src/catalog/store.js";
-import { extractPackageFiles, findCorpus, SAMPLE_FILES } from "../src/pipeline/inputs.js";
+import { committedSample, extractPackageFiles, findCorpus, SAMPLE_FILES } from "../src/pipeline/inputs.js";
 import { FormatError } from "../src/util/errors.js";
 import { isSafeArchivePath, readTar } from "../src/util/tar.js";
 import { corpus, corpusRoot, repoRoot } from "./helpers/corpus.js";
@@ -115,7 +115,17 @@ describe("npm sample extraction", () => {
 
   test("the default input is the shared corpus when it is beside the repository", () => {
     assert.equal(findCorpus(repoRoot, repoRoot), corpusRoot);
-    assert.equal(findCorpus(join(dir, "nowhere"), join(dir, "nowhere")), undefined);
+    assert.equal(findCorpus(join(dir, "nowhere"), join(dir, "nowhere"), {}), undefined);
+  });
+
+  test("ETW_ATLAS_CORPUS names the corpus; a missing directory there means no corpus", () => {
+    assert.equal(findCorpus(repoRoot, repoRoot, { ETW_ATLAS_CORPUS: corpusRoot }), corpusRoot);
+    assert.equal(findCorpus(repoRoot, repoRoot, { ETW_ATLAS_CORPUS: join(dir, "missing") }), undefined);
+  });
+
+  test("without a corpus the committed fixtures/ are the sample", () => {
+    assert.equal(committedSample(repoRoot), join(repoRoot, "fixtures"));
+    assert.equal(committedSample(dir), undefined);
   });
 });
 

@@ -8,7 +8,7 @@
  */
 import { copyFileSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { basename, join } from "node:path";
+import { basename, join, normalize } from "node:path";
 import Database from "better-sqlite3";
 import type { CatalogEvent, CatalogProvider, Field, SourceResult } from "./model.js";
 import { buildSearchIndex } from "./search-index.js";
@@ -25,6 +25,10 @@ const UPGRADABLE_VERSIONS = [2];
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+
+-- The paths a scan was given (directories or files, as given; no trailing separator): the explorer
+-- shows each file's path relative to the scan root it lies under.
+CREATE TABLE IF NOT EXISTS scan_roots (path TEXT PRIMARY KEY, scanned_at TEXT NOT NULL);
 
 CREATE TABLE IF NOT EXISTS files (
   id INTEGER PRIMARY KEY,
@@ -563,6 +567,27 @@ export class CatalogStore {
       JSON.stringify([...file.notes.filter((n) => !n.startsWith("analysis: ")), ...notes]),
       path,
     );
+  }
+
+  /** Remembers the paths a scan was given (see `scan_roots`). */
+  recordScanRoots(paths: string[]): void {
+    const at = new Date().toISOString();
+    const insert = this.stmt("INSERT OR REPLACE INTO scan_roots(path, scanned_at) VALUES (?, ?)");
+    for (const given of paths) {
+      const p = normalize(given); // as the scanner's join() spells the files under it
+      insert.run(p.length > 1 ? p.replace(/[\\/]+$/, "") || p : p, at);
+    }
+  }
+
+  /** The scan roots recorded so far (none in catalogs written before they were recorded). */
+  scanRoots(): string[] {
+    const has = this.db
+      .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'scan_roots'")
+      .get() as unknown;
+    if (!has) return [];
+    return (
+      this.db.prepare("SELECT path FROM scan_roots ORDER BY path").all() as Array<{ path: string }>
+    ).map((r) => r.path);
   }
 
   /** Removes a file and everything read from it. */

@@ -22,7 +22,7 @@ import { findPdb, findPdbForImage, pdbRequestForImage, type ResolvedPdb } from "
 import { FormatError } from "../util/errors.js";
 import { printable } from "../util/printable.js";
 import { collectFiles } from "./files.js";
-import { findCorpus } from "./inputs.js";
+import { defaultCorpus } from "./inputs.js";
 import { type LinkSummary, linkBuildsInStore } from "./link-build.js";
 import { clearModule, storeApiSetSchema, storeModule } from "./link-store.js";
 import { ownCatalog } from "./readers.js";
@@ -236,14 +236,12 @@ export function withWpp(own: SourceResult, pdb: PdbUse | undefined): SourceResul
   return out;
 }
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
-
 /**
  * Names for EtwTraceKernelEvent constants from the shared corpus reference tables
  * (../shared/corpus/reference beside the working directory or the repository), when present.
  */
 export function corpusKernelNames(): { names: KernelNames; dir: string } | undefined {
-  const corpus = findCorpus(process.cwd(), repoRoot);
+  const corpus = defaultCorpus();
   if (!corpus) return undefined;
   const dir = join(corpus, "reference");
   const names = kernelNamesIfPresent(dir);

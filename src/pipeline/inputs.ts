@@ -1,11 +1,15 @@
 /**
  * Default inputs of `etw-atlas start`: the shared corpus beside the repository when present,
- * otherwise a redistributable real sample — OpenConsole.exe and conpty.dll (MIT-licensed Microsoft
+ * otherwise the sample committed in the repository (`fixtures/`: PE/PDB fixtures with
+ * TraceLogging, WEVT_TEMPLATE, WPP and ETW write sites, plus a small instrumentation manifest for
+ * two of their providers) — read from disk, no network. On request (`start --sample`) a
+ * redistributable real sample instead: OpenConsole.exe and conpty.dll (MIT-licensed Microsoft
  * binaries with TraceLogging) from the npm package node-pty@1.1.0, fetched with `npm pack`.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
 import { isSafeArchivePath, readTar } from "../util/tar.js";
 import { unpackTarXz } from "../util/tar-xz.js";
@@ -14,13 +18,37 @@ export const SAMPLE_PACKAGE = "node-pty@1.1.0";
 /** Files of the package worth scanning: the conpty binaries (x64 and arm64 builds). */
 export const SAMPLE_FILES = /^package\/prebuilds\/win32-[a-z0-9]+\/conpty\/(OpenConsole\.exe|conpty\.dll)$/;
 
-/** `../shared/corpus` relative to the working directory, else to the repository root, if either exists. */
-export function findCorpus(cwd: string, repoRoot: string): string | undefined {
+/** The repository (or installed package) root: dist/src/pipeline/ → three levels up. */
+export const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+
+/**
+ * The shared corpus: `ETW_ATLAS_CORPUS` when set (a missing directory there means no corpus),
+ * else `../shared/corpus` relative to the working directory, else to the repository root.
+ */
+export function findCorpus(
+  cwd: string,
+  repoRoot: string,
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
+  const isDir = (p: string) => existsSync(p) && statSync(p).isDirectory();
+  const given = env.ETW_ATLAS_CORPUS;
+  if (given !== undefined && given !== "") return isDir(resolve(given)) ? resolve(given) : undefined;
   for (const base of [cwd, repoRoot]) {
     const p = resolve(base, "..", "shared", "corpus");
-    if (existsSync(p) && statSync(p).isDirectory()) return p;
+    if (isDir(p)) return p;
   }
   return undefined;
+}
+
+/** `findCorpus` from the working directory and this package's root. */
+export function defaultCorpus(): string | undefined {
+  return findCorpus(process.cwd(), packageRoot);
+}
+
+/** The sample committed in the repository (`fixtures/`), used when there is no corpus; no network. */
+export function committedSample(root: string = packageRoot): string | undefined {
+  const dir = join(root, "fixtures");
+  return existsSync(join(dir, "sample")) ? dir : undefined;
 }
 
 /**

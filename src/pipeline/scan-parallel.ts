@@ -401,6 +401,7 @@ export async function scanPathsParallel(
   beginWrite(store, busy);
   try {
     summary.pruned = pruneVanished(store, paths, collected);
+    store.recordScanRoots(paths);
     finishSummary(summary, files, store, started); // refreshes derived data inside this transaction
     store.db.exec("COMMIT");
   } catch (err) {

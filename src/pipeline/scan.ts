@@ -388,6 +388,7 @@ export function scanPaths(paths: string[], opts: ScanOptions): ScanSummary {
   for (let i = 0; i < files.length; i += FILES_PER_COMMIT)
     batch(i, Math.min(files.length, i + FILES_PER_COMMIT));
   summary.pruned = pruneVanished(opts.store, paths, collected);
+  opts.store.recordScanRoots(paths);
   return finishSummary(summary, files, opts.store, started);
 }
 

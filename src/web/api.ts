@@ -4,7 +4,7 @@
  * code as `etw-atlas events`, and the same event ↔ code-site join, `src/catalog/event-sites.ts`);
  * this file only shapes the pages' answers.
  */
-import { basename, join, resolve } from "node:path";
+import { basename, join } from "node:path";
 import { siteSentence } from "../analysis/conditions/sentence.js";
 import { type DiffEntry, diffStores } from "../catalog/diff.js";
 import { EventSiteJoin } from "../catalog/event-sites.js";
@@ -29,6 +29,7 @@ import {
 import { highlightTerms, parseTextQuery } from "../catalog/search-text.js";
 import type { CatalogStore, CodeSite } from "../catalog/store.js";
 import { EventModes } from "../pipeline/event-mode.js";
+import { defaultCorpus } from "../pipeline/inputs.js";
 import { linkStoredBuild } from "../pipeline/link-build.js";
 import { EventReach, type ReachQuery, reachedFromJson, reachInStore, reachJson } from "../pipeline/reach.js";
 import { fileMode } from "./file-mode.js";
@@ -143,7 +144,13 @@ function summaryBody(src: AtlasSources): unknown {
     .all() as Array<{ build: string; kind: string; n: number }>;
   const builds = new Map<string, Record<string, number>>();
   for (const r of perBuild) builds.set(r.build, { ...builds.get(r.build), [r.kind]: r.n });
-  // Directory shared by every scanned file: the page shows paths relative to it.
+  // Builds of the analysed binaries: the code-sites view's build selector.
+  const siteBuilds = db
+    .prepare(
+      "SELECT build, count(*) AS sites FROM sites WHERE build IS NOT NULL GROUP BY build ORDER BY build",
+    )
+    .all() as Array<{ build: string; sites: number }>;
+  // Directory shared by every scanned file: the page falls back to it for paths under no scan root.
   const span = db.prepare("SELECT min(path) AS lo, max(path) AS hi FROM files").get() as {
     lo: string | null;
     hi: string | null;
@@ -157,7 +164,9 @@ function summaryBody(src: AtlasSources): unknown {
   return {
     catalog: basename(src.dbPath),
     root,
+    roots: src.store.scanRoots(),
     builds: [...builds].map(([build, kinds]) => ({ build, kinds })),
+    siteBuilds,
     events: one("SELECT count(*) AS n FROM events"),
     providers: listProviders(db).length,
     files: one("SELECT count(*) AS n FROM files WHERE status = 'ok'"),
@@ -347,6 +356,7 @@ const SITE_SORT: Record<string, string> = {
   writeFunction: "write_function",
   providerName: "provider_name",
   eventName: "event_name",
+  build: "build",
 };
 
 function siteFilter(params: URLSearchParams): { sql: string; args: unknown[] } {
@@ -361,6 +371,9 @@ function siteFilter(params: URLSearchParams): { sql: string; args: unknown[] } {
   like("coalesce(provider_name, '') || ' ' || coalesce(provider_guid, '')", "provider");
   like("coalesce(event_name, '') || ' ' || coalesce(event_id, '')", "event");
   like("coalesce(function, '') || ' ' || coalesce(write_function, '')", "function");
+  // The Windows build of the binary (exact, like the search's build filter).
+  const build = strParam(params, "build");
+  if (build) where.push("build = ?") && args.push(build);
   return { sql: where.length ? `WHERE ${where.join(" AND ")}` : "", args };
 }
 
@@ -383,7 +396,7 @@ export function* siteRows(
   const stmt = src.store.db.prepare(
     `SELECT file, rva, function, write_function AS writeFunction, provider_guid AS providerGuid,
        provider_name AS providerName, event_kind AS eventKind, event_id AS eventId,
-       event_version AS eventVersion, event_name AS eventName, entry, depth, call_path_json
+       event_version AS eventVersion, event_name AS eventName, entry, depth, build, call_path_json
      FROM sites ${sql} ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}`,
   );
   for (const r of stmt.iterate(...args) as IterableIterator<Record<string, unknown>>) {
@@ -597,9 +610,11 @@ function mofClasses(src: AtlasSources, rows: EventRow[]): MofClassNode[] {
 
 let kernelTablesCache: KernelGroupTables | undefined;
 
-/** Reference tables of the corpus (ETW_ATLAS_CORPUS or ../shared/corpus), read once; empty without it. */
+/** Reference tables of the corpus (`defaultCorpus`), read once; empty without it. */
 function kernelTables(): KernelGroupTables {
-  const corpus = process.env.ETW_ATLAS_CORPUS ?? resolve(process.cwd(), "..", "shared", "corpus");
-  kernelTablesCache ??= loadKernelGroupTables(join(corpus, "reference"));
+  const corpus = defaultCorpus();
+  kernelTablesCache ??= corpus
+    ? loadKernelGroupTables(join(corpus, "reference"))
+    : { traceGroupNames: new Map(), groupMasks: new Map() };
   return kernelTablesCache;
 }

@@ -71,6 +71,7 @@ const SITE_COLUMNS = [
   "eventName",
   "entry",
   "depth",
+  "build",
   "callPath",
 ];
 

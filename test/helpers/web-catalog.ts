@@ -1,6 +1,7 @@
 // Builds small real catalogs for the web tests: Kernel-Process manifests (Windows 7 and 10 17134,
 // from the corpus tarball), the FilterManager manifest and fltMgr.sys (scanned and analysed, so
-// FilterManager events have code sites), and OpenConsole.exe (TraceLogging).
+// FilterManager events have code sites), csrsrv.dll of Windows 7 SP1 (analysed: code sites of a
+// second build), and OpenConsole.exe (TraceLogging).
 import { copyFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { CatalogStore } from "../../src/catalog/store.js";
@@ -25,6 +26,8 @@ export interface TestCatalogs {
   /** Old catalog for the diff: Win7 Kernel-Process only. */
   oldDbPath: string;
   fltMgr: string;
+  /** csrsrv.dll 6.1.7601 (code sites of build 6.1.7601; fltMgr.sys's are 10.0.19041). */
+  csrsrv: string;
 }
 
 /**
@@ -36,6 +39,7 @@ export function buildTestCatalogs(dir: string, opts: { corpusManifests?: boolean
   const inputs = join(dir, "inputs");
   mkdirSync(inputs, { recursive: true });
   const fltMgr = corpus("pe/kernel/fltMgr.sys");
+  const csrsrv = corpus("pe/user/csrsrv_6.1.7601.17514.dll");
   // Kernel-Process Win10 under one file name in the new catalog (so the diff pairs it with Win7's).
   copyFileSync(kp.win10, join(inputs, "Microsoft-Windows-Kernel-Process.xml"));
   const dbPath = join(dir, "new.db");
@@ -46,14 +50,17 @@ export function buildTestCatalogs(dir: string, opts: { corpusManifests?: boolean
         join(inputs, "Microsoft-Windows-Kernel-Process.xml"),
         corpus("manifests/tdh-reconstructed/Win10-17134_Microsoft-Windows-FilterManager.xml"),
         fltMgr,
+        csrsrv,
         corpus("pe/user/OpenConsole.exe"),
         corpus("mof/wmicore.mof"),
         ...(opts.corpusManifests ? [unpackAllManifests(join(dir, "all-manifests"))] : []),
       ],
       { readers, store },
     );
-    const outcome = analyzeFileIntoStore(store, fltMgr);
-    if (outcome.status !== "analysed") throw new Error(`fltMgr.sys analysis: ${JSON.stringify(outcome)}`);
+    for (const image of [fltMgr, csrsrv]) {
+      const outcome = analyzeFileIntoStore(store, image);
+      if (outcome.status !== "analysed") throw new Error(`${image} analysis: ${JSON.stringify(outcome)}`);
+    }
   } finally {
     store.close();
   }
@@ -64,7 +71,7 @@ export function buildTestCatalogs(dir: string, opts: { corpusManifests?: boolean
   } finally {
     old.close();
   }
-  return { dbPath, oldDbPath, fltMgr };
+  return { dbPath, oldDbPath, fltMgr, csrsrv };
 }
 
 function unpackAllManifests(dir: string): string {

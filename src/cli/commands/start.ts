@@ -1,13 +1,18 @@
 import { availableParallelism } from "node:os";
-import { dirname, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { resolve } from "node:path";
 import type { Command } from "commander";
 import {
   DEFAULT_MAX_ANALYZE_BYTES,
   formatAnalysisSummary,
   maxAnalyzeBytes,
 } from "../../pipeline/analysis.js";
-import { fetchSample, findCorpus, SAMPLE_PACKAGE, unpackCorpusArchives } from "../../pipeline/inputs.js";
+import {
+  committedSample,
+  defaultCorpus,
+  fetchSample,
+  SAMPLE_PACKAGE,
+  unpackCorpusArchives,
+} from "../../pipeline/inputs.js";
 import { DEFAULT_WORKER_HEAP_MIB, openCatalogForWrite } from "../../pipeline/scan-parallel.js";
 import { startServer } from "../../web/server.js";
 import { DEFAULT_DB } from "../defaults.js";
@@ -29,14 +34,13 @@ interface StartCliOptions {
 
 export const DEFAULT_PORT = 8377;
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "..");
 const log = (line: string) => process.stderr.write(`${printableLines(line)}\n`);
 
 export function register(program: Command): void {
   program
     .command("start")
     .description(
-      "The main job: scan (default: ../shared/corpus, else a sample fetched from npm), analyse x64 images, serve the explorer",
+      "The main job: scan (default: ../shared/corpus, else the sample committed in fixtures/), analyse x64 images, serve the explorer",
     )
     .argument("[paths...]", "files or directories to scan instead of the default input")
     .option("--db <file>", "catalog file to create or update", DEFAULT_DB)
@@ -54,7 +58,10 @@ export function register(program: Command): void {
     .option("--budget <seconds>", "time budget per file (default: 120 s + 2 s per MiB)")
     .option("--worker-heap-mib <n>", "heap limit of each worker process", String(DEFAULT_WORKER_HEAP_MIB))
     .option("--cache-dir <dir>", "where fetched/unpacked inputs are kept", ".cache/etw-atlas")
-    .option("--sample", `use the npm sample (${SAMPLE_PACKAGE}) even when the corpus is present`)
+    .option(
+      "--sample",
+      `scan the conpty binaries of the npm package ${SAMPLE_PACKAGE} instead (fetched with npm pack: needs the network once)`,
+    )
     .action(async (paths: string[], opts: StartCliOptions) => {
       const t0 = performance.now();
       const maxBytes = maxAnalyzeBytes(opts.maxAnalyzeMib);
@@ -87,14 +94,20 @@ export function register(program: Command): void {
     });
 }
 
+/** The corpus when present, else the sample committed in the repository: never the network. */
 function defaultInputs(cacheDir: string): string[] {
-  const corpus = findCorpus(process.cwd(), repoRoot);
+  const corpus = defaultCorpus();
   if (corpus) {
     log(`input: ${corpus} (the shared corpus)`);
     return [corpus, ...unpackCorpusArchives(corpus, cacheDir, log)];
   }
-  log("input: no ../shared/corpus here; using the redistributable sample from npm");
-  return [fetchSample(cacheDir, log)];
+  const sample = committedSample();
+  if (!sample)
+    throw new Error(
+      "no ../shared/corpus and no fixtures/ sample in this installation: name the files to scan (etw-atlas start <paths...>) or use --sample",
+    );
+  log(`input: no ../shared/corpus here; using the sample committed in ${sample} (no network needed)`);
+  return [sample];
 }
 
 async function listen(opts: StartCliOptions) {

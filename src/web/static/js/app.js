@@ -33,9 +33,9 @@ async function route() {
   try {
     if (top === "providers") await providersView(params, summary);
     else if (top === "provider") await providerView(params, summary);
-    else if (top === "event") await eventView(path.split("/")[1] ?? "");
+    else if (top === "event") await eventView(path.split("/")[1] ?? "", summary);
     else if (top === "search") await searchView(params, summary);
-    else if (top === "sites") await sitesView(params);
+    else if (top === "sites") await sitesView(params, summary);
     else if (top === "diff") await diffView(params, summary);
     else render(el("p", { class: "error" }, `Unknown page: ${path}`));
   } catch (err) {

@@ -158,6 +158,7 @@ export const SITE_COLUMNS = [
     text: (r) => siteEventText(r),
     cell: (r) => siteEventLink(r),
   },
+  { label: "Build", key: "build", cls: "c-short", text: (r) => r.build ?? "" },
   {
     label: "Call path",
     key: "callPath",

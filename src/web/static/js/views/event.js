@@ -15,6 +15,7 @@ import {
   render,
   shortType,
 } from "../dom.js";
+import { relativeTo } from "../paths.js";
 import { table } from "../table.js";
 
 function flattenFields(fields, prefix = "", depth = 0, out = /** @type {any[]} */ ([])) {
@@ -111,8 +112,8 @@ function acrossBuilds(self, related) {
   return { lines, changes };
 }
 
-/** @param {string} rowid */
-export async function eventView(rowid) {
+/** @param {string} rowid @param {any} summary */
+export async function eventView(rowid, summary) {
   render(loading("Loading event…"));
   const data = await api("event", { rowid });
   const ev = data.event;
@@ -158,7 +159,7 @@ export async function eventView(rowid) {
     el("dt", {}, "Source"),
     el("dd", {}, `${ev.provenance.source}${ev.provenance.build ? `, build ${ev.provenance.build}` : ""}`),
     el("dt", {}, "File"),
-    el("dd", {}, data.file, " ", modeBadge(data.mode)),
+    el("dd", {}, el("span", { title: data.file }, relativeTo(summary)(data.file)), " ", modeBadge(data.mode)),
   );
   const fields = flattenFields(ev.fields);
   const fieldColumns = [

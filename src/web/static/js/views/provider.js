@@ -3,8 +3,8 @@
 // level, channel and value/bit map declared by its metadata; MOF providers as a class tree.
 import { eventColumns } from "../columns.js";
 import { api, el, hashFor, link, loading, providerLabel, render } from "../dom.js";
+import { relativeTo } from "../paths.js";
 import { table } from "../table.js";
-import { relative } from "./providers.js";
 import { buildSelect } from "./search.js";
 
 /**
@@ -59,7 +59,7 @@ export async function providerView(params, summary) {
   });
   const meta = data.metadata;
   const first = meta[0] ?? {};
-  const rel = relative(summary.root);
+  const rel = relativeTo(summary);
   const facts = el(
     "dl",
     { class: "facts" },

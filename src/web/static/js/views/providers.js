@@ -2,6 +2,7 @@
 // Home: the catalog at a glance (charts of events per kind and per build) and every provider.
 import { chips, providerColumn } from "../columns.js";
 import { api, el, hashFor, link, loading, providerHref, providerLabel, render } from "../dom.js";
+import { relativeTo } from "../paths.js";
 import { table } from "../table.js";
 import { kindSelect } from "./search.js";
 
@@ -93,8 +94,8 @@ export async function providersView(params, summary) {
       label: "Source files",
       key: "files",
       cls: "c-file",
-      text: (r) => r.files.map(relative(summary.root)).join(", "),
-      cell: (r) => chips(r.files.map(relative(summary.root)), undefined, "chip file"),
+      text: (r) => r.files.map(relativeTo(summary)).join(", "),
+      cell: (r) => chips(r.files.map(relativeTo(summary)), undefined, "chip file"),
     },
   ];
   render(
@@ -106,10 +107,4 @@ export async function providersView(params, summary) {
       countText: `${data.total} providers (${data.ms} ms)`,
     }),
   );
-}
-
-/** Path relative to the catalog's common root. @param {string} root */
-export function relative(root) {
-  return (/** @type {string} */ p) =>
-    root && p.startsWith(root) ? p.slice(root.length).replace(/^[\\/]/, "") : p;
 }

@@ -3,6 +3,7 @@
 import { SITE_COLUMNS } from "../columns.js";
 import { api, el, hashFor, loading, render } from "../dom.js";
 import { table } from "../table.js";
+import { buildSelect } from "./search.js";
 
 const KEYS = [
   ["entry", "Entry point contains"],
@@ -13,13 +14,22 @@ const KEYS = [
 ];
 const PAGE = 500;
 
-/** @param {URLSearchParams} params */
-export async function sitesView(params) {
+/** @param {URLSearchParams} params @param {any} summary */
+export async function sitesView(params, summary) {
   const form = el(
     "form",
     { class: "filters", id: "sites-form" },
     KEYS.map(([k, label]) =>
       el("label", {}, label, el("input", { name: k, value: params.get(k) ?? "", type: "search" })),
+    ),
+    el(
+      "label",
+      {},
+      "Build",
+      buildSelect(
+        (summary.siteBuilds ?? []).map((/** @type {{build: string}} */ b) => b.build),
+        params.get("build") ?? "",
+      ),
     ),
     el("button", { class: "primary", type: "submit" }, "Filter"),
   );
@@ -33,7 +43,7 @@ export async function sitesView(params) {
     "ETW write calls found by the analysis, with the entry point that reaches each and the call path. Event names link to the catalog events.",
   );
   render(el("h1", {}, "Code sites"), intro, form, loading("Loading…"));
-  const q = Object.fromEntries(KEYS.map(([k]) => [k, params.get(k)]));
+  const q = Object.fromEntries([...KEYS.map(([k]) => k), "build"].map((k) => [k, params.get(k)]));
   const offset = Math.max(0, Number(params.get("offset") ?? 0) || 0);
   const sort = params.get("sort") ?? undefined;
   const desc = params.get("desc") === "1";
