@@ -6,7 +6,7 @@
  */
 import { gunzipSync, gzipSync } from "node:zlib";
 import type { LinkRecord } from "../analysis/link/linker.js";
-import type { ModuleSummary } from "../analysis/link/module.js";
+import type { ImportCall, ModuleSummary } from "../analysis/link/module.js";
 import type { CatalogStore } from "../catalog/store.js";
 import type { ApiSetSchema } from "../formats/apiset/index.js";
 
@@ -58,7 +58,11 @@ export function ensureLinkTables(store: CatalogStore): void {
   if (!store.db.readonly) store.db.exec(TABLES);
 }
 
-/** ModuleSummary as JSON-able data (Maps and Sets as arrays; sub_RVA names are not stored). */
+/**
+ * ModuleSummary as JSON-able data: Maps and Sets as arrays, sub_RVA names not stored, and each
+ * import call as [caller, index into `imports`] (the DLL and symbol strings once per import, not
+ * once per call: a System32's calls were 174 MB of repeated names).
+ */
 function pack(m: ModuleSummary): unknown {
   const named: Array<[number, string]> = [];
   const rvas: number[] = [];
@@ -66,12 +70,38 @@ function pack(m: ModuleSummary): unknown {
     rvas.push(rva);
     if (n !== `sub_${rva.toString(16).toUpperCase()}`) named.push([rva, n]);
   }
+  const importIndex = new Map<string, number>();
+  const imports = [...m.imports];
+  const keyOf = (c: { dll: string; name?: string; ordinal?: number; delay: boolean }) =>
+    `${c.dll}\0${c.name ?? ""}\0${c.ordinal ?? ""}\0${c.delay ? 1 : 0}`;
+  imports.forEach((s, i) => {
+    if (!importIndex.has(keyOf(s))) importIndex.set(keyOf(s), i);
+  });
+  const calls: Array<[number, number]> = m.importCalls.map((c) => {
+    let i = importIndex.get(keyOf(c));
+    if (i === undefined) {
+      i = imports.length;
+      imports.push({
+        dll: c.dll,
+        delay: c.delay,
+        ...(c.name !== undefined ? { name: c.name } : {}),
+        ...(c.ordinal !== undefined ? { ordinal: c.ordinal } : {}),
+      });
+      importIndex.set(keyOf(c), i);
+    }
+    return [c.caller, i];
+  });
   return {
     ...m,
     functionNames: undefined,
     rvas,
     named,
     calls: [...m.calls],
+    importCalls: undefined,
+    importCallRefs: calls,
+    // Imports that only calls name (none in practice) are kept past the image's own list.
+    imports: imports.slice(0, m.imports.length),
+    importsExtra: imports.slice(m.imports.length),
     thunks: [...m.thunks],
     syscalls: [...m.syscalls],
   };
@@ -81,15 +111,25 @@ function unpack(data: Record<string, unknown>): ModuleSummary {
   const functionNames = new Map<number, string>();
   for (const rva of data.rvas as number[]) functionNames.set(rva, `sub_${rva.toString(16).toUpperCase()}`);
   for (const [rva, n] of data.named as Array<[number, string]>) functionNames.set(rva, n);
+  type Imp = ModuleSummary["imports"][number];
+  const imports = data.imports as Imp[];
+  const all = [...imports, ...((data.importsExtra as Imp[] | undefined) ?? [])];
+  const importCalls: ImportCall[] = data.importCallRefs
+    ? (data.importCallRefs as Array<[number, number]>).map(([caller, i]) => ({ caller, ...all[i]! }))
+    : (data.importCalls as ImportCall[]); // summaries stored before the compact form
   const out = {
     ...data,
     functionNames,
+    importCalls,
+    imports,
     calls: new Map(data.calls as Array<[number, number[]]>),
     thunks: new Set(data.thunks as number[]),
     syscalls: new Map(data.syscalls as Array<[string, number]>),
   } as Record<string, unknown>;
   delete out.rvas;
   delete out.named;
+  delete out.importCallRefs;
+  delete out.importsExtra;
   return out as unknown as ModuleSummary;
 }
 

@@ -78,9 +78,33 @@ function distinctSites(report: AnalysisReport): ModuleSite[] {
     const key = `${rva}|${siteRowEventKey(row)}`;
     if (out.has(key)) continue;
     const fn = functionAt(report.program.functions, rva);
-    out.set(key, { function: fn?.rva ?? rva, rva, row: { ...row, entry: null, depth: null, callPath: [] } });
+    out.set(key, { function: fn?.rva ?? rva, rva, row: linkSiteRow(row) });
   }
   return [...out.values()];
+}
+
+/**
+ * What linking and reach use of a site row: where, which write, which provider and event. Field
+ * lists, conditions and per-kind extras stay in the catalog's sites table; a whole System32 kept
+ * them in every module summary (363 of 627 MB of summaries) and linking spent its time in GC.
+ */
+function linkSiteRow(row: SiteRow): SiteRow {
+  const e = row.event;
+  const event: SiteRow["event"] = { kind: e.kind };
+  for (const k of ["id", "version", "channel", "level", "opcode", "task"] as const)
+    if (typeof e[k] === "number") event[k] = e[k];
+  for (const k of ["keyword", "symbol", "name"] as const) if (typeof e[k] === "string") event[k] = e[k];
+  const out: SiteRow = {
+    entry: null,
+    site: row.site,
+    writeFunction: row.writeFunction,
+    provider: row.provider,
+    event,
+    depth: null,
+    callPath: [],
+  };
+  if (row.eventKey !== undefined) out.eventKey = row.eventKey;
+  return out;
 }
 
 export function summarizeModule(file: string, report: AnalysisReport, build?: string): ModuleSummary {
