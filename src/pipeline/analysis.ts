@@ -23,6 +23,7 @@ import { FormatError } from "../util/errors.js";
 import { printable } from "../util/printable.js";
 import { collectFiles } from "./files.js";
 import { defaultCorpus } from "./inputs.js";
+import { installationBuild } from "./installation-build.js";
 import { type LinkSummary, linkBuildsInStore } from "./link-build.js";
 import { clearModule, storeApiSetSchema, storeModule } from "./link-store.js";
 import { ownCatalog } from "./readers.js";
@@ -123,7 +124,7 @@ export function analyzeFileIntoStore(
       };
     const bytes = new Uint8Array(readFileSync(path));
     const pe = parsePe(bytes);
-    const build = windowsBuild(pe, path) ?? "";
+    const build = installationBuild(path, windowsBuild(pe, path)) ?? "";
     if (opts.link !== false && pe.sections.some((x) => x.name === ".apiset")) {
       const schema = readApiSetSchema(pe)!;
       storeApiSetSchema(store, path, build, schema);
@@ -198,7 +199,8 @@ export function analyzeParsedImage(
   return {
     outcome,
     sites,
-    ...(opts.link ? { module: summarizeModule(path, report, build || undefined) } : {}),
+    // Sites keep the file's own build (they join its own events); the module links in its installation's.
+    ...(opts.link ? { module: summarizeModule(path, report, installationBuild(path, build)) } : {}),
   };
 }
 

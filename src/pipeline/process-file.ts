@@ -16,6 +16,7 @@ import {
   pdbBesideImage,
   usePdb,
 } from "./analysis.js";
+import { installationBuild } from "./installation-build.js";
 import { peExtractors } from "./readers.js";
 import { type PreparedFile, readSniffed, sniffFile } from "./scan.js";
 
@@ -102,7 +103,7 @@ export async function processFile(
     return;
   }
   const size = sniffed.bytes.length;
-  const build = windowsBuild(image, path) ?? "";
+  const build = installationBuild(path, windowsBuild(image, path)) ?? "";
   const link = request.link !== false;
   if (link && image.sections.some((x) => x.name === ".apiset")) {
     const prepared = readSniffed(sniffed, (input) => readParsedPe(image, input, peExtractors));
