@@ -6,7 +6,12 @@
  */
 import { gunzipSync, gzipSync } from "node:zlib";
 import type { LinkRecord } from "../analysis/link/linker.js";
-import type { ImportCall, ModuleSummary } from "../analysis/link/module.js";
+import {
+  type ImportCall,
+  importedSymbolKey,
+  type ModuleImport,
+  type ModuleSummary,
+} from "../analysis/link/module.js";
 import type { CatalogStore } from "../catalog/store.js";
 import type { ApiSetSchema } from "../formats/apiset/index.js";
 
@@ -70,27 +75,6 @@ function pack(m: ModuleSummary): unknown {
     rvas.push(rva);
     if (n !== `sub_${rva.toString(16).toUpperCase()}`) named.push([rva, n]);
   }
-  const importIndex = new Map<string, number>();
-  const imports = [...m.imports];
-  const keyOf = (c: { dll: string; name?: string; ordinal?: number; delay: boolean }) =>
-    `${c.dll}\0${c.name ?? ""}\0${c.ordinal ?? ""}\0${c.delay ? 1 : 0}`;
-  imports.forEach((s, i) => {
-    if (!importIndex.has(keyOf(s))) importIndex.set(keyOf(s), i);
-  });
-  const calls: Array<[number, number]> = m.importCalls.map((c) => {
-    let i = importIndex.get(keyOf(c));
-    if (i === undefined) {
-      i = imports.length;
-      imports.push({
-        dll: c.dll,
-        delay: c.delay,
-        ...(c.name !== undefined ? { name: c.name } : {}),
-        ...(c.ordinal !== undefined ? { ordinal: c.ordinal } : {}),
-      });
-      importIndex.set(keyOf(c), i);
-    }
-    return [c.caller, i];
-  });
   return {
     ...m,
     functionNames: undefined,
@@ -98,30 +82,58 @@ function pack(m: ModuleSummary): unknown {
     named,
     calls: [...m.calls],
     importCalls: undefined,
-    importCallRefs: calls,
-    // Imports that only calls name (none in practice) are kept past the image's own list.
-    imports: imports.slice(0, m.imports.length),
-    importsExtra: imports.slice(m.imports.length),
+    importCallRefs: m.importCalls.map((c) => [c.caller, c.import]),
     thunks: [...m.thunks],
     syscalls: [...m.syscalls],
   };
+}
+
+type StoredCall = { caller: number; dll: string; name?: string; ordinal?: number; delay: boolean };
+
+/**
+ * Import calls of a stored summary as indexes into its imports. Two older forms still load:
+ * [caller, index] over `imports` + `importsExtra`, and one object per call with its names.
+ */
+function importCallsOf(data: Record<string, unknown>): {
+  imports: ModuleImport[];
+  importCalls: ImportCall[];
+} {
+  const stored = [
+    ...(data.imports as ModuleImport[]),
+    ...((data.importsExtra as ModuleImport[] | undefined) ?? []),
+  ];
+  const imports: ModuleImport[] = [];
+  const index = new Map<string, number>();
+  const indexOf = (s: ModuleImport): number => {
+    const key = importedSymbolKey(s);
+    let i = index.get(key);
+    if (i === undefined) {
+      i = imports.length;
+      imports.push(s);
+      index.set(key, i);
+    }
+    return i;
+  };
+  const remap = stored.map(indexOf);
+  const importCalls = data.importCallRefs
+    ? (data.importCallRefs as Array<[number, number]>).map(([caller, i]) => ({ caller, import: remap[i]! }))
+    : ((data.importCalls as StoredCall[] | undefined) ?? []).map((c) => {
+        const s: ModuleImport = { dll: c.dll, delay: c.delay };
+        if (c.name !== undefined) s.name = c.name;
+        if (c.ordinal !== undefined) s.ordinal = c.ordinal;
+        return { caller: c.caller, import: indexOf(s) };
+      });
+  return { imports, importCalls };
 }
 
 function unpack(data: Record<string, unknown>): ModuleSummary {
   const functionNames = new Map<number, string>();
   for (const rva of data.rvas as number[]) functionNames.set(rva, `sub_${rva.toString(16).toUpperCase()}`);
   for (const [rva, n] of data.named as Array<[number, string]>) functionNames.set(rva, n);
-  type Imp = ModuleSummary["imports"][number];
-  const imports = data.imports as Imp[];
-  const all = [...imports, ...((data.importsExtra as Imp[] | undefined) ?? [])];
-  const importCalls: ImportCall[] = data.importCallRefs
-    ? (data.importCallRefs as Array<[number, number]>).map(([caller, i]) => ({ caller, ...all[i]! }))
-    : (data.importCalls as ImportCall[]); // summaries stored before the compact form
   const out = {
     ...data,
+    ...importCallsOf(data),
     functionNames,
-    importCalls,
-    imports,
     calls: new Map(data.calls as Array<[number, number[]]>),
     thunks: new Set(data.thunks as number[]),
     syscalls: new Map(data.syscalls as Array<[string, number]>),

@@ -9,8 +9,19 @@ import { suggestedEventName } from "../../src/analysis/link/names.js";
 import { reachAcrossModules } from "../../src/analysis/link/paths.js";
 import type { ExportEntry } from "../../src/formats/pe/index.js";
 
-function mod(name: string, parts: Partial<ModuleSummary> & { fns?: Array<[number, string]> }): ModuleSummary {
+type Call = { caller: number; dll: string; name?: string; ordinal?: number; delay: boolean };
+
+function mod(
+  name: string,
+  parts: Partial<Omit<ModuleSummary, "importCalls">> & {
+    fns?: Array<[number, string]>;
+    importCalls?: Call[];
+  },
+): ModuleSummary {
   const functionNames = new Map<number, string>(parts.fns ?? []);
+  // Calls name their import; the summary keeps each symbol once and calls refer to it by index.
+  const { importCalls: calls = [], ...rest } = parts;
+  const imports = calls.map(({ caller: _, ...s }) => s);
   return {
     file: `/x/${name}`,
     name,
@@ -18,14 +29,14 @@ function mod(name: string, parts: Partial<ModuleSummary> & { fns?: Array<[number
     mode: name.endsWith(".sys") ? "kernel" : "user",
     functionNames,
     calls: new Map(),
-    importCalls: [],
     thunks: new Set(),
-    imports: (parts.importCalls ?? []).map((c) => ({ ...c })),
     exports: [],
     syscalls: new Map(),
     entries: [],
     sites: [],
-    ...parts,
+    ...rest,
+    imports,
+    importCalls: calls.map((c, i) => ({ caller: c.caller, import: i })),
   };
 }
 

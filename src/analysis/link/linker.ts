@@ -53,10 +53,49 @@ export interface LinkRecord {
   unresolved?: string;
 }
 
+/**
+ * Cross-module edges by source node, kept per module and keyed by rva: a node number does not fit
+ * a small integer, and a whole System32's 770k source nodes as boxed Map keys cost most of linking.
+ */
+export class CrossEdges {
+  private readonly byModule: Array<Map<number, CrossEdge[]> | undefined> = [];
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  get(from: Node): CrossEdge[] | undefined {
+    return this.byModule[moduleOf(from)]?.get(rvaOf(from));
+  }
+
+  /** Adds an edge unless the source already has one to the same target. */
+  add(from: Node, e: CrossEdge): void {
+    const m = moduleOf(from);
+    let map = this.byModule[m];
+    if (!map) this.byModule[m] = map = new Map();
+    const rva = rvaOf(from);
+    const l = map.get(rva);
+    if (!l) {
+      map.set(rva, [e]);
+      this.count++;
+    } else if (!l.some((x) => x.to === e.to)) l.push(e);
+  }
+
+  *values(): IterableIterator<CrossEdge[]> {
+    for (const map of this.byModule) if (map) yield* map.values();
+  }
+
+  *[Symbol.iterator](): IterableIterator<[Node, CrossEdge[]]> {
+    for (let m = 0; m < this.byModule.length; m++)
+      for (const [rva, edges] of this.byModule[m] ?? []) yield [node(m, rva), edges];
+  }
+}
+
 export interface LinkedBuild {
   modules: ModuleSummary[];
   /** Cross-module edges by source node. */
-  cross: Map<Node, CrossEdge[]>;
+  cross: CrossEdges;
   links: LinkRecord[];
   /** Whether API-set contracts were resolved through the build's schema. */
   apiSetSource: "schema" | "unique-exporter";
@@ -186,23 +225,15 @@ export function linkModules(modules: ModuleSummary[], schema?: ApiSetSchema): Li
     }
   };
 
-  const cross = new Map<Node, CrossEdge[]>();
-  const addEdge = (from: Node, e: CrossEdge): void => {
-    const l = cross.get(from);
-    if (!l) cross.set(from, [e]);
-    else if (!l.some((x) => x.to === e.to)) l.push(e);
-  };
+  const cross = new CrossEdges();
+  const addEdge = (from: Node, e: CrossEdge): void => cross.add(from, e);
   const links: LinkRecord[] = [];
   modules.forEach((m, i) => {
-    // One resolution per imported symbol; every call through it gets the edge.
-    const cache = new Map<string, Resolved>();
-    const key = (dll: string, name?: string, ordinal?: number) =>
-      `${dll.toLowerCase()}!${name ?? `#${ordinal}`}`;
-    for (const s of m.imports) {
-      const k = key(s.dll, s.name, s.ordinal);
-      if (cache.has(k)) continue;
+    // One resolution per imported symbol, and one edge object (per delay-load flag) that every
+    // call through it shares: a System32 has millions of import calls, and allocating per call
+    // made linking spend most of its time in the garbage collector.
+    const edges: Array<CrossEdge | undefined> = m.imports.map((s) => {
       const r = resolve(i, s.dll, s.name, s.ordinal);
-      cache.set(k, r);
       const rec: LinkRecord = {
         from: m.name,
         kind: isApiSetName(s.dll) ? "apiset" : "import",
@@ -210,20 +241,21 @@ export function linkModules(modules: ModuleSummary[], schema?: ApiSetSchema): Li
         symbol: s.name ?? `#${s.ordinal}`,
       };
       if (s.delay) rec.delay = true;
-      if ("unresolved" in r) rec.unresolved = r.unresolved;
-      else {
-        const last = r.hops[r.hops.length - 1]!;
-        rec.to = { module: last.module, function: last.function };
-        if (r.forwarders) rec.forwarders = r.forwarders;
-        if (r.rule) rec.rule = r.rule;
-      }
       links.push(rec);
-    }
+      if ("unresolved" in r) {
+        rec.unresolved = r.unresolved;
+        return undefined;
+      }
+      const last = r.hops[r.hops.length - 1]!;
+      rec.to = { module: last.module, function: last.function };
+      if (r.forwarders) rec.forwarders = r.forwarders;
+      if (r.rule) rec.rule = r.rule;
+      const hops = s.delay ? r.hops.map((h, j) => (j === 0 ? { ...h, delay: true as const } : h)) : r.hops;
+      return { to: r.to, hops };
+    });
     for (const c of m.importCalls) {
-      const r = cache.get(key(c.dll, c.name, c.ordinal));
-      if (!r || "unresolved" in r) continue;
-      const hops = c.delay ? r.hops.map((h, j) => (j === 0 ? { ...h, delay: true as const } : h)) : r.hops;
-      addEdge(node(i, c.caller), { to: r.to, hops });
+      const e = edges[c.import];
+      if (e) addEdge(node(i, c.caller), e);
     }
   });
   // System calls: a user-mode stub lands on the kernel export of the same name.

@@ -19,13 +19,22 @@ export type Mode = "kernel" | "user";
 /** For user mode: a service/server-side module, a DLL any process loads, or a program. */
 export type Role = "service" | "in-process" | "process";
 
-export interface ImportCall {
-  /** Calling function rva. */
-  caller: number;
+/** One imported symbol (`dll!name` or `dll!#ordinal`), delay-load marked. */
+export interface ModuleImport {
   dll: string;
   name?: string;
   ordinal?: number;
   delay: boolean;
+}
+
+/**
+ * A call through an import: the calling function and the index of the symbol in the module's
+ * `imports` (a System32 has millions of such calls; the symbol's strings are kept once).
+ */
+export interface ImportCall {
+  /** Calling function rva. */
+  caller: number;
+  import: number;
 }
 
 export interface ModuleSite {
@@ -52,8 +61,8 @@ export interface ModuleSummary {
   importCalls: ImportCall[];
   /** Import thunks (`jmp [rip+__imp_X]`): an export there only passes the call on. */
   thunks: Set<number>;
-  /** Imported symbols (for link records), `dll!name` or `dll!#ordinal`, delay-load marked. */
-  imports: Array<{ dll: string; name?: string; ordinal?: number; delay: boolean }>;
+  /** Imported symbols (one link record each); calls refer to them by index. */
+  imports: ModuleImport[];
   exports: ExportEntry[];
   /** Exported syscall stubs: export name → system-call number. */
   syscalls: Map<string, number>;
@@ -107,6 +116,16 @@ function linkSiteRow(row: SiteRow): SiteRow {
   return out;
 }
 
+/** Identity of an imported symbol: DLL as spelled (case-folded), name or ordinal, delay-load. */
+export function importedSymbolKey(s: {
+  dll: string;
+  name?: string;
+  ordinal?: number;
+  delay: boolean;
+}): string {
+  return `${s.dll.toLowerCase()}\0${s.name ?? ""}\0${s.ordinal ?? ""}\0${s.delay ? 1 : 0}`;
+}
+
 export function summarizeModule(file: string, report: AnalysisReport, build?: string): ModuleSummary {
   const p = report.program;
   const pe = p.pe;
@@ -119,6 +138,22 @@ export function summarizeModule(file: string, report: AnalysisReport, build?: st
   const calls = new Map<number, number[]>();
   const importCalls: ImportCall[] = [];
   const bySlot = importsByIatRva(pe, imports, delay);
+  const importList: ModuleImport[] = [];
+  const importIndex = new Map<string, number>();
+  const indexOf = (sym: { dll: string; name?: string; ordinal?: number; delay: boolean }): number => {
+    const key = importedSymbolKey(sym);
+    let i = importIndex.get(key);
+    if (i === undefined) {
+      i = importList.length;
+      const r: ModuleImport = { dll: sym.dll, delay: sym.delay };
+      if (sym.name !== undefined) r.name = sym.name;
+      if (sym.ordinal !== undefined) r.ordinal = sym.ordinal;
+      importList.push(r);
+      importIndex.set(key, i);
+    }
+    return i;
+  };
+  for (const d of [...imports, ...delay]) for (const s of d.symbols) indexOf({ ...s, dll: d.dll });
   for (const s of p.graph.sites) {
     if (s.callee.kind === "function") {
       const l = calls.get(s.caller);
@@ -126,11 +161,7 @@ export function summarizeModule(file: string, report: AnalysisReport, build?: st
       else calls.set(s.caller, [s.callee.rva]);
     } else {
       const sym = bySlot.get(s.callee.iatRva);
-      if (!sym) continue;
-      const c: ImportCall = { caller: s.caller, dll: sym.dll, delay: sym.delay };
-      if (sym.name !== undefined) c.name = sym.name;
-      if (sym.ordinal !== undefined) c.ordinal = sym.ordinal;
-      importCalls.push(c);
+      if (sym) importCalls.push({ caller: s.caller, import: indexOf(sym) });
     }
   }
   // An import thunk (`jmp [rip+__imp_X]`) that is itself exported calls the import.
@@ -139,11 +170,7 @@ export function summarizeModule(file: string, report: AnalysisReport, build?: st
     if (f.thunkImport === undefined) continue;
     thunks.add(rva);
     const sym = bySlot.get(p.code.addr[f.first]!);
-    if (!sym) continue;
-    const c: ImportCall = { caller: rva, dll: sym.dll, delay: sym.delay };
-    if (sym.name !== undefined) c.name = sym.name;
-    if (sym.ordinal !== undefined) c.ordinal = sym.ordinal;
-    importCalls.push(c);
+    if (sym) importCalls.push({ caller: rva, import: indexOf(sym) });
   }
   const syscalls = new Map<string, number>();
   if (mode === "user")
@@ -160,17 +187,7 @@ export function summarizeModule(file: string, report: AnalysisReport, build?: st
     calls,
     importCalls,
     thunks,
-    imports: [...imports, ...delay].flatMap((d) =>
-      d.symbols.map((s) => {
-        const r: { dll: string; name?: string; ordinal?: number; delay: boolean } = {
-          dll: d.dll,
-          delay: s.delay,
-        };
-        if (s.name !== undefined) r.name = s.name;
-        if (s.ordinal !== undefined) r.ordinal = s.ordinal;
-        return r;
-      }),
-    ),
+    imports: importList,
     exports: p.exports,
     syscalls,
     entries: report.entries.map((e) => ({ name: e.name, rva: e.rva, kind: e.kind })),
