@@ -4,15 +4,18 @@
  * path (a caller calling the next function from several places keeps only the guards all those
  * calls share). Each guard is classified once per branch and cached.
  */
-import { indexAt, M, Reg } from "../disasm.js";
+import { indexAt, M, Op, Reg } from "../disasm.js";
 import { type FunctionInfo, functionAt, functionName } from "../functions.js";
 import type { LoadedProgram } from "../program.js";
 import { decodeDescriptor } from "../recognizers/manifest.js";
 import type { WriteFinding } from "../recognizers/types.js";
+import { writesMemory } from "../register-writes.js";
+import { registerWritesOf } from "../values.js";
 import { buildCfg, type Cfg } from "./cfg.js";
 import { type Classified, type ClassifyEnv, classify, contextLevel } from "./classify.js";
 import { type ControlDependence, controlDependence } from "./control-dependence.js";
 import { mcContexts } from "./enable-sources.js";
+import { type FlagEnv, flagEnable } from "./flag.js";
 import { branchPredicate } from "./predicate.js";
 
 /** Callers looked at for the guards a function's callers share. */
@@ -98,10 +101,26 @@ export function conditionAnalyzer(program: LoadedProgram): ConditionAnalyzer {
     flows.set(fnRva, out);
     return out;
   };
+  const writes = registerWritesOf(context.pe, code);
+  const flagEnv: FlagEnv = {
+    code,
+    values: context.values,
+    flowOf,
+    callers: (fnRva) => graph.callers.get(fnRva) ?? [],
+    guardsOf: (index) => guardsOf(index, false),
+    callWritesMemory: (call) =>
+      code.op0[call] !== Op.Branch || writesMemory(writes, code, functions, code.addr[call]!),
+    memoryWrite: (i) => writes.memoryWrite(i),
+  };
   const byCall = new Map<number, RawCondition[]>();
-  /** Guards of the instruction at `index`, classified. */
-  const guardsOf = (index: number): RawCondition[] => {
-    const cached = byCall.get(index);
+  const byCallNoFlags = new Map<number, RawCondition[]>();
+  /**
+   * Guards of the instruction at `index`, classified; `flags`: a branch testing a flag is
+   * followed to the enable test that set it (not when classifying the flag's own stores).
+   */
+  const guardsOf = (index: number, flags = true): RawCondition[] => {
+    const cache = flags ? byCall : byCallNoFlags;
+    const cached = cache.get(index);
     if (cached) return cached;
     const owner = functionAt(functions, code.rva[index]!);
     const flow = owner ? flowOf(owner.rva) : undefined;
@@ -112,7 +131,8 @@ export function conditionAnalyzer(program: LoadedProgram): ConditionAnalyzer {
         for (const g of flow.cd.guards(b)) {
           const jcc = flow.cfg.blocks[g.branch]!.last - 1;
           const p = branchPredicate(code, flow.cfg, g.branch, g.taken);
-          const c: Classified = p ? classify(p, env) : { class: "other", test: "flags not modelled" };
+          let c: Classified = p ? classify(p, env) : { class: "other", test: "flags not modelled" };
+          if (flags && p && c.class === "other") c = flagEnable(p, flow, flagEnv) ?? c;
           out.push({ ...c, function: functionName(flow.fn), at: "0x" + code.rva[jcc]!.toString(16) });
         }
         // mc.exe's inline check `Level >= L || Level == 0` is an OR, so no single branch of it
@@ -136,7 +156,7 @@ export function conditionAnalyzer(program: LoadedProgram): ConditionAnalyzer {
         }
       }
     }
-    byCall.set(index, out);
+    cache.set(index, out);
     return out;
   };
   const key = (c: RawCondition): string => `${c.at}:${c.test}`;

@@ -89,6 +89,18 @@ const KEEP_FLAGS = new Set<number>([
   M.Movq,
   M.Movsd,
   M.Xchg,
+  // SSE moves and zeroing leave the flags alone too (`xorps xmm0, xmm0` between test and jcc).
+  Mn.Xorps,
+  Mn.Xorpd,
+  Mn.Pxor,
+  Mn.Movd,
+  Mn.Movss,
+  Mn.Movupd,
+  Mn.Movapd,
+  M.Vmovups,
+  M.Vmovaps,
+  M.Vmovdqu,
+  M.Vmovdqa,
 ]);
 
 const LOOKBACK = 24;
