@@ -4,7 +4,7 @@
  * path (a caller calling the next function from several places keeps only the guards all those
  * calls share). Each guard is classified once per branch and cached.
  */
-import { indexAt, M, Op, Reg } from "../disasm.js";
+import { gpr64, indexAt, M, Op, Reg } from "../disasm.js";
 import { type FunctionInfo, functionAt, functionName } from "../functions.js";
 import type { LoadedProgram } from "../program.js";
 import { decodeDescriptor } from "../recognizers/manifest.js";
@@ -16,7 +16,7 @@ import { type Classified, type ClassifyEnv, classify, contextLevel } from "./cla
 import { type ControlDependence, controlDependence } from "./control-dependence.js";
 import { mcContexts } from "./enable-sources.js";
 import { type FlagEnv, flagEnable } from "./flag.js";
-import { branchPredicate } from "./predicate.js";
+import { branchPredicate, type Predicate } from "./predicate.js";
 
 /** Callers looked at for the guards a function's callers share. */
 const MAX_SHARED_CALLERS = 16;
@@ -112,6 +112,18 @@ export function conditionAnalyzer(program: LoadedProgram): ConditionAnalyzer {
       code.op0[call] !== Op.Branch || writesMemory(writes, code, functions, code.addr[call]!),
     memoryWrite: (i) => writes.memoryWrite(i),
   };
+  /**
+   * The predicate's short walk gives up where paths merge far back (`test [EnableBits], r13b` with
+   * r13 set to 1 on each of several paths); the value resolver follows every path: a register
+   * second operand with one constant value on all of them is that constant.
+   */
+  const withResolvedMask = (p: Predicate | undefined): Predicate | undefined => {
+    if (!p || p.right.k !== "other" || code.op1[p.setter] !== Op.Reg) return p;
+    const vs = context.values.registerAt(p.setter, gpr64(code.reg1[p.setter]!));
+    const v = vs[0];
+    if (vs.length !== 1 || v?.k !== "imm") return p;
+    return { ...p, right: { k: "imm", v: v.v } };
+  };
   const byCall = new Map<number, RawCondition[]>();
   const byCallNoFlags = new Map<number, RawCondition[]>();
   /**
@@ -130,7 +142,7 @@ export function conditionAnalyzer(program: LoadedProgram): ConditionAnalyzer {
       if (b >= 0) {
         for (const g of flow.cd.guards(b)) {
           const jcc = flow.cfg.blocks[g.branch]!.last - 1;
-          const p = branchPredicate(code, flow.cfg, g.branch, g.taken);
+          const p = withResolvedMask(branchPredicate(code, flow.cfg, g.branch, g.taken));
           let c: Classified = p ? classify(p, env) : { class: "other", test: "flags not modelled" };
           if (flags && p && c.class === "other") c = flagEnable(p, flow, flagEnv) ?? c;
           out.push({ ...c, function: functionName(flow.fn), at: "0x" + code.rva[jcc]!.toString(16) });
