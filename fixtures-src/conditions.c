@@ -45,6 +45,9 @@ const EVENT_DESCRIPTOR COND_SWITCH = {9, 0, 0x10, 3, 0, 9, 0x400};
 /* Tested with bit 0 (keyword 0x40, level 4) although the event is keyword 0x80 level 2: a
    disagreement the analysis must report as such. */
 const EVENT_DESCRIPTOR COND_WRONG_BIT = {10, 0, 0x10, 2, 0, 10, 0x80};
+const EVENT_DESCRIPTOR COND_FLAG_START = {11, 0, 0x10, 3, 1, 11, 0x400};
+const EVENT_DESCRIPTOR COND_FLAG_STOP = {12, 0, 0x10, 3, 2, 11, 0x400};
+const EVENT_DESCRIPTOR COND_FLAG_OTHER = {13, 0, 0x10, 3, 2, 12, 0x400};
 
 /* A global flag set from configuration, and a WIL-style feature state. */
 volatile ULONG CondConfigFlags;
@@ -172,6 +175,43 @@ __declspec(dllexport) ULONG NtCondSwitch(ULONG code) {
 __declspec(dllexport) VOID NtCondWrongBit(ULONG value) {
   if (EventEnabledBit(0)) EtwWrite(CondHandle, &COND_WRONG_BIT, NULL, 0, NULL);
   CondSink = value;
+}
+
+/* An enable test kept in a flag: the start path tests the bit once and marks the activity; the
+   stop routine, handed the activity, tests only the mark (the start/stop pattern of d3d11). */
+typedef struct _COND_ACTIVITY {
+  BOOLEAN Enabled;
+  ULONG Value;
+} COND_ACTIVITY;
+
+__declspec(noinline) VOID CondActivityStop(COND_ACTIVITY *activity) {
+  if (activity->Enabled) CondWrite(&COND_FLAG_STOP, activity->Value);
+}
+
+__declspec(dllexport) VOID NtCondFlag(ULONG value) {
+  COND_ACTIVITY activity;
+  activity.Enabled = FALSE;
+  activity.Value = value;
+  if (EventEnabledBit(4)) {
+    activity.Enabled = TRUE;
+    EtwWrite(CondHandle, &COND_FLAG_START, NULL, 0, NULL);
+  }
+  CondSink = value;
+  CondActivityStop(&activity);
+}
+
+/* The same shape with the mark set from the caller's argument, not from an enable test: the
+   stop's test stays unclassified (a flag is an enable test only when its stores say so). */
+__declspec(noinline) VOID CondOtherStop(COND_ACTIVITY *activity) {
+  if (activity->Enabled) CondWrite(&COND_FLAG_OTHER, activity->Value + 1);
+}
+
+__declspec(dllexport) VOID NtCondFlagOther(ULONG value) {
+  COND_ACTIVITY activity;
+  activity.Enabled = (value & 2) != 0;
+  activity.Value = value;
+  CondSink = value;
+  CondOtherStop(&activity);
 }
 
 VOID McGenControlCallback(LPCGUID source, ULONG control, UCHAR level, ULONGLONG any, ULONGLONG all, PEVENT_FILTER_DESCRIPTOR filter,
