@@ -118,7 +118,7 @@ export function conditionAnalyzer(program: LoadedProgram): ConditionAnalyzer {
    * second operand with one constant value on all of them is that constant.
    */
   const withResolvedMask = (p: Predicate | undefined): Predicate | undefined => {
-    if (!p || p.right.k !== "other" || code.op1[p.setter] !== Op.Reg) return p;
+    if (p?.right.k !== "other" || code.op1[p.setter] !== Op.Reg) return p;
     const vs = context.values.registerAt(p.setter, gpr64(code.reg1[p.setter]!));
     const v = vs[0];
     if (vs.length !== 1 || v?.k !== "imm") return p;
