@@ -11,6 +11,7 @@ import { decodeDescriptor } from "../recognizers/manifest.js";
 import type { WriteFinding } from "../recognizers/types.js";
 import { writesMemory } from "../register-writes.js";
 import { registerWritesOf } from "../values.js";
+import { addressTakenFunctions } from "./address-taken.js";
 import { buildCfg, type Cfg } from "./cfg.js";
 import { type Classified, type ClassifyEnv, classify, contextLevel } from "./classify.js";
 import { type ControlDependence, controlDependence } from "./control-dependence.js";
@@ -102,6 +103,8 @@ export function conditionAnalyzer(program: LoadedProgram): ConditionAnalyzer {
     return out;
   };
   const writes = registerWritesOf(context.pe, code);
+  /** Functions whose address the image takes, built the first time a flag needs it. */
+  let taken: Set<number> | undefined;
   const flagEnv: FlagEnv = {
     code,
     values: context.values,
@@ -111,6 +114,10 @@ export function conditionAnalyzer(program: LoadedProgram): ConditionAnalyzer {
     callWritesMemory: (call) =>
       code.op0[call] !== Op.Branch || writesMemory(writes, code, functions, code.addr[call]!),
     memoryWrite: (i) => writes.memoryWrite(i),
+    addressTaken: (fnRva) => {
+      taken ??= addressTakenFunctions(program.pe, code, program.exports);
+      return taken.has(fnRva);
+    },
   };
   /**
    * The predicate's short walk gives up where paths merge far back (`test [EnableBits], r13b` with

@@ -42,6 +42,8 @@ export interface FlagEnv {
   callWritesMemory(call: number): boolean;
   /** Memory instruction i writes: 0 none, 1 through RSP only, 2 other. */
   memoryWrite(i: number): 0 | 1 | 2;
+  /** Is the function's address taken (callers the call graph does not list)? */
+  addressTaken(fnRva: number): boolean;
 }
 
 /** A stack slot: offset from RSP inside the function body (after the prologue), and size. */
@@ -142,7 +144,8 @@ function memoryFlag(
 /**
  * A flag in the object a caller passed as argument n: the callee reads it first thing (entry
  * block, no call or store outside its own frame before), so its value is the one each caller
- * stored before the call. Every caller must set it under the same enable test.
+ * stored before the call. Every caller must set it under the same enable test, and the callee's
+ * address must not be taken (an indirect caller would be one the graph does not list).
  */
 function paramFlag(
   code: Code,
@@ -183,6 +186,7 @@ function paramFlag(
     if (at === undefined || !(at + size <= 0 || (at >= 8 && at + size <= 8 + HOME_AREA))) return undefined;
   }
   const sites = env.callers(fn.rva);
+  if (env.addressTaken(fn.rva)) return undefined;
   if (sites.length === 0 || sites.length > MAX_FLAG_CALLERS || sites.some((x) => x.tail)) return undefined;
   let common: Array<Classified & { at: string }> | undefined;
   for (const site of sites) {
