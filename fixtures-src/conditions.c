@@ -49,6 +49,8 @@ const EVENT_DESCRIPTOR COND_FLAG_START = {11, 0, 0x10, 3, 1, 11, 0x400};
 const EVENT_DESCRIPTOR COND_FLAG_STOP = {12, 0, 0x10, 3, 2, 11, 0x400};
 const EVENT_DESCRIPTOR COND_FLAG_OTHER = {13, 0, 0x10, 3, 2, 12, 0x400};
 const EVENT_DESCRIPTOR COND_FLAG_TAKEN = {14, 0, 0x10, 3, 2, 13, 0x400};
+const EVENT_DESCRIPTOR COND_FLAG_LOCAL = {15, 0, 0x10, 2, 0, 14, 0x80};
+const EVENT_DESCRIPTOR COND_FLAG_UNKNOWN = {16, 0, 0x10, 2, 0, 15, 0x80};
 
 /* A global flag set from configuration, and a WIL-style feature state. */
 volatile ULONG CondConfigFlags;
@@ -234,6 +236,52 @@ __declspec(dllexport) VOID NtCondFlagTaken(ULONG value) {
   }
   CondSink = value;
   CondTakenStop(&activity);
+}
+
+/* A flag kept in a stack byte of the same function, read back through a register (`mov al,
+   [rsp+48]; test al, al`). Written in assembly: clang keeps such a flag in a register or threads
+   the jump away. Bit 1 is keyword 0x80 at level 2. */
+__attribute__((naked)) __declspec(dllexport) VOID NtCondFlagLocal(ULONG value) {
+  __asm__("subq $56, %rsp\n"
+          "movb $0, 48(%rsp)\n"
+          "testl $2, CondEnableBits(%rip)\n"
+          "je 1f\n"
+          "movb $1, 48(%rsp)\n"
+          "1:\n"
+          "movl %ecx, CondSink(%rip)\n"
+          "movb 48(%rsp), %al\n"
+          "testb %al, %al\n"
+          "je 2f\n"
+          "movq CondHandle(%rip), %rcx\n"
+          "leaq COND_FLAG_LOCAL(%rip), %rdx\n"
+          "xorl %r8d, %r8d\n"
+          "xorl %r9d, %r9d\n"
+          "movq $0, 32(%rsp)\n"
+          "callq *__imp_EtwWrite(%rip)\n"
+          "2:\n"
+          "addq $56, %rsp\n"
+          "retq\n");
+}
+
+/* The same, but the enabled path stores the caller's argument (not a constant): no flag. */
+__attribute__((naked)) __declspec(dllexport) VOID NtCondFlagUnknown(ULONG value) {
+  __asm__("subq $56, %rsp\n"
+          "movb $0, 48(%rsp)\n"
+          "testl $2, CondEnableBits(%rip)\n"
+          "je 1f\n"
+          "movb %cl, 48(%rsp)\n"
+          "1:\n"
+          "cmpb $0, 48(%rsp)\n"
+          "je 2f\n"
+          "movq CondHandle(%rip), %rcx\n"
+          "leaq COND_FLAG_UNKNOWN(%rip), %rdx\n"
+          "xorl %r8d, %r8d\n"
+          "xorl %r9d, %r9d\n"
+          "movq $0, 32(%rsp)\n"
+          "callq *__imp_EtwWrite(%rip)\n"
+          "2:\n"
+          "addq $56, %rsp\n"
+          "retq\n");
 }
 
 VOID McGenControlCallback(LPCGUID source, ULONG control, UCHAR level, ULONGLONG any, ULONGLONG all, PEVENT_FILTER_DESCRIPTOR filter,
