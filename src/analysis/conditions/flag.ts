@@ -307,7 +307,9 @@ function reachingStores(
         return undefined;
       const mw = env.memoryWrite(j);
       if (mw === 0) continue;
-      const target = storeTarget(code, j, frame);
+      // String instructions (`rep stos`/`movs`) and indexed stores may write anywhere: give up.
+      if (code.op0[j] !== Op.Mem || code.memIndex[j] !== 0) return undefined;
+      const target = storeTarget(code, j, frame) ?? pointerTarget(code, j, frame, env);
       if (target === undefined) {
         // A store through some pointer: harmless to a slot whose address was never taken.
         if (escaped || mw === 1) return undefined;
@@ -341,6 +343,20 @@ function storeTarget(code: Code, j: number, frame: Frame): Slot | undefined {
   const off = normalOffset(frame, code.memBase[j]!, code.addr[j]!);
   const size = code.memSize[j]!;
   return off === undefined || size === 0 ? undefined : { off, size };
+}
+
+/**
+ * A store through a register holding a stack address (`lea rax,[rsp+40h]; mov [rax+8], cl`): the
+ * stack range it writes, as the value resolver finds the register.
+ */
+function pointerTarget(code: Code, j: number, frame: Frame, env: FlagEnv): Slot | undefined {
+  const base = code.memBase[j]!;
+  if (base === Reg.RIP || base === Reg.RSP || base === Reg.RBP || base === 0) return undefined;
+  const vs = env.values.registerAt(j, gpr64(base));
+  const v = vs.length === 1 ? vs[0]! : undefined;
+  if (v?.k !== "stack") return undefined;
+  const off = v.base === "rsp" ? v.off : normalOffset(frame, Reg.RBP, v.off);
+  return off === undefined ? undefined : { off: off + code.addr[j]!, size: code.memSize[j]! };
 }
 
 /** The constant a `mov [slot], imm/reg` stores (the register resolved in the function). */
