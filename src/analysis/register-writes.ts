@@ -196,7 +196,11 @@ export class RegisterWrites {
             break scan;
           }
           const fl = code.flow[i]!;
-          if (fl === Flow.IndirectCall || fl === Flow.IndirectBranch) {
+          // syscall/sysenter (a Call without a target) and `int n` reach code outside the image.
+          const system =
+            (fl === Flow.Call && code.op0[i] !== Op.Branch) ||
+            (fl === Flow.Interrupt && code.mnem[i] !== iced.Mnemonic.Int3);
+          if (fl === Flow.IndirectCall || fl === Flow.IndirectBranch || system) {
             writes = true;
             break scan;
           }
@@ -249,8 +253,8 @@ const MAX_MEMORY_SCAN = 4096;
  * May calling function `rva` write memory other than through RSP (its own frame, pushes, return
  * addresses)? False only when every instruction of it and of every function it calls directly is
  * known not to: an indirect call or jump, a call to an import or outside the known functions, an
- * instruction that cannot be read, or more than MAX_MEMORY_SCAN instructions make it true. A
- * caller's local whose address it was never given then keeps its value across the call.
+ * instruction that cannot be read, `syscall` / `int n`, or more than MAX_MEMORY_SCAN instructions
+ * make it true. A caller's local then keeps its value across the call even if its address was taken.
  */
 export function writesMemory(
   writes: RegisterWrites,

@@ -148,6 +148,7 @@ test("memory writes: own-frame stores are not memory writes of a callee; stores,
     [...callFn(3, 0, 1), 0xc3], // 3: calls 1
     [...callIat(SECTION_RVA + 0x40 * 4), 0xc3], // 4: calls an import
     [...REP_STOSB, 0xc3], // 5: rep stosb
+    [0x0f, 0x05, 0xc3], // 6: syscall
   ]);
   const writes = new RegisterWrites(pe, code);
   assert.deepEqual(
@@ -158,6 +159,6 @@ test("memory writes: own-frame stores are not memory writes of a callee; stores,
   assert.equal(writes.memoryWrite(4), 2, "mov [rcx], eax");
   assert.deepEqual(
     starts.map((rva) => writesMemory(writes, code, fns, rva)),
-    [false, true, false, true, true, true],
+    [false, true, false, true, true, true, true],
   );
 });
