@@ -51,6 +51,7 @@ const EVENT_DESCRIPTOR COND_FLAG_OTHER = {13, 0, 0x10, 3, 2, 12, 0x400};
 const EVENT_DESCRIPTOR COND_FLAG_TAKEN = {14, 0, 0x10, 3, 2, 13, 0x400};
 const EVENT_DESCRIPTOR COND_FLAG_LOCAL = {15, 0, 0x10, 2, 0, 14, 0x80};
 const EVENT_DESCRIPTOR COND_FLAG_UNKNOWN = {16, 0, 0x10, 2, 0, 15, 0x80};
+const EVENT_DESCRIPTOR COND_FLAG_REG = {17, 0, 0x10, 5, 0, 16, 0x200};
 
 /* A global flag set from configuration, and a WIL-style feature state. */
 volatile ULONG CondConfigFlags;
@@ -280,6 +281,31 @@ __attribute__((naked)) __declspec(dllexport) VOID NtCondFlagUnknown(ULONG value)
           "movq $0, 32(%rsp)\n"
           "callq *__imp_EtwWrite(%rip)\n"
           "2:\n"
+          "addq $56, %rsp\n"
+          "retq\n");
+}
+
+/* The flag kept in a register (mc's inlined enable check: `mov al, 1` on the enabled path, `xor
+   eax, eax` on the other, then `test al, al`). Bit 3 is keyword 0x200 at level 5. */
+__attribute__((naked)) __declspec(dllexport) VOID NtCondFlagRegister(ULONG value) {
+  __asm__("subq $56, %rsp\n"
+          "testl $8, CondEnableBits(%rip)\n"
+          "je 1f\n"
+          "movb $1, %al\n"
+          "jmp 2f\n"
+          "1:\n"
+          "xorl %eax, %eax\n"
+          "2:\n"
+          "movl %ecx, CondSink(%rip)\n"
+          "testb %al, %al\n"
+          "je 3f\n"
+          "movq CondHandle(%rip), %rcx\n"
+          "leaq COND_FLAG_REG(%rip), %rdx\n"
+          "xorl %r8d, %r8d\n"
+          "xorl %r9d, %r9d\n"
+          "movq $0, 32(%rsp)\n"
+          "callq *__imp_EtwWrite(%rip)\n"
+          "3:\n"
           "addq $56, %rsp\n"
           "retq\n");
 }

@@ -1,6 +1,6 @@
 /**
  * Enable tests kept in a flag. Code often tests the provider's enable state once, stores a
- * constant in a stack slot on the enabled path (`mov byte [rsp+58h], 1`, zero before), and the
+ * constant in a stack slot (or a register) on the enabled path (`mov byte [rsp+58h], 1`, zero before), and the
  * branch guarding the write tests that slot later — in the same function, or in a callee handed
  * the slot's address (d3d11's start/stop activity objects: the stop routine tests the byte the
  * start path set). When every store reaching the test is a constant, the flag is non-zero only
@@ -12,7 +12,7 @@
  * tests it), or the callee provably writes no memory (register-writes' `writesMemory`).
  */
 import type { CallSite } from "../callgraph.js";
-import { type Code, Flow, gpr64, immediateOf, M, Op, Reg } from "../disasm.js";
+import { type Code, Flow, gpr64, gprWidth, immediateOf, M, Op, Reg } from "../disasm.js";
 import { type FunctionInfo, functionAt } from "../functions.js";
 import { ARG_REGS, type ValueResolver, writesGpr } from "../values.js";
 import type { Cfg } from "./cfg.js";
@@ -96,13 +96,16 @@ function flagAt(
   env: FlagEnv,
 ): Array<Classified & { at: string }> | undefined {
   if (code.op0[s] === Op.Reg) {
-    // `movzx eax, byte [rsp+58h]; test al, al`: the register's only definition is the load.
     const reg = gpr64(code.reg0[s]!);
     const def = onlyDefinition(code, flow.cfg, s, reg);
-    if (def === undefined || code.op1[def] !== Op.Mem) return undefined;
-    const m = code.mnem[def]!;
-    if (m !== M.Mov && m !== M.Movzx) return undefined;
-    return memoryFlag(code, flow, def, env);
+    const m = def === undefined ? 0 : code.mnem[def]!;
+    // `movzx eax, byte [rsp+58h]; test al, al`: the register's only definition is the load.
+    if (def !== undefined && code.op1[def] === Op.Mem && (m === M.Mov || m === M.Movzx))
+      return memoryFlag(code, flow, def, env);
+    // The flag kept in the register itself (`mov al, r15b` on the enabled path, `mov al, dil`
+    // on the others, then `cmp al, dil`).
+    const defs = registerDefinitions(code, flow.cfg, env.values, s, reg, gprWidth(code.reg0[s]!));
+    return defs && commonEnables(defs, env);
   }
   if (code.op0[s] === Op.Mem) return memoryFlag(code, flow, s, env);
   return undefined;
@@ -259,15 +262,72 @@ function slotFlag(
   const escaped = addressTaken(code, flow.fn, frame, object, allowedLea);
   if (escaped === undefined) return undefined;
   const stores = reachingStores(code, flow, at, slot, frame, escaped, env);
-  if (!stores) return undefined;
+  return stores && commonEnables(stores, env);
+}
+
+/** The enable guards every non-zero store shares (none stored: the write never runs, nothing to report). */
+function commonEnables(stores: Store[], env: FlagEnv): Array<Classified & { at: string }> | undefined {
   let common: Array<Classified & { at: string }> | undefined;
   for (const st of stores) {
     if (st.value === 0n) continue;
     const enabled = env.guardsOf(st.index).filter((c) => c.class === "enabled");
     common = common ? common.filter((c) => enabled.some((e) => sameNeed(c, e))) : enabled;
   }
-  // No non-zero store: the flag is never set and the write never runs; nothing to report.
   return common;
+}
+
+/**
+ * Definitions of register `reg` reaching instruction `at` over every path, each a constant of at
+ * least `width` bytes (a copy of a register holding one constant on all its paths, `mov r, imm`,
+ * `xor r, r`); undefined when one is anything else (a call ends volatile registers: not constant).
+ */
+function registerDefinitions(
+  code: Code,
+  cfg: Cfg,
+  values: ValueResolver,
+  at: number,
+  reg: number,
+  width: number,
+): Store[] | undefined {
+  const out = new Map<number, bigint>();
+  const start = cfg.blockOf(at);
+  if (start < 0 || width === 0) return undefined;
+  const seen = new Set<number>();
+  const stack: Array<[number, number]> = [[start, at]];
+  let steps = 0;
+  const mask = (1n << BigInt(8 * width)) - 1n;
+  while (stack.length > 0) {
+    const [b, from] = stack.pop()!;
+    let defined = false;
+    for (let j = from - 1; j >= cfg.blocks[b]!.first; j--) {
+      if (++steps > MAX_FLAG_STEPS) return undefined;
+      if (!writesGpr(code, j, reg)) continue;
+      const m = code.mnem[j]!;
+      if (code.op0[j] !== Op.Reg || gpr64(code.reg0[j]!) !== reg || gprWidth(code.reg0[j]!) < width)
+        return undefined;
+      let v: bigint | undefined;
+      if (m === M.Mov && code.op1[j] === Op.Imm) v = BigInt.asUintN(64, immediateOf(code, j));
+      else if ((m === M.Xor || m === M.Sub) && code.op1[j] === Op.Reg && gpr64(code.reg1[j]!) === reg) v = 0n;
+      else if ((m === M.Mov || m === M.Movzx) && code.op1[j] === Op.Reg) {
+        // The value resolver follows every path (the zero register is often set at the entry).
+        const vs = values.registerAt(j, gpr64(code.reg1[j]!));
+        if (vs.length === 1 && vs[0]!.k === "imm") v = BigInt.asUintN(64, vs[0]!.v);
+      }
+      if (v === undefined) return undefined;
+      out.set(j, v & mask);
+      defined = true;
+      break;
+    }
+    if (defined) continue;
+    const preds = cfg.preds[b]!;
+    if (preds.length === 0) return undefined; // the register's value at entry: not a flag of ours
+    for (const p of preds) {
+      if (seen.has(p)) continue;
+      seen.add(p);
+      stack.push([p, cfg.blocks[p]!.last]);
+    }
+  }
+  return [...out].map(([index, value]) => ({ index, value }));
 }
 
 interface Store {
