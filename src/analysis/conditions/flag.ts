@@ -311,7 +311,8 @@ function registerDefinitions(
       else if ((m === M.Mov || m === M.Movzx) && code.op1[j] === Op.Reg) {
         // The value resolver follows every path (the zero register is often set at the entry).
         const vs = values.registerAt(j, gpr64(code.reg1[j]!));
-        if (vs.length === 1 && vs[0]!.k === "imm") v = BigInt.asUintN(64, vs[0]!.v);
+        // Only the source's width is copied (`movzx eax, al`).
+        if (vs.length === 1 && vs[0]!.k === "imm") v = BigInt.asUintN(8 * gprWidth(code.reg1[j]!), vs[0]!.v);
       }
       if (v === undefined) return undefined;
       out.set(j, v & mask);
