@@ -122,10 +122,14 @@ export function conditionAnalyzer(program: LoadedProgram): ConditionAnalyzer {
   /**
    * The predicate's short walk gives up where paths merge far back (`test [EnableBits], r13b` with
    * r13 set to 1 on each of several paths); the value resolver follows every path: a register
-   * second operand with one constant value on all of them is that constant.
+   * second operand with one constant value on all of them is that constant. Asked only for a
+   * global's test and a byte register's compare (a flag): the resolver is costly.
    */
   const withResolvedMask = (p: Predicate | undefined): Predicate | undefined => {
     if (p?.right.k !== "other" || code.op1[p.setter] !== Op.Reg) return p;
+    // Only where a constant can make a class: a global's mask, or a byte flag register's zero.
+    if (p.left.k !== "global" && !(p.left.k === "other" && p.width === 1 && code.op0[p.setter] === Op.Reg))
+      return p;
     const vs = context.values.registerAt(p.setter, gpr64(code.reg1[p.setter]!));
     const v = vs[0];
     if (vs.length !== 1 || v?.k !== "imm") return p;

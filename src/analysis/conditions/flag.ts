@@ -130,6 +130,15 @@ function memoryFlag(
     return slotFlag(code, flow, i, { off, size }, { off, size }, undefined, env);
   }
   if (base === Reg.RIP) return undefined; // a global: classified as one already
+  // The base is asked of the (costly) value resolver only where it can lead somewhere: a
+  // parameter read in the entry block, or a local's address set in this block.
+  const local = onlyDefinition(code, flow.cfg, i, gpr64(base));
+  const stackLea =
+    local !== undefined &&
+    code.mnem[local] === M.Lea &&
+    code.memIndex[local] === 0 &&
+    (code.memBase[local] === Reg.RSP || code.memBase[local] === Reg.RBP);
+  if (!stackLea && flow.cfg.blockOf(i) !== flow.cfg.entry) return undefined;
   const vs = env.values.registerAt(i, gpr64(base));
   if (vs.length !== 1) return undefined;
   const v = vs[0]!;
@@ -289,33 +298,21 @@ function registerDefinitions(
   reg: number,
   width: number,
 ): Store[] | undefined {
-  const out = new Map<number, bigint>();
+  // First the definitions' forms (cheap), then the copies' values (the value resolver is not).
+  const defs: number[] = [];
   const start = cfg.blockOf(at);
   if (start < 0 || width === 0) return undefined;
   const seen = new Set<number>();
   const stack: Array<[number, number]> = [[start, at]];
   let steps = 0;
-  const mask = (1n << BigInt(8 * width)) - 1n;
   while (stack.length > 0) {
     const [b, from] = stack.pop()!;
     let defined = false;
     for (let j = from - 1; j >= cfg.blocks[b]!.first; j--) {
       if (++steps > MAX_FLAG_STEPS) return undefined;
       if (!writesGpr(code, j, reg)) continue;
-      const m = code.mnem[j]!;
-      if (code.op0[j] !== Op.Reg || gpr64(code.reg0[j]!) !== reg || gprWidth(code.reg0[j]!) < width)
-        return undefined;
-      let v: bigint | undefined;
-      if (m === M.Mov && code.op1[j] === Op.Imm) v = BigInt.asUintN(64, immediateOf(code, j));
-      else if ((m === M.Xor || m === M.Sub) && code.op1[j] === Op.Reg && gpr64(code.reg1[j]!) === reg) v = 0n;
-      else if ((m === M.Mov || m === M.Movzx) && code.op1[j] === Op.Reg) {
-        // The value resolver follows every path (the zero register is often set at the entry).
-        const vs = values.registerAt(j, gpr64(code.reg1[j]!));
-        // Only the source's width is copied (`movzx eax, al`).
-        if (vs.length === 1 && vs[0]!.k === "imm") v = BigInt.asUintN(8 * gprWidth(code.reg1[j]!), vs[0]!.v);
-      }
-      if (v === undefined) return undefined;
-      out.set(j, v & mask);
+      if (!constantForm(code, j, reg, width)) return undefined;
+      defs.push(j);
       defined = true;
       break;
     }
@@ -328,7 +325,32 @@ function registerDefinitions(
       stack.push([p, cfg.blocks[p]!.last]);
     }
   }
-  return [...out].map(([index, value]) => ({ index, value }));
+  const mask = (1n << BigInt(8 * width)) - 1n;
+  const out: Store[] = [];
+  for (const j of defs) {
+    let v: bigint | undefined;
+    if (code.op1[j] === Op.Imm) v = BigInt.asUintN(64, immediateOf(code, j));
+    else if (gpr64(code.reg1[j]!) === reg) v = 0n;
+    else {
+      // The value resolver follows every path (the zero register is often set at the entry).
+      const vs = values.registerAt(j, gpr64(code.reg1[j]!));
+      // Only the source's width is copied (`movzx eax, al`).
+      if (vs.length === 1 && vs[0]!.k === "imm") v = BigInt.asUintN(8 * gprWidth(code.reg1[j]!), vs[0]!.v);
+    }
+    if (v === undefined) return undefined;
+    out.push({ index: j, value: v & mask });
+  }
+  return out;
+}
+
+/** `mov r, imm`, `xor r, r` / `sub r, r`, or a register copy, writing at least `width` bytes of reg. */
+function constantForm(code: Code, j: number, reg: number, width: number): boolean {
+  if (code.op0[j] !== Op.Reg || gpr64(code.reg0[j]!) !== reg || gprWidth(code.reg0[j]!) < width) return false;
+  const m = code.mnem[j]!;
+  if (m === M.Mov && code.op1[j] === Op.Imm) return true;
+  if (code.op1[j] !== Op.Reg) return false;
+  if (m === M.Xor || m === M.Sub) return gpr64(code.reg1[j]!) === reg;
+  return m === M.Mov || m === M.Movzx;
 }
 
 interface Store {
