@@ -45,6 +45,13 @@ const EVENT_DESCRIPTOR COND_SWITCH = {9, 0, 0x10, 3, 0, 9, 0x400};
 /* Tested with bit 0 (keyword 0x40, level 4) although the event is keyword 0x80 level 2: a
    disagreement the analysis must report as such. */
 const EVENT_DESCRIPTOR COND_WRONG_BIT = {10, 0, 0x10, 2, 0, 10, 0x80};
+const EVENT_DESCRIPTOR COND_FLAG_START = {11, 0, 0x10, 3, 1, 11, 0x400};
+const EVENT_DESCRIPTOR COND_FLAG_STOP = {12, 0, 0x10, 3, 2, 11, 0x400};
+const EVENT_DESCRIPTOR COND_FLAG_OTHER = {13, 0, 0x10, 3, 2, 12, 0x400};
+const EVENT_DESCRIPTOR COND_FLAG_TAKEN = {14, 0, 0x10, 3, 2, 13, 0x400};
+const EVENT_DESCRIPTOR COND_FLAG_LOCAL = {15, 0, 0x10, 2, 0, 14, 0x80};
+const EVENT_DESCRIPTOR COND_FLAG_UNKNOWN = {16, 0, 0x10, 2, 0, 15, 0x80};
+const EVENT_DESCRIPTOR COND_FLAG_REG = {17, 0, 0x10, 5, 0, 16, 0x200};
 
 /* A global flag set from configuration, and a WIL-style feature state. */
 volatile ULONG CondConfigFlags;
@@ -172,6 +179,135 @@ __declspec(dllexport) ULONG NtCondSwitch(ULONG code) {
 __declspec(dllexport) VOID NtCondWrongBit(ULONG value) {
   if (EventEnabledBit(0)) EtwWrite(CondHandle, &COND_WRONG_BIT, NULL, 0, NULL);
   CondSink = value;
+}
+
+/* An enable test kept in a flag: the start path tests the bit once and marks the activity; the
+   stop routine, handed the activity, tests only the mark (the start/stop pattern of d3d11). */
+typedef struct _COND_ACTIVITY {
+  BOOLEAN Enabled;
+  ULONG Value;
+} COND_ACTIVITY;
+
+__declspec(noinline) VOID CondActivityStop(COND_ACTIVITY *activity) {
+  if (activity->Enabled) CondWrite(&COND_FLAG_STOP, activity->Value);
+}
+
+__declspec(dllexport) VOID NtCondFlag(ULONG value) {
+  COND_ACTIVITY activity;
+  activity.Enabled = FALSE;
+  activity.Value = value;
+  if (EventEnabledBit(4)) {
+    activity.Enabled = TRUE;
+    EtwWrite(CondHandle, &COND_FLAG_START, NULL, 0, NULL);
+  }
+  CondSink = value;
+  CondActivityStop(&activity);
+}
+
+/* The same shape with the mark set from the caller's argument, not from an enable test: the
+   stop's test stays unclassified (a flag is an enable test only when its stores say so). */
+__declspec(noinline) VOID CondOtherStop(COND_ACTIVITY *activity) {
+  if (activity->Enabled) CondWrite(&COND_FLAG_OTHER, activity->Value + 1);
+}
+
+__declspec(dllexport) VOID NtCondFlagOther(ULONG value) {
+  COND_ACTIVITY activity;
+  activity.Enabled = (value & 2) != 0;
+  activity.Value = value;
+  CondSink = value;
+  CondOtherStop(&activity);
+}
+
+/* The start/stop shape again, but the stop routine's address is also stored in a global: it may be
+   called through the pointer with an activity no enable test marked, so its test stays
+   unclassified although its only direct caller sets the mark under bit 4. */
+__declspec(noinline) VOID CondTakenStop(COND_ACTIVITY *activity) {
+  if (activity->Enabled) CondWrite(&COND_FLAG_TAKEN, activity->Value + 2);
+}
+
+VOID (*CondStopHook)(COND_ACTIVITY *) = CondTakenStop;
+
+__declspec(dllexport) VOID NtCondFlagTaken(ULONG value) {
+  COND_ACTIVITY activity;
+  activity.Enabled = FALSE;
+  activity.Value = value;
+  if (EventEnabledBit(4)) {
+    activity.Enabled = TRUE;
+    EtwWrite(CondHandle, &COND_FLAG_START, NULL, 0, NULL);
+  }
+  CondSink = value;
+  CondTakenStop(&activity);
+}
+
+/* A flag kept in a stack byte of the same function, read back through a register (`mov al,
+   [rsp+48]; test al, al`). Written in assembly: clang keeps such a flag in a register or threads
+   the jump away. Bit 1 is keyword 0x80 at level 2. */
+__attribute__((naked)) __declspec(dllexport) VOID NtCondFlagLocal(ULONG value) {
+  __asm__("subq $56, %rsp\n"
+          "movb $0, 48(%rsp)\n"
+          "testl $2, CondEnableBits(%rip)\n"
+          "je 1f\n"
+          "movb $1, 48(%rsp)\n"
+          "1:\n"
+          "movl %ecx, CondSink(%rip)\n"
+          "movb 48(%rsp), %al\n"
+          "testb %al, %al\n"
+          "je 2f\n"
+          "movq CondHandle(%rip), %rcx\n"
+          "leaq COND_FLAG_LOCAL(%rip), %rdx\n"
+          "xorl %r8d, %r8d\n"
+          "xorl %r9d, %r9d\n"
+          "movq $0, 32(%rsp)\n"
+          "callq *__imp_EtwWrite(%rip)\n"
+          "2:\n"
+          "addq $56, %rsp\n"
+          "retq\n");
+}
+
+/* The same, but the enabled path stores the caller's argument (not a constant): no flag. */
+__attribute__((naked)) __declspec(dllexport) VOID NtCondFlagUnknown(ULONG value) {
+  __asm__("subq $56, %rsp\n"
+          "movb $0, 48(%rsp)\n"
+          "testl $2, CondEnableBits(%rip)\n"
+          "je 1f\n"
+          "movb %cl, 48(%rsp)\n"
+          "1:\n"
+          "cmpb $0, 48(%rsp)\n"
+          "je 2f\n"
+          "movq CondHandle(%rip), %rcx\n"
+          "leaq COND_FLAG_UNKNOWN(%rip), %rdx\n"
+          "xorl %r8d, %r8d\n"
+          "xorl %r9d, %r9d\n"
+          "movq $0, 32(%rsp)\n"
+          "callq *__imp_EtwWrite(%rip)\n"
+          "2:\n"
+          "addq $56, %rsp\n"
+          "retq\n");
+}
+
+/* The flag kept in a register (mc's inlined enable check: `mov al, 1` on the enabled path, `xor
+   eax, eax` on the other, then `test al, al`). Bit 3 is keyword 0x200 at level 5. */
+__attribute__((naked)) __declspec(dllexport) VOID NtCondFlagRegister(ULONG value) {
+  __asm__("subq $56, %rsp\n"
+          "testl $8, CondEnableBits(%rip)\n"
+          "je 1f\n"
+          "movb $1, %al\n"
+          "jmp 2f\n"
+          "1:\n"
+          "xorl %eax, %eax\n"
+          "2:\n"
+          "movl %ecx, CondSink(%rip)\n"
+          "testb %al, %al\n"
+          "je 3f\n"
+          "movq CondHandle(%rip), %rcx\n"
+          "leaq COND_FLAG_REG(%rip), %rdx\n"
+          "xorl %r8d, %r8d\n"
+          "xorl %r9d, %r9d\n"
+          "movq $0, 32(%rsp)\n"
+          "callq *__imp_EtwWrite(%rip)\n"
+          "3:\n"
+          "addq $56, %rsp\n"
+          "retq\n");
 }
 
 VOID McGenControlCallback(LPCGUID source, ULONG control, UCHAR level, ULONGLONG any, ULONGLONG all, PEVENT_FILTER_DESCRIPTOR filter,

@@ -11,7 +11,8 @@
  */
 
 import type { PeImage } from "../formats/pe/index.js";
-import { type Code, gpr64, Op, Reg } from "./disasm.js";
+import { type Code, Flow, gpr64, Op, Reg } from "./disasm.js";
+import type { FunctionTable } from "./functions.js";
 import iced from "./iced.js";
 
 const { Decoder, DecoderOptions, Instruction, InstructionInfoFactory, OpAccess, RegisterExt } = iced;
@@ -37,7 +38,12 @@ interface Facts {
   explicit: number;
   /** Bit k set: operand k is written. */
   writtenOps: number;
+  /** Memory written (explicit or implicit operands): none, only through RSP (its own frame), or other. */
+  memory: MemoryWrite;
 }
+
+/** What memory an instruction writes: 0 none, 1 only RSP-based (push, call, own-frame stores), 2 other. */
+export type MemoryWrite = 0 | 1 | 2;
 
 // One instruction and info factory for the process (iced objects are freed by hand, not by GC).
 let shared:
@@ -79,10 +85,25 @@ export function instructionWrites(bytes: Uint8Array, rva: number): Facts {
         explicit |= gprBit(full);
       } else if (full !== Reg.RSP) implicit |= gprBit(full);
     }
-    return { implicit, explicit, writtenOps };
+    let memory: MemoryWrite = 0;
+    for (const used of info.usedMemory() as Array<{ base: number; access: number; free(): void }>) {
+      const { base, access } = used;
+      used.free();
+      if (!WRITES.has(access)) continue;
+      if (base !== Reg.RSP) memory = 2;
+      else if (memory === 0) memory = 1;
+    }
+    return { implicit, explicit, writtenOps, memory };
   } finally {
     info.free();
   }
+}
+
+function inRanges(
+  f: { rva: number; end: number; fragments?: Array<{ rva: number; end: number }> },
+  rva: number,
+): boolean {
+  return [f, ...(f.fragments ?? [])].some((r) => rva >= r.rva && rva < r.end);
 }
 
 /** Legacy prefixes that may precede the opcode (REX, 0x40-0x4f, comes after them). */
@@ -101,6 +122,10 @@ export class RegisterWrites {
   private readonly ops = new Uint8Array(4 << 16);
   private readonly implicit = new Uint16Array(4 << 16);
   private readonly individual = new Map<number, number>();
+  /** Memory writes per instruction index (asked individually: they depend on the base register). */
+  private readonly memory = new Map<number, MemoryWrite>();
+  /** Per function rva: may it (or what it calls) write memory other than its own stack? */
+  private readonly fnMemory = new Map<number, boolean>();
 
   constructor(
     private readonly pe: PeImage,
@@ -150,12 +175,94 @@ export class RegisterWrites {
     return (this.mask(i) & gprBit(reg64)) !== 0;
   }
 
+  /** See `writesMemory`. */
+  functionMemory(code: Code, functions: FunctionTable, rva: number): boolean {
+    const known = this.fnMemory.get(rva);
+    if (known !== undefined) return known;
+    const todo = [rva];
+    const seen = new Set<number>([rva]);
+    let budget = MAX_MEMORY_SCAN;
+    let writes = false;
+    scan: while (todo.length > 0) {
+      const f = functions.byRva.get(todo.pop()!);
+      if (!f) {
+        writes = true;
+        break;
+      }
+      for (const r of [f, ...(f.fragments ?? [])]) {
+        for (let i = r.first; i < r.last; i++) {
+          if (--budget < 0 || this.memoryWrite(i) === 2) {
+            writes = true;
+            break scan;
+          }
+          const fl = code.flow[i]!;
+          // syscall/sysenter (a Call without a target) and `int n` reach code outside the image.
+          const system =
+            (fl === Flow.Call && code.op0[i] !== Op.Branch) ||
+            (fl === Flow.Interrupt && code.mnem[i] !== iced.Mnemonic.Int3);
+          if (fl === Flow.IndirectCall || fl === Flow.IndirectBranch || system) {
+            writes = true;
+            break scan;
+          }
+          const out =
+            code.op0[i] === Op.Branch &&
+            (fl === Flow.Call ||
+              ((fl === Flow.UnconditionalBranch || fl === Flow.ConditionalBranch) &&
+                !inRanges(f, code.addr[i]!)));
+          if (!out) continue;
+          const t = code.addr[i]!;
+          if (this.fnMemory.get(t) === true || !functions.byRva.has(t)) {
+            writes = true;
+            break scan;
+          }
+          if (!seen.has(t) && !this.fnMemory.has(t)) {
+            seen.add(t);
+            todo.push(t);
+          }
+        }
+      }
+    }
+    // Only the asked function is cached: a callee's scan may have been cut short by the budget.
+    this.fnMemory.set(rva, writes);
+    return writes;
+  }
+
+  /** Memory instruction i writes (see MemoryWrite); 2 when its bytes cannot be read. */
+  memoryWrite(i: number): MemoryWrite {
+    let m = this.memory.get(i);
+    if (m === undefined) {
+      const bytes = this.bytesOf(i);
+      m = bytes ? instructionWrites(bytes, this.code.rva[i]!).memory : 2;
+      this.memory.set(i, m);
+    }
+    return m;
+  }
+
   private bytesOf(i: number): Uint8Array | undefined {
     const off = this.pe.rvaToOffset(this.code.rva[i]!);
     const len = this.code.len[i]!;
     if (off === undefined || off + len > this.pe.bytes.length) return undefined;
     return this.pe.bytes.subarray(off, off + len);
   }
+}
+
+/** Instructions looked at for one `writesMemory` answer (callees included); past it: "may write". */
+const MAX_MEMORY_SCAN = 4096;
+
+/**
+ * May calling function `rva` write memory other than through RSP (its own frame, pushes, return
+ * addresses)? False only when every instruction of it and of every function it calls directly is
+ * known not to: an indirect call or jump, a call to an import or outside the known functions, an
+ * instruction that cannot be read, `syscall` / `int n`, or more than MAX_MEMORY_SCAN instructions
+ * make it true. A caller's local then keeps its value across the call even if its address was taken.
+ */
+export function writesMemory(
+  writes: RegisterWrites,
+  code: Code,
+  functions: FunctionTable,
+  rva: number,
+): boolean {
+  return writes.functionMemory(code, functions, rva);
 }
 
 /** 1 for an F3 (rep/repe) prefix, 2 for F2 (repne), else 0 (the last one counts, as for the CPU). */

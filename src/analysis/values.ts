@@ -112,7 +112,7 @@ function rspEffect(code: Code, i: number): number {
 
 /** One register-write table per decoded program, shared by value resolution and guard conditions. */
 const writeTables = new WeakMap<Code, RegisterWrites>();
-function registerWritesOf(pe: PeImage, code: Code): RegisterWrites {
+export function registerWritesOf(pe: PeImage, code: Code): RegisterWrites {
   let t = writeTables.get(code);
   if (!t) writeTables.set(code, (t = new RegisterWrites(pe, code)));
   return t;

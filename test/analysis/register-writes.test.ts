@@ -8,7 +8,7 @@ import { test } from "node:test";
 import { buildCallGraph } from "../../src/analysis/callgraph.js";
 import { decodeImage, Reg } from "../../src/analysis/disasm.js";
 import { buildFunctions } from "../../src/analysis/functions.js";
-import { gprBit, RegisterWrites } from "../../src/analysis/register-writes.js";
+import { gprBit, RegisterWrites, writesMemory } from "../../src/analysis/register-writes.js";
 import { type Value, ValueResolver, valueKey } from "../../src/analysis/values.js";
 import { parsePe } from "../../src/formats/pe/index.js";
 import { buildPe, SECTION_RVA } from "../helpers/pe-builder.js";
@@ -33,7 +33,7 @@ function program(functions: number[][]) {
   const graph = buildCallGraph({ pe, code, functions: fns, imports });
   const values = new ValueResolver(pe, code, fns, graph);
   const site = (k: number) => graph.importCallers.get("EtwWrite")!.find((s) => s.caller === starts[k])!.index;
-  return { pe, code, values, site, starts };
+  return { pe, code, values, site, starts, fns };
 }
 
 /** `call [rip+IAT]` placed at `at` (RVA of the call instruction). */
@@ -127,4 +127,38 @@ test("leaf-call rule: a leaf's implicit writes (mul's RDX) end the caller's valu
   ]);
   assert.deepEqual(values.argument(site(0), 1), [{ k: "unknown", why: "call result" }]);
   assert.deepEqual(keys(values.argument(site(1), 1)), [valueKey({ k: "imm", v: 2n })]);
+});
+
+/** `call rel32` at function k's offset `at` to function t. */
+function callFn(k: number, at: number, t: number): number[] {
+  const rel = 0x40 * t - (0x40 * k + at + 5);
+  return [0xe8, rel & 0xff, (rel >> 8) & 0xff, (rel >> 16) & 0xff, (rel >>> 24) & 0xff];
+}
+
+test("memory writes: own-frame stores are not memory writes of a callee; stores, rep stos, imports and callees that write are", () => {
+  const PUSH_RBX = [0x53];
+  const MOV_RSP8_EAX = [0x89, 0x44, 0x24, 0x08];
+  const POP_RBX = [0x5b];
+  const MOV_RCX_EAX = [0x89, 0x01];
+  const REP_STOSB = [0xf3, 0xaa];
+  const { pe, code, fns, starts } = program([
+    [...PUSH_RBX, ...MOV_RSP8_EAX, ...POP_RBX, 0xc3], // 0: stack only
+    [...MOV_RCX_EAX, 0xc3], // 1: [rcx]
+    [...callFn(2, 0, 0), 0xc3], // 2: calls 0
+    [...callFn(3, 0, 1), 0xc3], // 3: calls 1
+    [...callIat(SECTION_RVA + 0x40 * 4), 0xc3], // 4: calls an import
+    [...REP_STOSB, 0xc3], // 5: rep stosb
+    [0x0f, 0x05, 0xc3], // 6: syscall
+  ]);
+  const writes = new RegisterWrites(pe, code);
+  assert.deepEqual(
+    [0, 1, 2, 3].map((i) => writes.memoryWrite(i)),
+    [1, 1, 0, 0],
+    "push and [rsp+8] write the stack only; pop and ret write no memory",
+  );
+  assert.equal(writes.memoryWrite(4), 2, "mov [rcx], eax");
+  assert.deepEqual(
+    starts.map((rva) => writesMemory(writes, code, fns, rva)),
+    [false, true, false, true, true, true, true],
+  );
 });

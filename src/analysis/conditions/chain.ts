@@ -4,16 +4,20 @@
  * path (a caller calling the next function from several places keeps only the guards all those
  * calls share). Each guard is classified once per branch and cached.
  */
-import { indexAt, M, Reg } from "../disasm.js";
+import { gpr64, indexAt, M, Op, Reg } from "../disasm.js";
 import { type FunctionInfo, functionAt, functionName } from "../functions.js";
 import type { LoadedProgram } from "../program.js";
 import { decodeDescriptor } from "../recognizers/manifest.js";
 import type { WriteFinding } from "../recognizers/types.js";
+import { writesMemory } from "../register-writes.js";
+import { registerWritesOf } from "../values.js";
+import { addressTakenFunctions } from "./address-taken.js";
 import { buildCfg, type Cfg } from "./cfg.js";
 import { type Classified, type ClassifyEnv, classify, contextLevel } from "./classify.js";
 import { type ControlDependence, controlDependence } from "./control-dependence.js";
 import { mcContexts } from "./enable-sources.js";
-import { branchPredicate } from "./predicate.js";
+import { type FlagEnv, flagEnable } from "./flag.js";
+import { branchPredicate, type Predicate } from "./predicate.js";
 
 /** Callers looked at for the guards a function's callers share. */
 const MAX_SHARED_CALLERS = 16;
@@ -98,10 +102,48 @@ export function conditionAnalyzer(program: LoadedProgram): ConditionAnalyzer {
     flows.set(fnRva, out);
     return out;
   };
+  const writes = registerWritesOf(context.pe, code);
+  /** Functions whose address the image takes, built the first time a flag needs it. */
+  let taken: Set<number> | undefined;
+  const flagEnv: FlagEnv = {
+    code,
+    values: context.values,
+    flowOf,
+    callers: (fnRva) => graph.callers.get(fnRva) ?? [],
+    guardsOf: (index) => guardsOf(index, false),
+    callWritesMemory: (call) =>
+      code.op0[call] !== Op.Branch || writesMemory(writes, code, functions, code.addr[call]!),
+    memoryWrite: (i) => writes.memoryWrite(i),
+    addressTaken: (fnRva) => {
+      taken ??= addressTakenFunctions(program.pe, code, program.exports);
+      return taken.has(fnRva);
+    },
+  };
+  /**
+   * The predicate's short walk gives up where paths merge far back (`test [EnableBits], r13b` with
+   * r13 set to 1 on each of several paths); the value resolver follows every path: a register
+   * second operand with one constant value on all of them is that constant. Asked only for a
+   * global's test and a byte register's compare (a flag): the resolver is costly.
+   */
+  const withResolvedMask = (p: Predicate | undefined): Predicate | undefined => {
+    if (p?.right.k !== "other" || code.op1[p.setter] !== Op.Reg) return p;
+    // Only where a constant can make a class: a global's mask, or a byte flag register's zero.
+    if (p.left.k !== "global" && !(p.left.k === "other" && p.width === 1 && code.op0[p.setter] === Op.Reg))
+      return p;
+    const vs = context.values.registerAt(p.setter, gpr64(code.reg1[p.setter]!));
+    const v = vs[0];
+    if (vs.length !== 1 || v?.k !== "imm") return p;
+    return { ...p, right: { k: "imm", v: v.v } };
+  };
   const byCall = new Map<number, RawCondition[]>();
-  /** Guards of the instruction at `index`, classified. */
-  const guardsOf = (index: number): RawCondition[] => {
-    const cached = byCall.get(index);
+  const byCallNoFlags = new Map<number, RawCondition[]>();
+  /**
+   * Guards of the instruction at `index`, classified; `flags`: a branch testing a flag is
+   * followed to the enable test that set it (not when classifying the flag's own stores).
+   */
+  const guardsOf = (index: number, flags = true): RawCondition[] => {
+    const cache = flags ? byCall : byCallNoFlags;
+    const cached = cache.get(index);
     if (cached) return cached;
     const owner = functionAt(functions, code.rva[index]!);
     const flow = owner ? flowOf(owner.rva) : undefined;
@@ -111,8 +153,9 @@ export function conditionAnalyzer(program: LoadedProgram): ConditionAnalyzer {
       if (b >= 0) {
         for (const g of flow.cd.guards(b)) {
           const jcc = flow.cfg.blocks[g.branch]!.last - 1;
-          const p = branchPredicate(code, flow.cfg, g.branch, g.taken);
-          const c: Classified = p ? classify(p, env) : { class: "other", test: "flags not modelled" };
+          const p = withResolvedMask(branchPredicate(code, flow.cfg, g.branch, g.taken));
+          let c: Classified = p ? classify(p, env) : { class: "other", test: "flags not modelled" };
+          if (flags && p && c.class === "other") c = flagEnable(p, flow, flagEnv) ?? c;
           out.push({ ...c, function: functionName(flow.fn), at: "0x" + code.rva[jcc]!.toString(16) });
         }
         // mc.exe's inline check `Level >= L || Level == 0` is an OR, so no single branch of it
@@ -136,7 +179,7 @@ export function conditionAnalyzer(program: LoadedProgram): ConditionAnalyzer {
         }
       }
     }
-    byCall.set(index, out);
+    cache.set(index, out);
     return out;
   };
   const key = (c: RawCondition): string => `${c.at}:${c.test}`;

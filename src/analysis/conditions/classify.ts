@@ -27,6 +27,10 @@ export interface Classified {
   /** feature: the global flag (or WIL feature function) tested. */
   flag?: { rva: string; symbol?: string };
   feature?: string;
+  /** enabled: "flag" when the branch tests a flag the enable test set earlier (see flag.ts). */
+  via?: "flag";
+  /** via flag: rva of the enable test that guards the flag's store. */
+  flagSetAt?: string;
 }
 
 export interface ClassifyEnv {

@@ -89,6 +89,18 @@ const KEEP_FLAGS = new Set<number>([
   M.Movq,
   M.Movsd,
   M.Xchg,
+  // SSE moves and zeroing leave the flags alone too (`xorps xmm0, xmm0` between test and jcc).
+  Mn.Xorps,
+  Mn.Xorpd,
+  Mn.Pxor,
+  Mn.Movd,
+  Mn.Movss,
+  Mn.Movupd,
+  Mn.Movapd,
+  M.Vmovups,
+  M.Vmovaps,
+  M.Vmovdqu,
+  M.Vmovdqa,
 ]);
 
 const LOOKBACK = 24;
@@ -193,6 +205,7 @@ export function registerSource(code: Code, cfg: Cfg, at: number, reg: number): S
       if (!writesGpr(code, j, r) && !xchg) continue;
       defined = true;
       let d = definition(code, j, r);
+      if (d.k === "other") d = adjustByRegister(code, cfg, j, r);
       if (d.k === "copy") {
         stack.push([b, j, d.reg, plus + d.plus]);
         break;
@@ -220,6 +233,35 @@ export function registerSource(code: Code, cfg: Cfg, at: number, reg: number): S
     }
   }
   return found ?? { k: "other" };
+}
+
+/** Nesting of `adjustByRegister` → `registerSource` (a loop of `add eax, ecx; add ecx, eax` ends). */
+const MAX_NEST = 2;
+let nested = 0;
+
+/**
+ * `sub al, dl` / `add al, dl` with a constant in the other register (`mov edx, 1; sub al, dl; cmp
+ * al, 2`: mc's level test): the same value, shifted.
+ */
+function adjustByRegister(
+  code: Code,
+  cfg: Cfg,
+  j: number,
+  reg: number,
+): Source | { k: "copy"; reg: number; plus: number } {
+  const m = code.mnem[j]!;
+  if ((m !== M.Add && m !== M.Sub) || code.op0[j] !== Op.Reg || code.op1[j] !== Op.Reg) return { k: "other" };
+  const src = gpr64(code.reg1[j]!);
+  if (src === reg || nested >= MAX_NEST) return { k: "other" };
+  nested++;
+  let v: Source;
+  try {
+    v = registerSource(code, cfg, j, src);
+  } finally {
+    nested--;
+  }
+  if (v.k !== "imm" || v.v > 0xffffn) return { k: "other" };
+  return { k: "copy", reg, plus: m === M.Add ? Number(v.v) : -Number(v.v) };
 }
 
 function key(s: Source): string {
