@@ -15,6 +15,9 @@ import {
   traceLoggingInfo,
   traceLoggingRecognizer,
 } from "../../src/analysis/recognizers/tracelogging.js";
+import { traceLoggingProvidersFromSites } from "../../src/analysis/tracelogging-providers.js";
+import { diffEvents } from "../../src/catalog/diff.js";
+import { traceLoggingToCatalog } from "../../src/catalog/readers/tracelogging.js";
 import { parsePdb } from "../../src/formats/pdb/index.js";
 import { parsePe } from "../../src/formats/pe/index.js";
 import { traceLoggingWithCode } from "../../src/pipeline/readers.js";
@@ -80,4 +83,25 @@ test("tracelogging_providers: catalog rows take each event's provider from the c
     assert.equal(e.provider.guid || null, want ? expected.providers[want] : null, `${e.name}: GUID`);
     if (want) assert.equal(e.tracelogging?.providerFrom, "code", `${e.name}: tied by the code`);
   }
+});
+
+test("tracelogging_providers: two builds whose code ties fewer events diff clean (identity without the code's provider)", () => {
+  const file = fixture("tracelogging_providers.dll");
+  const pe = parsePe(new Uint8Array(readFileSync(file)));
+  const info = traceLoggingInfo(pe);
+  const { byBlob } = traceLoggingProvidersFromSites(pe);
+  assert.ok(byBlob);
+  // The other build: only the provider in a register across a leaf is tied (as before the rules).
+  const leafOnly = new Map(
+    [...byBlob].filter(([blob]) => info.events.find((e) => e.blobRva === blob)?.name === "RegLeaf"),
+  );
+  assert.equal(leafOnly.size, 1);
+  const all = traceLoggingToCatalog(info, file, undefined, byBlob).events;
+  const fewer = traceLoggingToCatalog(info, file, undefined, leafOnly).events;
+  assert.notDeepEqual(
+    all.map((e) => e.provider.name),
+    fewer.map((e) => e.provider.name),
+  );
+  assert.deepEqual(diffEvents(fewer, all), []);
+  assert.deepEqual(diffEvents(all, fewer), []);
 });
