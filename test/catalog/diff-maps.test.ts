@@ -2,16 +2,19 @@
 // text. Two small hand-written manifests (one provider, two builds), scanned into two catalogs by the
 // real manifest reader and compared through diffStores, the path `etw-atlas diff` takes.
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { type DiffEntry, diffStores, formatDiffText } from "../../src/catalog/diff.js";
 import { diffMaps } from "../../src/catalog/diff-maps.js";
 import type { CatalogProvider } from "../../src/catalog/model.js";
+import { readWevtFromPe } from "../../src/catalog/readers/wevt.js";
 import { CatalogStore } from "../../src/catalog/store.js";
+import { parsePe } from "../../src/formats/pe/index.js";
 import { readers } from "../../src/pipeline/readers.js";
 import { scanPaths } from "../../src/pipeline/scan.js";
+import { corpus } from "../helpers/corpus.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "etw-diff-maps-"));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -122,5 +125,31 @@ test("diff: maps of a source without maps, or values without texts, are not chan
       [provider([{ name: "M", kind: "bitmap", entries: [{ value: 1, message: "One" }] }])],
     ).map((e) => `${e.change} ${e.subject} ${e.old}→${e.new}`),
     ["changed map value→bitmap"],
+  );
+});
+
+test("diff: a binary's compiled maps against its TDH-rebuilt XML: only the maps TDH could not return", () => {
+  const xml = readers.find((r) => r.id === "manifest-xml")!;
+  const maps = (binary: string, manifest: string) => {
+    const bytes = new Uint8Array(readFileSync(corpus(binary)));
+    const compiled = readWevtFromPe(parsePe(bytes), { path: binary, bytes }).providers;
+    const m = new Uint8Array(readFileSync(corpus(manifest)));
+    const rebuilt = xml.read({ path: manifest, bytes: m, companion: () => undefined }).providers;
+    return diffMaps(compiled, rebuilt).map((e) => `${e.change} ${e.subject} ${e.item}`);
+  };
+  // Every value of the maps both have agrees; the XML lacks whole maps (docs/cli/diff.md).
+  assert.deepEqual(
+    maps(
+      "pe/kernel/win32kbase_10.0.17134.523.sys",
+      "manifests/tdh-reconstructed/Win10-17134_Microsoft-Windows-Win32k.xml",
+    ),
+    ["removed map ConcurrencyAction", "removed map IdleActionType", "removed map TokenState"],
+  );
+  assert.deepEqual(
+    maps(
+      "pe/kernel/win32k_6.1.7601.17514.sys",
+      "manifests/tdh-reconstructed/Win7-7600_Microsoft-Windows-Win32k.xml",
+    ),
+    ["removed map ConcurrencyAction"],
   );
 });
