@@ -94,7 +94,7 @@ __attribute__((noinline)) ULONG TlgWrite(const TlgProvider *p, const u8 *meta) {
 volatile ULONG gEnabled = 1;
 
 /* Callees for the register forms, in assembly so their register use is exact. */
-__asm__(".text\n"
+__asm__(".section .text$zasm,\"xr\"\n"
         /* LeafCheck: reads a flag into eax; writes only rax. */
         ".globl LeafCheck\n"
         "LeafCheck:\n"
@@ -165,7 +165,7 @@ TlgProvider *GetGetterProvider(void);
 TlgProvider *GetLazyProvider(void);
 Singleton *GetSingleton(void);
 TlgProvider *GetCachedProvider(void);
-__asm__(".text\n"
+__asm__(".section .text$zasm,\"xr\"\n"
         /* return &provGetter */
         ".globl GetGetterProvider\n"
         "GetGetterProvider:\n"

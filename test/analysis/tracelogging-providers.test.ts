@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { symbolsFromPdb } from "../../src/analysis/analyze.js";
+import { analyzeProgram, symbolsFromPdb } from "../../src/analysis/analyze.js";
 import { functionAt, functionName } from "../../src/analysis/functions.js";
 import { loadProgram } from "../../src/analysis/program.js";
 import {
@@ -70,6 +70,8 @@ for (const withPdb of [true, false]) {
     const tied = info.events.filter((e) => byBlob.get(e.blobRva)?.size === 1).length;
     const tiedExpected = Object.values(expected.events).filter((e) => e?.provider).length;
     assert.equal(tied, tiedExpected);
+    // No other recognizer claims these writes (the image has no manifest provider).
+    assert.deepEqual([...new Set(analyzeProgram(program).rows.map((r) => r.event.kind))], ["tracelogging"]);
   });
 }
 
