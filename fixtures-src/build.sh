@@ -56,6 +56,9 @@ node "$here/restore-annotations.mjs" "$tmp/wpp_user.obj" "$out/wpp_user.pdb"
 kernel_sys etw_patterns "$MINGW/lib/libntoskrnl.a"
 # TraceLogging write sites (hand-laid ETW0 metadata, two providers) for the analysis recognizer.
 user_dll tracelogging_sites "$MINGW/lib/libadvapi32.a" "$MINGW/lib/libkernel32.a"
+# TraceLogging provider association through registers kept across calls and singleton getters
+# (five providers; expected provider per event in tracelogging_providers.expected.json).
+user_dll tracelogging_providers "$MINGW/lib/libadvapi32.a" "$MINGW/lib/libkernel32.a"
 # One event-write wrapper with 640 callers (no fixed cap on a wrapper's callers).
 kernel_sys wrapper_callers "$MINGW/lib/libntoskrnl.a"
 # Recall patterns (issue 16): a hand-made WEVT_TEMPLATE (make-crim.mjs from the expected rows) linked in.

@@ -174,26 +174,80 @@ export class ValueResolver {
     return out;
   }
 
-  /** Volatile registers each small leaf callee may write (function rva → register set; ALL = any). */
-  private leafWrites = new Map<number, ReadonlySet<number> | typeof ALL_REGISTERS>();
+  /** Registers each small callee may write, its own callees included (function rva → set; ALL = any). */
+  private calleeWrites = new Map<number, ReadonlySet<number> | typeof ALL_REGISTERS>();
 
   /**
    * Does the direct call at instruction j leave volatile register reg intact? True only when the
-   * callee is a small leaf function (no calls, no branches out of its body, only instructions whose
-   * sole register write is their first operand) that never writes reg: LTCG lets callers keep values
-   * in volatile registers across such calls (ntdll: `lea rcx,[provider]; call TlgKeywordOn; ...;
-   * call write(rcx, ...)`).
+   * callee provably never writes reg: a small function (no indirect calls, no branches out of its
+   * body) whose instructions do not write it and whose direct callees, to a few levels, do not
+   * either. LTCG lets callers keep values in volatile registers across such calls (ntdll:
+   * `lea rcx,[provider]; call TlgKeywordOn; ...; call write(rcx, ...)`; drivers: `lea r11,[provider];
+   * call check; mov rcx, r11` where check calls a leaf).
    */
   private callPreserves(j: number, reg: number): boolean {
     const c = this.code;
     if (c.flow[j] !== Flow.Call || c.op0[j] !== Op.Branch) return false;
-    const target = c.addr[j]!;
-    let writes = this.leafWrites.get(target);
-    if (writes === undefined) {
-      writes = leafRegisterWrites(c, this.writes, this.functions.byRva.get(target));
-      this.leafWrites.set(target, writes);
-    }
+    const writes = this.writesOfCallee(c.addr[j]!, 0);
     return writes !== ALL_REGISTERS && !writes.has(reg);
+  }
+
+  /** The registers the function at `rva` may write, callees included (ALL_REGISTERS when unproven). */
+  private writesOfCallee(rva: number, depth: number): ReadonlySet<number> | typeof ALL_REGISTERS {
+    const known = this.calleeWrites.get(rva);
+    if (known !== undefined) return known;
+    if (depth > MAX_CALLEE_DEPTH) return ALL_REGISTERS;
+    // Provisionally ALL: a recursive call proves nothing.
+    this.calleeWrites.set(rva, ALL_REGISTERS);
+    const own = calleeRegisterWrites(this.code, this.writes, this.functions.byRva.get(rva));
+    let out: ReadonlySet<number> | typeof ALL_REGISTERS = ALL_REGISTERS;
+    if (own !== ALL_REGISTERS) {
+      const all = new Set(own.writes);
+      out = all;
+      for (const callee of own.callees) {
+        const w = this.writesOfCallee(callee, depth + 1);
+        if (w === ALL_REGISTERS) {
+          out = ALL_REGISTERS;
+          break;
+        }
+        for (const r of w) all.add(r);
+      }
+    }
+    // A result cut short by depth is not a property of the function: only complete ones are kept.
+    if (out === ALL_REGISTERS && depth > 0) this.calleeWrites.delete(rva);
+    else this.calleeWrites.set(rva, out);
+    return out;
+  }
+
+  /** Values a small direct callee returns in RAX (function rva → values; cached per callee). */
+  private returns = new Map<number, Value[]>();
+
+  /**
+   * RAX after the direct call at instruction j: the values the callee returns when each is the same
+   * wherever it is called from (an image address, a constant, a load from a global) — singleton
+   * getters (`return &provider;`, `if (!g) g = &provider; return g;`, `return &object;`). Anything
+   * else, or a callee too large to read, is an unknown "call result".
+   */
+  private callResult(j: number, nest: number): Value[] {
+    const c = this.code;
+    const unknown: Value[] = [{ k: "unknown", why: "call result" }];
+    if (c.flow[j] !== Flow.Call || c.op0[j] !== Op.Branch) return unknown;
+    const target = c.addr[j]!;
+    const cached = this.returns.get(target);
+    if (cached) return cached;
+    const fn = this.functions.byRva.get(target);
+    if (!fn || fn.fragments?.length || fn.last - fn.first > MAX_GETTER_INSTRUCTIONS) return unknown;
+    this.returns.set(target, unknown); // recursion
+    const w = this.walk(fn);
+    const out: Value[] = [];
+    for (let i = fn.first; i < fn.last; i++) {
+      if (c.flow[i] !== Flow.Return) continue;
+      for (const v of this.register(w, i, Reg.RAX, 0, i, nest + 1))
+        out.push(contextFree(v) ? v : unknown[0]!);
+    }
+    const values = out.length > 0 ? dedupe(out) : unknown;
+    this.returns.set(target, values);
+    return values;
   }
 
   /** Value(s) of call argument n just before the call at instruction index `site`. */
@@ -293,7 +347,8 @@ export class ValueResolver {
     const c = w.code;
     const m = c.mnem[j]!;
     const fl = c.flow[j]!;
-    if (fl === Flow.Call || fl === Flow.IndirectCall) return [{ k: "unknown", why: "call result" }];
+    if (fl === Flow.Call || fl === Flow.IndirectCall)
+      return reg === Reg.RAX ? this.callResult(j, nest) : [{ k: "unknown", why: "call result" }];
     const op1 = c.op1[j]!;
     if (c.op0[j] !== Op.Reg || gpr64(c.reg0[j]!) !== reg) {
       // Written, but not as operand 0: the other side of an exchange, or an implicit write.
@@ -579,28 +634,40 @@ const MNEMONIC_ZEROING = new Set<number>([
 
 /** Marker: the callee may write any register. */
 const ALL_REGISTERS = "all" as const;
-/** Instructions a leaf callee may have for `callPreserves` to look into it. */
-const MAX_LEAF_INSTRUCTIONS = 64;
+/** Instructions a callee may have for `callPreserves` to look into it. */
+const MAX_CALLEE_INSTRUCTIONS = 64;
+/** Call levels below a call that `callPreserves` follows. */
+const MAX_CALLEE_DEPTH = 3;
+/** Instructions a callee may have for its return value to be read (singleton getters are short). */
+const MAX_GETTER_INSTRUCTIONS = 48;
+
+/** A value that means the same in every caller: no parameters, no stack addresses, nothing unknown. */
+function contextFree(v: Value): boolean {
+  if (v.k === "addr" || v.k === "imm") return true;
+  return v.k === "load" && contextFree(v.base);
+}
 
 /**
- * General-purpose registers a leaf function writes (iced's instruction info: implicit writes
- * included), or ALL_REGISTERS when it is not a small leaf: any reachable call, interrupt, indirect
- * or outward branch, or int3 makes it ALL_REGISTERS. Only instructions reachable from the entry
- * count (bytes after the last `ret` may be padding or another routine).
+ * General-purpose registers a small function writes itself (iced's instruction info: implicit
+ * writes included) and the functions it calls directly, or ALL_REGISTERS when it is not small or
+ * not closed: any reachable indirect call, interrupt, indirect or outward branch, or int3 makes it
+ * ALL_REGISTERS. Only instructions reachable from the entry count (bytes after the last `ret` may
+ * be padding or another routine).
  */
-function leafRegisterWrites(
+function calleeRegisterWrites(
   code: Code,
   writes: RegisterWrites,
   fn: FunctionInfo | undefined,
-): ReadonlySet<number> | typeof ALL_REGISTERS {
+): { writes: ReadonlySet<number>; callees: number[] } | typeof ALL_REGISTERS {
   if (!fn || fn.fragments?.length || fn.last <= fn.first) return ALL_REGISTERS;
   const out = new Set<number>();
+  const callees: number[] = [];
   const seen = new Set<number>();
   const work = [fn.first];
   while (work.length > 0) {
     const i = work.pop()!;
     if (seen.has(i)) continue;
-    if (i < fn.first || i >= fn.last || seen.size >= MAX_LEAF_INSTRUCTIONS) return ALL_REGISTERS;
+    if (i < fn.first || i >= fn.last || seen.size >= MAX_CALLEE_INSTRUCTIONS) return ALL_REGISTERS;
     seen.add(i);
     const fl = code.flow[i]!;
     const m = code.mnem[i]!;
@@ -614,10 +681,11 @@ function leafRegisterWrites(
       if (k < 0) return ALL_REGISTERS;
       work.push(k);
       if (fl === Flow.UnconditionalBranch) continue;
-    } else if (fl !== Flow.Next) return ALL_REGISTERS;
+    } else if (fl === Flow.Call && code.op0[i] === Op.Branch) callees.push(code.addr[i]!);
+    else if (fl !== Flow.Next) return ALL_REGISTERS;
     work.push(i + 1);
   }
-  return out;
+  return { writes: out, callees };
 }
 
 /** Index of the instruction starting at rva within [first, last), or -1. */

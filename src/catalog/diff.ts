@@ -10,14 +10,15 @@
  * attribute (fields, keywords, level, opcode, task, channel, name, message).
  */
 import { appendAll } from "../util/arrays.js";
-import { eventFamily, traceLoggingProviderPart } from "./identity.js";
+import { diffMaps } from "./diff-maps.js";
+import { eventFamily, providerIdentity, traceLoggingProviderPart } from "./identity.js";
 import type { CatalogEvent, Field } from "./model.js";
 import { globToLike } from "./search.js";
 import type { CatalogStore } from "./store.js";
 import { flattenFields } from "./store.js";
 
 export type DiffChange = "added" | "removed" | "changed";
-export type DiffSubject = "provider" | "event" | "version" | "field" | "attribute";
+export type DiffSubject = "provider" | "event" | "version" | "field" | "attribute" | "map" | "map value";
 
 export interface DiffEntry {
   change: DiffChange;
@@ -29,8 +30,10 @@ export interface DiffEntry {
   version?: number;
   /** Event name (new side when both exist). */
   event?: string;
-  /** Field path (struct members as `Outer.Inner`) or attribute name (keywords, level, ...). */
+  /** Field path (struct members as `Outer.Inner`), attribute name (keywords, level, ...) or map name. */
   item?: string;
+  /** The value of a map entry (subject "map value"). */
+  mapValue?: number;
   old?: string;
   new?: string;
   /** Human-readable one-liner. */
@@ -42,7 +45,7 @@ type ProviderEvents = { kind: string; name: string; guid: string; events: Catalo
 /** Provider group of an event; TraceLogging by the metadata's provider (identity.ts), not the code's. */
 function providerKey(ev: CatalogEvent): string {
   if (ev.kind === "tracelogging") return `tracelogging|${traceLoggingProviderPart(ev)}`;
-  return `${ev.kind}|${ev.provider.guid || ev.provider.name.toLowerCase()}`;
+  return providerIdentity(ev.kind, ev.provider);
 }
 
 /**
@@ -350,15 +353,16 @@ export interface DiffSide {
   provider?: string;
 }
 
-function sideEvents(store: CatalogStore, side: DiffSide): Iterable<CatalogEvent> {
+/** SQL filter of one side; the column names differ between the events and providers tables. */
+function sideFilter(side: DiffSide, cols: { name: string; guid: string }): [string, unknown[]] {
   const where: string[] = [];
   const params: unknown[] = [];
   if (side.build !== undefined) where.push("coalesce(build, '') = ?") && params.push(side.build);
   if (side.provider) {
-    where.push("(provider_name LIKE ? ESCAPE '\\' OR provider_guid = ?)");
+    where.push(`(${cols.name} LIKE ? ESCAPE '\\' OR ${cols.guid} = ?)`);
     params.push(globToLike(side.provider), side.provider.replace(/[{}]/g, "").toLowerCase());
   }
-  return store.events(where.length ? `WHERE ${where.join(" AND ")}` : "", params);
+  return [where.length ? `WHERE ${where.join(" AND ")}` : "", params];
 }
 
 export function diffStores(
@@ -367,7 +371,14 @@ export function diffStores(
   oldSide: DiffSide = {},
   newSide: DiffSide = {},
 ): DiffEntry[] {
-  return diffEvents(sideEvents(oldStore, oldSide), sideEvents(newStore, newSide));
+  const events = (store: CatalogStore, side: DiffSide) =>
+    store.events(...sideFilter(side, { name: "provider_name", guid: "provider_guid" }));
+  const providers = (store: CatalogStore, side: DiffSide) =>
+    store.providers(...sideFilter(side, { name: "name", guid: "guid" }));
+  return [
+    ...diffEvents(events(oldStore, oldSide), events(newStore, newSide)),
+    ...diffMaps(providers(oldStore, oldSide), providers(newStore, newSide)),
+  ];
 }
 
 /** Readable report grouped by provider, with a count line at the end. */
@@ -400,7 +411,9 @@ export function formatDiffText(entries: DiffEntry[]): string {
       `events: +${count("event", "added")} -${count("event", "removed")}; ` +
       `versions: +${count("version", "added")} -${count("version", "removed")}; ` +
       `fields: +${count("field", "added")} -${count("field", "removed")} ~${count("field", "changed")}; ` +
-      `attributes changed: ${count("attribute", "changed")}`,
+      `attributes changed: ${count("attribute", "changed")}; ` +
+      `maps: +${count("map", "added")} -${count("map", "removed")} ~${count("map", "changed")}; ` +
+      `map values: +${count("map value", "added")} -${count("map value", "removed")} ~${count("map value", "changed")}`,
   );
   return lines.join("\n");
 }

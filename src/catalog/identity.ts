@@ -67,6 +67,11 @@ export function traceLoggingKey(ev: IdentitySource): string {
   return `tracelogging|${traceLoggingProviderPart(ev)}|${ev.name}|${fieldSignature(ev.fields)}`;
 }
 
+/** A provider: its kind and GUID, or its name (lower case) when it has no GUID. */
+export function providerIdentity(kind: string, provider: { guid: string; name: string }): string {
+  return `${kind}|${provider.guid || provider.name.toLowerCase()}`;
+}
+
 /** Hook id of a kernel MOF event (trace group of its category + event type), when it has one. */
 const GROUP_OF_CATEGORY = new Map([...TRACE_GROUP_MOF_CATEGORY].map(([group, cat]) => [cat, group]));
 export function kernelHookOf(ev: IdentitySource): number | undefined {

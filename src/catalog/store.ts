@@ -724,6 +724,13 @@ export class CatalogStore {
       yield JSON.parse(row.record_json) as CatalogEvent;
   }
 
+  /** Every stored provider record (its metadata: tasks, keywords, maps, ...), in insertion order. */
+  *providers(where = "", params: unknown[] = []): IterableIterator<CatalogProvider> {
+    const stmt = this.db.prepare(`SELECT kind, metadata_json FROM providers ${where} ORDER BY id`);
+    for (const row of stmt.iterate(...params) as IterableIterator<{ kind: string; metadata_json: string }>)
+      yield { kind: row.kind, ...JSON.parse(row.metadata_json) } as CatalogProvider;
+  }
+
   eventCount(): number {
     return (this.stmt("SELECT count(*) AS n FROM events").get() as { n: number }).n;
   }

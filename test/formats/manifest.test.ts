@@ -9,7 +9,7 @@ import {
   W10_MANIFEST_COLUMNS,
 } from "../../src/catalog/format-w10.js";
 import type { CatalogEvent } from "../../src/catalog/model.js";
-import { EventNamer } from "../../src/catalog/naming.js";
+import { deriveEventNames } from "../../src/catalog/naming.js";
 import { manifestReader } from "../../src/catalog/readers/manifest.js";
 import { parseManifest } from "../../src/catalog/readers/manifest-events.js";
 import { decodeXmlBytes, stripDoctype } from "../../src/formats/manifest/index.js";
@@ -311,11 +311,15 @@ test("manifest: sniff by content; bad XML is a FormatError", () => {
 });
 
 test("manifest: derived names follow the Windows10EtwEvents convention", () => {
-  const namer = new EventNamer();
-  assert.equal(namer.name("SessionStart", 2), "SessionStart");
-  assert.equal(namer.name("SessionStart", 10), "SessionStart10");
-  assert.equal(namer.name("SessionStart", 10, 1), "SessionStart10_V1");
-  assert.equal(namer.name("SessionStart", 2, 1), "SessionStart_V1");
+  const task = { value: 1, name: "Session" };
+  const opcode = { value: 1, name: "win:Start", message: "Start" };
+  const ev = (id: number, version: number) => ({ id, version, task, opcode });
+  assert.deepEqual(deriveEventNames([ev(2, 0), ev(10, 0), ev(10, 1), ev(2, 1)]), [
+    "SessionStart",
+    "SessionStart10",
+    "SessionStart10_V1",
+    "SessionStart_V1",
+  ]);
   // Stripping the symbols from a rebuilt manifest (whose symbols are that catalog's names)
   // and deriving them again gives the same names.
   const path = corpus("manifests/tdh-reconstructed/Win10-17134_Microsoft-Windows-Kernel-EventTracing.xml");

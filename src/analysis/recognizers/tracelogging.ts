@@ -74,8 +74,9 @@ export function providerOfHandle(
 const STORE_LOOKBACK = 8;
 
 /**
- * Globals that code assigns a provider struct's address to (`lea rax, [struct]; mov [G], rax`),
- * when every such store stores the same struct: G → struct rva.
+ * Globals that code assigns a provider struct's address to (`lea rax, [struct]; mov [G], rax`, or
+ * a getter's result: `call GetProvider; mov [G], rax`), when every such store stores the same
+ * struct: G → struct rva.
  */
 export function providerPointerVariables(ctx: AnalysisContext, info: TraceLoggingInfo): Map<number, number> {
   const structs = new Set(info.providers.flatMap((p) => p.structs.map((s) => s.rva)));
@@ -87,15 +88,24 @@ export function providerPointerVariables(ctx: AnalysisContext, info: TraceLoggin
     if (code.mnem[i] !== M.Mov || code.op0[i] !== Op.Mem || code.op1[i] !== Op.Reg) continue;
     if (code.memBase[i] !== Reg.RIP || code.memIndex[i] !== 0) continue;
     const reg = gpr64(code.reg1[i]!);
+    const assign = (struct: number) => {
+      const g = code.addr[i]!;
+      const prev = out.get(g);
+      if (prev !== undefined && prev !== struct) conflicting.add(g);
+      out.set(g, struct);
+    };
     for (let j = i - 1; j >= Math.max(0, i - STORE_LOOKBACK); j--) {
+      if (code.flow[j] === Flow.Call && reg === Reg.RAX) {
+        // `call GetProvider; mov [G], rax`: what the getter returns (value resolution reads it).
+        const vs = ctx.values.registerAt(i, Reg.RAX).map(normalize);
+        const v = vs[0];
+        if (vs.length === 1 && v?.k === "addr" && structs.has(v.rva)) assign(v.rva);
+        break;
+      }
       if (code.flow[j] !== Flow.Next) break;
       if (code.op0[j] !== Op.Reg || gpr64(code.reg0[j]!) !== reg) continue;
-      if (code.mnem[j] === M.Lea && code.memBase[j] === Reg.RIP && structs.has(code.addr[j]!)) {
-        const g = code.addr[i]!;
-        const prev = out.get(g);
-        if (prev !== undefined && prev !== code.addr[j]!) conflicting.add(g);
-        out.set(g, code.addr[j]!);
-      }
+      if (code.mnem[j] === M.Lea && code.memBase[j] === Reg.RIP && structs.has(code.addr[j]!))
+        assign(code.addr[j]!);
       break;
     }
   }

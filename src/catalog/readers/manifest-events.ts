@@ -15,7 +15,7 @@ import { appendAll } from "../../util/arrays.js";
 import { normalizeGuid } from "../../util/bytes.js";
 import { FormatError } from "../../util/errors.js";
 import type { CatalogEvent, CatalogProvider, Field, Named, Provenance, SourceResult } from "../model.js";
-import { deriveEventName, EventNamer } from "../naming.js";
+import { deriveEventNames } from "../naming.js";
 
 /** Root element of an instrumentation manifest (any namespace prefix). */
 const MANIFEST_ROOTS = new Set(["instrumentationManifest", "assembly"]);
@@ -216,7 +216,6 @@ function readProvider(
   provider.maps = maps;
 
   const events: CatalogEvent[] = [];
-  const namer = new EventNamer();
   // References to undefined channels/levels/tasks/... are summarised: one note per name.
   const unknownRefs = new Map<string, number[]>();
   const unknown = (kind: string, refName: string, id: number) => {
@@ -224,8 +223,13 @@ function readProvider(
     unknownRefs.set(key, [...(unknownRefs.get(key) ?? []), id]);
   };
   for (const e of childrenNamed(child(p, "events"), "event")) {
-    events.push(readEvent(e, t, ref, strings, provenance, namer, unknown, where));
+    events.push(readEvent(e, t, ref, strings, provenance, unknown, where));
   }
+  // Symbols from the manifest are kept; the other events get names unique per provider.
+  const unnamed = events.filter((e) => e.symbol === undefined);
+  const names = deriveEventNames(unnamed);
+  for (const [i, ev] of unnamed.entries()) ev.name = names[i]!;
+  for (const e of events) if (e.symbol !== undefined) e.name = e.symbol;
   for (const [key, ids] of unknownRefs) {
     const shown = ids.slice(0, 5).join(", ") + (ids.length > 5 ? ", ..." : "");
     notes.push(`${where}: unknown ${key} in ${ids.length} event(s) (${shown})`);
@@ -243,7 +247,6 @@ function readEvent(
   provider: CatalogEvent["provider"],
   strings: Strings,
   provenance: Provenance,
-  namer: EventNamer,
   unknown: (kind: string, name: string, id: number) => void,
   where: string,
 ): CatalogEvent {
@@ -329,7 +332,6 @@ function readEvent(
   if (e.attrs.symbol) ev.symbol = e.attrs.symbol;
   const message = strings.resolve(e.attrs.message);
   if (message !== undefined) ev.message = message;
-  ev.name = ev.symbol ?? namer.name(deriveEventName(ev), id, version);
   return ev;
 }
 

@@ -25,7 +25,7 @@ import {
   type Provenance,
   type SourceResult,
 } from "../model.js";
-import { deriveEventName, EventNamer } from "../naming.js";
+import { deriveEventNames } from "../naming.js";
 import type { SourceInput } from "../sources.js";
 import type { PeExtractor } from "./pe.js";
 
@@ -97,7 +97,7 @@ export function wevtToCatalog(
     };
     out.providers.push(provider);
     const templates = new Map(p.templates.map((t) => [t.offset, t]));
-    const namer = new EventNamer();
+    const events: CatalogEvent[] = [];
     for (const e of p.events) {
       const ev: CatalogEvent = {
         kind: "manifest",
@@ -140,9 +140,12 @@ export function wevtToCatalog(
       }
       const text = msg(e.messageId);
       if (text !== undefined) ev.message = text;
-      ev.name = namer.name(deriveEventName(ev), e.id, e.version);
-      out.events.push(ev);
+      events.push(ev);
     }
+    // Names are unique per provider: made once all its events are read.
+    const names = deriveEventNames(events);
+    for (const [i, ev] of events.entries()) ev.name = names[i]!;
+    out.events.push(...events);
   }
   return out;
 }
