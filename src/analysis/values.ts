@@ -33,6 +33,13 @@ export type Value =
   | { k: "stack"; base: "rsp" | "rbp"; off: number; origin: number }
   /** Incoming argument n of the function being analysed (0..3 in RCX/RDX/R8/R9, then stack). */
   | { k: "param"; n: number }
+  /**
+   * Address base+off inside an object whose own address is not a constant: base is a parameter
+   * (`this`, a context struct) or a loaded pointer (a heap object held by a global). It lets a
+   * handle's location `lea r9,[rcx+4F8h]` meet the write's `[rcx+4F8h]` once callers or the
+   * holding global name the object (issue 16, handles in context structs and objects).
+   */
+  | { k: "ptr"; base: Value; off: number }
   | { k: "unknown"; why: string };
 
 export const ARG_REGS = [Reg.RCX, Reg.RDX, Reg.R8, Reg.R9] as const;
@@ -57,13 +64,15 @@ export function valueKey(v: Value): string {
       return `s${v.base}${v.off}@${v.origin}`;
     case "param":
       return `p${v.n}`;
+    case "ptr":
+      return `o(${valueKey(v.base)}+${v.off})`;
     case "unknown":
       return "u";
   }
 }
 
 export function hasParam(v: Value): boolean {
-  return v.k === "param" || (v.k === "load" && hasParam(v.base));
+  return v.k === "param" || ((v.k === "load" || v.k === "ptr") && hasParam(v.base));
 }
 
 /** Replaces param(n) by args[n] (callers' argument values). */
@@ -73,6 +82,7 @@ export function substitute(v: Value, args: (n: number) => Value): Value {
     const base = substitute(v.base, args);
     return { k: "load", base, off: v.off, size: v.size };
   }
+  if (v.k === "ptr") return offsetValue(substitute(v.base, args), v.off);
   return v;
 }
 
@@ -311,7 +321,7 @@ export class ValueResolver {
     }
     if ((m === M.Xor || m === M.Sub) && op1 === Op.Reg && gpr64(c.reg1[j]!) === reg)
       return [{ k: "imm", v: 0n }];
-    if (m === M.Lea && op1 === Op.Mem) return [this.address(w, j, dj, origin, nest)];
+    if (m === M.Lea && op1 === Op.Mem) return [addressOnly(this.address(w, j, dj, origin, nest), width)];
     // movzx/movsxd reg, reg pass the value on (WPP_SF_* widen the USHORT message number).
     if ((m === M.Mov || m === M.Movzx || m === M.Movsxd) && op1 === Op.Reg) {
       const src = gpr64(c.reg1[j]!);
@@ -324,7 +334,7 @@ export class ValueResolver {
     if ((m === M.Add || m === M.Sub) && op1 === Op.Imm && reg !== Reg.RSP) {
       // `add rdx, 1` after picking a blob address (TraceLogging metadata = blob + 1).
       const n = m === M.Add ? c.imm[j]! : -c.imm[j]!;
-      return this.register(w, j, reg, dj, origin, nest + 1).map((v) => offsetValue(v, n));
+      return this.register(w, j, reg, dj, origin, nest + 1).map((v) => addressOnly(offsetValue(v, n), width));
     }
     if (CMOV.has(m)) {
       // Either the value the register had or the moved one.
@@ -637,29 +647,47 @@ function entryValue(reg: number): Value {
   return n >= 0 ? { k: "param", n } : { k: "unknown", why: "callee-saved at entry" };
 }
 
-function offsetValue(b: Value, disp: number): Value {
+/**
+ * An object address comes from a 64-bit register; `lea edx,[rcx+15h]` computes a number (a WPP
+ * message number from a parameter), which stays unknown rather than a symbolic sum.
+ */
+function addressOnly(v: Value, width: number): Value {
+  return v.k === "ptr" && width < 8 ? { k: "unknown", why: "offset from non-address" } : v;
+}
+
+/** The address `disp` bytes past the address b. */
+export function offsetValue(b: Value, disp: number): Value {
   if (b.k === "addr") return { k: "addr", rva: b.rva + disp };
   if (b.k === "stack") return { ...b, off: b.off + disp };
   // `lea edx, [rsi+64]` with a known rsi: a constant (WPP message numbers, flags).
   if (b.k === "imm") return { k: "imm", v: BigInt.asUintN(64, b.v + BigInt(disp)) };
   if (disp === 0) return b;
+  if (b.k === "ptr") return b.off + disp === 0 ? b.base : { k: "ptr", base: b.base, off: b.off + disp };
+  if (b.k === "param" || b.k === "load") return { k: "ptr", base: b, off: disp };
   return { k: "unknown", why: "offset from non-address" };
 }
 
 function loadFrom(b: Value, disp: number, size: number): Value {
   if (b.k === "addr") return { k: "load", base: { k: "addr", rva: b.rva + disp }, off: 0, size };
   if (b.k === "param" || b.k === "load") return { k: "load", base: b, off: disp, size };
+  // [this+8] read through a pointer to a member: one load from the object's base.
+  if (b.k === "ptr") return { k: "load", base: b.base, off: b.off + disp, size };
   return { k: "unknown", why: "load from computed address" };
 }
 
-/** Normalises load(addr X, off) to load(addr X+off, 0). */
+/**
+ * Normalises load(addr X, off) to load(addr X+off, 0), load(base+o1, o2) to load(base, o1+o2) and
+ * an object address whose base became known (a caller's argument) to that address.
+ */
 export function normalize(v: Value): Value {
   if (v.k === "load") {
     const base = normalize(v.base);
     if (base.k === "addr" && v.off !== 0)
       return { k: "load", base: { k: "addr", rva: base.rva + v.off }, off: 0, size: v.size };
+    if (base.k === "ptr") return normalize({ k: "load", base: base.base, off: base.off + v.off, size: v.size });
     return { ...v, base };
   }
+  if (v.k === "ptr") return offsetValue(normalize(v.base), v.off);
   return v;
 }
 
