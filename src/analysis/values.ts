@@ -684,7 +684,8 @@ export function normalize(v: Value): Value {
     const base = normalize(v.base);
     if (base.k === "addr" && v.off !== 0)
       return { k: "load", base: { k: "addr", rva: base.rva + v.off }, off: 0, size: v.size };
-    if (base.k === "ptr") return normalize({ k: "load", base: base.base, off: base.off + v.off, size: v.size });
+    if (base.k === "ptr")
+      return normalize({ k: "load", base: base.base, off: base.off + v.off, size: v.size });
     return { ...v, base };
   }
   if (v.k === "ptr") return offsetValue(normalize(v.base), v.off);
