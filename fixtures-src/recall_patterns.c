@@ -11,6 +11,10 @@
  *     EVENT_TRACE_HEADER built on the stack (class GUID inline, and by pointer).
  *  3. EventWrite resolved at run time with GetProcAddress and called through a global.
  *  4. Descriptors picked from tables: a constant index through a helper, a run-time index.
+ *  5. Handles inside objects: a service object's method registers into this + offset (a trace
+ *     context member, AxInstSv.dll's shape) and the object is a global; an object held by a global
+ *     pointer registered into [[G] + offset] (sysmain.dll); and an object only a caller knows (an
+ *     export's parameter), whose write must stay without provider (no match by offset alone).
  */
 #include <windows.h>
 #include <evntprov.h>
@@ -145,3 +149,45 @@ __declspec(dllexport) void WriteBAny(unsigned i) { EventWrite(HandleB, &BAny[i],
 __declspec(noinline) static void WriteStage(unsigned i) { EventWrite(HandleB, &BStage[i], 0, 0); }
 __declspec(dllexport) void WriteStageFirst(void) { WriteStage(0); }
 __declspec(dllexport) void WriteStageLast(void) { WriteStage(2); }
+
+/* ---- 5. handles inside objects ---- */
+static const GUID ProviderD = {0x5e1a0004, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
+static const GUID ProviderE = {0x5e1a0005, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
+
+/* A service object: the trace context sits after other members (handle at this + 0x28 + 8). */
+typedef struct {
+  void *Vtable;
+  ULONG State[8];
+  TRACE_CONTEXT Trace;
+} SERVICE_OBJECT;
+
+SERVICE_OBJECT ServiceD;
+SERVICE_OBJECT *ServiceE;
+
+/* The method registers into its own member: EventRegister's handle is this + 0x30. */
+__declspec(noinline) ULONG ServiceRegister(SERVICE_OBJECT *self, LPCGUID guid) {
+  TRACE_CONTEXT *t = &self->Trace;
+  return McGenEventRegister(guid, 0, t, &t->RegHandle);
+}
+
+__declspec(noinline) void ServiceTrace(TRACE_CONTEXT *t, PCEVENT_DESCRIPTOR d) { EventWrite(t->RegHandle, d, 0, 0); }
+
+__declspec(dllexport) void StartServiceD(void) { ServiceRegister(&ServiceD, &ProviderD); }
+
+__declspec(dllexport) void StartServiceE(void) {
+  ServiceE = (SERVICE_OBJECT *)HeapAlloc(GetProcessHeap(), HEAP_ZERO_MEMORY, sizeof(SERVICE_OBJECT));
+  if (ServiceE) ServiceRegister(ServiceE, &ProviderE);
+}
+
+/* An object of unknown origin: its registration and write meet by offset only, never matched. */
+__declspec(dllexport) void StartServiceAt(SERVICE_OBJECT *self) { ServiceRegister(self, &ProviderD); }
+
+static const EVENT_DESCRIPTOR DStart = {30, 0, 0x10, 4, 1, 7, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR DAt = {31, 0, 0x10, 4, 0, 7, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR EStart = {40, 0, 0x10, 4, 1, 8, 0x8000000000000000ULL};
+
+__declspec(dllexport) void WriteDStart(void) { ServiceTrace(&ServiceD.Trace, &DStart); }
+__declspec(dllexport) void WriteDAt(SERVICE_OBJECT *self) { ServiceTrace(&self->Trace, &DAt); }
+__declspec(dllexport) void WriteEStart(void) {
+  if (ServiceE) ServiceTrace(&ServiceE->Trace, &EStart);
+}

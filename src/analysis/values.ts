@@ -243,7 +243,8 @@ export class ValueResolver {
       (k) => out.push(k === w.fn.first ? entryValue(reg) : { k: "unknown", why: "no predecessor" }),
       (j, dj) => {
         if (!writesGpr(w.code, j, reg, this.writes) || this.callPreserves(j, reg)) return false;
-        out.push(...this.definition(w, j, reg, dj, origin, nest));
+        const held = reg === Reg.RAX ? this.publishedResult(w, j, at, dj, origin, nest) : undefined;
+        out.push(...(held ? [held] : this.definition(w, j, reg, dj, origin, nest)));
         return true;
       },
     );
@@ -296,6 +297,51 @@ export class ValueResolver {
         `a value search kept its first ${MAX_VALUES} values; paths with other values were not followed`,
         `0x${w.code.rva[at]!.toString(16)}`,
       );
+  }
+
+  /** Instructions looked at after a call for the store that publishes its result. */
+  private static readonly PUBLISH_WINDOW = 16;
+
+  /**
+   * A call's result (RAX after call j) stored right after the call into a global or into an object
+   * held by one (`call new; mov [rip+G], rax` or `mov rbx,[G]; … mov [rbx], rax`) is that global's
+   * object: the value becomes load(G) / load([G]), which a write reading the global meets. Only
+   * straight-line code between the call and the store (no branch, RAX untouched, the use `at` not
+   * before the store), so every path from the call to the use passes the store.
+   */
+  private publishedResult(
+    w: Walk,
+    j: number,
+    at: number,
+    dj: number,
+    origin: number,
+    nest: number,
+  ): Value | undefined {
+    const c = w.code;
+    if (c.flow[j] !== Flow.Call && c.flow[j] !== Flow.IndirectCall) return undefined;
+    let d = dj;
+    for (let i = j + 1; i < Math.min(w.fn.last, j + ValueResolver.PUBLISH_WINDOW); i++) {
+      if (i === at || c.flow[i] !== Flow.Next) return undefined;
+      if (
+        c.mnem[i] === M.Mov &&
+        c.op0[i] === Op.Mem &&
+        c.op1[i] === Op.Reg &&
+        c.reg1[i] === Reg.RAX &&
+        c.memIndex[i] === 0
+      ) {
+        const base = c.memBase[i]!;
+        if (base === Reg.RIP) return { k: "load", base: { k: "addr", rva: c.addr[i]! }, off: 0, size: 8 };
+        if (base === Reg.RSP || base === Reg.RBP) return undefined;
+        const bs = this.register(w, i, gpr64(base), d, origin, nest + 1);
+        if (bs.length !== 1) return undefined;
+        const b = bs[0]!;
+        const v = b.k === "addr" || heldByGlobal(b) ? loadFrom(b, c.addr[i]!, 8) : undefined;
+        return v && (v.k === "load" ? v : undefined);
+      }
+      if (writesGpr(c, i, Reg.RAX, this.writes)) return undefined;
+      d += rspEffect(c, i);
+    }
+    return undefined;
   }
 
   /** Value written to reg by instruction j (which writes it); dj = RSP delta before j. */
@@ -673,6 +719,23 @@ function loadFrom(b: Value, disp: number, size: number): Value {
   // [this+8] read through a pointer to a member: one load from the object's base.
   if (b.k === "ptr") return { k: "load", base: b.base, off: b.off + disp, size };
   return { k: "unknown", why: "load from computed address" };
+}
+
+/** A pointer read from a global, directly or through further loads (`[G]`, `[[G]+8]`). */
+function heldByGlobal(v: Value): boolean {
+  return v.k === "load" && (v.base.k === "addr" || heldByGlobal(v.base));
+}
+
+/**
+ * Key of a location inside an object the image reaches only through a global pointer (`[G]+472`,
+ * the heap object of a service): the same for the registration's handle address (a `ptr`) and the
+ * write's handle (a `load`, pass `{ k: "ptr", base: load.base, off: load.off }`). Undefined for any
+ * other base (a parameter, a stack slot, a computed value): objects of unrelated origin must not
+ * meet by offset alone.
+ */
+export function objectLocation(address: Value): string | undefined {
+  if (address.k !== "ptr" || !heldByGlobal(address.base)) return undefined;
+  return `${valueKey(address.base)}+${address.off}`;
 }
 
 /**

@@ -6,7 +6,7 @@
 import { formatGuid } from "../../util/bytes.js";
 import { Flow, gpr64, M, Op, Reg } from "../disasm.js";
 import { functionAt } from "../functions.js";
-import type { Value } from "../values.js";
+import { objectLocation, type Value } from "../values.js";
 import { resolveArguments } from "../wrappers.js";
 import type { AnalysisContext, ProviderRegistry, RegisteredProvider } from "./types.js";
 
@@ -53,7 +53,9 @@ export function findRegistrations(ctx: Omit<AnalysisContext, "providers">): Regi
           const hs = ctx.symbolAt(handleRva);
           if (hs) reg.handleSymbol = hs;
         }
-        const key = `${guid}:${reg.handleRva ?? "-"}:${reg.function}`;
+        const location = objectLocation(handleValue);
+        if (location !== undefined) reg.handleLocation = location;
+        const key = `${guid}:${reg.handleRva ?? location ?? "-"}:${reg.function}`;
         if (seen.has(key)) continue;
         seen.add(key);
         out.push(reg);
@@ -65,9 +67,15 @@ export function findRegistrations(ctx: Omit<AnalysisContext, "providers">): Regi
 
 export function providerRegistry(list: RegisteredProvider[]): ProviderRegistry {
   const handles = new Map<number, RegisteredProvider>();
+  /** Object locations; null marks one registered for two GUIDs (ambiguous, never guessed). */
+  const locations = new Map<string, RegisteredProvider | null>();
   const byFn = new Map<number, RegisteredProvider[]>();
   for (const p of list) {
     if (p.handleRva !== undefined && !handles.has(p.handleRva)) handles.set(p.handleRva, p);
+    if (p.handleLocation !== undefined) {
+      const had = locations.get(p.handleLocation);
+      locations.set(p.handleLocation, had === undefined || had?.guid === p.guid ? (had ?? p) : null);
+    }
     const l = byFn.get(p.function);
     if (l) l.push(p);
     else byFn.set(p.function, [p]);
@@ -75,6 +83,7 @@ export function providerRegistry(list: RegisteredProvider[]): ProviderRegistry {
   return {
     list,
     byHandle: (rva) => handles.get(rva),
+    byLocation: (location) => locations.get(location) ?? undefined,
     inFunction: (fn) => byFn.get(fn) ?? [],
   };
 }
