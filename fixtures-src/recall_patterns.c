@@ -15,6 +15,8 @@
  *     context member, AxInstSv.dll's shape) and the object is a global; an object held by a global
  *     pointer registered into [[G] + offset] (sysmain.dll); and an object only a caller knows (an
  *     export's parameter), whose write must stay without provider (no match by offset alone).
+ *  6. A stack argument stored through a copy of RSP (MSVC's `mov r11, rsp` frames, rdpcorets.dll),
+ *     written as naked assembly since clang does not emit that frame.
  */
 #include <windows.h>
 #include <evntprov.h>
@@ -190,4 +192,31 @@ __declspec(dllexport) void WriteDStart(void) { ServiceTrace(&ServiceD.Trace, &DS
 __declspec(dllexport) void WriteDAt(SERVICE_OBJECT *self) { ServiceTrace(&self->Trace, &DAt); }
 __declspec(dllexport) void WriteEStart(void) {
   if (ServiceE) ServiceTrace(&ServiceE->Trace, &EStart);
+}
+
+/* ---- 6. stack argument through a copy of RSP ---- */
+__attribute__((used)) static const EVENT_DESCRIPTOR CFifth = {50, 0, 0x10, 4, 0, 9, 0x8000000000000000ULL};
+
+/* The descriptor is the fifth argument (a stack slot), like McTemplate helpers' descriptor. */
+__declspec(noinline) __attribute__((used)) ULONG WriteFifth(REGHANDLE h, ULONG a, ULONG b, ULONG c,
+                                                            PCEVENT_DESCRIPTOR d) {
+  (void)a;
+  (void)b;
+  (void)c;
+  return EventWrite(h, d, 0, 0);
+}
+
+/* rsp after the sub = r11 - 0x68, so [r11 - 0x48] is [rsp + 0x20]: the fifth argument. */
+__declspec(dllexport) __attribute__((naked)) void WriteThroughR11(void) {
+  __asm__("mov %rsp, %r11\n"
+          "sub $0x68, %rsp\n"
+          "lea CFifth(%rip), %rax\n"
+          "mov %rax, -0x48(%r11)\n"
+          "mov HandleC(%rip), %rcx\n"
+          "xor %edx, %edx\n"
+          "xor %r8d, %r8d\n"
+          "xor %r9d, %r9d\n"
+          "call WriteFifth\n"
+          "add $0x68, %rsp\n"
+          "ret\n");
 }

@@ -451,8 +451,17 @@ export class ValueResolver {
     this.backward(w, at, delta, out, noPredecessor, (j, dj) => {
       if (c.op0[j] !== Op.Mem || c.memIndex[j] !== 0) return false;
       const mb = c.memBase[j]!;
-      const slotOff = mb === Reg.RSP ? dj + c.addr[j]! : mb === Reg.RBP ? c.addr[j]! : Number.NaN;
-      const matchesBase = (mb === Reg.RSP && base === "rsp") || (mb === Reg.RBP && base === "rbp");
+      let slotOff = mb === Reg.RSP ? dj + c.addr[j]! : mb === Reg.RBP ? c.addr[j]! : Number.NaN;
+      let matchesBase = (mb === Reg.RSP && base === "rsp") || (mb === Reg.RBP && base === "rbp");
+      if (!matchesBase && base === "rsp" && this.rspCopies(w).has(gpr64(mb))) {
+        // `mov r11, rsp` in the prologue, then `mov [r11-48h], rax`: a slot through a copy of RSP.
+        const held = this.register(w, j, gpr64(mb), dj, origin, nest + 1);
+        const h = held.length === 1 ? held[0]! : undefined;
+        if (h?.k === "stack" && h.base === "rsp" && h.origin === origin) {
+          slotOff = h.off + c.addr[j]!;
+          matchesBase = true;
+        }
+      }
       if (matchesBase && slotOff === off) {
         out.push(...this.stored(w, j, dj, origin, nest));
         return true;
@@ -464,6 +473,30 @@ export class ValueResolver {
       return false;
     });
     return dedupe(out);
+  }
+
+  /** Registers a function copies RSP into (`mov r11, rsp`), by function rva. */
+  private rspCopyCache = new Map<number, ReadonlySet<number>>();
+  private rspCopies(w: Walk): ReadonlySet<number> {
+    let set = this.rspCopyCache.get(w.fn.rva);
+    if (!set) {
+      const c = w.code;
+      const regs = new Set<number>();
+      const ranges = [{ first: w.fn.first, last: w.fn.last }, ...(w.fn.fragments ?? [])];
+      for (const r of ranges)
+        for (let i = r.first; i < r.last; i++)
+          if (
+            c.mnem[i] === M.Mov &&
+            c.op0[i] === Op.Reg &&
+            c.op1[i] === Op.Reg &&
+            c.reg1[i] === Reg.RSP &&
+            gprWidth(c.reg0[i]!) === 8
+          )
+            regs.add(gpr64(c.reg0[i]!));
+      set = regs;
+      this.rspCopyCache.set(w.fn.rva, set);
+    }
+    return set;
   }
 
   /** Value stored by the store instruction j (mov [mem], reg/imm). */
