@@ -15,6 +15,8 @@
  *     context member, AxInstSv.dll's shape) and the object is a global; an object held by a global
  *     pointer registered into [[G] + offset] (sysmain.dll); and an object only a caller knows (an
  *     export's parameter), whose write must stay without provider (no match by offset alone).
+ *     A handle that is the first member of a heap block published in a global before its
+ *     registration (schedsvc.dll: the handle's address is [G] itself).
  *  6. A stack argument stored through a copy of RSP (MSVC's `mov r11, rsp` frames, rdpcorets.dll),
  *     written as naked assembly since clang does not emit that frame.
  */
@@ -192,6 +194,22 @@ __declspec(dllexport) void WriteDStart(void) { ServiceTrace(&ServiceD.Trace, &DS
 __declspec(dllexport) void WriteDAt(SERVICE_OBJECT *self) { ServiceTrace(&self->Trace, &DAt); }
 __declspec(dllexport) void WriteEStart(void) {
   if (ServiceE) ServiceTrace(&ServiceE->Trace, &EStart);
+}
+
+/* The heap block's first member is the handle: EventRegister's handle argument is [HandleF] + 0. */
+static const GUID ProviderF = {0x5e1a0006, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
+static const EVENT_DESCRIPTOR FStart = {60, 0, 0x10, 4, 1, 10, 0x8000000000000000ULL};
+REGHANDLE *HandleF;
+
+__declspec(dllexport) void StartF(void) {
+  REGHANDLE *h = (REGHANDLE *)HeapAlloc(GetProcessHeap(), HEAP_ZERO_MEMORY, 4 * sizeof(REGHANDLE));
+  if (!h) return;
+  HandleF = h;
+  EventRegister(&ProviderF, 0, 0, h);
+}
+
+__declspec(dllexport) void WriteFStart(void) {
+  if (HandleF) EventWrite(*HandleF, &FStart, 0, 0);
 }
 
 /* ---- 6. stack argument through a copy of RSP ---- */

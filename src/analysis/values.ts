@@ -242,9 +242,13 @@ export class ValueResolver {
       out,
       (k) => out.push(k === w.fn.first ? entryValue(reg) : { k: "unknown", why: "no predecessor" }),
       (j, dj) => {
+        const held = this.published(w, j, reg, dj, origin, nest);
+        if (held) {
+          out.push(...held);
+          return true;
+        }
         if (!writesGpr(w.code, j, reg, this.writes) || this.callPreserves(j, reg)) return false;
-        const held = reg === Reg.RAX ? this.publishedResult(w, j, at, dj, origin, nest) : undefined;
-        out.push(...(held ? [held] : this.definition(w, j, reg, dj, origin, nest)));
+        out.push(...this.definition(w, j, reg, dj, origin, nest));
         return true;
       },
     );
@@ -299,49 +303,34 @@ export class ValueResolver {
       );
   }
 
-  /** Instructions looked at after a call for the store that publishes its result. */
-  private static readonly PUBLISH_WINDOW = 16;
-
   /**
-   * A call's result (RAX after call j) stored right after the call into a global or into an object
-   * held by one (`call new; mov [rip+G], rax` or `mov rbx,[G]; … mov [rbx], rax`) is that global's
-   * object: the value becomes load(G) / load([G]), which a write reading the global meets. Only
-   * straight-line code between the call and the store (no branch, RAX untouched, the use `at` not
-   * before the store), so every path from the call to the use passes the store.
+   * Store j of register reg (8 bytes) into a global or into an object held by one
+   * (`call new; mov rsi, rax; … mov [rip+G], rsi`, or `mov rbx,[G]; … mov [rbx], rax`), met on the
+   * way back from a use of reg: when reg's value before the store is nothing an address can be
+   * named from (a call's result, a constant), it is the object that global now holds, load(G) /
+   * load([G]) — what a write reading the global meets. Undefined when j is no such store.
    */
-  private publishedResult(
+  private published(
     w: Walk,
     j: number,
-    at: number,
+    reg: number,
     dj: number,
     origin: number,
     nest: number,
-  ): Value | undefined {
+  ): Value[] | undefined {
     const c = w.code;
-    if (c.flow[j] !== Flow.Call && c.flow[j] !== Flow.IndirectCall) return undefined;
-    let d = dj;
-    for (let i = j + 1; i < Math.min(w.fn.last, j + ValueResolver.PUBLISH_WINDOW); i++) {
-      if (i === at || c.flow[i] !== Flow.Next) return undefined;
-      if (
-        c.mnem[i] === M.Mov &&
-        c.op0[i] === Op.Mem &&
-        c.op1[i] === Op.Reg &&
-        c.reg1[i] === Reg.RAX &&
-        c.memIndex[i] === 0
-      ) {
-        const base = c.memBase[i]!;
-        if (base === Reg.RIP) return { k: "load", base: { k: "addr", rva: c.addr[i]! }, off: 0, size: 8 };
-        if (base === Reg.RSP || base === Reg.RBP) return undefined;
-        const bs = this.register(w, i, gpr64(base), d, origin, nest + 1);
-        if (bs.length !== 1) return undefined;
-        const b = bs[0]!;
-        const v = b.k === "addr" || heldByGlobal(b) ? loadFrom(b, c.addr[i]!, 8) : undefined;
-        return v && (v.k === "load" ? v : undefined);
-      }
-      if (writesGpr(c, i, Reg.RAX, this.writes)) return undefined;
-      d += rspEffect(c, i);
-    }
-    return undefined;
+    if (c.mnem[j] !== M.Mov || c.op0[j] !== Op.Mem || c.op1[j] !== Op.Reg || c.memIndex[j] !== 0)
+      return undefined;
+    if (c.reg1[j] !== reg || c.memSize[j] !== 8) return undefined;
+    const mb = c.memBase[j]!;
+    if (mb === Reg.RSP || mb === Reg.RBP) return undefined;
+    const prior = this.register(w, j, reg, dj, origin, nest + 1);
+    if (prior.some((v) => v.k !== "unknown" && v.k !== "imm")) return prior;
+    if (mb === Reg.RIP) return [{ k: "load", base: { k: "addr", rva: c.addr[j]! }, off: 0, size: 8 }];
+    const bs = this.register(w, j, gpr64(mb), dj, origin, nest + 1);
+    const b = bs.length === 1 ? bs[0]! : undefined;
+    if (b && (b.k === "addr" || heldByGlobal(b))) return [loadFrom(b, c.addr[j]!, 8)];
+    return prior;
   }
 
   /** Value written to reg by instruction j (which writes it); dj = RSP delta before j. */
@@ -767,6 +756,8 @@ function heldByGlobal(v: Value): boolean {
  * meet by offset alone.
  */
 export function objectLocation(address: Value): string | undefined {
+  // The object's own start ([G] itself, offset 0) is a plain load.
+  if (heldByGlobal(address)) return `${valueKey(address)}+0`;
   if (address.k !== "ptr" || !heldByGlobal(address.base)) return undefined;
   return `${valueKey(address.base)}+${address.off}`;
 }
