@@ -176,9 +176,15 @@ export class ValueResolver {
   /** Predecessors of instruction k inside the function body (its chained fragments included). */
   private predecessors(w: Walk, k: number): number[] {
     const out: number[] = [];
-    // A fragment's first instruction follows other code in memory, not in control flow.
+    // A fragment's first instruction follows other code in memory, not in control flow — unless
+    // that code is the same function's: MSVC's shrink-wrapped saves (`mov [rsp+70h], rbp` after the
+    // early-exit tests) get a chained .pdata entry right behind the body they continue.
     const fragmentStart = w.fn.fragments?.some((r) => r.first === k) ?? false;
-    if (k - 1 >= w.fn.first && !fragmentStart && !endsFlow(w.code, k - 1)) out.push(k - 1);
+    const sameFunction =
+      !fragmentStart ||
+      (k - 1 >= w.fn.first && k - 1 < w.fn.last) ||
+      (w.fn.fragments?.some((r) => k - 1 >= r.first && k - 1 < r.last) ?? false);
+    if (k - 1 >= w.fn.first && sameFunction && !endsFlow(w.code, k - 1)) out.push(k - 1);
     const b = w.preds.get(k);
     if (b) appendAll(out, b);
     return out;
