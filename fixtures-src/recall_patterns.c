@@ -17,6 +17,8 @@
  *     export's parameter), whose write must stay without provider (no match by offset alone).
  *     A handle that is the first member of a heap block published in a global before its
  *     registration (schedsvc.dll: the handle's address is [G] itself).
+ *     A handle registered into a local and published far later, after calls, branches and an early
+ *     return (ci.dll: `xchg [G], rax` 200 instructions after EtwRegister).
  *  6. A stack argument stored through a copy of RSP (MSVC's `mov r11, rsp` frames, rdpcorets.dll),
  *     written as naked assembly since clang does not emit that frame.
  */
@@ -211,6 +213,26 @@ __declspec(dllexport) void StartF(void) {
 __declspec(dllexport) void WriteFStart(void) {
   if (HandleF) EventWrite(*HandleF, &FStart, 0, 0);
 }
+
+/* Registered into a local, published after more than 64 instructions and an early return. */
+static const GUID ProviderG = {0x5e1a0007, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
+static const EVENT_DESCRIPTOR GStart = {70, 0, 0x10, 4, 1, 11, 0x8000000000000000ULL};
+REGHANDLE HandleG;
+
+#define TICK4 t += GetTickCount(); t ^= GetTickCount(); t += GetTickCount(); t ^= GetTickCount();
+__declspec(dllexport) ULONG StartG(void) {
+  REGHANDLE local = 0;
+  ULONG status = EventRegister(&ProviderG, 0, 0, &local);
+  if (status != 0) return status;
+  ULONG t = 0;
+  TICK4 TICK4 TICK4 TICK4 TICK4 TICK4 TICK4 TICK4
+  if (t == 0x12345678) return t;
+  TICK4 TICK4
+  InterlockedExchange64((volatile LONG64 *)&HandleG, (LONG64)local);
+  return t;
+}
+
+__declspec(dllexport) void WriteGStart(void) { EventWrite(HandleG, &GStart, 0, 0); }
 
 /* ---- 6. stack argument through a copy of RSP ---- */
 __attribute__((used)) static const EVENT_DESCRIPTOR CFifth = {50, 0, 0x10, 4, 0, 9, 0x8000000000000000ULL};
