@@ -19,6 +19,8 @@
  *     registration (schedsvc.dll: the handle's address is [G] itself).
  *     A handle registered into a local and published far later, after calls, branches and an early
  *     return (ci.dll: `xchg [G], rax` 200 instructions after EtwRegister).
+ *     A singleton: a heap object constructed (the constructor registers into this + 8), then stored
+ *     in a global, and written through the instance getter's result (auditcse.dll).
  *  6. A stack argument stored through a copy of RSP (MSVC's `mov r11, rsp` frames, rdpcorets.dll),
  *     written as naked assembly since clang does not emit that frame.
  */
@@ -233,6 +235,36 @@ __declspec(dllexport) ULONG StartG(void) {
 }
 
 __declspec(dllexport) void WriteGStart(void) { EventWrite(HandleG, &GStart, 0, 0); }
+
+/* A singleton provider object: constructed, then published; writes go through its getter. */
+static const GUID ProviderH = {0x5e1a0008, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
+static const EVENT_DESCRIPTOR HStart = {80, 0, 0x10, 4, 1, 12, 0x8000000000000000ULL};
+typedef struct {
+  ULONG Flags;
+  ULONG Pad;
+  REGHANDLE Handle;
+} PROVIDER_H;
+PROVIDER_H *InstanceH;
+
+/* Returns nothing, so the caller keeps the object in its own register (clang infers `returned`). */
+__declspec(noinline) void ConstructH(PROVIDER_H *self) {
+  self->Flags = 1;
+  EventRegister(&ProviderH, 0, 0, &self->Handle);
+}
+
+__declspec(noinline) PROVIDER_H *InstanceOfH(void) {
+  if (!InstanceH) {
+    PROVIDER_H *o = (PROVIDER_H *)HeapAlloc(GetProcessHeap(), 0, sizeof *o);
+    if (o) ConstructH(o);
+    InstanceH = o;
+  }
+  return InstanceH;
+}
+
+__declspec(dllexport) void WriteHStart(void) {
+  PROVIDER_H *h = InstanceOfH();
+  if (h) EventWrite(h->Handle, &HStart, 0, 0);
+}
 
 /* ---- 6. stack argument through a copy of RSP ---- */
 __attribute__((used)) static const EVENT_DESCRIPTOR CFifth = {50, 0, 0x10, 4, 0, 9, 0x8000000000000000ULL};

@@ -339,12 +339,93 @@ export class ValueResolver {
     return prior;
   }
 
+  /** What each callee returns when every `ret` returns one global's object or address (rva → value, null = no). */
+  private returns = new Map<number, Value | null>();
+  /** `ret`s a callee may have for `returned` to look at it. */
+  private static readonly MAX_RETURNS = 8;
+
+  /**
+   * The result of direct call j when the callee returns the same global's object (or a global's
+   * address) at every `ret` — a singleton getter (`mov rax,[G]; … ret`, auditcse.dll's instance
+   * function). Parameters, constants or differing values give nothing.
+   */
+  private returned(j: number, nest: number): Value | undefined {
+    const c = this.code;
+    if (c.op0[j] !== Op.Branch || c.flow[j] !== Flow.Call) return undefined;
+    const target = c.addr[j]!;
+    const known = this.returns.get(target);
+    if (known !== undefined) return known ?? undefined;
+    this.returns.set(target, null); // recursion through this callee gives nothing
+    const fn = this.functions.byRva.get(target);
+    if (!fn || nest >= MAX_NEST) return undefined;
+    const rets: number[] = [];
+    const ranges = [{ first: fn.first, last: fn.last }, ...(fn.fragments ?? [])];
+    for (const r of ranges)
+      for (let i = r.first; i < r.last; i++) if (c.flow[i] === Flow.Return) rets.push(i);
+    if (rets.length === 0 || rets.length > ValueResolver.MAX_RETURNS) return undefined;
+    const w = this.walk(fn);
+    let value: Value | undefined;
+    for (const ret of rets) {
+      const vs = this.register(w, ret, Reg.RAX, 0, ret, nest + 1).map(normalize);
+      if (vs.length !== 1) return undefined;
+      const v = vs[0]!;
+      if (!(v.k === "addr" || heldByGlobal(v))) return undefined;
+      if (value && valueKey(value) !== valueKey(v)) return undefined;
+      value = v;
+    }
+    if (value) this.returns.set(target, value);
+    return value;
+  }
+
+  /** Instructions followed after a call for the store that publishes its result. */
+  private static readonly PUBLISH_PATH = 64;
+
+  /**
+   * The result of call j (a `new` object) that the code after the call stores into a global
+   * (`call new; mov rbx, rax; … call ctor(rax); … mov [rip+G], rbx`, auditcse.dll): that global's
+   * object, load(G). One path is followed — fall-through, direct jumps taken — while a register
+   * still holds the result (copies add one, calls end the volatile ones, any other write ends
+   * that register); a return, an indirect jump or PUBLISH_PATH instructions end it.
+   */
+  private publishedLater(w: Walk, j: number): Value | undefined {
+    const c = w.code;
+    const holding = new Set<number>([Reg.RAX]);
+    let i = j + 1;
+    for (let steps = 0; steps < ValueResolver.PUBLISH_PATH && holding.size > 0; steps++) {
+      if (i >= c.count || !inFunction(w.fn, i)) return undefined;
+      const m = c.mnem[i]!;
+      const fl = c.flow[i]!;
+      if (fl === Flow.Return || fl === Flow.IndirectBranch || fl === Flow.Exception) return undefined;
+      if (m === M.Mov && c.op0[i] === Op.Mem && c.op1[i] === Op.Reg && c.memSize[i] === 8) {
+        if (c.memBase[i] === Reg.RIP && c.memIndex[i] === 0 && holding.has(c.reg1[i]!))
+          return { k: "load", base: { k: "addr", rva: c.addr[i]! }, off: 0, size: 8 };
+      } else if (m === M.Mov && c.op0[i] === Op.Reg && c.op1[i] === Op.Reg && gprWidth(c.reg0[i]!) === 8) {
+        if (holding.has(c.reg1[i]!)) holding.add(c.reg0[i]!);
+        else holding.delete(c.reg0[i]!);
+      } else if (fl === Flow.Call || fl === Flow.IndirectCall) {
+        for (const r of VOLATILE) holding.delete(r);
+      } else {
+        for (const r of [...holding]) if (this.writes.writes(i, r)) holding.delete(r);
+      }
+      if (fl === Flow.UnconditionalBranch) {
+        if (c.op0[i] !== Op.Branch) return undefined;
+        const t = indexOfRva(c, 0, c.count, c.addr[i]!);
+        if (t < 0) return undefined;
+        i = t;
+      } else i++;
+    }
+    return undefined;
+  }
+
   /** Value written to reg by instruction j (which writes it); dj = RSP delta before j. */
   private definition(w: Walk, j: number, reg: number, dj: number, origin: number, nest: number): Value[] {
     const c = w.code;
     const m = c.mnem[j]!;
     const fl = c.flow[j]!;
-    if (fl === Flow.Call || fl === Flow.IndirectCall) return [{ k: "unknown", why: "call result" }];
+    if (fl === Flow.Call || fl === Flow.IndirectCall) {
+      const held = reg === Reg.RAX ? (this.returned(j, nest) ?? this.publishedLater(w, j)) : undefined;
+      return [held ?? { k: "unknown", why: "call result" }];
+    }
     const op1 = c.op1[j]!;
     if (c.op0[j] !== Op.Reg || gpr64(c.reg0[j]!) !== reg) {
       // Written, but not as operand 0: the other side of an exchange, or an implicit write.
@@ -702,6 +783,11 @@ function leafRegisterWrites(
     work.push(i + 1);
   }
   return out;
+}
+
+/** Is instruction i in the function's body or one of its fragments? */
+function inFunction(fn: FunctionInfo, i: number): boolean {
+  return (i >= fn.first && i < fn.last) || (fn.fragments?.some((r) => i >= r.first && i < r.last) ?? false);
 }
 
 /** Index of the instruction starting at rva within [first, last), or -1. */
