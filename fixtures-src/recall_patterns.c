@@ -20,7 +20,9 @@
  *     A handle registered into a local and published far later, after calls, branches and an early
  *     return (ci.dll: `xchg [G], rax` 200 instructions after EtwRegister).
  *     A singleton: a heap object constructed (the constructor registers into this + 8), then stored
- *     in a global, and written through the instance getter's result (auditcse.dll).
+ *     in a global, and written through the instance getter's result (auditcse.dll); a constructor
+ *     returning `this` whose result is what the global receives (qmgr.dll; naked assembly, as
+ *     clang would keep the object in its own register).
  *  6. A stack argument stored through a copy of RSP (MSVC's `mov r11, rsp` frames, rdpcorets.dll),
  *     written as naked assembly since clang does not emit that frame.
  */
@@ -264,6 +266,38 @@ __declspec(noinline) PROVIDER_H *InstanceOfH(void) {
 __declspec(dllexport) void WriteHStart(void) {
   PROVIDER_H *h = InstanceOfH();
   if (h) EventWrite(h->Handle, &HStart, 0, 0);
+}
+
+/* The constructor returns `this`; the caller publishes the returned value, not its own copy. */
+static const GUID ProviderI = {0x5e1a0009, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
+static const EVENT_DESCRIPTOR IStart = {90, 0, 0x10, 4, 1, 13, 0x8000000000000000ULL};
+PROVIDER_H *InstanceI;
+
+__declspec(noinline) __attribute__((used)) PROVIDER_H *ConstructI(PROVIDER_H *self) {
+  self->Flags = 2;
+  EventRegister(&ProviderI, 0, 0, &self->Handle);
+  return self;
+}
+
+__declspec(noinline) __attribute__((used)) void *AllocI(void) {
+  return HeapAlloc(GetProcessHeap(), HEAP_ZERO_MEMORY, sizeof(PROVIDER_H));
+}
+
+/* InstanceI = (o = AllocI()) ? ConstructI(o) : 0, with the constructor's result published. */
+__declspec(dllexport) __attribute__((naked)) void StartI(void) {
+  __asm__("sub $0x28, %rsp\n"
+          "call AllocI\n"
+          "test %rax, %rax\n"
+          "je 1f\n"
+          "mov %rax, %rcx\n"
+          "call ConstructI\n"
+          "1: mov %rax, InstanceI(%rip)\n"
+          "add $0x28, %rsp\n"
+          "ret\n");
+}
+
+__declspec(dllexport) void WriteIStart(void) {
+  if (InstanceI) EventWrite(InstanceI->Handle, &IStart, 0, 0);
 }
 
 /* ---- 6. stack argument through a copy of RSP ---- */

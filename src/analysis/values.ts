@@ -345,19 +345,20 @@ export class ValueResolver {
   private static readonly MAX_RETURNS = 8;
 
   /**
-   * The result of direct call j when the callee returns the same global's object (or a global's
-   * address) at every `ret` — a singleton getter (`mov rax,[G]; … ret`, auditcse.dll's instance
-   * function). Parameters, constants or differing values give nothing.
+   * What direct call j returns when the callee returns the same value at every `ret`: one global's
+   * object or a global's address — a singleton getter (`mov rax,[G]; … ret`, auditcse.dll's
+   * instance function) — or one of its first four parameters (a constructor returning `this`,
+   * qmgr.dll). Constants, other values or differing ones give nothing.
    */
   private returned(j: number, nest: number): Value | undefined {
     const c = this.code;
-    if (c.op0[j] !== Op.Branch || c.flow[j] !== Flow.Call) return undefined;
+    if (c.op0[j] !== Op.Branch || c.flow[j] !== Flow.Call || nest >= MAX_NEST) return undefined;
     const target = c.addr[j]!;
     const known = this.returns.get(target);
     if (known !== undefined) return known ?? undefined;
     this.returns.set(target, null); // recursion through this callee gives nothing
     const fn = this.functions.byRva.get(target);
-    if (!fn || nest >= MAX_NEST) return undefined;
+    if (!fn) return undefined;
     const rets: number[] = [];
     const ranges = [{ first: fn.first, last: fn.last }, ...(fn.fragments ?? [])];
     for (const r of ranges)
@@ -369,7 +370,7 @@ export class ValueResolver {
       const vs = this.register(w, ret, Reg.RAX, 0, ret, nest + 1).map(normalize);
       if (vs.length !== 1) return undefined;
       const v = vs[0]!;
-      if (!(v.k === "addr" || heldByGlobal(v))) return undefined;
+      if (!(v.k === "addr" || heldByGlobal(v) || (v.k === "param" && v.n < 4))) return undefined;
       if (value && valueKey(value) !== valueKey(v)) return undefined;
       value = v;
     }
@@ -387,7 +388,7 @@ export class ValueResolver {
    * still holds the result (copies add one, calls end the volatile ones, any other write ends
    * that register); a return, an indirect jump or PUBLISH_PATH instructions end it.
    */
-  private publishedLater(w: Walk, j: number): Value | undefined {
+  private publishedLater(w: Walk, j: number, nest: number): Value | undefined {
     const c = w.code;
     const holding = new Set<number>([Reg.RAX]);
     let i = j + 1;
@@ -403,7 +404,11 @@ export class ValueResolver {
         if (holding.has(c.reg1[i]!)) holding.add(c.reg0[i]!);
         else holding.delete(c.reg0[i]!);
       } else if (fl === Flow.Call || fl === Flow.IndirectCall) {
-        for (const r of VOLATILE) holding.delete(r);
+        // A callee returning its argument (a constructor's `this`) passes the object on in RAX.
+        const r = fl === Flow.Call ? this.returned(i, nest) : undefined;
+        const passed = r?.k === "param" && holding.has(ARG_REGS[r.n]!);
+        for (const v of VOLATILE) holding.delete(v);
+        if (passed) holding.add(Reg.RAX);
       } else {
         for (const r of [...holding]) if (this.writes.writes(i, r)) holding.delete(r);
       }
@@ -423,8 +428,11 @@ export class ValueResolver {
     const m = c.mnem[j]!;
     const fl = c.flow[j]!;
     if (fl === Flow.Call || fl === Flow.IndirectCall) {
-      const held = reg === Reg.RAX ? (this.returned(j, nest) ?? this.publishedLater(w, j)) : undefined;
-      return [held ?? { k: "unknown", why: "call result" }];
+      if (reg !== Reg.RAX) return [{ k: "unknown", why: "call result" }];
+      const r = this.returned(j, nest);
+      // The callee returns its argument: the argument's value before the call.
+      if (r?.k === "param") return this.register(w, j, ARG_REGS[r.n]!, dj, origin, nest + 1);
+      return [r ?? this.publishedLater(w, j, nest) ?? { k: "unknown", why: "call result" }];
     }
     const op1 = c.op1[j]!;
     if (c.op0[j] !== Op.Reg || gpr64(c.reg0[j]!) !== reg) {
