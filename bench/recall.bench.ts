@@ -24,6 +24,7 @@ interface FileResult {
   found?: number;
   descriptorSites?: number;
   withProvider?: number;
+  unwrittenHandle?: number;
   misses?: Array<{ cause: string; example: string; places: string }>;
   ms?: number;
   error?: string;
@@ -47,6 +48,7 @@ function measureFile(file: string): FileResult {
       found: r.found,
       descriptorSites: r.descriptorSites,
       withProvider: r.descriptorSitesWithProvider,
+      unwrittenHandle: r.descriptorSitesUnwrittenHandle,
       misses: r.misses.map((m) => ({
         cause: m.cause,
         example: `${file.replace(/^.*\//, "")} ${m.event.provider.name || m.event.provider.guid} id ${m.event.id} v${m.event.version} (${m.event.name})`,
@@ -104,6 +106,7 @@ if (!isMainThread) {
   const byKind = new Map<string, { images: number; writable: number; own: number; found: number }>();
   let sites = 0;
   let withProvider = 0;
+  let unwrittenHandle = 0;
   for (const r of measured) {
     const k = byKind.get(r.kind!) ?? { images: 0, writable: 0, own: 0, found: 0 };
     k.images++;
@@ -113,6 +116,7 @@ if (!isMainThread) {
     byKind.set(r.kind!, k);
     sites += r.descriptorSites!;
     withProvider += r.withProvider!;
+    unwrittenHandle += r.unwrittenHandle!;
   }
   const pct = (a: number, b: number) => (b === 0 ? "-" : `${((100 * a) / b).toFixed(1)}%`);
   console.log(
@@ -134,6 +138,9 @@ if (!isMainThread) {
   );
   console.log(
     `  manifest sites with a resolved descriptor that also have their provider: ${withProvider}/${sites} = ${pct(withProvider, sites)}`,
+  );
+  console.log(
+    `    of the others, ${unwrittenHandle} read a handle global nothing in their image writes; without them ${withProvider}/${sites - unwrittenHandle} = ${pct(withProvider, sites - unwrittenHandle)}`,
   );
   const causes = new Map<string, { n: number; example: string }>();
   for (const r of measured)

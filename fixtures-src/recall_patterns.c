@@ -23,6 +23,8 @@
  *     in a global, and written through the instance getter's result (auditcse.dll); a constructor
  *     returning `this` whose result is what the global receives (qmgr.dll; naked assembly, as
  *     clang would keep the object in its own register).
+ *     A handle global nothing writes (samsrv.dll's audit library: the writes exist, the registration
+ *     was never linked in): the site has no provider, and the miss says why.
  *  6. A stack argument stored through a copy of RSP (MSVC's `mov r11, rsp` frames, rdpcorets.dll),
  *     written as naked assembly since clang does not emit that frame.
  */
@@ -299,6 +301,16 @@ __declspec(dllexport) __attribute__((naked)) void StartI(void) {
 __declspec(dllexport) void WriteIStart(void) {
   if (InstanceI) EventWrite(InstanceI->Handle, &IStart, 0, 0);
 }
+
+/* Never registered: no instruction writes HandleNever or takes its address. Its own section keeps
+ * it away from the globals whose addresses the code takes (the rule also refuses a handle up to
+ * 0x40 bytes after one: it could be a struct member). */
+static const EVENT_DESCRIPTOR NeverStart = {100, 0, 0x10, 4, 1, 14, 0x8000000000000000ULL};
+static const GUID ProviderNever = {0x5e1a000a, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
+__attribute__((used)) static const GUID *NeverGuid = &ProviderNever; /* its GUID is in the image */
+__attribute__((section(".never"))) REGHANDLE HandleNever;
+
+__declspec(dllexport) void WriteNever(void) { EventWrite(HandleNever, &NeverStart, 0, 0); }
 
 /* ---- 6. stack argument through a copy of RSP ---- */
 __attribute__((used)) static const EVENT_DESCRIPTOR CFifth = {50, 0, 0x10, 4, 0, 9, 0x8000000000000000ULL};
