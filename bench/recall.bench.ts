@@ -2,7 +2,10 @@
 // corpus's builds/10.0.14393-sample), the image's own WEVT_TEMPLATE events whose 16 descriptor bytes
 // occur outside .rsrc ("writable"), and how many the analysis finds at a site with provider and
 // descriptor. Figures per kind of image, misses grouped by cause with an example each. Images are
-// spread over worker threads (one per core); per-file failures are listed and the run carries on.
+// spread over worker threads (one per core; ETW_ATLAS_RECALL_WORKERS overrides); per-file failures
+// are listed and the run carries on. ETW_ATLAS_RECALL_ONLY=a.dll,b.dll restricts the run to those
+// files of the folder (before/after measurements of one pattern); ETW_ATLAS_RECALL_DETAIL=1 also
+// prints every miss with its descriptor places and the per-file figures.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
@@ -21,7 +24,8 @@ interface FileResult {
   found?: number;
   descriptorSites?: number;
   withProvider?: number;
-  misses?: Array<{ cause: string; example: string }>;
+  unwrittenHandle?: number;
+  misses?: Array<{ cause: string; example: string; places: string }>;
   ms?: number;
   error?: string;
 }
@@ -44,9 +48,11 @@ function measureFile(file: string): FileResult {
       found: r.found,
       descriptorSites: r.descriptorSites,
       withProvider: r.descriptorSitesWithProvider,
+      unwrittenHandle: r.descriptorSitesUnwrittenHandle,
       misses: r.misses.map((m) => ({
         cause: m.cause,
         example: `${file.replace(/^.*\//, "")} ${m.event.provider.name || m.event.provider.guid} id ${m.event.id} v${m.event.version} (${m.event.name})`,
+        places: m.places.map((p) => `0x${p.toString(16)}`).join(","),
       })),
       ms: Math.round(performance.now() - t),
     };
@@ -62,14 +68,19 @@ if (!isMainThread) {
   const repo = resolve(fileURLToPath(import.meta.url), "..", "..", "..");
   const corpus = process.env.ETW_ATLAS_CORPUS ?? resolve(repo, "..", "shared", "corpus");
   const dir = process.env.ETW_ATLAS_SYSTEM32 ?? join(corpus, "builds", "10.0.14393-sample");
+  const only = process.env.ETW_ATLAS_RECALL_ONLY?.split(",")
+    .map((n) => n.trim().toLowerCase())
+    .filter(Boolean);
   const files = readdirSync(dir)
     .filter((n) => /\.(dll|sys|exe)$/i.test(n))
+    .filter((n) => !only || only.includes(n.toLowerCase()))
     .map((n) => join(dir, n))
     .filter((p) => statSync(p).isFile())
     // Largest first, so the workers finish together.
     .sort((a, b) => statSync(b).size - statSync(a).size);
   const cores = availableParallelism();
-  const workers = Math.max(1, Math.min(cores, files.length));
+  const wanted = Number(process.env.ETW_ATLAS_RECALL_WORKERS) || cores;
+  const workers = Math.max(1, Math.min(wanted, files.length));
   const t0 = performance.now();
   const shards: string[][] = Array.from({ length: workers }, () => []);
   for (const [i, f] of files.entries()) shards[i % workers]!.push(f);
@@ -95,6 +106,7 @@ if (!isMainThread) {
   const byKind = new Map<string, { images: number; writable: number; own: number; found: number }>();
   let sites = 0;
   let withProvider = 0;
+  let unwrittenHandle = 0;
   for (const r of measured) {
     const k = byKind.get(r.kind!) ?? { images: 0, writable: 0, own: 0, found: 0 };
     k.images++;
@@ -104,6 +116,7 @@ if (!isMainThread) {
     byKind.set(r.kind!, k);
     sites += r.descriptorSites!;
     withProvider += r.withProvider!;
+    unwrittenHandle += r.unwrittenHandle!;
   }
   const pct = (a: number, b: number) => (b === 0 ? "-" : `${((100 * a) / b).toFixed(1)}%`);
   console.log(
@@ -126,6 +139,9 @@ if (!isMainThread) {
   console.log(
     `  manifest sites with a resolved descriptor that also have their provider: ${withProvider}/${sites} = ${pct(withProvider, sites)}`,
   );
+  console.log(
+    `    of the others, ${unwrittenHandle} read a handle global nothing in their image writes; without them ${withProvider}/${sites - unwrittenHandle} = ${pct(withProvider, sites - unwrittenHandle)}`,
+  );
   const causes = new Map<string, { n: number; example: string }>();
   for (const r of measured)
     for (const m of r.misses!) {
@@ -136,6 +152,14 @@ if (!isMainThread) {
   console.log("  misses by cause:");
   for (const [cause, c] of [...causes].sort((a, b) => b[1].n - a[1].n))
     console.log(`    ${String(c.n).padStart(6)}  ${cause}  e.g. ${c.example}`);
+  if (process.env.ETW_ATLAS_RECALL_DETAIL) {
+    for (const r of measured.sort((a, b) => a.file.localeCompare(b.file))) {
+      console.log(
+        `  ${r.file.replace(/^.*\//, "")} (${r.kind}): found ${r.found}/${r.writable}, sites with provider ${r.withProvider}/${r.descriptorSites}`,
+      );
+      for (const m of r.misses!) console.log(`    ${m.cause}: ${m.example} at ${m.places}`);
+    }
+  }
   const failed = results.filter((r) => r.error);
   if (failed.length > 0) {
     console.log(`  ${failed.length} file(s) failed:`);

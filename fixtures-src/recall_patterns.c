@@ -11,6 +11,22 @@
  *     EVENT_TRACE_HEADER built on the stack (class GUID inline, and by pointer).
  *  3. EventWrite resolved at run time with GetProcAddress and called through a global.
  *  4. Descriptors picked from tables: a constant index through a helper, a run-time index.
+ *  5. Handles inside objects: a service object's method registers into this + offset (a trace
+ *     context member, AxInstSv.dll's shape) and the object is a global; an object held by a global
+ *     pointer registered into [[G] + offset] (sysmain.dll); and an object only a caller knows (an
+ *     export's parameter), whose write must stay without provider (no match by offset alone).
+ *     A handle that is the first member of a heap block published in a global before its
+ *     registration (schedsvc.dll: the handle's address is [G] itself).
+ *     A handle registered into a local and published far later, after calls, branches and an early
+ *     return (ci.dll: `xchg [G], rax` 200 instructions after EtwRegister).
+ *     A singleton: a heap object constructed (the constructor registers into this + 8), then stored
+ *     in a global, and written through the instance getter's result (auditcse.dll); a constructor
+ *     returning `this` whose result is what the global receives (qmgr.dll; naked assembly, as
+ *     clang would keep the object in its own register).
+ *     A handle global nothing writes (samsrv.dll's audit library: the writes exist, the registration
+ *     was never linked in): the site has no provider, and the miss says why.
+ *  6. A stack argument stored through a copy of RSP (MSVC's `mov r11, rsp` frames, rdpcorets.dll),
+ *     written as naked assembly since clang does not emit that frame.
  */
 #include <windows.h>
 #include <evntprov.h>
@@ -145,3 +161,180 @@ __declspec(dllexport) void WriteBAny(unsigned i) { EventWrite(HandleB, &BAny[i],
 __declspec(noinline) static void WriteStage(unsigned i) { EventWrite(HandleB, &BStage[i], 0, 0); }
 __declspec(dllexport) void WriteStageFirst(void) { WriteStage(0); }
 __declspec(dllexport) void WriteStageLast(void) { WriteStage(2); }
+
+/* ---- 5. handles inside objects ---- */
+static const GUID ProviderD = {0x5e1a0004, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
+static const GUID ProviderE = {0x5e1a0005, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
+
+/* A service object: the trace context sits after other members (handle at this + 0x28 + 8). */
+typedef struct {
+  void *Vtable;
+  ULONG State[8];
+  TRACE_CONTEXT Trace;
+} SERVICE_OBJECT;
+
+SERVICE_OBJECT ServiceD;
+SERVICE_OBJECT *ServiceE;
+
+/* The method registers into its own member: EventRegister's handle is this + 0x30. */
+__declspec(noinline) ULONG ServiceRegister(SERVICE_OBJECT *self, LPCGUID guid) {
+  TRACE_CONTEXT *t = &self->Trace;
+  return McGenEventRegister(guid, 0, t, &t->RegHandle);
+}
+
+__declspec(noinline) void ServiceTrace(TRACE_CONTEXT *t, PCEVENT_DESCRIPTOR d) { EventWrite(t->RegHandle, d, 0, 0); }
+
+__declspec(dllexport) void StartServiceD(void) { ServiceRegister(&ServiceD, &ProviderD); }
+
+__declspec(dllexport) void StartServiceE(void) {
+  ServiceE = (SERVICE_OBJECT *)HeapAlloc(GetProcessHeap(), HEAP_ZERO_MEMORY, sizeof(SERVICE_OBJECT));
+  if (ServiceE) ServiceRegister(ServiceE, &ProviderE);
+}
+
+/* An object of unknown origin: its registration and write meet by offset only, never matched. */
+__declspec(dllexport) void StartServiceAt(SERVICE_OBJECT *self) { ServiceRegister(self, &ProviderD); }
+
+static const EVENT_DESCRIPTOR DStart = {30, 0, 0x10, 4, 1, 7, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR DAt = {31, 0, 0x10, 4, 0, 7, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR EStart = {40, 0, 0x10, 4, 1, 8, 0x8000000000000000ULL};
+
+__declspec(dllexport) void WriteDStart(void) { ServiceTrace(&ServiceD.Trace, &DStart); }
+__declspec(dllexport) void WriteDAt(SERVICE_OBJECT *self) { ServiceTrace(&self->Trace, &DAt); }
+__declspec(dllexport) void WriteEStart(void) {
+  if (ServiceE) ServiceTrace(&ServiceE->Trace, &EStart);
+}
+
+/* The heap block's first member is the handle: EventRegister's handle argument is [HandleF] + 0. */
+static const GUID ProviderF = {0x5e1a0006, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
+static const EVENT_DESCRIPTOR FStart = {60, 0, 0x10, 4, 1, 10, 0x8000000000000000ULL};
+REGHANDLE *HandleF;
+
+__declspec(dllexport) void StartF(void) {
+  REGHANDLE *h = (REGHANDLE *)HeapAlloc(GetProcessHeap(), HEAP_ZERO_MEMORY, 4 * sizeof(REGHANDLE));
+  if (!h) return;
+  HandleF = h;
+  EventRegister(&ProviderF, 0, 0, h);
+}
+
+__declspec(dllexport) void WriteFStart(void) {
+  if (HandleF) EventWrite(*HandleF, &FStart, 0, 0);
+}
+
+/* Registered into a local, published after more than 64 instructions and an early return. */
+static const GUID ProviderG = {0x5e1a0007, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
+static const EVENT_DESCRIPTOR GStart = {70, 0, 0x10, 4, 1, 11, 0x8000000000000000ULL};
+REGHANDLE HandleG;
+
+#define TICK4 t += GetTickCount(); t ^= GetTickCount(); t += GetTickCount(); t ^= GetTickCount();
+__declspec(dllexport) ULONG StartG(void) {
+  REGHANDLE local = 0;
+  ULONG status = EventRegister(&ProviderG, 0, 0, &local);
+  if (status != 0) return status;
+  ULONG t = 0;
+  TICK4 TICK4 TICK4 TICK4 TICK4 TICK4 TICK4 TICK4
+  if (t == 0x12345678) return t;
+  TICK4 TICK4
+  InterlockedExchange64((volatile LONG64 *)&HandleG, (LONG64)local);
+  return t;
+}
+
+__declspec(dllexport) void WriteGStart(void) { EventWrite(HandleG, &GStart, 0, 0); }
+
+/* A singleton provider object: constructed, then published; writes go through its getter. */
+static const GUID ProviderH = {0x5e1a0008, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
+static const EVENT_DESCRIPTOR HStart = {80, 0, 0x10, 4, 1, 12, 0x8000000000000000ULL};
+typedef struct {
+  ULONG Flags;
+  ULONG Pad;
+  REGHANDLE Handle;
+} PROVIDER_H;
+PROVIDER_H *InstanceH;
+
+/* Returns nothing, so the caller keeps the object in its own register (clang infers `returned`). */
+__declspec(noinline) void ConstructH(PROVIDER_H *self) {
+  self->Flags = 1;
+  EventRegister(&ProviderH, 0, 0, &self->Handle);
+}
+
+__declspec(noinline) PROVIDER_H *InstanceOfH(void) {
+  if (!InstanceH) {
+    PROVIDER_H *o = (PROVIDER_H *)HeapAlloc(GetProcessHeap(), 0, sizeof *o);
+    if (o) ConstructH(o);
+    InstanceH = o;
+  }
+  return InstanceH;
+}
+
+__declspec(dllexport) void WriteHStart(void) {
+  PROVIDER_H *h = InstanceOfH();
+  if (h) EventWrite(h->Handle, &HStart, 0, 0);
+}
+
+/* The constructor returns `this`; the caller publishes the returned value, not its own copy. */
+static const GUID ProviderI = {0x5e1a0009, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
+static const EVENT_DESCRIPTOR IStart = {90, 0, 0x10, 4, 1, 13, 0x8000000000000000ULL};
+PROVIDER_H *InstanceI;
+
+__declspec(noinline) __attribute__((used)) PROVIDER_H *ConstructI(PROVIDER_H *self) {
+  self->Flags = 2;
+  EventRegister(&ProviderI, 0, 0, &self->Handle);
+  return self;
+}
+
+__declspec(noinline) __attribute__((used)) void *AllocI(void) {
+  return HeapAlloc(GetProcessHeap(), HEAP_ZERO_MEMORY, sizeof(PROVIDER_H));
+}
+
+/* InstanceI = (o = AllocI()) ? ConstructI(o) : 0, with the constructor's result published. */
+__declspec(dllexport) __attribute__((naked)) void StartI(void) {
+  __asm__("sub $0x28, %rsp\n"
+          "call AllocI\n"
+          "test %rax, %rax\n"
+          "je 1f\n"
+          "mov %rax, %rcx\n"
+          "call ConstructI\n"
+          "1: mov %rax, InstanceI(%rip)\n"
+          "add $0x28, %rsp\n"
+          "ret\n");
+}
+
+__declspec(dllexport) void WriteIStart(void) {
+  if (InstanceI) EventWrite(InstanceI->Handle, &IStart, 0, 0);
+}
+
+/* Never registered: no instruction writes HandleNever or takes its address. Its own section keeps
+ * it away from the globals whose addresses the code takes (the rule also refuses a handle up to
+ * 0x40 bytes after one: it could be a struct member). */
+static const EVENT_DESCRIPTOR NeverStart = {100, 0, 0x10, 4, 1, 14, 0x8000000000000000ULL};
+static const GUID ProviderNever = {0x5e1a000a, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
+__attribute__((used)) static const GUID *NeverGuid = &ProviderNever; /* its GUID is in the image */
+__attribute__((section(".never"))) REGHANDLE HandleNever;
+
+__declspec(dllexport) void WriteNever(void) { EventWrite(HandleNever, &NeverStart, 0, 0); }
+
+/* ---- 6. stack argument through a copy of RSP ---- */
+__attribute__((used)) static const EVENT_DESCRIPTOR CFifth = {50, 0, 0x10, 4, 0, 9, 0x8000000000000000ULL};
+
+/* The descriptor is the fifth argument (a stack slot), like McTemplate helpers' descriptor. */
+__declspec(noinline) __attribute__((used)) ULONG WriteFifth(REGHANDLE h, ULONG a, ULONG b, ULONG c,
+                                                            PCEVENT_DESCRIPTOR d) {
+  (void)a;
+  (void)b;
+  (void)c;
+  return EventWrite(h, d, 0, 0);
+}
+
+/* rsp after the sub = r11 - 0x68, so [r11 - 0x48] is [rsp + 0x20]: the fifth argument. */
+__declspec(dllexport) __attribute__((naked)) void WriteThroughR11(void) {
+  __asm__("mov %rsp, %r11\n"
+          "sub $0x68, %rsp\n"
+          "lea CFifth(%rip), %rax\n"
+          "mov %rax, -0x48(%r11)\n"
+          "mov HandleC(%rip), %rcx\n"
+          "xor %edx, %edx\n"
+          "xor %r8d, %r8d\n"
+          "xor %r9d, %r9d\n"
+          "call WriteFifth\n"
+          "add $0x68, %rsp\n"
+          "ret\n");
+}

@@ -8,7 +8,8 @@ import type { CatalogEvent } from "../catalog/model.js";
 import { isKernelMode, type PeImage, readExports, readImports } from "../formats/pe/index.js";
 import { parseGuid } from "../util/bytes.js";
 import type { AnalysisReport } from "./analyze.js";
-import { Reg } from "./disasm.js";
+import { type Code, M, Op, Reg } from "./disasm.js";
+import iced from "./iced.js";
 import type { WriteFinding } from "./recognizers/types.js";
 
 /** Kind of image, for per-kind figures. */
@@ -22,6 +23,12 @@ export type MissCause =
    * binaries, e.g. fhsvc's six providers of which it registers two).
    */
   | "provider not in image"
+  /**
+   * Every site with the descriptor reads its handle from a global that nothing in the image can
+   * fill (`unwrittenHandle`): the provider is never registered there, the write cannot reach a
+   * session (samsrv.dll's and lsasrv.dll's audit events).
+   */
+  | "handle never written"
   /** A site has the descriptor but no provider. */
   | "provider unresolved"
   /** A site offers the descriptor as one of several table entries (not one resolved event). */
@@ -48,6 +55,8 @@ export interface ImageRecall {
   /** Manifest sites with a full descriptor, and those of them with a provider GUID. */
   descriptorSites: number;
   descriptorSitesWithProvider: number;
+  /** Of the sites without provider, those whose handle global nothing writes (`unwrittenHandle`). */
+  descriptorSitesUnwrittenHandle: number;
   misses: RecallMiss[];
 }
 
@@ -102,12 +111,16 @@ export function measureRecall(
   events: CatalogEvent[],
   findings: WriteFinding[],
   referenced: (rva: number) => boolean,
+  unwritten: (handleRva: number) => boolean = () => false,
 ): ImageRecall {
   const rsrc = pe.sections.find((s) => s.name === ".rsrc");
   const inRsrc = (rva: number): boolean =>
     rsrc !== undefined && rva >= rsrc.virtualAddress && rva < rsrc.virtualAddress + rsrc.virtualSize;
   const found = new Set<string>();
   const descriptorOnly = new Set<string>();
+  /** Descriptors with a provider-less site whose handle can be filled (not `unwritten`). */
+  const fillable = new Set<string>();
+  let unwrittenSites = 0;
   const inTable = new Set<string>();
   let descriptorSites = 0;
   let withProvider = 0;
@@ -120,7 +133,12 @@ export function measureRecall(
       if (guid) {
         withProvider++;
         found.add(key(guid, d.id, d.version));
-      } else descriptorOnly.add(`${d.id}|${d.version}`);
+      } else {
+        descriptorOnly.add(`${d.id}|${d.version}`);
+        const h = f.provider?.handleRva;
+        if (h !== undefined && unwritten(h)) unwrittenSites++;
+        else fillable.add(`${d.id}|${d.version}`);
+      }
     }
     for (const c of f.event.candidates ?? []) inTable.add(`${c.id}|${c.version}`);
   }
@@ -157,7 +175,9 @@ export function measureRecall(
     const cause: MissCause = !hasGuid(e.provider.guid)
       ? "provider not in image"
       : descriptorOnly.has(idv)
-        ? "provider unresolved"
+        ? fillable.has(idv)
+          ? "provider unresolved"
+          : "handle never written"
         : inTable.has(idv)
           ? "table-indexed"
           : places.some(referenced)
@@ -173,8 +193,72 @@ export function measureRecall(
     found: hits,
     descriptorSites,
     descriptorSitesWithProvider: withProvider,
+    descriptorSitesUnwrittenHandle: unwrittenSites,
     misses,
   };
+}
+
+/** Bytes before a handle global within which a struct base's address would let code reach it. */
+const HANDLE_REACH = 0x40;
+
+/** Instructions whose memory operand 0 is only read. */
+const READS_OPERAND0 = new Set<number>([M.Cmp, M.Test, iced.Mnemonic.Bt]);
+
+/**
+ * Is the 8-byte global at rva a handle nothing in the image can fill? Its initial bytes are zero,
+ * no instruction writes it, none takes the address of it or of anything up to HANDLE_REACH bytes
+ * before it (a struct holding it), and no pointer-sized value in the image points into that range
+ * (a table of handle addresses). A run-time fill through a pointer from outside the image stays possible in
+ * principle (another module handed the address), so this names a cause, it does not drop a site.
+ */
+export function unwrittenHandle(pe: PeImage, code: Code): (rva: number) => boolean {
+  const written: Array<[number, number]> = [];
+  const addressed: number[] = [];
+  for (let i = 0; i < code.count; i++) {
+    if (code.memBase[i] !== Reg.RIP) continue;
+    const m = code.mnem[i]!;
+    if (m === M.Lea) addressed.push(code.addr[i]!);
+    else if (code.op0[i] === Op.Mem && !READS_OPERAND0.has(m))
+      written.push([code.addr[i]!, code.memSize[i]! || 8]);
+  }
+  addressed.sort((a, b) => a - b);
+  const cache = new Map<number, boolean>();
+  return (rva) => {
+    let v = cache.get(rva);
+    if (v !== undefined) return v;
+    const lo = rva - HANDLE_REACH;
+    const hi = rva + 8;
+    // First address taken at or after lo.
+    let a = 0;
+    let b = addressed.length;
+    while (a < b) {
+      const mid = (a + b) >>> 1;
+      if (addressed[mid]! < lo) a = mid + 1;
+      else b = mid;
+    }
+    const off = pe.rvaToOffset(rva);
+    const zero = off === undefined || pe.bytes.subarray(off, off + 8).every((x) => x === 0);
+    v =
+      zero &&
+      !(a < addressed.length && addressed[a]! < hi) &&
+      !written.some(([w, n]) => w < hi && w + n > rva) &&
+      !pointsInto(pe, lo, hi);
+    cache.set(rva, v);
+    return v;
+  };
+}
+
+/** Does any aligned 8-byte value of the image equal an address in [imageBase+lo, imageBase+hi)? */
+function pointsInto(pe: PeImage, lo: number, hi: number): boolean {
+  const base = pe.headers.imageBase;
+  const dv = new DataView(pe.bytes.buffer, pe.bytes.byteOffset, pe.bytes.byteLength);
+  const from = base + BigInt(lo);
+  const to = base + BigInt(hi);
+  for (let o = 0; o + 8 <= pe.bytes.length; o += 8) {
+    const x = dv.getBigUint64(o, true);
+    if (x >= from && x < to) return true;
+  }
+  return false;
 }
 
 /** Recall of an analysis report against the image's own manifest events. */
@@ -182,5 +266,11 @@ export function recallOfReport(report: AnalysisReport, events: CatalogEvent[]): 
   const code = report.program.code;
   const referenced = new Set<number>();
   for (let i = 0; i < code.count; i++) if (code.memBase[i] === Reg.RIP) referenced.add(code.addr[i]!);
-  return measureRecall(report.program.pe, events, report.findings, (rva) => referenced.has(rva));
+  return measureRecall(
+    report.program.pe,
+    events,
+    report.findings,
+    (rva) => referenced.has(rva),
+    unwrittenHandle(report.program.pe, code),
+  );
 }

@@ -33,6 +33,13 @@ export type Value =
   | { k: "stack"; base: "rsp" | "rbp"; off: number; origin: number }
   /** Incoming argument n of the function being analysed (0..3 in RCX/RDX/R8/R9, then stack). */
   | { k: "param"; n: number }
+  /**
+   * Address base+off inside an object whose own address is not a constant: base is a parameter
+   * (`this`, a context struct) or a loaded pointer (a heap object held by a global). It lets a
+   * handle's location `lea r9,[rcx+4F8h]` meet the write's `[rcx+4F8h]` once callers or the
+   * holding global name the object (issue 16, handles in context structs and objects).
+   */
+  | { k: "ptr"; base: Value; off: number }
   | { k: "unknown"; why: string };
 
 export const ARG_REGS = [Reg.RCX, Reg.RDX, Reg.R8, Reg.R9] as const;
@@ -57,13 +64,15 @@ export function valueKey(v: Value): string {
       return `s${v.base}${v.off}@${v.origin}`;
     case "param":
       return `p${v.n}`;
+    case "ptr":
+      return `o(${valueKey(v.base)}+${v.off})`;
     case "unknown":
       return "u";
   }
 }
 
 export function hasParam(v: Value): boolean {
-  return v.k === "param" || (v.k === "load" && hasParam(v.base));
+  return v.k === "param" || ((v.k === "load" || v.k === "ptr") && hasParam(v.base));
 }
 
 /** Replaces param(n) by args[n] (callers' argument values). */
@@ -73,6 +82,7 @@ export function substitute(v: Value, args: (n: number) => Value): Value {
     const base = substitute(v.base, args);
     return { k: "load", base, off: v.off, size: v.size };
   }
+  if (v.k === "ptr") return offsetValue(substitute(v.base, args), v.off);
   return v;
 }
 
@@ -166,9 +176,15 @@ export class ValueResolver {
   /** Predecessors of instruction k inside the function body (its chained fragments included). */
   private predecessors(w: Walk, k: number): number[] {
     const out: number[] = [];
-    // A fragment's first instruction follows other code in memory, not in control flow.
+    // A fragment's first instruction follows other code in memory, not in control flow — unless
+    // that code is the same function's: MSVC's shrink-wrapped saves (`mov [rsp+70h], rbp` after the
+    // early-exit tests) get a chained .pdata entry right behind the body they continue.
     const fragmentStart = w.fn.fragments?.some((r) => r.first === k) ?? false;
-    if (k - 1 >= w.fn.first && !fragmentStart && !endsFlow(w.code, k - 1)) out.push(k - 1);
+    const sameFunction =
+      !fragmentStart ||
+      (k - 1 >= w.fn.first && k - 1 < w.fn.last) ||
+      (w.fn.fragments?.some((r) => k - 1 >= r.first && k - 1 < r.last) ?? false);
+    if (k - 1 >= w.fn.first && sameFunction && !endsFlow(w.code, k - 1)) out.push(k - 1);
     const b = w.preds.get(k);
     if (b) appendAll(out, b);
     return out;
@@ -220,7 +236,7 @@ export class ValueResolver {
   }
 
   /** Values a small direct callee returns in RAX (function rva → values; cached per callee). */
-  private returns = new Map<number, Value[]>();
+  private getterReturns = new Map<number, Value[]>();
 
   /**
    * RAX after the direct call at instruction j: the values the callee returns when each is the same
@@ -233,11 +249,11 @@ export class ValueResolver {
     const unknown: Value[] = [{ k: "unknown", why: "call result" }];
     if (c.flow[j] !== Flow.Call || c.op0[j] !== Op.Branch) return unknown;
     const target = c.addr[j]!;
-    const cached = this.returns.get(target);
+    const cached = this.getterReturns.get(target);
     if (cached) return cached;
     const fn = this.functions.byRva.get(target);
     if (!fn || fn.fragments?.length || fn.last - fn.first > MAX_GETTER_INSTRUCTIONS) return unknown;
-    this.returns.set(target, unknown); // recursion
+    this.getterReturns.set(target, unknown); // recursion
     const w = this.walk(fn);
     const out: Value[] = [];
     for (let i = fn.first; i < fn.last; i++) {
@@ -246,7 +262,7 @@ export class ValueResolver {
         out.push(contextFree(v) ? v : unknown[0]!);
     }
     const values = out.length > 0 ? dedupe(out) : unknown;
-    this.returns.set(target, values);
+    this.getterReturns.set(target, values);
     return values;
   }
 
@@ -286,6 +302,11 @@ export class ValueResolver {
       out,
       (k) => out.push(k === w.fn.first ? entryValue(reg) : { k: "unknown", why: "no predecessor" }),
       (j, dj) => {
+        const held = this.published(w, j, reg, dj, origin, nest);
+        if (held) {
+          out.push(...held);
+          return true;
+        }
         if (!writesGpr(w.code, j, reg, this.writes) || this.callPreserves(j, reg)) return false;
         out.push(...this.definition(w, j, reg, dj, origin, nest));
         return true;
@@ -342,13 +363,136 @@ export class ValueResolver {
       );
   }
 
+  /**
+   * Store j of register reg (8 bytes) into a global or into an object held by one
+   * (`call new; mov rsi, rax; … mov [rip+G], rsi`, or `mov rbx,[G]; … mov [rbx], rax`), met on the
+   * way back from a use of reg: when reg's value before the store is nothing an address can be
+   * named from (a call's result, a constant), it is the object that global now holds, load(G) /
+   * load([G]) — what a write reading the global meets. Undefined when j is no such store.
+   */
+  private published(
+    w: Walk,
+    j: number,
+    reg: number,
+    dj: number,
+    origin: number,
+    nest: number,
+  ): Value[] | undefined {
+    const c = w.code;
+    if (c.mnem[j] !== M.Mov || c.op0[j] !== Op.Mem || c.op1[j] !== Op.Reg || c.memIndex[j] !== 0)
+      return undefined;
+    if (c.reg1[j] !== reg || c.memSize[j] !== 8) return undefined;
+    const mb = c.memBase[j]!;
+    if (mb === Reg.RSP || mb === Reg.RBP) return undefined;
+    const prior = this.register(w, j, reg, dj, origin, nest + 1);
+    if (prior.some((v) => v.k !== "unknown" && v.k !== "imm")) return prior;
+    if (mb === Reg.RIP) return [{ k: "load", base: { k: "addr", rva: c.addr[j]! }, off: 0, size: 8 }];
+    const bs = this.register(w, j, gpr64(mb), dj, origin, nest + 1);
+    const b = bs.length === 1 ? bs[0]! : undefined;
+    if (b && (b.k === "addr" || heldByGlobal(b))) return [loadFrom(b, c.addr[j]!, 8)];
+    return prior;
+  }
+
+  /** What each callee returns when every `ret` returns one global's object or address (rva → value, null = no). */
+  private returns = new Map<number, Value | null>();
+  /** `ret`s a callee may have for `returned` to look at it. */
+  private static readonly MAX_RETURNS = 8;
+
+  /**
+   * What direct call j returns when the callee returns the same value at every `ret`: one global's
+   * object or a global's address — a singleton getter (`mov rax,[G]; … ret`, auditcse.dll's
+   * instance function) — or one of its first four parameters (a constructor returning `this`,
+   * qmgr.dll). Constants, other values or differing ones give nothing.
+   */
+  private returned(j: number, nest: number): Value | undefined {
+    const c = this.code;
+    if (c.op0[j] !== Op.Branch || c.flow[j] !== Flow.Call || nest >= MAX_NEST) return undefined;
+    const target = c.addr[j]!;
+    const known = this.returns.get(target);
+    if (known !== undefined) return known ?? undefined;
+    this.returns.set(target, null); // recursion through this callee gives nothing
+    const fn = this.functions.byRva.get(target);
+    if (!fn) return undefined;
+    const rets: number[] = [];
+    const ranges = [{ first: fn.first, last: fn.last }, ...(fn.fragments ?? [])];
+    for (const r of ranges)
+      for (let i = r.first; i < r.last; i++) if (c.flow[i] === Flow.Return) rets.push(i);
+    if (rets.length === 0 || rets.length > ValueResolver.MAX_RETURNS) return undefined;
+    const w = this.walk(fn);
+    let value: Value | undefined;
+    for (const ret of rets) {
+      const vs = this.register(w, ret, Reg.RAX, 0, ret, nest + 1).map(normalize);
+      if (vs.length !== 1) return undefined;
+      const v = vs[0]!;
+      if (!(v.k === "addr" || heldByGlobal(v) || (v.k === "param" && v.n < 4))) return undefined;
+      if (value && valueKey(value) !== valueKey(v)) return undefined;
+      value = v;
+    }
+    if (value) this.returns.set(target, value);
+    return value;
+  }
+
+  /** Instructions followed after a call for the store that publishes its result. */
+  private static readonly PUBLISH_PATH = 64;
+
+  /**
+   * The result of call j (a `new` object) that the code after the call stores into a global
+   * (`call new; mov rbx, rax; … call ctor(rax); … mov [rip+G], rbx`, auditcse.dll): that global's
+   * object, load(G). One path is followed — fall-through, direct jumps taken — while a register
+   * still holds the result (copies add one, calls end the volatile ones, any other write ends
+   * that register); a return, an indirect jump or PUBLISH_PATH instructions end it.
+   */
+  private publishedLater(w: Walk, j: number, nest: number): Value | undefined {
+    const c = w.code;
+    const holding = new Set<number>([Reg.RAX]);
+    let i = j + 1;
+    for (let steps = 0; steps < ValueResolver.PUBLISH_PATH && holding.size > 0; steps++) {
+      if (i >= c.count || !inFunction(w.fn, i)) return undefined;
+      const m = c.mnem[i]!;
+      const fl = c.flow[i]!;
+      if (fl === Flow.Return || fl === Flow.IndirectBranch || fl === Flow.Exception) return undefined;
+      if (m === M.Mov && c.op0[i] === Op.Mem && c.op1[i] === Op.Reg && c.memSize[i] === 8) {
+        if (c.memBase[i] === Reg.RIP && c.memIndex[i] === 0 && holding.has(c.reg1[i]!))
+          return { k: "load", base: { k: "addr", rva: c.addr[i]! }, off: 0, size: 8 };
+      } else if (m === M.Mov && c.op0[i] === Op.Reg && c.op1[i] === Op.Reg && gprWidth(c.reg0[i]!) === 8) {
+        if (holding.has(c.reg1[i]!)) holding.add(c.reg0[i]!);
+        else holding.delete(c.reg0[i]!);
+      } else if (fl === Flow.Call || fl === Flow.IndirectCall) {
+        // A callee returning its argument (a constructor's `this`) passes the object on in RAX.
+        const r = fl === Flow.Call ? this.returned(i, nest) : undefined;
+        const passed = r?.k === "param" && holding.has(ARG_REGS[r.n]!);
+        for (const v of VOLATILE) holding.delete(v);
+        if (passed) holding.add(Reg.RAX);
+      } else {
+        for (const r of [...holding]) if (this.writes.writes(i, r)) holding.delete(r);
+      }
+      if (fl === Flow.UnconditionalBranch) {
+        if (c.op0[i] !== Op.Branch) return undefined;
+        const t = indexOfRva(c, 0, c.count, c.addr[i]!);
+        if (t < 0) return undefined;
+        i = t;
+      } else i++;
+    }
+    return undefined;
+  }
+
   /** Value written to reg by instruction j (which writes it); dj = RSP delta before j. */
   private definition(w: Walk, j: number, reg: number, dj: number, origin: number, nest: number): Value[] {
     const c = w.code;
     const m = c.mnem[j]!;
     const fl = c.flow[j]!;
-    if (fl === Flow.Call || fl === Flow.IndirectCall)
-      return reg === Reg.RAX ? this.callResult(j, nest) : [{ k: "unknown", why: "call result" }];
+    if (fl === Flow.Call || fl === Flow.IndirectCall) {
+      if (reg !== Reg.RAX) return [{ k: "unknown", why: "call result" }];
+      // One value at every `ret` (a global's object or address, or a parameter passed through)…
+      const r = this.returned(j, nest);
+      if (r?.k === "param") return this.register(w, j, ARG_REGS[r.n]!, dj, origin, nest + 1);
+      if (r) return [r];
+      // …else the context-free values a small getter returns (constants, addresses, loads)…
+      const got = this.callResult(j, nest);
+      if (got.some((v) => v.k !== "unknown")) return got;
+      // …else a result the following code publishes in a global is that global's object.
+      return [this.publishedLater(w, j, nest) ?? got[0]!];
+    }
     const op1 = c.op1[j]!;
     if (c.op0[j] !== Op.Reg || gpr64(c.reg0[j]!) !== reg) {
       // Written, but not as operand 0: the other side of an exchange, or an implicit write.
@@ -366,7 +510,7 @@ export class ValueResolver {
     }
     if ((m === M.Xor || m === M.Sub) && op1 === Op.Reg && gpr64(c.reg1[j]!) === reg)
       return [{ k: "imm", v: 0n }];
-    if (m === M.Lea && op1 === Op.Mem) return [this.address(w, j, dj, origin, nest)];
+    if (m === M.Lea && op1 === Op.Mem) return [addressOnly(this.address(w, j, dj, origin, nest), width)];
     // movzx/movsxd reg, reg pass the value on (WPP_SF_* widen the USHORT message number).
     if ((m === M.Mov || m === M.Movzx || m === M.Movsxd) && op1 === Op.Reg) {
       const src = gpr64(c.reg1[j]!);
@@ -379,7 +523,7 @@ export class ValueResolver {
     if ((m === M.Add || m === M.Sub) && op1 === Op.Imm && reg !== Reg.RSP) {
       // `add rdx, 1` after picking a blob address (TraceLogging metadata = blob + 1).
       const n = m === M.Add ? c.imm[j]! : -c.imm[j]!;
-      return this.register(w, j, reg, dj, origin, nest + 1).map((v) => offsetValue(v, n));
+      return this.register(w, j, reg, dj, origin, nest + 1).map((v) => addressOnly(offsetValue(v, n), width));
     }
     if (CMOV.has(m)) {
       // Either the value the register had or the moved one.
@@ -450,8 +594,17 @@ export class ValueResolver {
     this.backward(w, at, delta, out, noPredecessor, (j, dj) => {
       if (c.op0[j] !== Op.Mem || c.memIndex[j] !== 0) return false;
       const mb = c.memBase[j]!;
-      const slotOff = mb === Reg.RSP ? dj + c.addr[j]! : mb === Reg.RBP ? c.addr[j]! : Number.NaN;
-      const matchesBase = (mb === Reg.RSP && base === "rsp") || (mb === Reg.RBP && base === "rbp");
+      let slotOff = mb === Reg.RSP ? dj + c.addr[j]! : mb === Reg.RBP ? c.addr[j]! : Number.NaN;
+      let matchesBase = (mb === Reg.RSP && base === "rsp") || (mb === Reg.RBP && base === "rbp");
+      if (!matchesBase && base === "rsp" && this.rspCopies(w).has(gpr64(mb))) {
+        // `mov r11, rsp` in the prologue, then `mov [r11-48h], rax`: a slot through a copy of RSP.
+        const held = this.register(w, j, gpr64(mb), dj, origin, nest + 1);
+        const h = held.length === 1 ? held[0]! : undefined;
+        if (h?.k === "stack" && h.base === "rsp" && h.origin === origin) {
+          slotOff = h.off + c.addr[j]!;
+          matchesBase = true;
+        }
+      }
       if (matchesBase && slotOff === off) {
         out.push(...this.stored(w, j, dj, origin, nest));
         return true;
@@ -463,6 +616,30 @@ export class ValueResolver {
       return false;
     });
     return dedupe(out);
+  }
+
+  /** Registers a function copies RSP into (`mov r11, rsp`), by function rva. */
+  private rspCopyCache = new Map<number, ReadonlySet<number>>();
+  private rspCopies(w: Walk): ReadonlySet<number> {
+    let set = this.rspCopyCache.get(w.fn.rva);
+    if (!set) {
+      const c = w.code;
+      const regs = new Set<number>();
+      const ranges = [{ first: w.fn.first, last: w.fn.last }, ...(w.fn.fragments ?? [])];
+      for (const r of ranges)
+        for (let i = r.first; i < r.last; i++)
+          if (
+            c.mnem[i] === M.Mov &&
+            c.op0[i] === Op.Reg &&
+            c.op1[i] === Op.Reg &&
+            c.reg1[i] === Reg.RSP &&
+            gprWidth(c.reg0[i]!) === 8
+          )
+            regs.add(gpr64(c.reg0[i]!));
+      set = regs;
+      this.rspCopyCache.set(w.fn.rva, set);
+    }
+    return set;
   }
 
   /** Value stored by the store instruction j (mov [mem], reg/imm). */
@@ -688,6 +865,11 @@ function calleeRegisterWrites(
   return { writes: out, callees };
 }
 
+/** Is instruction i in the function's body or one of its fragments? */
+function inFunction(fn: FunctionInfo, i: number): boolean {
+  return (i >= fn.first && i < fn.last) || (fn.fragments?.some((r) => i >= r.first && i < r.last) ?? false);
+}
+
 /** Index of the instruction starting at rva within [first, last), or -1. */
 function indexOfRva(code: Code, first: number, last: number, rva: number): number {
   let lo = first;
@@ -705,29 +887,67 @@ function entryValue(reg: number): Value {
   return n >= 0 ? { k: "param", n } : { k: "unknown", why: "callee-saved at entry" };
 }
 
-function offsetValue(b: Value, disp: number): Value {
+/**
+ * An object address comes from a 64-bit register; `lea edx,[rcx+15h]` computes a number (a WPP
+ * message number from a parameter), which stays unknown rather than a symbolic sum.
+ */
+function addressOnly(v: Value, width: number): Value {
+  return v.k === "ptr" && width < 8 ? { k: "unknown", why: "offset from non-address" } : v;
+}
+
+/** The address `disp` bytes past the address b. */
+export function offsetValue(b: Value, disp: number): Value {
   if (b.k === "addr") return { k: "addr", rva: b.rva + disp };
   if (b.k === "stack") return { ...b, off: b.off + disp };
   // `lea edx, [rsi+64]` with a known rsi: a constant (WPP message numbers, flags).
   if (b.k === "imm") return { k: "imm", v: BigInt.asUintN(64, b.v + BigInt(disp)) };
   if (disp === 0) return b;
+  if (b.k === "ptr") return b.off + disp === 0 ? b.base : { k: "ptr", base: b.base, off: b.off + disp };
+  if (b.k === "param" || b.k === "load") return { k: "ptr", base: b, off: disp };
   return { k: "unknown", why: "offset from non-address" };
 }
 
 function loadFrom(b: Value, disp: number, size: number): Value {
   if (b.k === "addr") return { k: "load", base: { k: "addr", rva: b.rva + disp }, off: 0, size };
   if (b.k === "param" || b.k === "load") return { k: "load", base: b, off: disp, size };
+  // [this+8] read through a pointer to a member: one load from the object's base.
+  if (b.k === "ptr") return { k: "load", base: b.base, off: b.off + disp, size };
   return { k: "unknown", why: "load from computed address" };
 }
 
-/** Normalises load(addr X, off) to load(addr X+off, 0). */
+/** A pointer read from a global, directly or through further loads (`[G]`, `[[G]+8]`). */
+function heldByGlobal(v: Value): boolean {
+  return v.k === "load" && (v.base.k === "addr" || heldByGlobal(v.base));
+}
+
+/**
+ * Key of a location inside an object the image reaches only through a global pointer (`[G]+472`,
+ * the heap object of a service): the same for the registration's handle address (a `ptr`) and the
+ * write's handle (a `load`, pass `{ k: "ptr", base: load.base, off: load.off }`). Undefined for any
+ * other base (a parameter, a stack slot, a computed value): objects of unrelated origin must not
+ * meet by offset alone.
+ */
+export function objectLocation(address: Value): string | undefined {
+  // The object's own start ([G] itself, offset 0) is a plain load.
+  if (heldByGlobal(address)) return `${valueKey(address)}+0`;
+  if (address.k !== "ptr" || !heldByGlobal(address.base)) return undefined;
+  return `${valueKey(address.base)}+${address.off}`;
+}
+
+/**
+ * Normalises load(addr X, off) to load(addr X+off, 0), load(base+o1, o2) to load(base, o1+o2) and
+ * an object address whose base became known (a caller's argument) to that address.
+ */
 export function normalize(v: Value): Value {
   if (v.k === "load") {
     const base = normalize(v.base);
     if (base.k === "addr" && v.off !== 0)
       return { k: "load", base: { k: "addr", rva: base.rva + v.off }, off: 0, size: v.size };
+    if (base.k === "ptr")
+      return normalize({ k: "load", base: base.base, off: base.off + v.off, size: v.size });
     return { ...v, base };
   }
+  if (v.k === "ptr") return offsetValue(normalize(v.base), v.off);
   return v;
 }
 

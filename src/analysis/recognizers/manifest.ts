@@ -6,7 +6,7 @@
  * locality pattern — to a registration in the same function.
  */
 import { formatGuid } from "../../util/bytes.js";
-import type { Value } from "../values.js";
+import { objectLocation, type Value } from "../values.js";
 import { resolveArguments } from "../wrappers.js";
 import { tableDescriptor, tableEvents } from "./descriptor-tables.js";
 import { findingAt } from "./finding.js";
@@ -66,6 +66,12 @@ export function providerForHandle(
 ): RegisteredProvider | undefined {
   if (handle.k === "load" && handle.base.k === "addr") {
     const p = ctx.providers.byHandle(handle.base.rva);
+    if (p) return p;
+  }
+  // A handle inside an object held by a global ([[G]+472]): the registration at that location.
+  if (handle.k === "load") {
+    const at = objectLocation({ k: "ptr", base: handle.base, off: handle.off });
+    const p = at === undefined ? undefined : ctx.providers.byLocation(at);
     if (p) return p;
   }
   // Locality: register, write, unregister in one function.

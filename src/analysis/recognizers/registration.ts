@@ -6,7 +6,7 @@
 import { formatGuid } from "../../util/bytes.js";
 import { Flow, gpr64, M, Op, Reg } from "../disasm.js";
 import { functionAt } from "../functions.js";
-import type { Value } from "../values.js";
+import { objectLocation, type Value } from "../values.js";
 import { resolveArguments } from "../wrappers.js";
 import type { AnalysisContext, ProviderRegistry, RegisteredProvider } from "./types.js";
 
@@ -53,7 +53,9 @@ export function findRegistrations(ctx: Omit<AnalysisContext, "providers">): Regi
           const hs = ctx.symbolAt(handleRva);
           if (hs) reg.handleSymbol = hs;
         }
-        const key = `${guid}:${reg.handleRva ?? "-"}:${reg.function}`;
+        const location = objectLocation(handleValue);
+        if (location !== undefined) reg.handleLocation = location;
+        const key = `${guid}:${reg.handleRva ?? location ?? "-"}:${reg.function}`;
         if (seen.has(key)) continue;
         seen.add(key);
         out.push(reg);
@@ -65,9 +67,15 @@ export function findRegistrations(ctx: Omit<AnalysisContext, "providers">): Regi
 
 export function providerRegistry(list: RegisteredProvider[]): ProviderRegistry {
   const handles = new Map<number, RegisteredProvider>();
+  /** Object locations; null marks one registered for two GUIDs (ambiguous, never guessed). */
+  const locations = new Map<string, RegisteredProvider | null>();
   const byFn = new Map<number, RegisteredProvider[]>();
   for (const p of list) {
     if (p.handleRva !== undefined && !handles.has(p.handleRva)) handles.set(p.handleRva, p);
+    if (p.handleLocation !== undefined) {
+      const had = locations.get(p.handleLocation);
+      locations.set(p.handleLocation, had === undefined || had?.guid === p.guid ? (had ?? p) : null);
+    }
     const l = byFn.get(p.function);
     if (l) l.push(p);
     else byFn.set(p.function, [p]);
@@ -75,17 +83,24 @@ export function providerRegistry(list: RegisteredProvider[]): ProviderRegistry {
   return {
     list,
     byHandle: (rva) => handles.get(rva),
+    byLocation: (location) => locations.get(location) ?? undefined,
     inFunction: (fn) => byFn.get(fn) ?? [],
   };
 }
 
 /** How far after a registration a local handle is looked for being copied to a global. */
-const COPY_WINDOW = 64;
+const COPY_WINDOW = 4096;
+/** Instructions an epilogue's pops / `add rsp` may stand before its `ret` or tail jump. */
+const EPILOGUE = 8;
 
 /**
  * A handle registered into a stack local and then copied to a global
- * (`mov rax, [rsp+off]; mov [rip+G], rax`, or `xchg` / `lock cmpxchg [rip+G], rax`): returns G. Only straight-line code right after the
- * call, where RSP is unchanged, is considered.
+ * (`mov rax, [rsp+off]; mov [rip+G], rax`, or `xchg` / `lock cmpxchg [rip+G], rax`): returns G. The
+ * rest of the function body is scanned in address order while RSP stays the frame's (ci.dll
+ * publishes its handle 200 instructions and many branches later); an epilogue (pops / `add rsp`
+ * ending in `ret` or a tail jump) ends its block, any other RSP change ends the scan. A register
+ * holds the local's value from its load to the next call, return or write of that register; a
+ * store to the local or its address taken again ends the scan (the slot may hold another local).
  */
 function copiedToGlobal(
   ctx: Omit<AnalysisContext, "providers">,
@@ -96,9 +111,31 @@ function copiedToGlobal(
   const fn = functionAt(ctx.functions, c.rva[site]!);
   if (!fn) return undefined;
   const holding = new Set<number>();
-  for (let i = site + 1; i < Math.min(fn.last, site + COPY_WINDOW); i++) {
+  const end = Math.min(fn.last, site + COPY_WINDOW);
+  for (let i = site + 1; i < end; i++) {
     const m = c.mnem[i]!;
-    if (m === M.Push || m === M.Pop || c.flow[i] === Flow.Return) return undefined;
+    const movesRsp =
+      m === M.Push ||
+      m === M.Pop ||
+      ((m === M.Add || m === M.Sub) && c.op0[i] === Op.Reg && c.reg0[i] === Reg.RSP);
+    if (movesRsp) {
+      const exit = epilogueEnd(c, i, end);
+      if (exit === undefined) return undefined;
+      holding.clear();
+      i = exit;
+      continue;
+    }
+    if (c.flow[i] === Flow.Return || c.flow[i] === Flow.Call || c.flow[i] === Flow.IndirectCall) {
+      holding.clear();
+      continue;
+    }
+    // The slot written again or its address taken again: the compiler may reuse it for another local.
+    if (
+      (c.op0[i] === Op.Mem || (m === M.Lea && c.op1[i] === Op.Mem)) &&
+      c.memBase[i] === Reg.RSP &&
+      c.addr[i] === off
+    )
+      return undefined;
     if (
       m === M.Mov &&
       c.op0[i] === Op.Reg &&
@@ -124,6 +161,26 @@ function copiedToGlobal(
       if (holding.has(gpr64(c.reg0[i]!))) return c.addr[i]!;
     }
     if (c.op0[i] === Op.Reg) holding.delete(gpr64(c.reg0[i]!));
+  }
+  return undefined;
+}
+
+/** Index of the `ret` / tail jump ending the epilogue that starts at i, if it is one. */
+function epilogueEnd(
+  c: Omit<AnalysisContext, "providers">["code"],
+  i: number,
+  end: number,
+): number | undefined {
+  for (let k = i; k < Math.min(end, i + EPILOGUE); k++) {
+    const m = c.mnem[k]!;
+    const fl = c.flow[k]!;
+    if (fl === Flow.Return || fl === Flow.UnconditionalBranch || fl === Flow.IndirectBranch) return k;
+    const rspOnly =
+      m === M.Pop ||
+      ((m === M.Add || m === M.Sub) && c.op0[k] === Op.Reg && c.reg0[k] === Reg.RSP) ||
+      // restores of callee-saved registers from the frame (`mov rbx, [rsp+30h]`)
+      (m === M.Mov && c.op0[k] === Op.Reg && c.op1[k] === Op.Mem && c.memBase[k] === Reg.RSP);
+    if (!rspOnly) return undefined;
   }
   return undefined;
 }

@@ -41,6 +41,8 @@ export interface RegisteredProvider {
   /** RVA of the REGHANDLE global (or of the TraceLogging provider handle slot). */
   handleRva?: number;
   handleSymbol?: string;
+  /** The handle's place in an object held by a global (values.ts `objectLocation`), when not a global. */
+  handleLocation?: string;
   /** Function containing the registration call (for the locality pattern). */
   function: number;
   registerFunction: string;
@@ -51,6 +53,8 @@ export interface RegisteredProvider {
 export interface ProviderRegistry {
   list: RegisteredProvider[];
   byHandle(rva: number): RegisteredProvider | undefined;
+  /** The registration whose handle lives at that object location; none when registrations of two GUIDs do. */
+  byLocation(location: string): RegisteredProvider | undefined;
   /** Registrations made in a function (locality: register, write, unregister in one function). */
   inFunction(fnRva: number): RegisteredProvider[];
 }
