@@ -11,6 +11,7 @@
  */
 
 import type Database from "better-sqlite3";
+import { storedEvent } from "./event-record.js";
 import { buildsJoin, type IdentitySource, siteJoinKeys } from "./identity.js";
 import type { CatalogEvent } from "./model.js";
 import type { EventRow } from "./search.js";
@@ -92,11 +93,9 @@ export class EventSiteJoin {
 
   private key(ev: EventRow | EventIdentity): JoinKey {
     if (isRow(ev)) {
-      const record = this.sql("SELECT record_json FROM events WHERE id = ?").get(ev.rowid) as
-        | { record_json: string }
-        | undefined;
+      const record = storedEvent(this.store.db, ev.rowid);
       if (!record) return { keys: [], build: ev.build };
-      return { keys: siteJoinKeys(JSON.parse(record.record_json) as CatalogEvent), build: ev.build };
+      return { keys: siteJoinKeys(record), build: ev.build };
     }
     return { keys: siteJoinKeys(ev), build: ev.provenance.build ?? null };
   }

@@ -10,7 +10,7 @@
  * - Field names, keyword names and full-text tokens are dictionaries with posting lists (ranks).
  *   Globs are matched against the distinct values (tens of thousands) instead of every row
  *   (hundreds of thousands), in SQL (`search_dict`) so LIKE/NOCASE semantics stay SQLite's.
- * - Full text: each event's text columns (those of `events_fts`) split at whitespace into distinct
+ * - Full text: each event's text columns (view `v_event_text`) split at whitespace into distinct
  *   lower-case tokens. A query word (no whitespace) is a substring of a column exactly when it is
  *   a substring of one of its tokens, so words of any length use the same path.
  *
@@ -110,7 +110,7 @@ export function buildSearchIndex(db: Db, generation: string): number {
     );
     const tokens = new Postings();
     const text = db
-      .prepare("SELECT rowid, provider, name, fields, keywords, message FROM events_fts")
+      .prepare("SELECT rowid, provider, name, fields, keywords, message FROM v_event_text")
       .raw()
       .iterate() as IterableIterator<[number, ...Array<string | null>]>;
     for (const [rowid, ...columns] of text) {

@@ -7,6 +7,7 @@
  * is current — every query a few passes over typed arrays, < 100 ms on the full corpus — and plain
  * SQL otherwise (catalogs written without a final `refreshDerived()`, or read-only older ones).
  */
+import { storedEvent } from "./event-record.js";
 import type { CatalogEvent } from "./model.js";
 import { currentSearchIndex, type SearchIndex } from "./search-index.js";
 import {
@@ -122,7 +123,7 @@ export function checkQuery(q: EventQuery): void {
   if (q.text !== undefined) {
     if (q.text.length > MAX_QUERY_CHARS)
       throw new InvalidQuery(`text is ${q.text.length} characters long (at most ${MAX_QUERY_CHARS})`);
-    // Control characters (NUL above all) fail inside FTS5's query parser.
+    // Control characters (NUL above all) are never part of a name or message worth finding.
     if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(q.text))
       throw new InvalidQuery("text contains a control character");
   }
@@ -244,9 +245,9 @@ export function searchEvents(db: Db, query: EventQuery = {}): EventRow[] {
   return rows;
 }
 
-/** Row ids of events whose text satisfies the clauses (reference evaluation over events_fts). */
+/** Row ids of events whose text satisfies the clauses (reference evaluation over v_event_text). */
 function textMatchesSql(db: Db, clauses: TextClause[], among?: number[]): number[] {
-  const sql = "SELECT rowid, provider, name, fields, keywords, message FROM events_fts";
+  const sql = "SELECT rowid, provider, name, fields, keywords, message FROM v_event_text";
   const rows = (
     among
       ? db
@@ -427,10 +428,7 @@ function indexedMatches(db: Db, index: SearchIndex, q: EventQuery): Matches {
 
 /** The full record of one event row. */
 export function getEvent(db: Db, rowid: number): CatalogEvent | undefined {
-  const row = db.prepare("SELECT record_json FROM events WHERE id = ?").get(rowid) as
-    | { record_json: string }
-    | undefined;
-  return row ? (JSON.parse(row.record_json) as CatalogEvent) : undefined;
+  return storedEvent(db, rowid);
 }
 
 /** Providers with event counts and the files/builds they were read from. */

@@ -584,7 +584,7 @@ export interface MofClassNode {
 /** MOF class tree of a provider's events: category (class GUID) → class → event type. */
 function mofClasses(src: AtlasSources, rows: EventRow[]): MofClassNode[] {
   const info = src.store.db.prepare(
-    "SELECT json_extract(record_json, '$.mof') AS mof FROM events WHERE id = ?",
+    "SELECT json_extract(detail_json, '$.mof') AS mof FROM events WHERE id = ?",
   );
   const tables = kernelTables();
   const byCategory = new Map<string, MofClassNode>();

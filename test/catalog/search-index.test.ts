@@ -79,30 +79,19 @@ describe("search index life cycle", () => {
     assert.deepEqual(indexed[4], { rows: ["Stop"], n: 1 }, "nested struct member");
   });
 
-  test("a schema-2 catalog is read as is, and upgraded when opened for writing", () => {
-    const path = join(tmp, "v2.db");
-    const store = CatalogStore.open(path);
-    sample(store);
-    store.refreshDerived();
-    // Make it look like a catalog written before schema 3.
-    store.db.exec(`DROP TABLE search_index; DROP TABLE search_dict;
-      DROP TRIGGER files_generation_insert; DROP TRIGGER files_generation_delete;
-      DELETE FROM meta WHERE key IN ('data_generation', 'search_index_generation');
-      UPDATE meta SET value = '2' WHERE key = 'schema_version';`);
-    store.close();
-    const ro = CatalogStore.open(path, { readonly: true });
-    assert.equal(currentSearchIndex(ro.db), undefined);
-    assert.equal(countEvents(ro.db, { field: "*id" }), 1);
-    ro.close();
-    const rw = CatalogStore.open(path);
-    const version = rw.db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get();
-    assert.equal(Number(version), SCHEMA_VERSION);
-    assert.equal(rw.refreshDerived().indexedEvents, 3);
-    assert.ok(currentSearchIndex(rw.db));
-    assert.equal(countEvents(rw.db, { field: "*id" }), 1);
-    rw.removeFile("a.man");
-    assert.equal(currentSearchIndex(rw.db), undefined, "the triggers exist after the upgrade");
-    rw.close();
+  test("schema-2 and schema-3 catalogs are refused with what to do, for reading and writing", () => {
+    for (const old of [2, 3]) {
+      const path = join(tmp, `v${old}.db`);
+      const store = CatalogStore.open(path);
+      sample(store);
+      store.db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(String(old));
+      store.close();
+      for (const readonly of [true, false])
+        assert.throws(
+          () => CatalogStore.open(path, { readonly }),
+          new RegExp(`schema version ${old} is not supported .*re-scan into a new file`),
+        );
+    }
   });
 
   test("other schema versions are still refused", () => {
