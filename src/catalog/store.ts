@@ -22,7 +22,7 @@ import {
   withNameFrom,
 } from "./event-record.js";
 import type { CatalogEvent, CatalogProvider, Field, SourceResult } from "./model.js";
-import { buildSearchIndex } from "./search-index.js";
+import { updateSearchIndex } from "./search-index.js";
 
 export type Db = Database.Database;
 
@@ -143,14 +143,27 @@ SELECT e.id AS rowid, e.provider_name || ' ' || e.provider_guid AS provider,
   e.keyword_names AS keywords, coalesce(e.message, '') AS message
 FROM events e;
 
--- Derived search index (search-index.ts), rebuilt by refreshDerived() after each scan; it is used
--- only while meta.search_index_generation = meta.data_generation, which these triggers bump.
-CREATE TABLE IF NOT EXISTS search_index (part TEXT PRIMARY KEY, data BLOB NOT NULL);
+-- Derived search index (search-index.ts) in segments over ranges of event row ids, brought up to
+-- date by refreshDerived() after each scan; it is used only while meta.search_index_generation =
+-- meta.data_generation, which these triggers bump.
+CREATE TABLE IF NOT EXISTS search_segments (
+  id INTEGER PRIMARY KEY,
+  first_event INTEGER NOT NULL,
+  last_event INTEGER NOT NULL,
+  events INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS search_index (
+  segment INTEGER NOT NULL,
+  part TEXT NOT NULL,
+  data BLOB NOT NULL,
+  UNIQUE (segment, part)
+);
 CREATE TABLE IF NOT EXISTS search_dict (
+  segment INTEGER NOT NULL,
   dict TEXT NOT NULL,
   id INTEGER NOT NULL,
   value TEXT NOT NULL,
-  PRIMARY KEY (dict, id)
+  PRIMARY KEY (segment, dict, id)
 ) WITHOUT ROWID;
 CREATE TRIGGER IF NOT EXISTS files_generation_insert AFTER INSERT ON files BEGIN
   UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'data_generation';
@@ -412,18 +425,21 @@ export class CatalogStore {
       (this.stmt("SELECT value FROM meta WHERE key = ?").get(key) as { value: string } | undefined)?.value;
     const generation = String(meta("data_generation") ?? "1");
     if (meta("search_index_generation") === generation) return { providerNames: 0, indexedEvents: 0 };
-    const providerNames = this.fillProviderNames();
-    return { providerNames, indexedEvents: buildSearchIndex(this.db, generation) };
+    const renamed = this.fillProviderNames();
+    return {
+      providerNames: renamed.length,
+      indexedEvents: updateSearchIndex(this.db, generation, renamed),
+    };
   }
 
   /**
    * Providers without a name in their file (Win7 WEVT_TEMPLATE resources carry only the GUID) take
    * the name that same-GUID providers read from other files have (the most common one; ties: the
-   * alphabetically first). Their provider row, events and full-text row get it, and the stored
+   * alphabetically first). Their provider row and events get it, and the stored
    * records say `provider.nameFrom: "catalog"` ("registry" when only a SOFTWARE hive names it). Names filled earlier are re-derived, so removing
-   * the named source clears them again. Returns how many provider rows changed.
+   * the named source clears them again. Returns the ids of the provider rows that changed.
    */
-  fillProviderNames(): number {
+  fillProviderNames(): number[] {
     const run = this.db.transaction(() => {
       const rows = this.db
         .prepare(
@@ -458,7 +474,7 @@ export class CatalogStore {
       // The name is a column of events; only nameFrom lives in detail_json.
       const eventDetails = this.db.prepare("SELECT id, detail_json FROM events WHERE provider_id = ?");
       const setEvent = this.db.prepare("UPDATE events SET provider_name = ?, detail_json = ? WHERE id = ?");
-      let changed = 0;
+      const changed: number[] = [];
       for (const r of rows) {
         if (r.name !== "" && r.nameFrom === null) continue;
         const name = best(r.guid);
@@ -467,7 +483,7 @@ export class CatalogStore {
         setProvider.run(name, name, name, from, r.id);
         for (const e of eventDetails.all(r.id) as Array<{ id: number; detail_json: string | null }>)
           setEvent.run(name, withNameFrom(e.detail_json, name === "" ? undefined : from), e.id);
-        changed++;
+        changed.push(r.id);
       }
       return changed;
     });
