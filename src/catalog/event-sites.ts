@@ -38,8 +38,9 @@ function isRow(ev: EventRow | EventIdentity): ev is EventRow {
 const BULK_AFTER = 256;
 
 /**
- * Joins events to sites. Keep one per request or command: past a few hundred lookups it loads the
- * site keys once, and it knows when the catalog has no sites at all.
+ * Joins events to sites. Keep one per request or command, or one per catalog state (the web API):
+ * past a few hundred lookups it loads the site keys once, it keeps the count of each event row it
+ * was asked for, and it knows when the catalog has no sites at all.
  */
 export class EventSiteJoin {
   private readonly anySites: boolean;
@@ -48,6 +49,8 @@ export class EventSiteJoin {
   /** event key → build ("" = none) → stored site rows. */
   private bulkCounts?: Map<string, Map<string, number>>;
   private bulkSites?: Map<string, CodeSite[]>;
+  /** Site counts of event rows already asked for (a join kept per catalog state answers them again). */
+  private readonly countByRow = new Map<number, number>();
   /** Stored order of bulk-loaded sites (a multi-key event merges several lists). */
   private readonly order = new Map<CodeSite, number>();
 
@@ -58,7 +61,13 @@ export class EventSiteJoin {
   /** How many stored site rows (one per entry point reaching a write) write the event. */
   count(ev: EventRow | EventIdentity): number {
     if (!this.anySites) return 0;
-    const key = this.key(ev);
+    if (!isRow(ev)) return this.countKey(this.key(ev));
+    let n = this.countByRow.get(ev.rowid);
+    if (n === undefined) this.countByRow.set(ev.rowid, (n = this.countKey(this.key(ev))));
+    return n;
+  }
+
+  private countKey(key: JoinKey): number {
     if (++this.lookups > BULK_AFTER) {
       this.bulkCounts ??= this.loadCounts();
       let n = 0;

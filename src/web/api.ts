@@ -107,21 +107,31 @@ function withSitesAndMode(r: EventRow, join: EventSiteJoin): SearchRow {
   return { ...r, sites: join.count(r), ...(mode ? { mode } : {}) };
 }
 
-export function search(src: AtlasSources, params: URLSearchParams): ApiResponse {
+/**
+ * Search answers are kept per catalog state (ApiCache): the same query (the explorer's first page
+ * above all) is answered from memory; `ms` is always this request's time.
+ */
+export function search(src: AtlasSources, params: URLSearchParams, cache?: ApiCache): ApiResponse {
   const t0 = performance.now();
   const query = eventQueryFrom(params);
-  const rows = searchEvents(src.store.db, query);
-  const total =
-    rows.length < (query.limit ?? 0) && (query.offset ?? 0) === 0
-      ? rows.length
-      : countEvents(src.store.db, query);
-  const counter = new EventSiteJoin(src.store);
-  const withSites: SearchRow[] = rows.map((r) => withSitesAndMode(r, counter));
-  const highlight = query.text ? highlightTerms(parseTextQuery(query.text)) : [];
-  return {
-    status: 200,
-    body: { query, rows: withSites, total, highlight, ms: round(performance.now() - t0) },
+  const compute = () => {
+    const rows = searchEvents(src.store.db, query);
+    const total =
+      rows.length < (query.limit ?? 0) && (query.offset ?? 0) === 0
+        ? rows.length
+        : countEvents(src.store.db, query);
+    const counter = cache ? siteJoin(src, cache) : new EventSiteJoin(src.store);
+    const withSites: SearchRow[] = rows.map((r) => withSitesAndMode(r, counter));
+    const highlight = query.text ? highlightTerms(parseTextQuery(query.text)) : [];
+    return { query, rows: withSites, total, highlight };
   };
+  const body = cache ? cache.recent(`search\u0000${JSON.stringify(query)}`, compute) : compute();
+  return { status: 200, body: { ...body, ms: round(performance.now() - t0) } };
+}
+
+/** One event ↔ site join per catalog state: its site counts per event row are kept with it. */
+function siteJoin(src: AtlasSources, cache: ApiCache): EventSiteJoin {
+  return cache.get("siteJoin", () => new EventSiteJoin(src.store));
 }
 
 export function summary(src: AtlasSources, cache: ApiCache): ApiResponse {
@@ -512,20 +522,50 @@ export function diffEntries(
 }
 
 /** Memoises whole-catalog results; cleared when another connection changes the catalog file. */
+/** How many recent answers (`ApiCache.recent`) are kept per catalog state. */
+export const RECENT_ANSWERS = 256;
+
+/**
+ * Answers cached per catalog state: everything is dropped when the catalog changes (SQLite's
+ * `data_version`, which moves when another connection commits, e.g. a scan into the served file).
+ */
 export class ApiCache {
   private readonly values = new Map<string, unknown>();
+  /** Least recently used first (a Map keeps insertion order; a hit re-inserts). */
+  private readonly answers = new Map<string, unknown>();
   private version = -1;
 
   constructor(private readonly src: AtlasSources) {}
 
-  get<T>(key: string, compute: () => T): T {
+  private current(): void {
     const v = this.src.store.db.pragma("data_version", { simple: true }) as number;
     if (v !== this.version) {
       this.values.clear();
+      this.answers.clear();
       this.version = v;
     }
+  }
+
+  /** A whole-catalog value, kept for as long as the catalog is unchanged. */
+  get<T>(key: string, compute: () => T): T {
+    this.current();
     if (!this.values.has(key)) this.values.set(key, compute());
     return this.values.get(key) as T;
+  }
+
+  /** One of the RECENT_ANSWERS most recently used answers (per-request values such as searches). */
+  recent<T>(key: string, compute: () => T): T {
+    this.current();
+    if (this.answers.has(key)) {
+      const hit = this.answers.get(key) as T;
+      this.answers.delete(key);
+      this.answers.set(key, hit);
+      return hit;
+    }
+    const value = compute();
+    this.answers.set(key, value);
+    if (this.answers.size > RECENT_ANSWERS) this.answers.delete(this.answers.keys().next().value!);
+    return value;
   }
 }
 
@@ -555,7 +595,7 @@ export function handleApi(
       case "/api/event":
         return event(src, params, cache);
       case "/api/search":
-        return search(src, params);
+        return search(src, params, cache);
       case "/api/sites":
         return sites(src, params);
       case "/api/diff":

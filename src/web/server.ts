@@ -127,9 +127,11 @@ export async function startServer(opts: ServeOptions): Promise<AtlasServer> {
   }
   const sources: AtlasSources = { store, dbPath: opts.dbPath, diffStore, diffPath: opts.diffAgainst };
   const cache = new ApiCache(sources);
-  // Whole-catalog answers (summary, providers list) are computed now, not on the first page load.
+  // Whole-catalog answers (summary, providers list) and the unfiltered first search page (with the
+  // site counts of its events) are computed now, not on the first page load.
   handleApi(sources, cache, "/api/summary", new URLSearchParams());
   handleApi(sources, cache, "/api/providers", new URLSearchParams());
+  handleApi(sources, cache, "/api/search", new URLSearchParams());
   const closeStores = () => {
     store.close();
     diffStore?.close();
