@@ -4,7 +4,7 @@
 //  3. one more manifest scanned into the 8x catalog (scanPaths: store + refreshDerived): wall time.
 // Files are parsed once and stored through commitFile (what a scan does per file), so the 8x catalog
 // costs its writes, not 8 parses. Set ETW_ATLAS_BENCH_KEEP=<dir> to keep the catalogs there (for
-// the serve/events measurements), else they are removed.
+// the serve/events measurements), else they are removed; ETW_ATLAS_BENCH_COPIES=0 stops after 1x.
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -24,7 +24,7 @@ import { unpackTarXz } from "../src/util/tar-xz.js";
 const repo = resolve(fileURLToPath(import.meta.url), "..", "..", "..");
 const corpus = process.env.ETW_ATLAS_CORPUS ?? resolve(repo, "..", "shared", "corpus");
 const tarball = join(corpus, "manifests", "tdh-reconstructed-all.tar.xz");
-const COPIES = 8;
+const COPIES = Number(process.env.ETW_ATLAS_BENCH_COPIES ?? 8);
 
 function listFiles(dir: string, out: string[] = []): string[] {
   for (const e of readdirSync(dir, { withFileTypes: true }))
@@ -88,32 +88,34 @@ try {
   );
   console.log(`1x tables: ${tableBytes(one)}`);
 
-  const eight = join(dir, "x8.db");
-  rmSync(eight, { force: true });
-  const s8 = CatalogStore.open(eight);
-  const t8 = performance.now();
-  for (let k = 0; k < COPIES; k++) store(s8, prepared, `copy${k}:`);
-  s8.refreshDerived();
-  const events8 = s8.eventCount();
-  s8.close();
-  const bytes8 = statSync(eight).size;
-  console.log(
-    `${COPIES}x: ${events8} events stored in ${((performance.now() - t8) / 1000).toFixed(1)} s; catalog ${bytes8} bytes = ${(bytes8 / events8).toFixed(0)} bytes/event`,
-  );
+  if (COPIES > 0) {
+    const eight = join(dir, "x8.db");
+    rmSync(eight, { force: true });
+    const s8 = CatalogStore.open(eight);
+    const t8 = performance.now();
+    for (let k = 0; k < COPIES; k++) store(s8, prepared, `copy${k}:`);
+    s8.refreshDerived();
+    const events8 = s8.eventCount();
+    s8.close();
+    const bytes8 = statSync(eight).size;
+    console.log(
+      `${COPIES}x: ${events8} events stored in ${((performance.now() - t8) / 1000).toFixed(1)} s; catalog ${bytes8} bytes = ${(bytes8 / events8).toFixed(0)} bytes/event`,
+    );
 
-  // One manifest the catalog does not have yet (a copy under a new path), scanned as `scan` would.
-  const extra = join(dir, "extra");
-  mkdirSync(extra, { recursive: true });
-  const sample = files.find((f) => f.includes("Kernel-Process")) ?? files[0]!;
-  for (let run = 0; run < 3; run++) {
-    const added = join(extra, `added${run}-${sample.split(/[\\/]/).pop()}`);
-    copyFileSync(sample, added);
-    const s = CatalogStore.open(eight);
-    const t = performance.now();
-    const r = scanPaths([added], { readers, store: s });
-    const wall = (performance.now() - t) / 1000;
-    s.close();
-    console.log(`add one manifest (${r.events} events) to the ${COPIES}x catalog: ${wall.toFixed(2)} s`);
+    // One manifest the catalog does not have yet (a copy under a new path), scanned as `scan` would.
+    const extra = join(dir, "extra");
+    mkdirSync(extra, { recursive: true });
+    const sample = files.find((f) => f.includes("Kernel-Process")) ?? files[0]!;
+    for (let run = 0; run < 3; run++) {
+      const added = join(extra, `added${run}-${sample.split(/[\\/]/).pop()}`);
+      copyFileSync(sample, added);
+      const s = CatalogStore.open(eight);
+      const t = performance.now();
+      const r = scanPaths([added], { readers, store: s });
+      const wall = (performance.now() - t) / 1000;
+      s.close();
+      console.log(`add one manifest (${r.events} events) to the ${COPIES}x catalog: ${wall.toFixed(2)} s`);
+    }
   }
 } finally {
   if (!keep) rmSync(dir, { recursive: true, force: true });

@@ -23,7 +23,7 @@ import { CatalogStore } from "../src/catalog/store.js";
 import { startServer } from "../src/web/server.js";
 
 const EVENTS = 60_000;
-const CLIENTS = 200;
+const CLIENTS = Number(process.env.ETW_ATLAS_BENCH_CLIENTS ?? 200);
 const PER_CLIENT = 5;
 
 function rng(seed: number): () => number {

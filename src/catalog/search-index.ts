@@ -17,8 +17,8 @@
  * Segments: the index is a list of segments, each over one range of event row ids
  * (`search_segments`), with its own ranks, dictionaries and posting lists (`search_index` and
  * `search_dict` rows carry the segment id). `CatalogStore.refreshDerived()` (after each scan)
- * indexes the events added since in a new segment, rebuilds only segments that lost events (row
- * ids are never reused, so a count tells) or whose provider names changed, and merges the newest
+ * indexes the events added since in a new segment, rebuilds only segments that lost events (a
+ * trigger records removed row ids; ids are never reused) or whose provider names changed, and merges the newest
  * segment into the one before while it is at least as large (so there are O(log n) segments and
  * each event is re-indexed O(log n) times): adding a file costs in proportion to the file, not to
  * the catalog. A query runs per segment; pages merge the segments' hits in result order.
@@ -75,11 +75,17 @@ export function updateSearchIndex(db: Db, generation: string, changedProviders: 
         "SELECT id, first_event AS first, last_event AS last, events FROM search_segments ORDER BY first_event",
       )
       .all() as Array<{ id: number; first: number; last: number; events: number }>;
+    // Segments that lost events (recorded by a trigger; counting every segment's rows would read
+    // the whole events table) are rebuilt over what is left of their range.
     const countIn = db.prepare("SELECT count(*) FROM events WHERE id BETWEEN ? AND ?").pluck();
+    const lost = db.prepare("SELECT 1 FROM removed_events WHERE event_id BETWEEN ? AND ? LIMIT 1").pluck();
     const ranges: SegmentRange[] = segments.map((g) => {
+      if (lost.get(g.first, g.last) === undefined)
+        return { replaces: [g.id], first: g.first, last: g.last, events: g.events, build: false };
       const events = countIn.get(g.first, g.last) as number;
-      return { replaces: [g.id], first: g.first, last: g.last, events, build: events !== g.events };
+      return { replaces: [g.id], first: g.first, last: g.last, events, build: true };
     });
+    db.exec("DELETE FROM removed_events");
     const providerSpan = db.prepare("SELECT min(id) AS lo, max(id) AS hi FROM events WHERE provider_id = ?");
     for (const pid of changedProviders) {
       const { lo, hi } = providerSpan.get(pid) as { lo: number | null; hi: number | null };

@@ -76,8 +76,8 @@ CREATE INDEX IF NOT EXISTS providers_guid ON providers(guid);
 CREATE INDEX IF NOT EXISTS providers_name ON providers(name COLLATE NOCASE);
 CREATE INDEX IF NOT EXISTS providers_file ON providers(file_id);
 
--- AUTOINCREMENT: row ids are never reused, so a search-index segment (a range of ids) that lost an
--- event is noticed by its count (search-index.ts).
+-- AUTOINCREMENT: row ids are never reused, so events added after a refresh lie above every
+-- search-index segment (search-index.ts).
 CREATE TABLE IF NOT EXISTS events (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
@@ -165,6 +165,20 @@ CREATE TABLE IF NOT EXISTS search_dict (
   value TEXT NOT NULL,
   PRIMARY KEY (segment, dict, id)
 ) WITHOUT ROWID;
+-- What changed since the last refreshDerived(), so that it costs in proportion to the change: the
+-- GUIDs whose provider rows came or went (names are re-derived for those only) and the row ids of
+-- removed events (the search-index segments holding them are rebuilt).
+CREATE TABLE IF NOT EXISTS changed_guids (guid TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS removed_events (event_id INTEGER PRIMARY KEY);
+CREATE TRIGGER IF NOT EXISTS providers_changed_insert AFTER INSERT ON providers BEGIN
+  INSERT OR IGNORE INTO changed_guids(guid) VALUES (new.guid);
+END;
+CREATE TRIGGER IF NOT EXISTS providers_changed_delete AFTER DELETE ON providers BEGIN
+  INSERT OR IGNORE INTO changed_guids(guid) VALUES (old.guid);
+END;
+CREATE TRIGGER IF NOT EXISTS events_removed AFTER DELETE ON events BEGIN
+  INSERT OR IGNORE INTO removed_events(event_id) VALUES (old.id);
+END;
 CREATE TRIGGER IF NOT EXISTS files_generation_insert AFTER INSERT ON files BEGIN
   UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'data_generation';
 END;
@@ -437,14 +451,15 @@ export class CatalogStore {
    * the name that same-GUID providers read from other files have (the most common one; ties: the
    * alphabetically first). Their provider row and events get it, and the stored
    * records say `provider.nameFrom: "catalog"` ("registry" when only a SOFTWARE hive names it). Names filled earlier are re-derived, so removing
-   * the named source clears them again. Returns the ids of the provider rows that changed.
+   * the named source clears them again. Only GUIDs whose provider rows came or went since the last
+   * call are looked at (`changed_guids`). Returns the ids of the provider rows that changed.
    */
   fillProviderNames(): number[] {
     const run = this.db.transaction(() => {
       const rows = this.db
         .prepare(
           `SELECT id, guid, name, source, json_extract(metadata_json, '$.provider.nameFrom') AS nameFrom
-           FROM providers WHERE guid <> ''`,
+           FROM providers WHERE guid <> '' AND guid IN (SELECT guid FROM changed_guids)`,
         )
         .all() as Array<{ id: number; guid: string; name: string; source: string; nameFrom: string | null }>;
       // Per GUID: how many files name it each way, and which names a registry hive gave.
@@ -485,6 +500,7 @@ export class CatalogStore {
           setEvent.run(name, withNameFrom(e.detail_json, name === "" ? undefined : from), e.id);
         changed.push(r.id);
       }
+      this.db.exec("DELETE FROM changed_guids");
       return changed;
     });
     return run();
