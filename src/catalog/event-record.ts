@@ -90,13 +90,21 @@ export function eventDetail(ev: CatalogEvent, filePath: string): string | null {
   return Object.keys(d).length ? JSON.stringify(d) : null;
 }
 
-/** Columns `eventFromRow` reads, for `SELECT ${EVENT_RECORD_COLUMNS} FROM events e JOIN files fl ...`. */
-export const EVENT_RECORD_COLUMNS = `e.kind, e.provider_name, e.provider_guid, e.event_id, e.version,
+const COLUMNS = `e.kind, e.provider_name, e.provider_guid, e.event_id, e.version,
   e.channel_value, e.channel_name, e.level_value, e.level_name, e.opcode_value, e.opcode_name,
   e.task_value, e.task_name, e.keyword_mask, e.keyword_names, e.name, e.symbol, e.message,
-  e.source, e.build, e.file_offset, e.detail_json, fl.path AS file_path,
-  (SELECT json_group_array(json_array(depth, name, in_type, out_type, map, count, length, json(extra_json))
-     ORDER BY position) FROM event_fields WHERE event_id = e.id) AS fields_json`;
+  e.source, e.build, e.file_offset, e.detail_json, fl.path AS file_path`;
+const FIELDS_JSON = `(SELECT json_group_array(json_array(depth, name, in_type, out_type, map, count, length,
+  json(extra_json)) ORDER BY position) FROM event_fields WHERE event_id = e.id)`;
+
+/** Columns `eventFromRow` reads, for `SELECT ${EVENT_RECORD_COLUMNS} FROM events e JOIN files fl ...`. */
+export const EVENT_RECORD_COLUMNS = `${COLUMNS}, ${FIELDS_JSON} AS fields_json`;
+
+/**
+ * The same, but fields only for TraceLogging events: the identity of an event (identity.ts) reads
+ * its fields only for those (the field signature), and the fields are most of a record's cost.
+ */
+const IDENTITY_COLUMNS = `${COLUMNS}, CASE WHEN e.kind = 'tracelogging' THEN ${FIELDS_JSON} ELSE '[]' END AS fields_json`;
 
 export interface EventRecordRow {
   kind: string;
@@ -204,8 +212,24 @@ export function withNameFrom(detailJson: string | null, nameFrom: string | undef
 
 /** The stored record of one event row, or undefined when there is no such row. */
 export function storedEvent(db: Database.Database, rowid: number): CatalogEvent | undefined {
-  const row = db
-    .prepare(`SELECT ${EVENT_RECORD_COLUMNS} FROM events e JOIN files fl ON fl.id = e.file_id WHERE e.id = ?`)
-    .get(rowid) as EventRecordRow | undefined;
-  return row ? eventFromRow(row) : undefined;
+  return storedEvents(db, [rowid]).get(rowid);
+}
+
+/**
+ * The stored records of these event rows (one query), by row id; missing rows are absent. With
+ * `identityOnly`, records of non-TraceLogging events come without their fields: enough for
+ * identity.ts (the event ↔ site join), not for display or export.
+ */
+export function storedEvents(
+  db: Database.Database,
+  rowids: number[],
+  identityOnly = false,
+): Map<number, CatalogEvent> {
+  const rows = db
+    .prepare(
+      `SELECT e.id AS rowid_, ${identityOnly ? IDENTITY_COLUMNS : EVENT_RECORD_COLUMNS}
+       FROM events e JOIN files fl ON fl.id = e.file_id WHERE e.id IN (SELECT value FROM json_each(?))`,
+    )
+    .all(JSON.stringify(rowids)) as Array<EventRecordRow & { rowid_: number }>;
+  return new Map(rows.map((r) => [r.rowid_, eventFromRow(r)]));
 }

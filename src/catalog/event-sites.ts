@@ -11,7 +11,7 @@
  */
 
 import type Database from "better-sqlite3";
-import { storedEvent } from "./event-record.js";
+import { storedEvents } from "./event-record.js";
 import { buildsJoin, type IdentitySource, siteJoinKeys } from "./identity.js";
 import type { CatalogEvent } from "./model.js";
 import type { EventRow } from "./search.js";
@@ -54,8 +54,16 @@ export class EventSiteJoin {
   /** Stored order of bulk-loaded sites (a multi-key event merges several lists). */
   private readonly order = new Map<CodeSite, number>();
 
-  constructor(private readonly store: CatalogStore) {
+  /** `whole`: load every site key's count now (a join kept per catalog state answers many pages). */
+  constructor(
+    private readonly store: CatalogStore,
+    whole = false,
+  ) {
     this.anySites = store.db.prepare("SELECT 1 FROM sites LIMIT 1").get() !== undefined;
+    if (whole && this.anySites) {
+      this.bulkCounts = this.loadCounts();
+      this.lookups = BULK_AFTER;
+    }
   }
 
   /** How many stored site rows (one per entry point reaching a write) write the event. */
@@ -65,6 +73,21 @@ export class EventSiteJoin {
     let n = this.countByRow.get(ev.rowid);
     if (n === undefined) this.countByRow.set(ev.rowid, (n = this.countKey(this.key(ev))));
     return n;
+  }
+
+  /** `count` of each row, the records of rows not counted yet read in one query. */
+  countRows(rows: EventRow[]): number[] {
+    if (!this.anySites) return rows.map(() => 0);
+    const missing = rows.filter((r) => !this.countByRow.has(r.rowid)).map((r) => r.rowid);
+    if (missing.length > 1) {
+      const records = storedEvents(this.store.db, missing, true);
+      for (const r of rows) {
+        const record = records.get(r.rowid);
+        if (record && !this.countByRow.has(r.rowid))
+          this.countByRow.set(r.rowid, this.countKey({ keys: siteJoinKeys(record), build: r.build }));
+      }
+    }
+    return rows.map((r) => this.count(r));
   }
 
   private countKey(key: JoinKey): number {
@@ -102,7 +125,7 @@ export class EventSiteJoin {
 
   private key(ev: EventRow | EventIdentity): JoinKey {
     if (isRow(ev)) {
-      const record = storedEvent(this.store.db, ev.rowid);
+      const record = storedEvents(this.store.db, [ev.rowid], true).get(ev.rowid);
       if (!record) return { keys: [], build: ev.build };
       return { keys: siteJoinKeys(record), build: ev.build };
     }

@@ -428,6 +428,15 @@ export class Segment {
     return starts.length ? text.split("\n") : [];
   }
 
+  /** Reads (and checks) every part now, so that no later query pays for it. */
+  load(): void {
+    for (const part of PER_EVENT_PARTS)
+      if (part === "event_id" || part === "version") this.f64(part);
+      else this.u32(part);
+    for (const dict of ["field", "keyword", "token"]) this.u32(`${dict}.offsets`);
+    this.tokenText();
+  }
+
   private tokenText(): { text: string; starts: Uint32Array } {
     if (!this.tokenValues) {
       const text = this.blob("token.values").toString("utf8");
@@ -470,6 +479,14 @@ export class SearchIndex {
     readonly generation: string,
     readonly segments: Segment[],
   ) {}
+
+  /** Reads every part of every segment now (a server does, at start). */
+  load(): void {
+    for (const segment of this.segments) {
+      segment.load();
+      if (this.segments.length > 1) this.pnameRank(segment);
+    }
+  }
 
   /**
    * Per segment: local provider-name id → position of the name in NOCASE order over all segments

@@ -101,10 +101,13 @@ export function eventQueryFrom(params: URLSearchParams): EventQuery {
 
 export type SearchRow = EventRow & { sites: number; mode?: "kernel" | "user" };
 
-/** A row with its site count and, for events read from a binary, kernel/user mode. */
-function withSitesAndMode(r: EventRow, join: EventSiteJoin): SearchRow {
-  const mode = fileMode(r.file);
-  return { ...r, sites: join.count(r), ...(mode ? { mode } : {}) };
+/** Rows with their site counts (read in one go) and, for events read from a binary, kernel/user mode. */
+function withSitesAndMode(rows: EventRow[], join: EventSiteJoin): SearchRow[] {
+  const sites = join.countRows(rows);
+  return rows.map((r, i) => {
+    const mode = fileMode(r.file);
+    return { ...r, sites: sites[i]!, ...(mode ? { mode } : {}) };
+  });
 }
 
 /**
@@ -121,7 +124,7 @@ export function search(src: AtlasSources, params: URLSearchParams, cache?: ApiCa
         ? rows.length
         : countEvents(src.store.db, query);
     const counter = cache ? siteJoin(src, cache) : new EventSiteJoin(src.store);
-    const withSites: SearchRow[] = rows.map((r) => withSitesAndMode(r, counter));
+    const withSites = withSitesAndMode(rows, counter);
     const highlight = query.text ? highlightTerms(parseTextQuery(query.text)) : [];
     return { query, rows: withSites, total, highlight };
   };
@@ -131,7 +134,7 @@ export function search(src: AtlasSources, params: URLSearchParams, cache?: ApiCa
 
 /** One event ↔ site join per catalog state: its site counts per event row are kept with it. */
 function siteJoin(src: AtlasSources, cache: ApiCache): EventSiteJoin {
-  return cache.get("siteJoin", () => new EventSiteJoin(src.store));
+  return cache.get("siteJoin", () => new EventSiteJoin(src.store, true));
 }
 
 export function summary(src: AtlasSources, cache: ApiCache): ApiResponse {
@@ -257,7 +260,7 @@ export function provider(src: AtlasSources, params: URLSearchParams): ApiRespons
   const records = allRecords.filter(inBuild);
   const rows = allRows.filter(inBuild);
   const counter = new EventSiteJoin(src.store);
-  const events: SearchRow[] = rows.map((r) => withSitesAndMode(r, counter));
+  const events = withSitesAndMode(rows, counter);
   const metadata = records.map((r) => ({
     file: r.file,
     build: r.build,
@@ -317,7 +320,7 @@ export function event(src: AtlasSources, params: URLSearchParams, cache?: ApiCac
   }).filter((r) => r.rowid !== rowid && eventFamily(getEvent(src.store.db, r.rowid)!) === family);
   // The page lists the first MAX_RELATED; relatedTotal says how many there are (no silent cut).
   const related = relatedAll.slice(0, MAX_RELATED);
-  const relatedRows: SearchRow[] = related.map((r) => withSitesAndMode(r, join));
+  const relatedRows = withSitesAndMode(related, join);
   const body: Record<string, unknown> = {
     rowid,
     file,

@@ -14,6 +14,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { dirname, extname, join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
+import { currentSearchIndex } from "../catalog/search-index.js";
 import { CatalogStore } from "../catalog/store.js";
 import { ApiCache, type AtlasSources, handleApi } from "./api.js";
 import { streamDownload } from "./download.js";
@@ -132,6 +133,13 @@ export async function startServer(opts: ServeOptions): Promise<AtlasServer> {
   handleApi(sources, cache, "/api/summary", new URLSearchParams());
   handleApi(sources, cache, "/api/providers", new URLSearchParams());
   handleApi(sources, cache, "/api/search", new URLSearchParams());
+  // Every part of the search index is read now too: the first query of each kind does not pay for
+  // it. A damaged part is left for the queries that read it to report (400/500 with the reason).
+  try {
+    currentSearchIndex(store.db)?.load();
+  } catch {
+    // reported per query
+  }
   const closeStores = () => {
     store.close();
     diffStore?.close();
