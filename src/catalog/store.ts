@@ -21,7 +21,7 @@ import {
   fieldRows,
   withNameFrom,
 } from "./event-record.js";
-import type { CatalogEvent, CatalogProvider, Field, SourceResult } from "./model.js";
+import type { CatalogEvent, CatalogProvider, SourceResult } from "./model.js";
 import { updateSearchIndex } from "./search-index.js";
 
 export type Db = Database.Database;

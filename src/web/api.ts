@@ -37,6 +37,8 @@ import { fileMode } from "./file-mode.js";
 export interface ApiResponse {
   status: number;
   body: unknown;
+  /** `body` already serialized (answers kept in ApiCache): the server sends it as is. */
+  text?: string;
 }
 
 export interface AtlasSources {
@@ -101,11 +103,16 @@ export function eventQueryFrom(params: URLSearchParams): EventQuery {
 
 export type SearchRow = EventRow & { sites: number; mode?: "kernel" | "user" };
 
+/** Sources read from text files (or a hive), never from a PE image: their files have no mode to look up. */
+const TEXT_SOURCES = new Set(["manifest-xml", "mof-text", "wpp-tmf", "registry-hive"]);
+
 /** Rows with their site counts (read in one go) and, for events read from a binary, kernel/user mode. */
 function withSitesAndMode(rows: EventRow[], join: EventSiteJoin): SearchRow[] {
   const sites = join.countRows(rows);
   return rows.map((r, i) => {
-    const mode = fileMode(r.file);
+    // Not opening each manifest of a page just to find it is not a PE: the first pages of new
+    // queries spent most of their time there.
+    const mode = TEXT_SOURCES.has(r.source) ? undefined : fileMode(r.file);
     return { ...r, sites: sites[i]!, ...(mode ? { mode } : {}) };
   });
 }
@@ -128,8 +135,12 @@ export function search(src: AtlasSources, params: URLSearchParams, cache?: ApiCa
     const highlight = query.text ? highlightTerms(parseTextQuery(query.text)) : [];
     return { query, rows: withSites, total, highlight };
   };
-  const body = cache ? cache.recent(`search\u0000${JSON.stringify(query)}`, compute) : compute();
-  return { status: 200, body: { ...body, ms: round(performance.now() - t0) } };
+  if (!cache) return { status: 200, body: { ...compute(), ms: round(performance.now() - t0) } };
+  // Serialized once per kept answer: re-serializing a 200-row page cost more than finding it.
+  const kept = cache.recent(`search\u0000${JSON.stringify(query)}`, () => ({ body: compute(), text: "" }));
+  kept.text ||= JSON.stringify(kept.body);
+  const ms = round(performance.now() - t0);
+  return { status: 200, body: { ...kept.body, ms }, text: `${kept.text.slice(0, -1)},"ms":${ms}}` };
 }
 
 /** One event ↔ site join per catalog state: its site counts per event row are kept with it. */
@@ -138,7 +149,8 @@ function siteJoin(src: AtlasSources, cache: ApiCache): EventSiteJoin {
 }
 
 export function summary(src: AtlasSources, cache: ApiCache): ApiResponse {
-  return { status: 200, body: cache.get("summary", () => summaryBody(src)) };
+  const body = cache.get("summary", () => summaryBody(src));
+  return { status: 200, body, text: cache.get("summary.json", () => JSON.stringify(body)) };
 }
 
 function summaryBody(src: AtlasSources): unknown {

@@ -199,7 +199,8 @@ export async function startServer(opts: ServeOptions): Promise<AtlasServer> {
     }
     if (url.pathname.startsWith("/api/")) {
       const r = handleApi(sources, cache, url.pathname, url.searchParams);
-      json(r.status, r.body);
+      if (r.text !== undefined) send(r.status, "application/json; charset=utf-8", r.text);
+      else json(r.status, r.body);
       return;
     }
     const file = files.get(url.pathname);
