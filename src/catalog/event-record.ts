@@ -65,7 +65,8 @@ export function eventDetail(ev: CatalogEvent, filePath: string): string | null {
     const r = named ? rest(named, ["value", "name"]) : undefined;
     if (r) d[k] = r;
   }
-  if (!keywordsFitColumn(ev.keywords.names)) d.keywords = ev.keywords.names;
+  const keywords = rest(ev.keywords, ["mask", ...(keywordsFitColumn(ev.keywords.names) ? ["names"] : [])]);
+  if (keywords) d.keywords = keywords;
   const provenance = rest(ev.provenance, [
     "source",
     "build",
@@ -167,7 +168,7 @@ function named(value: number | null, name: string | null, extra: unknown): Named
 export function eventFromRow(r: EventRecordRow): CatalogEvent {
   const d = (r.detail_json ? JSON.parse(r.detail_json) : {}) as Record<string, unknown> & {
     provider?: object;
-    keywords?: string[];
+    keywords?: { names?: string[] };
     provenance?: { file?: string };
   };
   const ev: Record<string, unknown> = {
@@ -185,7 +186,8 @@ export function eventFromRow(r: EventRecordRow): CatalogEvent {
   for (const k of NAMED_KEYS) if (values[k]) ev[k] = values[k];
   ev.keywords = {
     mask: r.keyword_mask,
-    names: d.keywords ?? (r.keyword_names === "" ? [] : r.keyword_names.split(" ")),
+    names: r.keyword_names === "" ? [] : r.keyword_names.split(" "),
+    ...d.keywords,
   };
   ev.name = r.name;
   if (r.symbol !== null) ev.symbol = r.symbol;
