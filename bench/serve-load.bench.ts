@@ -23,7 +23,7 @@ import { CatalogStore } from "../src/catalog/store.js";
 import { startServer } from "../src/web/server.js";
 
 const EVENTS = 60_000;
-const CLIENTS = 200;
+const CLIENTS = Number(process.env.ETW_ATLAS_BENCH_CLIENTS ?? 200);
 const PER_CLIENT = 5;
 
 function rng(seed: number): () => number {
@@ -112,8 +112,11 @@ try {
   const cpu0 = process.cpuUsage();
   const results = await Promise.all(
     Array.from({ length: CLIENTS }, async (_, c) => {
-      const out: Array<{ status: number | string; ms: number }> = [];
-      for (let i = 0; i < PER_CLIENT; i++) out.push(await get(mix[(c + i) % mix.length]!));
+      const out: Array<{ status: number | string; ms: number; path: string }> = [];
+      for (let i = 0; i < PER_CLIENT; i++) {
+        const path = mix[(c + i) % mix.length]!;
+        out.push({ ...(await get(path)), path });
+      }
       return out;
     }),
   );
@@ -129,6 +132,10 @@ try {
     `${CLIENTS} clients × ${PER_CLIENT} requests: ${all.length} in ${(wall / 1000).toFixed(1)} s; ` +
       `latency p50 ${pct(50).toFixed(0)} ms, p99 ${pct(99).toFixed(0)} ms, max ${ms[ms.length - 1]!.toFixed(0)} ms; ` +
       `reset/failed ${failed.length} (${((100 * failed.length) / all.length).toFixed(1)}%); statuses ${JSON.stringify(byStatus)}`,
+  );
+  const slowest = [...all].sort((a, b) => b.ms - a.ms).slice(0, 3);
+  console.log(
+    `slowest: ${slowest.map((r) => `${r.path.slice(0, 40)}${r.path.length > 40 ? "..." : ""} ${r.ms.toFixed(0)} ms`).join("; ")}`,
   );
   console.log(
     `cores: ${availableParallelism()} available, server + clients in one process: ${((cpu.user + cpu.system) / 1000 / wall).toFixed(2)} cores busy (floor: 1, the server's request thread)`,

@@ -1,12 +1,13 @@
 // The explorer's server and JSON API on real catalogs (no browser): search filters, provider and
 // event pages with code sites from the analysis of fltMgr.sys, diff, static files, hardening.
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join, sep } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { CatalogStore } from "../src/catalog/store.js";
+import { ApiCache, type AtlasSources, handleApi, RECENT_ANSWERS, search } from "../src/web/api.js";
 import { type AtlasServer, startServer } from "../src/web/server.js";
 import { corpus, repoRoot } from "./helpers/corpus.js";
 import { buildTestCatalogs, KERNEL_PROCESS_10, type TestCatalogs } from "./helpers/web-catalog.js";
@@ -398,6 +399,39 @@ describe("web API on real catalogs", () => {
 
   test("a busy port gives a clear error", async () => {
     await assert.rejects(startServer({ dbPath: cat.dbPath, port: srv.port }), /in use/);
+  });
+
+  test("search answers are kept per catalog state (site counts included) and dropped when it changes", () => {
+    const path = join(dir, "cached.db");
+    copyFileSync(cat.dbPath, path);
+    const store = CatalogStore.open(path, { readonly: true });
+    const src: AtlasSources = { store, dbPath: path };
+    const cache = new ApiCache(src);
+    // biome-ignore lint/suspicious/noExplicitAny: JSON bodies are checked field by field
+    const ask = (q: string, c: ApiCache | undefined = cache): any =>
+      c
+        ? handleApi(src, c, "/api/search", new URLSearchParams(q)).body
+        : search(src, new URLSearchParams(q)).body;
+    const first = ask("");
+    assert.equal(ask("limit=200&offset=0").rows, first.rows, "the explorer's first page is the same answer");
+    assert.deepEqual(first.rows, ask("", undefined).rows, "cached site counts equal a fresh join's");
+    assert.ok(
+      first.rows.some((r: { sites: number }) => r.sites > 0),
+      "some rows have code sites",
+    );
+    // The least recently used answer goes once RECENT_ANSWERS others were asked for.
+    for (let i = 1; i <= RECENT_ANSWERS; i++) ask(`limit=1&offset=${i}`);
+    assert.notEqual(ask("").rows, first.rows);
+    // Another connection changes the catalog: answers follow.
+    const before = ask("").total;
+    const rw = CatalogStore.open(path);
+    const file = rw.db.prepare("SELECT path FROM files WHERE events > 0 LIMIT 1").pluck().get() as string;
+    const removed = rw.db.prepare("SELECT events FROM files WHERE path = ?").pluck().get(file) as number;
+    rw.removeFile(file);
+    rw.refreshDerived();
+    rw.close();
+    assert.equal(ask("").total, before - removed);
+    store.close();
   });
 
   test("a file that is not a catalog is refused", async () => {

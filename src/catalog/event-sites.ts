@@ -11,6 +11,7 @@
  */
 
 import type Database from "better-sqlite3";
+import { storedEvents } from "./event-record.js";
 import { buildsJoin, type IdentitySource, siteJoinKeys } from "./identity.js";
 import type { CatalogEvent } from "./model.js";
 import type { EventRow } from "./search.js";
@@ -37,8 +38,9 @@ function isRow(ev: EventRow | EventIdentity): ev is EventRow {
 const BULK_AFTER = 256;
 
 /**
- * Joins events to sites. Keep one per request or command: past a few hundred lookups it loads the
- * site keys once, and it knows when the catalog has no sites at all.
+ * Joins events to sites. Keep one per request or command, or one per catalog state (the web API):
+ * past a few hundred lookups it loads the site keys once, it keeps the count of each event row it
+ * was asked for, and it knows when the catalog has no sites at all.
  */
 export class EventSiteJoin {
   private readonly anySites: boolean;
@@ -47,17 +49,48 @@ export class EventSiteJoin {
   /** event key → build ("" = none) → stored site rows. */
   private bulkCounts?: Map<string, Map<string, number>>;
   private bulkSites?: Map<string, CodeSite[]>;
+  /** Site counts of event rows already asked for (a join kept per catalog state answers them again). */
+  private readonly countByRow = new Map<number, number>();
   /** Stored order of bulk-loaded sites (a multi-key event merges several lists). */
   private readonly order = new Map<CodeSite, number>();
 
-  constructor(private readonly store: CatalogStore) {
+  /** `whole`: load every site key's count now (a join kept per catalog state answers many pages). */
+  constructor(
+    private readonly store: CatalogStore,
+    whole = false,
+  ) {
     this.anySites = store.db.prepare("SELECT 1 FROM sites LIMIT 1").get() !== undefined;
+    if (whole && this.anySites) {
+      this.bulkCounts = this.loadCounts();
+      this.lookups = BULK_AFTER;
+    }
   }
 
   /** How many stored site rows (one per entry point reaching a write) write the event. */
   count(ev: EventRow | EventIdentity): number {
     if (!this.anySites) return 0;
-    const key = this.key(ev);
+    if (!isRow(ev)) return this.countKey(this.key(ev));
+    let n = this.countByRow.get(ev.rowid);
+    if (n === undefined) this.countByRow.set(ev.rowid, (n = this.countKey(this.key(ev))));
+    return n;
+  }
+
+  /** `count` of each row, the records of rows not counted yet read in one query. */
+  countRows(rows: EventRow[]): number[] {
+    if (!this.anySites) return rows.map(() => 0);
+    const missing = rows.filter((r) => !this.countByRow.has(r.rowid)).map((r) => r.rowid);
+    if (missing.length > 1) {
+      const records = storedEvents(this.store.db, missing, true);
+      for (const r of rows) {
+        const record = records.get(r.rowid);
+        if (record && !this.countByRow.has(r.rowid))
+          this.countByRow.set(r.rowid, this.countKey({ keys: siteJoinKeys(record), build: r.build }));
+      }
+    }
+    return rows.map((r) => this.count(r));
+  }
+
+  private countKey(key: JoinKey): number {
     if (++this.lookups > BULK_AFTER) {
       this.bulkCounts ??= this.loadCounts();
       let n = 0;
@@ -92,11 +125,9 @@ export class EventSiteJoin {
 
   private key(ev: EventRow | EventIdentity): JoinKey {
     if (isRow(ev)) {
-      const record = this.sql("SELECT record_json FROM events WHERE id = ?").get(ev.rowid) as
-        | { record_json: string }
-        | undefined;
+      const record = storedEvents(this.store.db, [ev.rowid], true).get(ev.rowid);
       if (!record) return { keys: [], build: ev.build };
-      return { keys: siteJoinKeys(JSON.parse(record.record_json) as CatalogEvent), build: ev.build };
+      return { keys: siteJoinKeys(record), build: ev.build };
     }
     return { keys: siteJoinKeys(ev), build: ev.provenance.build ?? null };
   }

@@ -10,13 +10,22 @@
  * - Field names, keyword names and full-text tokens are dictionaries with posting lists (ranks).
  *   Globs are matched against the distinct values (tens of thousands) instead of every row
  *   (hundreds of thousands), in SQL (`search_dict`) so LIKE/NOCASE semantics stay SQLite's.
- * - Full text: each event's text columns (those of `events_fts`) split at whitespace into distinct
+ * - Full text: each event's text columns (view `v_event_text`) split at whitespace into distinct
  *   lower-case tokens. A query word (no whitespace) is a substring of a column exactly when it is
  *   a substring of one of its tokens, so words of any length use the same path.
  *
- * It is rebuilt by `CatalogStore.refreshDerived()` (after each scan) and is used only while
- * `meta.search_index_generation` equals `meta.data_generation` (bumped by triggers whenever a file
- * row is added or removed); otherwise search falls back to plain SQL with the same results.
+ * Segments: the index is a list of segments, each over one range of event row ids
+ * (`search_segments`), with its own ranks, dictionaries and posting lists (`search_index` and
+ * `search_dict` rows carry the segment id). `CatalogStore.refreshDerived()` (after each scan)
+ * indexes the events added since in a new segment, rebuilds only segments that lost events (a
+ * trigger records removed row ids; ids are never reused) or whose provider names changed, and merges the newest
+ * segment into the one before while it is at least as large (so there are O(log n) segments and
+ * each event is re-indexed O(log n) times): adding a file costs in proportion to the file, not to
+ * the catalog. A query runs per segment; pages merge the segments' hits in result order.
+ *
+ * The index is used only while `meta.search_index_generation` equals `meta.data_generation`
+ * (bumped by triggers whenever a file row is added or removed); otherwise search falls back to
+ * plain SQL with the same results.
  */
 import { endianness } from "node:os";
 import type { Db } from "./store.js";
@@ -43,127 +52,217 @@ function damaged(part: string, why: string): Error {
   return new Error(`the catalog's search index is damaged (part ${part}: ${why}); re-scan to rebuild it`);
 }
 
-/** Rebuilds the index from the catalog tables (one transaction). Returns the number of events. */
-export function buildSearchIndex(db: Db, generation: string): number {
+interface SegmentRange {
+  /** Existing segment ids this range replaces (none for new events). */
+  replaces: number[];
+  first: number;
+  last: number;
+  events: number;
+  /** Whether its index must be (re)built. */
+  build: boolean;
+}
+
+/**
+ * Brings the index up to date (one transaction): indexes new events, rebuilds segments that lost
+ * events or hold events of `changedProviders` (provider row ids whose name changed), merges the
+ * tail. Returns the number of events (re)indexed.
+ */
+export function updateSearchIndex(db: Db, generation: string, changedProviders: number[] = []): number {
   if (endianness() !== "LE") return 0; // blobs are little-endian typed arrays
   const run = db.transaction(() => {
-    const { n, maxId } = db
-      .prepare("SELECT count(*) AS n, coalesce(max(id), 0) AS maxId FROM events")
-      .get() as {
-      n: number;
-      maxId: number;
-    };
-    const rankOf = new Int32Array(maxId + 1).fill(-1);
-    const rowids = new Uint32Array(n);
-    const kind = new Uint32Array(n);
-    const pname = new Uint32Array(n);
-    const guid = new Uint32Array(n);
-    const name = new Uint32Array(n);
-    const build = new Uint32Array(n);
-    const eventId = new Float64Array(n);
-    const version = new Float64Array(n);
-    const maskLo = new Uint32Array(n);
-    const maskHi = new Uint32Array(n);
-    const dicts = {
-      kind: new Map<string, number>(),
-      pname: new Map<string, number>(),
-      guid: new Map<string, number>(),
-      name: new Map<string, number>(),
-      build: new Map<string, number>(),
-    };
-    const idOf = (dict: Map<string, number>, v: string) => {
-      let id = dict.get(v);
-      if (id === undefined) dict.set(v, (id = dict.size));
-      return id;
-    };
-    // Streamed, not loaded: the full corpus has 140,000+ events.
-    const rows = db
+    const segments = db
       .prepare(
-        `SELECT id, kind, provider_name, provider_guid, event_id, version, name, build,
-           keyword_mask_int & 4294967295 AS lo, (keyword_mask_int >> 32) & 4294967295 AS hi
-         FROM events ORDER BY provider_name COLLATE NOCASE, event_id, version, id`,
+        "SELECT id, first_event AS first, last_event AS last, events FROM search_segments ORDER BY first_event",
       )
-      .raw()
-      .iterate() as IterableIterator<
-      [number, string, string, string, number, number, string, string | null, number, number]
-    >;
-    let rank = 0;
-    for (const r of rows) {
-      rankOf[r[0]] = rank;
-      rowids[rank] = r[0];
-      kind[rank] = idOf(dicts.kind, r[1]);
-      pname[rank] = idOf(dicts.pname, r[2]);
-      guid[rank] = idOf(dicts.guid, r[3]);
-      eventId[rank] = r[4];
-      version[rank] = r[5];
-      name[rank] = idOf(dicts.name, r[6]);
-      build[rank] = r[7] === null ? NO_VALUE : idOf(dicts.build, r[7]);
-      maskLo[rank] = r[8];
-      maskHi[rank] = r[9];
-      rank++;
+      .all() as Array<{ id: number; first: number; last: number; events: number }>;
+    // Segments that lost events (recorded by a trigger; counting every segment's rows would read
+    // the whole events table) are rebuilt over what is left of their range.
+    const countIn = db.prepare("SELECT count(*) FROM events WHERE id BETWEEN ? AND ?").pluck();
+    const lost = db.prepare("SELECT 1 FROM removed_events WHERE event_id BETWEEN ? AND ? LIMIT 1").pluck();
+    const ranges: SegmentRange[] = segments.map((g) => {
+      if (lost.get(g.first, g.last) === undefined)
+        return { replaces: [g.id], first: g.first, last: g.last, events: g.events, build: false };
+      const events = countIn.get(g.first, g.last) as number;
+      return { replaces: [g.id], first: g.first, last: g.last, events, build: true };
+    });
+    db.exec("DELETE FROM removed_events");
+    const providerSpan = db.prepare("SELECT min(id) AS lo, max(id) AS hi FROM events WHERE provider_id = ?");
+    for (const pid of changedProviders) {
+      const { lo, hi } = providerSpan.get(pid) as { lo: number | null; hi: number | null };
+      if (lo === null || hi === null) continue;
+      for (const r of ranges) if (r.first <= hi && r.last >= lo) r.build = true;
     }
-
-    const fields = postings(db.prepare("SELECT event_id, name FROM event_fields").raw().iterate(), rankOf);
-    const keywords = postings(
-      db.prepare("SELECT event_id, name FROM event_keywords").raw().iterate(),
-      rankOf,
-    );
-    const tokens = new Postings();
-    const text = db
-      .prepare("SELECT rowid, provider, name, fields, keywords, message FROM events_fts")
-      .raw()
-      .iterate() as IterableIterator<[number, ...Array<string | null>]>;
-    for (const [rowid, ...columns] of text) {
-      const rank = rankOf[rowid] ?? -1;
-      if (rank < 0) continue;
-      for (const column of columns)
-        if (column) for (const token of column.toLowerCase().split(/\s+/)) if (token) tokens.add(token, rank);
+    const indexedUpTo = segments.reduce((m, g) => Math.max(m, g.last), 0);
+    const added = db
+      .prepare("SELECT count(*) AS n, max(id) AS hi FROM events WHERE id > ?")
+      .get(indexedUpTo) as { n: number; hi: number | null };
+    if (added.n > 0)
+      ranges.push({ replaces: [], first: indexedUpTo + 1, last: added.hi!, events: added.n, build: true });
+    // The newest segment joins the one before while it is at least as large.
+    for (;;) {
+      const newer = ranges[ranges.length - 1];
+      const older = ranges[ranges.length - 2];
+      if (!newer || !older || newer.events < older.events) break;
+      ranges.splice(ranges.length - 2, 2, {
+        replaces: [...older.replaces, ...newer.replaces],
+        first: older.first,
+        last: newer.last,
+        events: older.events + newer.events,
+        build: true,
+      });
     }
-
-    db.exec("DELETE FROM search_index; DELETE FROM search_dict;");
-    const putPart = db.prepare("INSERT INTO search_index(part, data) VALUES (?, ?)");
-    const put = (part: string, a: ArrayBufferView) =>
-      putPart.run(part, Buffer.from(a.buffer, a.byteOffset, a.byteLength));
-    put("rowids", rowids);
-    put("kind", kind);
-    put("pname", pname);
-    put("guid", guid);
-    put("name", name);
-    put("build", build);
-    put("event_id", eventId);
-    put("version", version);
-    put("mask_lo", maskLo);
-    put("mask_hi", maskHi);
-    for (const [part, p] of [
-      ["field", fields],
-      ["keyword", keywords],
-      ["token", tokens],
-    ] as const) {
-      const { offsets, list } = p.pack();
-      put(`${part}.offsets`, offsets);
-      put(`${part}.postings`, list);
-    }
-    putPart.run("token.values", Buffer.from(tokens.values().join("\n")));
-    const putDict = db.prepare("INSERT INTO search_dict(dict, id, value) VALUES (?, ?, ?)");
-    const dictEntries: Array<[SqlDict, Iterable<string>]> = [
-      ["kind", dicts.kind.keys()],
-      ["pname", dicts.pname.keys()],
-      ["guid", dicts.guid.keys()],
-      ["name", dicts.name.keys()],
-      ["build", dicts.build.keys()],
-      ["field", fields.values()],
-      ["keyword", keywords.values()],
-    ];
-    for (const [dict, values] of dictEntries) {
-      let id = 0;
-      for (const v of values) putDict.run(dict, id++, v);
+    let indexed = 0;
+    const drop = (ids: number[]) => {
+      for (const sql of [
+        "DELETE FROM search_index WHERE segment = ?",
+        "DELETE FROM search_dict WHERE segment = ?",
+        "DELETE FROM search_segments WHERE id = ?",
+      ]) {
+        const st = db.prepare(sql);
+        for (const id of ids) st.run(id);
+      }
+    };
+    for (const r of ranges) {
+      if (!r.build && r.events > 0) continue;
+      drop(r.replaces);
+      if (r.events === 0) continue;
+      const segment = Number(
+        db
+          .prepare("INSERT INTO search_segments(first_event, last_event, events) VALUES (?, ?, ?)")
+          .run(r.first, r.last, r.events).lastInsertRowid,
+      );
+      indexed += buildSegment(db, segment, r.first, r.last);
     }
     db.prepare("INSERT OR REPLACE INTO meta(key, value) VALUES ('search_index_generation', ?)").run(
       generation,
     );
-    return n;
+    return indexed;
   });
   return run();
+}
+
+/** Indexes the events with row ids first..last as segment `segment`. Returns their number. */
+function buildSegment(db: Db, segment: number, first: number, last: number): number {
+  const { n } = db.prepare("SELECT count(*) AS n FROM events WHERE id BETWEEN ? AND ?").get(first, last) as {
+    n: number;
+  };
+  const rankOf = new Int32Array(last - first + 1).fill(-1);
+  const rankOfRow = (rowid: number) => rankOf[rowid - first] ?? -1;
+  const rowids = new Uint32Array(n);
+  const kind = new Uint32Array(n);
+  const pname = new Uint32Array(n);
+  const guid = new Uint32Array(n);
+  const name = new Uint32Array(n);
+  const build = new Uint32Array(n);
+  const eventId = new Float64Array(n);
+  const version = new Float64Array(n);
+  const maskLo = new Uint32Array(n);
+  const maskHi = new Uint32Array(n);
+  const dicts = {
+    kind: new Map<string, number>(),
+    pname: new Map<string, number>(),
+    guid: new Map<string, number>(),
+    name: new Map<string, number>(),
+    build: new Map<string, number>(),
+  };
+  const idOf = (dict: Map<string, number>, v: string) => {
+    let id = dict.get(v);
+    if (id === undefined) dict.set(v, (id = dict.size));
+    return id;
+  };
+  // Streamed, not loaded: a segment may hold a million events.
+  const rows = db
+    .prepare(
+      `SELECT id, kind, provider_name, provider_guid, event_id, version, name, build,
+         keyword_mask_int & 4294967295 AS lo, (keyword_mask_int >> 32) & 4294967295 AS hi
+       FROM events WHERE id BETWEEN ? AND ? ORDER BY provider_name COLLATE NOCASE, event_id, version, id`,
+    )
+    .raw()
+    .iterate(first, last) as IterableIterator<
+    [number, string, string, string, number, number, string, string | null, number, number]
+  >;
+  let rank = 0;
+  for (const r of rows) {
+    rankOf[r[0] - first] = rank;
+    rowids[rank] = r[0];
+    kind[rank] = idOf(dicts.kind, r[1]);
+    pname[rank] = idOf(dicts.pname, r[2]);
+    guid[rank] = idOf(dicts.guid, r[3]);
+    eventId[rank] = r[4];
+    version[rank] = r[5];
+    name[rank] = idOf(dicts.name, r[6]);
+    build[rank] = r[7] === null ? NO_VALUE : idOf(dicts.build, r[7]);
+    maskLo[rank] = r[8];
+    maskHi[rank] = r[9];
+    rank++;
+  }
+
+  const fields = postings(
+    db
+      .prepare("SELECT event_id, name FROM event_fields WHERE event_id BETWEEN ? AND ?")
+      .raw()
+      .iterate(first, last),
+    rankOfRow,
+  );
+  const keywords = postings(
+    db
+      .prepare("SELECT event_id, name FROM event_keywords WHERE event_id BETWEEN ? AND ?")
+      .raw()
+      .iterate(first, last),
+    rankOfRow,
+  );
+  const tokens = new Postings();
+  const text = db
+    .prepare(
+      "SELECT rowid, provider, name, fields, keywords, message FROM v_event_text WHERE rowid BETWEEN ? AND ?",
+    )
+    .raw()
+    .iterate(first, last) as IterableIterator<[number, ...Array<string | null>]>;
+  for (const [rowid, ...columns] of text) {
+    const rank = rankOfRow(rowid);
+    if (rank < 0) continue;
+    for (const column of columns)
+      if (column) for (const token of column.toLowerCase().split(/\s+/)) if (token) tokens.add(token, rank);
+  }
+
+  const putPart = db.prepare("INSERT INTO search_index(segment, part, data) VALUES (?, ?, ?)");
+  const put = (part: string, a: ArrayBufferView) =>
+    putPart.run(segment, part, Buffer.from(a.buffer, a.byteOffset, a.byteLength));
+  put("rowids", rowids);
+  put("kind", kind);
+  put("pname", pname);
+  put("guid", guid);
+  put("name", name);
+  put("build", build);
+  put("event_id", eventId);
+  put("version", version);
+  put("mask_lo", maskLo);
+  put("mask_hi", maskHi);
+  for (const [part, p] of [
+    ["field", fields],
+    ["keyword", keywords],
+    ["token", tokens],
+  ] as const) {
+    const { offsets, list } = p.pack();
+    put(`${part}.offsets`, offsets);
+    put(`${part}.postings`, list);
+  }
+  putPart.run(segment, "token.values", Buffer.from(tokens.values().join("\n")));
+  const putDict = db.prepare("INSERT INTO search_dict(segment, dict, id, value) VALUES (?, ?, ?, ?)");
+  const dictEntries: Array<[SqlDict, Iterable<string>]> = [
+    ["kind", dicts.kind.keys()],
+    ["pname", dicts.pname.keys()],
+    ["guid", dicts.guid.keys()],
+    ["name", dicts.name.keys()],
+    ["build", dicts.build.keys()],
+    ["field", fields.values()],
+    ["keyword", keywords.values()],
+  ];
+  for (const [dict, values] of dictEntries) {
+    let id = 0;
+    for (const v of values) putDict.run(segment, dict, id++, v);
+  }
+  return n;
 }
 
 /** Distinct values, each with the distinct ranks of the events that have it. */
@@ -202,32 +301,32 @@ class Postings {
   }
 }
 
-function postings(rows: IterableIterator<unknown>, rankOf: Int32Array): Postings {
+function postings(rows: IterableIterator<unknown>, rankOf: (rowid: number) => number): Postings {
   const p = new Postings();
   for (const [rowid, value] of rows as IterableIterator<[number, string]>) {
-    const rank = rankOf[rowid] ?? -1;
+    const rank = rankOf(rowid);
     if (rank >= 0) p.add(value, rank);
   }
   return p;
 }
 
-/** A loaded index: parts are read from the catalog on first use and kept. */
-export class SearchIndex {
+/** One loaded segment: parts are read from the catalog on first use and kept. */
+export class Segment {
   private readonly parts = new Map<string, ArrayBufferView>();
   private tokenValues?: { text: string; starts: Uint32Array };
   readonly size: number;
 
   constructor(
     private readonly db: Db,
-    readonly generation: string,
+    readonly id: number,
   ) {
     this.size = this.u32("rowids").length;
   }
 
   private blob(part: string): Buffer {
-    const row = this.db.prepare("SELECT data FROM search_index WHERE part = ?").get(part) as
-      | { data: Buffer }
-      | undefined;
+    const row = this.db
+      .prepare("SELECT data FROM search_index WHERE segment = ? AND part = ?")
+      .get(this.id, part) as { data: Buffer } | undefined;
     if (!row) throw new Error(`search index part ${part} is missing; re-scan the catalog`);
     return row.data;
   }
@@ -286,9 +385,9 @@ export class SearchIndex {
   /** Ids of the dictionary values matching `sql` (a condition on `value`), as flags by id. */
   matchDict(dict: SqlDict, condition: string, param: unknown): Uint8Array {
     const ids = this.db
-      .prepare(`SELECT id FROM search_dict WHERE dict = ? AND ${condition}`)
+      .prepare(`SELECT id FROM search_dict WHERE segment = ? AND dict = ? AND ${condition}`)
       .pluck()
-      .all(dict, param) as number[];
+      .all(this.id, dict, param) as number[];
     // Per-event dictionaries have at most one value per event; field/keyword ids index posting lists.
     const bound = dict === "field" || dict === "keyword" ? this.u32(`${dict}.offsets`).length - 1 : this.size;
     for (const id of ids)
@@ -329,6 +428,15 @@ export class SearchIndex {
     return starts.length ? text.split("\n") : [];
   }
 
+  /** Reads (and checks) every part now, so that no later query pays for it. */
+  load(): void {
+    for (const part of PER_EVENT_PARTS)
+      if (part === "event_id" || part === "version") this.f64(part);
+      else this.u32(part);
+    for (const dict of ["field", "keyword", "token"]) this.u32(`${dict}.offsets`);
+    this.tokenText();
+  }
+
   private tokenText(): { text: string; starts: Uint32Array } {
     if (!this.tokenValues) {
       const text = this.blob("token.values").toString("utf8");
@@ -362,6 +470,52 @@ export class SearchIndex {
   }
 }
 
+/** A loaded index: its segments in row-id order and, for merging pages, the provider-name order. */
+export class SearchIndex {
+  private pnameRanks?: Map<number, Uint32Array>;
+
+  constructor(
+    private readonly db: Db,
+    readonly generation: string,
+    readonly segments: Segment[],
+  ) {}
+
+  /** Reads every part of every segment now (a server does, at start). */
+  load(): void {
+    for (const segment of this.segments) {
+      segment.load();
+      if (this.segments.length > 1) this.pnameRank(segment);
+    }
+  }
+
+  /**
+   * Per segment: local provider-name id → position of the name in NOCASE order over all segments
+   * (names equal under NOCASE share a position), so hits of several segments merge in result order.
+   */
+  pnameRank(segment: Segment): Uint32Array {
+    if (!this.pnameRanks) {
+      const rows = this.db
+        .prepare(
+          `SELECT segment, id, dense_rank() OVER (ORDER BY value COLLATE NOCASE) AS r
+           FROM search_dict WHERE dict = 'pname'`,
+        )
+        .raw()
+        .all() as Array<[number, number, number]>;
+      const ranks = new Map<number, Uint32Array>();
+      const sizes = new Map<number, number>();
+      for (const [seg, id] of rows) sizes.set(seg, Math.max(sizes.get(seg) ?? 0, id + 1));
+      for (const [seg, n] of sizes) ranks.set(seg, new Uint32Array(n));
+      for (const [seg, id, r] of rows) ranks.get(seg)![id] = r;
+      this.pnameRanks = ranks;
+    }
+    const ranks = this.pnameRanks.get(segment.id) ?? new Uint32Array(0);
+    const pname = segment.u32("pname");
+    for (let r = 0; r < pname.length; r++)
+      if (pname[r]! >= ranks.length) throw damaged("pname", `name id ${pname[r]} has no dictionary entry`);
+    return ranks;
+  }
+}
+
 const loaded = new WeakMap<Db, SearchIndex>();
 
 /** The catalog's search index when it is current, else undefined (search then uses plain SQL). */
@@ -376,7 +530,12 @@ export function currentSearchIndex(db: Db): SearchIndex | undefined {
   if (row.data === null || row.indexed === null || String(row.data) !== String(row.indexed)) return undefined;
   const cached = loaded.get(db);
   if (cached && cached.generation === String(row.data)) return cached;
-  const index = new SearchIndex(db, String(row.data));
+  const ids = db.prepare("SELECT id FROM search_segments ORDER BY first_event").pluck().all() as number[];
+  const index = new SearchIndex(
+    db,
+    String(row.data),
+    ids.map((id) => new Segment(db, id)),
+  );
   loaded.set(db, index);
   return index;
 }

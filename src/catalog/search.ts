@@ -7,8 +7,9 @@
  * is current — every query a few passes over typed arrays, < 100 ms on the full corpus — and plain
  * SQL otherwise (catalogs written without a final `refreshDerived()`, or read-only older ones).
  */
+import { storedEvent } from "./event-record.js";
 import type { CatalogEvent } from "./model.js";
-import { currentSearchIndex, type SearchIndex } from "./search-index.js";
+import { currentSearchIndex, type SearchIndex, type Segment } from "./search-index.js";
 import {
   InvalidQuery,
   MAX_TERMS,
@@ -122,7 +123,7 @@ export function checkQuery(q: EventQuery): void {
   if (q.text !== undefined) {
     if (q.text.length > MAX_QUERY_CHARS)
       throw new InvalidQuery(`text is ${q.text.length} characters long (at most ${MAX_QUERY_CHARS})`);
-    // Control characters (NUL above all) fail inside FTS5's query parser.
+    // Control characters (NUL above all) are never part of a name or message worth finding.
     if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(q.text))
       throw new InvalidQuery("text contains a control character");
   }
@@ -244,9 +245,9 @@ export function searchEvents(db: Db, query: EventQuery = {}): EventRow[] {
   return rows;
 }
 
-/** Row ids of events whose text satisfies the clauses (reference evaluation over events_fts). */
+/** Row ids of events whose text satisfies the clauses (reference evaluation over v_event_text). */
 function textMatchesSql(db: Db, clauses: TextClause[], among?: number[]): number[] {
-  const sql = "SELECT rowid, provider, name, fields, keywords, message FROM events_fts";
+  const sql = "SELECT rowid, provider, name, fields, keywords, message FROM v_event_text";
   const rows = (
     among
       ? db
@@ -317,6 +318,74 @@ function indexedMatches(db: Db, index: SearchIndex, q: EventQuery): Matches {
   ]);
   const last = lastMatches.get(index);
   if (last?.key === key) return last.matches;
+  const clauses = q.text?.trim() ? parseTextQuery(q.text) : [];
+  const perSegment = index.segments.map((seg) => ({ seg, hits: segmentHits(db, seg, q, clauses) }));
+  let count = 0;
+  for (const { seg, hits } of perSegment) {
+    if (!hits) count += seg.size;
+    else for (let r = 0; r < seg.size; r++) count += hits[r]!;
+  }
+  const matches: Matches = {
+    count,
+    page(query) {
+      const limit = integerOr(query.limit, 1000);
+      let skip = Math.max(0, integerOr(query.offset, 0));
+      const want = limit < 0 ? Number.POSITIVE_INFINITY : limit;
+      const out: number[] = [];
+      for (const rowid of mergedHits(index, perSegment)) {
+        if (out.length >= want) break;
+        if (skip > 0) skip--;
+        else out.push(rowid);
+      }
+      return out;
+    },
+  };
+  lastMatches.set(index, { key, matches });
+  return matches;
+}
+
+/** Row ids of the hits of every segment in result order (provider NOCASE, id, version, row id). */
+function* mergedHits(
+  index: SearchIndex,
+  perSegment: Array<{ seg: Segment; hits: Uint8Array | undefined }>,
+): Generator<number> {
+  const next = (hits: Uint8Array | undefined, size: number, r: number) => {
+    while (r < size && hits && !hits[r]) r++;
+    return r;
+  };
+  if (perSegment.length === 1) {
+    const { seg, hits } = perSegment[0]!;
+    const rowids = seg.u32("rowids");
+    for (let r = next(hits, seg.size, 0); r < seg.size; r = next(hits, seg.size, r + 1)) yield rowids[r]!;
+    return;
+  }
+  const cursors = perSegment.map(({ seg, hits }) => ({
+    seg,
+    hits,
+    r: next(hits, seg.size, 0),
+    rowids: seg.u32("rowids"),
+    pname: seg.u32("pname"),
+    pnameRank: index.pnameRank(seg),
+    eventId: seg.f64("event_id"),
+    version: seg.f64("version"),
+  }));
+  type Cursor = (typeof cursors)[number];
+  const before = (a: Cursor, b: Cursor) =>
+    a.pnameRank[a.pname[a.r]!]! - b.pnameRank[b.pname[b.r]!]! ||
+    a.eventId[a.r]! - b.eventId[b.r]! ||
+    a.version[a.r]! - b.version[b.r]! ||
+    a.rowids[a.r]! - b.rowids[b.r]!;
+  for (;;) {
+    let best: Cursor | undefined;
+    for (const c of cursors) if (c.r < c.seg.size && (!best || before(c, best) < 0)) best = c;
+    if (!best) return;
+    yield best.rowids[best.r]!;
+    best.r = next(best.hits, best.seg.size, best.r + 1);
+  }
+}
+
+/** Flags by rank of one segment's events matching the query (undefined: every event). */
+function segmentHits(db: Db, index: Segment, q: EventQuery, clauses: TextClause[]): Uint8Array | undefined {
   const n = index.size;
   let ok: Uint8Array | undefined; // undefined = every event
   const keep = (hit: Uint8Array) => {
@@ -335,7 +404,7 @@ function indexedMatches(db: Db, index: SearchIndex, q: EventQuery): Matches {
     for (let r = 0; r < n; r++) hit[r] = col[r] === value ? 1 : 0;
     keep(hit);
   };
-  const dictMatch = (dict: Parameters<SearchIndex["matchDict"]>[0], value: string) =>
+  const dictMatch = (dict: Parameters<Segment["matchDict"]>[0], value: string) =>
     hasWildcard(value)
       ? index.matchDict(dict, "value LIKE ? ESCAPE '\\'", globToLike(value))
       : index.matchDict(dict, "value = ? COLLATE NOCASE", value);
@@ -362,7 +431,7 @@ function indexedMatches(db: Db, index: SearchIndex, q: EventQuery): Matches {
       keep(hit);
     } else keep(index.union("keyword", dictMatch("keyword", q.keyword)));
   }
-  if (q.text?.trim()) {
+  if (clauses.length) {
     const tokens = index.tokens();
     const rowids = index.u32("rowids");
     const wordHits = (term: TextTerm) => {
@@ -375,7 +444,7 @@ function indexedMatches(db: Db, index: SearchIndex, q: EventQuery): Matches {
       });
       return index.union("token", flags);
     };
-    for (const clause of parseTextQuery(q.text)) {
+    for (const clause of clauses) {
       const hit = new Uint8Array(n);
       for (const term of clause.terms) {
         if (term.kind !== "phrase") {
@@ -399,38 +468,12 @@ function indexedMatches(db: Db, index: SearchIndex, q: EventQuery): Matches {
       keep(hit);
     }
   }
-  const hits = ok;
-  let count = n;
-  if (hits) {
-    count = 0;
-    for (let r = 0; r < n; r++) count += hits[r]!;
-  }
-  const rowids = index.u32("rowids");
-  const matches: Matches = {
-    count,
-    page(query) {
-      const limit = integerOr(query.limit, 1000);
-      let skip = Math.max(0, integerOr(query.offset, 0));
-      const want = limit < 0 ? Number.POSITIVE_INFINITY : limit;
-      const out: number[] = [];
-      for (let r = 0; r < n && out.length < want; r++) {
-        if (hits && !hits[r]) continue;
-        if (skip > 0) skip--;
-        else out.push(rowids[r]!);
-      }
-      return out;
-    },
-  };
-  lastMatches.set(index, { key, matches });
-  return matches;
+  return ok;
 }
 
 /** The full record of one event row. */
 export function getEvent(db: Db, rowid: number): CatalogEvent | undefined {
-  const row = db.prepare("SELECT record_json FROM events WHERE id = ?").get(rowid) as
-    | { record_json: string }
-    | undefined;
-  return row ? (JSON.parse(row.record_json) as CatalogEvent) : undefined;
+  return storedEvent(db, rowid);
 }
 
 /** Providers with event counts and the files/builds they were read from. */

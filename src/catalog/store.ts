@@ -1,27 +1,37 @@
 /**
  * The SQLite catalog. One file that any SQLite tool can open: plain tables with documented
  * columns (docs/catalog-schema.md), readable views (`v_events`, `v_event_fields`, `v_providers`,
- * `v_files`, `v_sites`) and an FTS5 index for full-text search.
+ * `v_files`, `v_sites`, `v_event_text`) and a derived search index (search-index.ts).
  *
- * Every event is stored twice on purpose: as columns (for queries) and as its full JSON record
- * (`events.record_json`, so `events in == events out` for export and diff).
+ * Every event is stored once: its columns (for queries), its fields as `event_fields` rows and what
+ * neither holds in one compact `events.detail_json` (event-record.ts puts the record back together,
+ * so `events in == events out` for export and diff). Schema 3 kept a second, full JSON copy of
+ * each event and a trigram FTS5 table that no query read while the search index was current:
+ * together ~60% of the file.
  */
 import { copyFileSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join, normalize } from "node:path";
 import Database from "better-sqlite3";
-import type { CatalogEvent, CatalogProvider, Field, SourceResult } from "./model.js";
-import { buildSearchIndex } from "./search-index.js";
+import {
+  EVENT_RECORD_COLUMNS,
+  type EventRecordRow,
+  eventDetail,
+  eventFromRow,
+  fieldRows,
+  withNameFrom,
+} from "./event-record.js";
+import type { CatalogEvent, CatalogProvider, SourceResult } from "./model.js";
+import { updateSearchIndex } from "./search-index.js";
 
 export type Db = Database.Database;
 
 /**
- * Bumped when the schema changes; older catalogs are refused with a clear message, except
- * version 2, whose tables are unchanged in 3 (3 only adds the search index tables and the
- * generation triggers): it is upgraded in place when opened for writing and read as is otherwise.
+ * Bumped when the schema changes; older catalogs are refused with a clear message. Versions 2 and
+ * 3 are not upgraded in place: their events would have to be rewritten from the old JSON copies,
+ * which costs as much as the re-scan that the message asks for (and gives a smaller file).
  */
-export const SCHEMA_VERSION = 3;
-const UPGRADABLE_VERSIONS = [2];
+export const SCHEMA_VERSION = 4;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -66,8 +76,10 @@ CREATE INDEX IF NOT EXISTS providers_guid ON providers(guid);
 CREATE INDEX IF NOT EXISTS providers_name ON providers(name COLLATE NOCASE);
 CREATE INDEX IF NOT EXISTS providers_file ON providers(file_id);
 
+-- AUTOINCREMENT: row ids are never reused, so events added after a refresh lie above every
+-- search-index segment (search-index.ts).
 CREATE TABLE IF NOT EXISTS events (
-  id INTEGER PRIMARY KEY,
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
   file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
   provider_id INTEGER REFERENCES providers(id) ON DELETE CASCADE,
   kind TEXT NOT NULL,
@@ -89,7 +101,7 @@ CREATE TABLE IF NOT EXISTS events (
   source TEXT NOT NULL,
   build TEXT,
   file_offset INTEGER,
-  record_json TEXT NOT NULL
+  detail_json TEXT
 );
 CREATE INDEX IF NOT EXISTS events_order ON events(provider_name COLLATE NOCASE, event_id, version);
 CREATE INDEX IF NOT EXISTS events_guid ON events(provider_guid);
@@ -107,8 +119,9 @@ CREATE TABLE IF NOT EXISTS event_fields (
   in_type TEXT NOT NULL,
   out_type TEXT,
   map TEXT,
-  count TEXT,
-  length TEXT,
+  count, -- no type: a number stays a number, a field name stays text
+  length,
+  extra_json TEXT,
   PRIMARY KEY (event_id, position)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS event_fields_name ON event_fields(name COLLATE NOCASE);
@@ -120,22 +133,52 @@ CREATE TABLE IF NOT EXISTS event_keywords (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS event_keywords_name ON event_keywords(name COLLATE NOCASE);
 
-CREATE VIRTUAL TABLE IF NOT EXISTS events_fts USING fts5(
-  provider, name, fields, keywords, message, tokenize = 'trigram'
-);
-CREATE TRIGGER IF NOT EXISTS events_fts_delete AFTER DELETE ON events BEGIN
-  DELETE FROM events_fts WHERE rowid = old.id;
-END;
+-- The text the full-text language (search-text.ts) reads, one row per event: the search index
+-- tokenises it and the plain-SQL evaluation (and phrases) match it.
+CREATE VIEW IF NOT EXISTS v_event_text AS
+SELECT e.id AS rowid, e.provider_name || ' ' || e.provider_guid AS provider,
+  concat_ws(' ', nullif(e.name, ''), nullif(e.symbol, ''), nullif(e.task_name, ''), nullif(e.opcode_name, ''),
+    nullif(json_extract(e.detail_json, '$.mof.eventTypeName'), '')) AS name,
+  coalesce((SELECT group_concat(path, ' ' ORDER BY position) FROM event_fields WHERE event_id = e.id), '') AS fields,
+  e.keyword_names AS keywords, coalesce(e.message, '') AS message
+FROM events e;
 
--- Derived search index (search-index.ts), rebuilt by refreshDerived() after each scan; it is used
--- only while meta.search_index_generation = meta.data_generation, which these triggers bump.
-CREATE TABLE IF NOT EXISTS search_index (part TEXT PRIMARY KEY, data BLOB NOT NULL);
+-- Derived search index (search-index.ts) in segments over ranges of event row ids, brought up to
+-- date by refreshDerived() after each scan; it is used only while meta.search_index_generation =
+-- meta.data_generation, which these triggers bump.
+CREATE TABLE IF NOT EXISTS search_segments (
+  id INTEGER PRIMARY KEY,
+  first_event INTEGER NOT NULL,
+  last_event INTEGER NOT NULL,
+  events INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS search_index (
+  segment INTEGER NOT NULL,
+  part TEXT NOT NULL,
+  data BLOB NOT NULL,
+  UNIQUE (segment, part)
+);
 CREATE TABLE IF NOT EXISTS search_dict (
+  segment INTEGER NOT NULL,
   dict TEXT NOT NULL,
   id INTEGER NOT NULL,
   value TEXT NOT NULL,
-  PRIMARY KEY (dict, id)
+  PRIMARY KEY (segment, dict, id)
 ) WITHOUT ROWID;
+-- What changed since the last refreshDerived(), so that it costs in proportion to the change: the
+-- GUIDs whose provider rows came or went (names are re-derived for those only) and the row ids of
+-- removed events (the search-index segments holding them are rebuilt).
+CREATE TABLE IF NOT EXISTS changed_guids (guid TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS removed_events (event_id INTEGER PRIMARY KEY);
+CREATE TRIGGER IF NOT EXISTS providers_changed_insert AFTER INSERT ON providers BEGIN
+  INSERT OR IGNORE INTO changed_guids(guid) VALUES (new.guid);
+END;
+CREATE TRIGGER IF NOT EXISTS providers_changed_delete AFTER DELETE ON providers BEGIN
+  INSERT OR IGNORE INTO changed_guids(guid) VALUES (old.guid);
+END;
+CREATE TRIGGER IF NOT EXISTS events_removed AFTER DELETE ON events BEGIN
+  INSERT OR IGNORE INTO removed_events(event_id) VALUES (old.id);
+END;
 CREATE TRIGGER IF NOT EXISTS files_generation_insert AFTER INSERT ON files BEGIN
   UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'data_generation';
 END;
@@ -161,7 +204,7 @@ CREATE TABLE IF NOT EXISTS sites (
   extra_json TEXT,
   event_key TEXT,
   build TEXT,
-  conditions_json TEXT
+  conditions_json TEXT -- NULL: not analysed for guard conditions
 );
 CREATE INDEX IF NOT EXISTS sites_event ON sites(provider_guid, event_id, event_version);
 CREATE INDEX IF NOT EXISTS sites_file ON sites(file);
@@ -175,8 +218,7 @@ SELECT e.id AS rowid_, e.kind, e.provider_name AS provider, e.provider_guid AS g
   (SELECT group_concat(f.in_type || ' ' || f.name, ', ') FROM
      (SELECT in_type, name FROM event_fields WHERE event_id = e.id AND depth = 0 ORDER BY position) f)
     AS fields,
-  e.message, e.source, e.build, fl.path AS file,
-  json_extract(e.record_json, '$.fields') AS fields_json
+  e.message, e.source, e.build, fl.path AS file
 FROM events e JOIN files fl ON fl.id = e.file_id;
 
 CREATE VIEW IF NOT EXISTS v_event_fields AS
@@ -199,9 +241,6 @@ SELECT s.file, printf('0x%x', s.rva) AS rva, s.function, s.write_function, s.pro
   s.call_path_json AS call_path, s.event_key, s.build
 FROM sites s;
 `;
-
-/** Site columns added after schema 3 first shipped: added in place to older catalogs opened for writing. */
-const SITE_COLUMNS_ADDED = ["event_key TEXT", "build TEXT"];
 
 export interface FileInfo {
   path: string;
@@ -276,20 +315,7 @@ export function maskToInt64(mask: string): bigint {
   return BigInt.asIntN(64, v);
 }
 
-interface FlatField {
-  field: Field;
-  path: string;
-  depth: number;
-}
-
-export function flattenFields(fields: Field[], prefix = "", depth = 0, out: FlatField[] = []): FlatField[] {
-  for (const f of fields) {
-    const path = prefix ? `${prefix}.${f.name}` : f.name;
-    out.push({ field: f, path, depth });
-    if (f.fields?.length) flattenFields(f.fields, path, depth + 1, out);
-  }
-  return out;
-}
+export { flattenFields } from "./event-record.js";
 
 /**
  * Opens a catalog read-only. A WAL-mode database needs its `-shm` (and `-wal`) files even to be
@@ -374,42 +400,19 @@ export class CatalogStore {
         | { value: string }
         | undefined;
       const version = row ? Number(row.value) : SCHEMA_VERSION;
-      if (version !== SCHEMA_VERSION && !UPGRADABLE_VERSIONS.includes(version))
+      if (version !== SCHEMA_VERSION)
         throw new Error(
           `catalog schema version ${version} is not supported (this etw-atlas writes ${SCHEMA_VERSION}); re-scan into a new file`,
         );
     } else if (readonly) {
       throw new Error("not an etw-atlas catalog (no meta table)");
     }
-    if (readonly) {
-      if (hasMeta && this.missingSiteColumns().length > 0)
-        throw new Error(
-          "catalog predates event keys on code sites: open it once for writing (e.g. `etw-atlas scan` it again) to upgrade",
-        );
-      return;
-    }
-    const missing = this.missingSiteColumns();
-    for (const column of missing) this.db.exec(`ALTER TABLE sites ADD COLUMN ${column}`);
-    if (missing.length > 0) this.db.exec("DROP VIEW IF EXISTS v_sites"); // re-created with the new columns
+    if (readonly) return;
     this.db.exec(SCHEMA);
-    // Catalogs written before sites had guard conditions get the column (NULL: not analysed for them).
-    const siteColumns = this.db.prepare("PRAGMA table_info(sites)").all() as Array<{ name: string }>;
-    if (!siteColumns.some((c) => c.name === "conditions_json"))
-      this.db.exec("ALTER TABLE sites ADD COLUMN conditions_json TEXT");
     this.db.prepare("INSERT OR IGNORE INTO meta(key, value) VALUES ('data_generation', '1')").run();
     this.db
       .prepare("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)")
       .run(String(SCHEMA_VERSION));
-  }
-
-  private missingSiteColumns(): string[] {
-    const have = new Set(
-      (this.db.prepare("SELECT name FROM pragma_table_info('sites')").all() as Array<{ name: string }>).map(
-        (r) => r.name,
-      ),
-    );
-    if (have.size === 0) return [];
-    return SITE_COLUMNS_ADDED.filter((c) => !have.has(c.split(" ")[0]!));
   }
 
   close(): void {
@@ -436,23 +439,27 @@ export class CatalogStore {
       (this.stmt("SELECT value FROM meta WHERE key = ?").get(key) as { value: string } | undefined)?.value;
     const generation = String(meta("data_generation") ?? "1");
     if (meta("search_index_generation") === generation) return { providerNames: 0, indexedEvents: 0 };
-    const providerNames = this.fillProviderNames();
-    return { providerNames, indexedEvents: buildSearchIndex(this.db, generation) };
+    const renamed = this.fillProviderNames();
+    return {
+      providerNames: renamed.length,
+      indexedEvents: updateSearchIndex(this.db, generation, renamed),
+    };
   }
 
   /**
    * Providers without a name in their file (Win7 WEVT_TEMPLATE resources carry only the GUID) take
    * the name that same-GUID providers read from other files have (the most common one; ties: the
-   * alphabetically first). Their provider row, events and full-text row get it, and the stored
+   * alphabetically first). Their provider row and events get it, and the stored
    * records say `provider.nameFrom: "catalog"` ("registry" when only a SOFTWARE hive names it). Names filled earlier are re-derived, so removing
-   * the named source clears them again. Returns how many provider rows changed.
+   * the named source clears them again. Only GUIDs whose provider rows came or went since the last
+   * call are looked at (`changed_guids`). Returns the ids of the provider rows that changed.
    */
-  fillProviderNames(): number {
+  fillProviderNames(): number[] {
     const run = this.db.transaction(() => {
       const rows = this.db
         .prepare(
           `SELECT id, guid, name, source, json_extract(metadata_json, '$.provider.nameFrom') AS nameFrom
-           FROM providers WHERE guid <> ''`,
+           FROM providers WHERE guid <> '' AND guid IN (SELECT guid FROM changed_guids)`,
         )
         .all() as Array<{ id: number; guid: string; name: string; source: string; nameFrom: string | null }>;
       // Per GUID: how many files name it each way, and which names a registry hive gave.
@@ -478,24 +485,22 @@ export class CatalogStore {
       const setProvider = this.db.prepare(`UPDATE providers SET name = ?, metadata_json = CASE WHEN ? = ''
           THEN json_remove(json_set(metadata_json, '$.provider.name', ''), '$.provider.nameFrom')
           ELSE json_set(metadata_json, '$.provider.name', ?, '$.provider.nameFrom', ?) END WHERE id = ?`);
-      const setEvents = this.db.prepare(`UPDATE events SET provider_name = ?, record_json = CASE WHEN ? = ''
-          THEN json_remove(json_set(record_json, '$.provider.name', ''), '$.provider.nameFrom')
-          ELSE json_set(record_json, '$.provider.name', ?, '$.provider.nameFrom', ?) END
-          WHERE provider_id = ?`);
-      const setText = this.db.prepare(
-        "UPDATE events_fts SET provider = ? WHERE rowid IN (SELECT id FROM events WHERE provider_id = ?)",
-      );
-      let changed = 0;
+      // The name is a column of events; only nameFrom lives in detail_json (NULL when it holds nothing).
+      // The name is a column of events; only nameFrom lives in detail_json.
+      const eventDetails = this.db.prepare("SELECT id, detail_json FROM events WHERE provider_id = ?");
+      const setEvent = this.db.prepare("UPDATE events SET provider_name = ?, detail_json = ? WHERE id = ?");
+      const changed: number[] = [];
       for (const r of rows) {
         if (r.name !== "" && r.nameFrom === null) continue;
         const name = best(r.guid);
         if (name === r.name) continue;
         const from = origin(r.guid, name);
         setProvider.run(name, name, name, from, r.id);
-        setEvents.run(name, name, name, from, r.id);
-        setText.run(`${name} ${r.guid}`, r.id);
-        changed++;
+        for (const e of eventDetails.all(r.id) as Array<{ id: number; detail_json: string | null }>)
+          setEvent.run(name, withNameFrom(e.detail_json, name === "" ? undefined : from), e.id);
+        changed.push(r.id);
       }
+      this.db.exec("DELETE FROM changed_guids");
       return changed;
     });
     return run();
@@ -533,7 +538,7 @@ export class CatalogStore {
           });
           providerIds.set(key, pid);
         }
-        this.insertEvent(fileId, pid, ev);
+        this.insertEvent(fileId, file.path, pid, ev);
       }
       this.stmt("UPDATE files SET providers = ? WHERE id = ?").run(providerIds.size, fileId);
       return { providers: providerIds.size, events: result.events.length };
@@ -649,13 +654,13 @@ export class CatalogStore {
     return Number(info.lastInsertRowid);
   }
 
-  private insertEvent(fileId: number, providerId: number, ev: CatalogEvent): void {
-    const flat = flattenFields(ev.fields);
+  private insertEvent(fileId: number, filePath: string, providerId: number, ev: CatalogEvent): void {
+    const rows = fieldRows(ev.fields);
     const info = this.stmt(
       `INSERT INTO events(file_id, provider_id, kind, provider_name, provider_guid, event_id, version, name, symbol,
           channel_value, channel_name, level_value, level_name, opcode_value, opcode_name, task_value, task_name,
           keyword_mask, keyword_mask_int, keyword_names, message, field_count, source, build,
-          file_offset, record_json)
+          file_offset, detail_json)
          VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
     ).run(
       fileId,
@@ -683,13 +688,14 @@ export class CatalogStore {
       ev.provenance.source,
       ev.provenance.build ?? null,
       ev.provenance.offset ?? null,
-      JSON.stringify(ev),
+      eventDetail(ev, filePath),
     );
     const eventRowId = Number(info.lastInsertRowid);
     const fieldStmt = this.stmt(
-      "INSERT INTO event_fields(event_id, position, name, path, depth, in_type, out_type, map, count, length) VALUES (?,?,?,?,?,?,?,?,?,?)",
+      `INSERT INTO event_fields(event_id, position, name, path, depth, in_type, out_type, map, count, length, extra_json)
+         VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
     );
-    flat.forEach((f, i) => {
+    rows.forEach((f, i) => {
       fieldStmt.run(
         eventRowId,
         i,
@@ -699,29 +705,21 @@ export class CatalogStore {
         f.field.inType,
         f.field.outType ?? null,
         f.field.map ?? null,
-        f.field.count === undefined ? null : String(f.field.count),
-        f.field.length === undefined ? null : String(f.field.length),
+        f.field.count ?? null,
+        f.field.length ?? null,
+        f.extraJson,
       );
     });
     const kwStmt = this.stmt("INSERT OR IGNORE INTO event_keywords(event_id, name) VALUES (?, ?)");
     for (const k of ev.keywords.names) kwStmt.run(eventRowId, k);
-    this.stmt(
-      "INSERT INTO events_fts(rowid, provider, name, fields, keywords, message) VALUES (?,?,?,?,?,?)",
-    ).run(
-      eventRowId,
-      `${ev.provider.name} ${ev.provider.guid}`,
-      [ev.name, ev.symbol, ev.task?.name, ev.opcode?.name, ev.mof?.eventTypeName].filter(Boolean).join(" "),
-      flat.map((f) => f.path).join(" "),
-      ev.keywords.names.join(" "),
-      ev.message ?? "",
-    );
   }
 
-  /** Every stored event, in insertion order (file, then source order). */
+  /** Every stored event, in insertion order (file, then source order); `where` may use `e.` columns. */
   *events(where = "", params: unknown[] = []): IterableIterator<CatalogEvent> {
-    const stmt = this.db.prepare(`SELECT record_json FROM events ${where} ORDER BY id`);
-    for (const row of stmt.iterate(...params) as IterableIterator<{ record_json: string }>)
-      yield JSON.parse(row.record_json) as CatalogEvent;
+    const stmt = this.db.prepare(
+      `SELECT ${EVENT_RECORD_COLUMNS} FROM events e JOIN files fl ON fl.id = e.file_id ${where} ORDER BY e.id`,
+    );
+    for (const row of stmt.iterate(...params) as IterableIterator<EventRecordRow>) yield eventFromRow(row);
   }
 
   /** Every stored provider record (its metadata: tasks, keywords, maps, ...), in insertion order. */

@@ -37,6 +37,8 @@ import { fileMode } from "./file-mode.js";
 export interface ApiResponse {
   status: number;
   body: unknown;
+  /** `body` already serialized (answers kept in ApiCache): the server sends it as is. */
+  text?: string;
 }
 
 export interface AtlasSources {
@@ -101,31 +103,54 @@ export function eventQueryFrom(params: URLSearchParams): EventQuery {
 
 export type SearchRow = EventRow & { sites: number; mode?: "kernel" | "user" };
 
-/** A row with its site count and, for events read from a binary, kernel/user mode. */
-function withSitesAndMode(r: EventRow, join: EventSiteJoin): SearchRow {
-  const mode = fileMode(r.file);
-  return { ...r, sites: join.count(r), ...(mode ? { mode } : {}) };
+/** Sources read from text files (or a hive), never from a PE image: their files have no mode to look up. */
+const TEXT_SOURCES = new Set(["manifest-xml", "mof-text", "wpp-tmf", "registry-hive"]);
+
+/** Rows with their site counts (read in one go) and, for events read from a binary, kernel/user mode. */
+function withSitesAndMode(rows: EventRow[], join: EventSiteJoin): SearchRow[] {
+  const sites = join.countRows(rows);
+  return rows.map((r, i) => {
+    // Not opening each manifest of a page just to find it is not a PE: the first pages of new
+    // queries spent most of their time there.
+    const mode = TEXT_SOURCES.has(r.source) ? undefined : fileMode(r.file);
+    return { ...r, sites: sites[i]!, ...(mode ? { mode } : {}) };
+  });
 }
 
-export function search(src: AtlasSources, params: URLSearchParams): ApiResponse {
+/**
+ * Search answers are kept per catalog state (ApiCache): the same query (the explorer's first page
+ * above all) is answered from memory; `ms` is always this request's time.
+ */
+export function search(src: AtlasSources, params: URLSearchParams, cache?: ApiCache): ApiResponse {
   const t0 = performance.now();
   const query = eventQueryFrom(params);
-  const rows = searchEvents(src.store.db, query);
-  const total =
-    rows.length < (query.limit ?? 0) && (query.offset ?? 0) === 0
-      ? rows.length
-      : countEvents(src.store.db, query);
-  const counter = new EventSiteJoin(src.store);
-  const withSites: SearchRow[] = rows.map((r) => withSitesAndMode(r, counter));
-  const highlight = query.text ? highlightTerms(parseTextQuery(query.text)) : [];
-  return {
-    status: 200,
-    body: { query, rows: withSites, total, highlight, ms: round(performance.now() - t0) },
+  const compute = () => {
+    const rows = searchEvents(src.store.db, query);
+    const total =
+      rows.length < (query.limit ?? 0) && (query.offset ?? 0) === 0
+        ? rows.length
+        : countEvents(src.store.db, query);
+    const counter = cache ? siteJoin(src, cache) : new EventSiteJoin(src.store);
+    const withSites = withSitesAndMode(rows, counter);
+    const highlight = query.text ? highlightTerms(parseTextQuery(query.text)) : [];
+    return { query, rows: withSites, total, highlight };
   };
+  if (!cache) return { status: 200, body: { ...compute(), ms: round(performance.now() - t0) } };
+  // Serialized once per kept answer: re-serializing a 200-row page cost more than finding it.
+  const kept = cache.recent(`search\u0000${JSON.stringify(query)}`, () => ({ body: compute(), text: "" }));
+  kept.text ||= JSON.stringify(kept.body);
+  const ms = round(performance.now() - t0);
+  return { status: 200, body: { ...kept.body, ms }, text: `${kept.text.slice(0, -1)},"ms":${ms}}` };
+}
+
+/** One event ↔ site join per catalog state: its site counts per event row are kept with it. */
+function siteJoin(src: AtlasSources, cache: ApiCache): EventSiteJoin {
+  return cache.get("siteJoin", () => new EventSiteJoin(src.store, true));
 }
 
 export function summary(src: AtlasSources, cache: ApiCache): ApiResponse {
-  return { status: 200, body: cache.get("summary", () => summaryBody(src)) };
+  const body = cache.get("summary", () => summaryBody(src));
+  return { status: 200, body, text: cache.get("summary.json", () => JSON.stringify(body)) };
 }
 
 function summaryBody(src: AtlasSources): unknown {
@@ -247,7 +272,7 @@ export function provider(src: AtlasSources, params: URLSearchParams): ApiRespons
   const records = allRecords.filter(inBuild);
   const rows = allRows.filter(inBuild);
   const counter = new EventSiteJoin(src.store);
-  const events: SearchRow[] = rows.map((r) => withSitesAndMode(r, counter));
+  const events = withSitesAndMode(rows, counter);
   const metadata = records.map((r) => ({
     file: r.file,
     build: r.build,
@@ -307,7 +332,7 @@ export function event(src: AtlasSources, params: URLSearchParams, cache?: ApiCac
   }).filter((r) => r.rowid !== rowid && eventFamily(getEvent(src.store.db, r.rowid)!) === family);
   // The page lists the first MAX_RELATED; relatedTotal says how many there are (no silent cut).
   const related = relatedAll.slice(0, MAX_RELATED);
-  const relatedRows: SearchRow[] = related.map((r) => withSitesAndMode(r, join));
+  const relatedRows = withSitesAndMode(related, join);
   const body: Record<string, unknown> = {
     rowid,
     file,
@@ -512,20 +537,50 @@ export function diffEntries(
 }
 
 /** Memoises whole-catalog results; cleared when another connection changes the catalog file. */
+/** How many recent answers (`ApiCache.recent`) are kept per catalog state. */
+export const RECENT_ANSWERS = 256;
+
+/**
+ * Answers cached per catalog state: everything is dropped when the catalog changes (SQLite's
+ * `data_version`, which moves when another connection commits, e.g. a scan into the served file).
+ */
 export class ApiCache {
   private readonly values = new Map<string, unknown>();
+  /** Least recently used first (a Map keeps insertion order; a hit re-inserts). */
+  private readonly answers = new Map<string, unknown>();
   private version = -1;
 
   constructor(private readonly src: AtlasSources) {}
 
-  get<T>(key: string, compute: () => T): T {
+  private current(): void {
     const v = this.src.store.db.pragma("data_version", { simple: true }) as number;
     if (v !== this.version) {
       this.values.clear();
+      this.answers.clear();
       this.version = v;
     }
+  }
+
+  /** A whole-catalog value, kept for as long as the catalog is unchanged. */
+  get<T>(key: string, compute: () => T): T {
+    this.current();
     if (!this.values.has(key)) this.values.set(key, compute());
     return this.values.get(key) as T;
+  }
+
+  /** One of the RECENT_ANSWERS most recently used answers (per-request values such as searches). */
+  recent<T>(key: string, compute: () => T): T {
+    this.current();
+    if (this.answers.has(key)) {
+      const hit = this.answers.get(key) as T;
+      this.answers.delete(key);
+      this.answers.set(key, hit);
+      return hit;
+    }
+    const value = compute();
+    this.answers.set(key, value);
+    if (this.answers.size > RECENT_ANSWERS) this.answers.delete(this.answers.keys().next().value!);
+    return value;
   }
 }
 
@@ -555,7 +610,7 @@ export function handleApi(
       case "/api/event":
         return event(src, params, cache);
       case "/api/search":
-        return search(src, params);
+        return search(src, params, cache);
       case "/api/sites":
         return sites(src, params);
       case "/api/diff":
@@ -584,7 +639,7 @@ export interface MofClassNode {
 /** MOF class tree of a provider's events: category (class GUID) → class → event type. */
 function mofClasses(src: AtlasSources, rows: EventRow[]): MofClassNode[] {
   const info = src.store.db.prepare(
-    "SELECT json_extract(record_json, '$.mof') AS mof FROM events WHERE id = ?",
+    "SELECT json_extract(detail_json, '$.mof') AS mof FROM events WHERE id = ?",
   );
   const tables = kernelTables();
   const byCategory = new Map<string, MofClassNode>();

@@ -14,6 +14,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { dirname, extname, join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
+import { currentSearchIndex } from "../catalog/search-index.js";
 import { CatalogStore } from "../catalog/store.js";
 import { ApiCache, type AtlasSources, handleApi } from "./api.js";
 import { streamDownload } from "./download.js";
@@ -127,9 +128,18 @@ export async function startServer(opts: ServeOptions): Promise<AtlasServer> {
   }
   const sources: AtlasSources = { store, dbPath: opts.dbPath, diffStore, diffPath: opts.diffAgainst };
   const cache = new ApiCache(sources);
-  // Whole-catalog answers (summary, providers list) are computed now, not on the first page load.
+  // Whole-catalog answers (summary, providers list) and the unfiltered first search page (with the
+  // site counts of its events) are computed now, not on the first page load.
   handleApi(sources, cache, "/api/summary", new URLSearchParams());
   handleApi(sources, cache, "/api/providers", new URLSearchParams());
+  handleApi(sources, cache, "/api/search", new URLSearchParams());
+  // Every part of the search index is read now too: the first query of each kind does not pay for
+  // it. A damaged part is left for the queries that read it to report (400/500 with the reason).
+  try {
+    currentSearchIndex(store.db)?.load();
+  } catch {
+    // reported per query
+  }
   const closeStores = () => {
     store.close();
     diffStore?.close();
@@ -189,7 +199,8 @@ export async function startServer(opts: ServeOptions): Promise<AtlasServer> {
     }
     if (url.pathname.startsWith("/api/")) {
       const r = handleApi(sources, cache, url.pathname, url.searchParams);
-      json(r.status, r.body);
+      if (r.text !== undefined) send(r.status, "application/json; charset=utf-8", r.text);
+      else json(r.status, r.body);
       return;
     }
     const file = files.get(url.pathname);

@@ -123,7 +123,7 @@ describe("store", () => {
     store.close();
   });
 
-  test("replacing a file removes its old events, fields and full-text rows", () => {
+  test("replacing a file removes its old events, fields and text", () => {
     const store = CatalogStore.open(":memory:");
     const file = { path: "a.man", sha256: "00", size: 1 };
     store.putResult(file, "fake", { providers: [], events, notes: [] });
@@ -131,7 +131,7 @@ describe("store", () => {
     assert.equal(store.eventCount(), 1);
     const n = (sql: string) => (store.db.prepare(sql).get() as { n: number }).n;
     assert.equal(n("SELECT count(*) AS n FROM event_fields"), 3);
-    assert.equal(n("SELECT count(*) AS n FROM events_fts"), 1);
+    assert.equal(n("SELECT count(*) AS n FROM v_event_text"), 1);
     assert.equal(n("SELECT count(*) AS n FROM providers"), 1);
     assert.equal(searchEvents(store.db, { text: "pipe" }).length, 0);
     store.close();

@@ -57,7 +57,7 @@ describe("unnamed WEVT_TEMPLATE providers take the name of a same-GUID provider 
     const events = wevtEvents(store);
     assert.ok(events.length >= 53 + 14, `${events.length} events`);
     assert.ok(events.every((e) => e.provider.name === "" && e.provider.guid && !e.provider.nameFrom));
-    assert.equal(store.fillProviderNames(), 0);
+    assert.deepEqual(store.fillProviderNames(), []);
   });
 
   test("with the reconstructed manifests scanned too, they carry the manifests' names everywhere", () => {

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { CatalogEvent } from "../../src/catalog/model.js";
-import { countEvents, type EventQuery, searchEvents } from "../../src/catalog/search.js";
+import { countEvents, type EventQuery, getEvent, searchEvents } from "../../src/catalog/search.js";
 import { currentSearchIndex } from "../../src/catalog/search-index.js";
 import { CatalogStore, flattenFields } from "../../src/catalog/store.js";
 import { readers } from "../../src/pipeline/readers.js";
@@ -200,12 +200,9 @@ describe("search results equal a brute-force filter over every event (real catal
       { readers, store },
     );
     assert.equal(summary.failed.length, 0, JSON.stringify(summary.failed));
-    const rows = store.db.prepare("SELECT id, record_json FROM events").all() as Array<{
-      id: number;
-      record_json: string;
-    }>;
-    all = rows.map(({ id, record_json }) => {
-      const ev = JSON.parse(record_json) as CatalogEvent;
+    const ids = store.db.prepare("SELECT id FROM events").pluck().all() as number[];
+    all = ids.map((id) => {
+      const ev = getEvent(store.db, id)!;
       const flat = flattenFields(ev.fields);
       return {
         rowid: id,

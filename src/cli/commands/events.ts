@@ -5,8 +5,8 @@ import { EventSiteJoin, shallowestPerSite } from "../../catalog/event-sites.js";
 import { cell, EVENT_ROW_COLUMNS } from "../../catalog/export.js";
 import { countEvents, type EventQuery, type EventRow, getEvent, searchEvents } from "../../catalog/search.js";
 import { CatalogStore } from "../../catalog/store.js";
-import { EventModes } from "../../pipeline/event-mode.js";
-import { EventReach, reachedFromJson } from "../../pipeline/reach.js";
+import type { EventModes } from "../../pipeline/event-mode.js";
+import type { EventReach } from "../../pipeline/reach.js";
 import { DEFAULT_DB } from "../defaults.js";
 
 import { exitQuietlyOnClosedPipe } from "../pipe.js";
@@ -70,7 +70,7 @@ export function register(program: Command): void {
       "--sites",
       "table: also list each event's code sites (binary, function, rva, write API, entry, path)",
     )
-    .action((opts: EventsCliOptions) => {
+    .action(async (opts: EventsCliOptions) => {
       exitQuietlyOnClosedPipe();
       const store = CatalogStore.open(opts.db, { readonly: true });
       try {
@@ -98,18 +98,19 @@ export function register(program: Command): void {
         if (opts.mode !== undefined && opts.mode !== "kernel" && opts.mode !== "user")
           throw new Error(`--mode must be kernel or user, not ${opts.mode}`);
         const join = new EventSiteJoin(store);
-        const reach = new EventReach(store, join);
-        const modes = new EventModes(store);
         // --api / --mode are answered by linking, after the search: filter every match, then page.
         const linkFilter = opts.api !== undefined || opts.mode !== undefined;
-        const reachedSites = opts.api !== undefined ? reach.sitesReachedBy(opts.api, opts.build) : undefined;
+        // Linking (and the analysis modules it loads: ~0.8 s of imports) only when an answer needs it.
+        const linking = linkFilter || opts.format === "jsonl";
+        const { reach, modes, reachedFromJson } = linking ? await linkingFor(store, join) : {};
+        const reachedSites = opts.api !== undefined ? reach!.sitesReachedBy(opts.api, opts.build) : undefined;
         let rows = searchEvents(store.db, linkFilter ? { ...query, limit: -1 } : query);
         let filteredTotal: number | undefined;
         if (linkFilter) {
           rows = rows.filter(
             (r) =>
-              (!reachedSites || reach.isReached(r, reachedSites)) &&
-              (!opts.mode || modes.of(r)?.mode.split("+").includes(opts.mode)),
+              (!reachedSites || reach!.isReached(r, reachedSites)) &&
+              (!opts.mode || modes!.of(r)?.mode.split("+").includes(opts.mode)),
           );
           filteredTotal = rows.length;
           if (query.limit !== undefined && query.limit >= 0) rows = rows.slice(0, query.limit);
@@ -129,11 +130,11 @@ export function register(program: Command): void {
           // entry APIs reaching it: a bounded list, reachedFromTotal says how many there are.
           for (const r of rows) {
             const line: Record<string, unknown> = { ...getEvent(store.db, r.rowid), sites: join.sites(r) };
-            if (reach.any) {
-              const m = modes.of(r);
+            if (reach!.any) {
+              const m = modes!.of(r);
               if (m) line.mode = m;
-              const rf = reach.reachedFrom(r, REACHED_FROM_LIMIT);
-              line.reachedFrom = rf.rows.map(reachedFromJson);
+              const rf = reach!.reachedFrom(r, REACHED_FROM_LIMIT);
+              line.reachedFrom = rf.rows.map(reachedFromJson!);
               line.reachedFromTotal = rf.total;
             }
             out.write(JSON.stringify(line) + "\n");
@@ -160,6 +161,17 @@ export function register(program: Command): void {
         store.close();
       }
     });
+}
+
+/** Entry-point reach and kernel/user mode of events, from the linked builds of the catalog. */
+async function linkingFor(store: CatalogStore, join: EventSiteJoin) {
+  const [{ EventReach, reachedFromJson }, { EventModes }] = await Promise.all([
+    import("../../pipeline/reach.js"),
+    import("../../pipeline/event-mode.js"),
+  ]);
+  const reach: EventReach = new EventReach(store, join);
+  const modes: EventModes = new EventModes(store);
+  return { reach, modes, reachedFromJson };
 }
 
 function wholeNumber(option: string, text: string): number {
