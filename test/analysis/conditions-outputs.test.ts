@@ -51,7 +51,10 @@ test("conditions in the catalog's sites: stored, read back, sentence, and surviv
     store = CatalogStore.open(path);
     assert.equal(store.sites().find((s) => s.entry === "NtCondFailure")!.conditions?.logged, "on failure");
     store.clearSites("conditions.sys");
-    assert.equal(store.sites().find((s) => s.entry === "NtCondFailure"), undefined);
+    assert.equal(
+      store.sites().find((s) => s.entry === "NtCondFailure"),
+      undefined,
+    );
     store.addSites(rowsToSites("conditions.sys", rows));
     assert.equal(store.sites().find((s) => s.entry === "NtCondFailure")!.conditions?.logged, "on failure");
     store.close();
