@@ -165,6 +165,16 @@ function lowerBound(a: Uint32Array, v: number): number {
   return lo;
 }
 
+/** Is `rva` inside the function's primary body or one of its chained fragments? */
+export function ownsRva(f: FunctionInfo, rva: number): boolean {
+  return (rva >= f.rva && rva < f.end) || (f.fragments?.some((r) => rva >= r.rva && rva < r.end) ?? false);
+}
+
+/** Is instruction index `i` inside the function's primary body or one of its chained fragments? */
+export function ownsIndex(f: FunctionInfo, i: number): boolean {
+  return (i >= f.first && i < f.last) || (f.fragments?.some((r) => i >= r.first && i < r.last) ?? false);
+}
+
 /** The function owning the code at `rva` (chained fragments map to their parent), if any. */
 export function functionAt(table: FunctionTable, rva: number): FunctionInfo | undefined {
   const k = lowerBound(table.regionStart, rva + 1) - 1;

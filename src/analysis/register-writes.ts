@@ -12,7 +12,7 @@
 
 import type { PeImage } from "../formats/pe/index.js";
 import { type Code, Flow, gpr64, Op, Reg } from "./disasm.js";
-import type { FunctionTable } from "./functions.js";
+import { type FunctionTable, ownsRva } from "./functions.js";
 import iced from "./iced.js";
 
 const { Decoder, DecoderOptions, Instruction, InstructionInfoFactory, OpAccess, RegisterExt } = iced;
@@ -97,13 +97,6 @@ export function instructionWrites(bytes: Uint8Array, rva: number): Facts {
   } finally {
     info.free();
   }
-}
-
-function inRanges(
-  f: { rva: number; end: number; fragments?: Array<{ rva: number; end: number }> },
-  rva: number,
-): boolean {
-  return [f, ...(f.fragments ?? [])].some((r) => rva >= r.rva && rva < r.end);
 }
 
 /** Legacy prefixes that may precede the opcode (REX, 0x40-0x4f, comes after them). */
@@ -208,7 +201,7 @@ export class RegisterWrites {
             code.op0[i] === Op.Branch &&
             (fl === Flow.Call ||
               ((fl === Flow.UnconditionalBranch || fl === Flow.ConditionalBranch) &&
-                !inRanges(f, code.addr[i]!)));
+                !ownsRva(f, code.addr[i]!)));
           if (!out) continue;
           const t = code.addr[i]!;
           if (this.fnMemory.get(t) === true || !functions.byRva.has(t)) {

@@ -18,6 +18,7 @@ import {
   type FunctionInfo,
   type FunctionTable,
   functionAt,
+  ownsIndex,
 } from "./functions.js";
 import iced from "./iced.js";
 import { limitLog } from "./limits.js";
@@ -447,7 +448,7 @@ export class ValueResolver {
     const holding = new Set<number>([Reg.RAX]);
     let i = j + 1;
     for (let steps = 0; steps < ValueResolver.PUBLISH_PATH && holding.size > 0; steps++) {
-      if (i >= c.count || !inFunction(w.fn, i)) return undefined;
+      if (i >= c.count || !ownsIndex(w.fn, i)) return undefined;
       const m = c.mnem[i]!;
       const fl = c.flow[i]!;
       if (fl === Flow.Return || fl === Flow.IndirectBranch || fl === Flow.Exception) return undefined;
@@ -863,11 +864,6 @@ function calleeRegisterWrites(
     work.push(i + 1);
   }
   return { writes: out, callees };
-}
-
-/** Is instruction i in the function's body or one of its fragments? */
-function inFunction(fn: FunctionInfo, i: number): boolean {
-  return (i >= fn.first && i < fn.last) || (fn.fragments?.some((r) => i >= r.first && i < r.last) ?? false);
 }
 
 /** Index of the instruction starting at rva within [first, last), or -1. */

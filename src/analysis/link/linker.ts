@@ -226,7 +226,6 @@ export function linkModules(modules: ModuleSummary[], schema?: ApiSetSchema): Li
   };
 
   const cross = new CrossEdges();
-  const addEdge = (from: Node, e: CrossEdge): void => cross.add(from, e);
   const links: LinkRecord[] = [];
   modules.forEach((m, i) => {
     // One resolution per imported symbol, and one edge object (per delay-load flag) that every
@@ -255,7 +254,7 @@ export function linkModules(modules: ModuleSummary[], schema?: ApiSetSchema): Li
     });
     for (const c of m.importCalls) {
       const e = edges[c.import];
-      if (e) addEdge(node(i, c.caller), e);
+      if (e) cross.add(node(i, c.caller), e);
     }
   });
   // System calls: a user-mode stub lands on the kernel export of the same name.
@@ -280,7 +279,7 @@ export function linkModules(modules: ModuleSummary[], schema?: ApiSetSchema): Li
       if (targets.length === 0) rec.unresolved = "no kernel image of the build exports it";
       for (const t of targets) {
         const k = modules[t.m]!;
-        addEdge(node(i, stubRva.get(name)!), {
+        cross.add(node(i, stubRva.get(name)!), {
           to: node(t.m, t.rva),
           hops: [{ module: k.name, function: k.functionNames.get(t.rva)!, via: "syscall", syscall: n }],
         });

@@ -153,7 +153,7 @@ export function summarizeModule(file: string, report: AnalysisReport, build?: st
     }
     return i;
   };
-  for (const d of [...imports, ...delay]) for (const s of d.symbols) indexOf({ ...s, dll: d.dll });
+  for (const d of [...imports, ...delay]) for (const s of d.symbols) indexOf(s);
   for (const s of p.graph.sites) {
     if (s.callee.kind === "function") {
       const l = calls.get(s.caller);
