@@ -48,6 +48,10 @@ import {
 /** Heap of one scan worker process (MiB): a file whose parse or analysis needs more fails alone. */
 export const DEFAULT_WORKER_HEAP_MIB = 1536;
 
+/** Results held for in-order storing: at most this many files per worker, and this many input bytes. */
+export const HELD_FILES_PER_JOB = 32;
+export const HELD_INPUT_BYTES = 256 * 2 ** 20;
+
 /** Per-file time budget: a base plus a share per MiB of the file. */
 export const DEFAULT_BUDGET_BASE_MS = 120_000;
 export const DEFAULT_BUDGET_MS_PER_MIB = 2_000;
@@ -172,7 +176,11 @@ export async function scanPathsParallel(
   const results = new Map<number, Done>();
   let nextToSend = 0;
   let nextToCommit = 0;
-  const window = Math.max(2, opts.jobs * 4); // bounds parsed-but-unstored results held in memory
+  // Results are stored in input order, so a slow file holds back the results after it: a wide
+  // window keeps the other workers busy meanwhile (a narrow one left a core idle behind every large
+  // image), bounded by count and by the input bytes of the files in flight or waiting.
+  const window = Math.max(2, opts.jobs * HELD_FILES_PER_JOB);
+  const heldBytes = { total: 0, of: new Map<number, number>() };
 
   const storeOne = (index: number, done: Done) => {
     const path = files[index]!;
@@ -212,6 +220,7 @@ export async function scanPathsParallel(
 
     // Writes every result that is next in order, a burst at a time in one transaction.
     const commitReady = () => {
+      if (finished) return;
       try {
         while (results.has(nextToCommit)) {
           beginWrite(store, busy);
@@ -219,6 +228,8 @@ export async function scanPathsParallel(
             for (let n = 0; n < FILES_PER_COMMIT && results.has(nextToCommit); n++) {
               const done = results.get(nextToCommit)!;
               results.delete(nextToCommit);
+              heldBytes.total -= heldBytes.of.get(nextToCommit) ?? 0;
+              heldBytes.of.delete(nextToCommit);
               storeOne(nextToCommit, done);
               nextToCommit++;
             }
@@ -235,9 +246,8 @@ export async function scanPathsParallel(
       if (nextToCommit === files.length) finish();
     };
 
-    const budgetFor = (path: string): number => {
+    const budgetFor = (size: number): number => {
       if (opts.timeoutMs !== undefined) return opts.timeoutMs;
-      const size = sizeOf(path);
       return DEFAULT_BUDGET_BASE_MS + DEFAULT_BUDGET_MS_PER_MIB * (size / 2 ** 20);
     };
 
@@ -276,7 +286,10 @@ export async function scanPathsParallel(
         ...(request ? { analysis: request } : {}),
       };
       slot.worker.send(task);
-      const budget = budgetFor(path);
+      const size = sizeOf(path);
+      heldBytes.total += size;
+      heldBytes.of.set(id, size);
+      const budget = budgetFor(size);
       slot.timer = setTimeout(
         () =>
           failTask(
@@ -300,9 +313,12 @@ export async function scanPathsParallel(
     const feedAll = () => {
       for (;;) {
         if (finished) return;
-        if (nextToSend - nextToCommit >= window) {
+        const full = () =>
+          nextToSend - nextToCommit >= window ||
+          (heldBytes.total >= HELD_INPUT_BYTES && nextToSend > nextToCommit);
+        if (full()) {
           commitReady();
-          if (finished || nextToSend - nextToCommit >= window) return;
+          if (finished || full()) return;
         }
         if (nextToSend >= files.length) {
           commitReady();
@@ -347,8 +363,9 @@ export async function scanPathsParallel(
             return;
           }
           results.set(m.id, { prepared, ...(m.analysis ? { analysis: m.analysis } : {}) });
-          commitReady();
+          // The worker gets its next file before the (synchronous) SQLite write, not after it.
           feedAll();
+          commitReady();
         }
       });
       const died = (why: string) => {
