@@ -105,7 +105,7 @@ export const EVENT_RECORD_COLUMNS = `${COLUMNS}, ${FIELDS_JSON} AS fields_json`;
  * The same, but fields only for TraceLogging events: the identity of an event (identity.ts) reads
  * its fields only for those (the field signature), and the fields are most of a record's cost.
  */
-const IDENTITY_COLUMNS = `${COLUMNS}, CASE WHEN e.kind = 'tracelogging' THEN ${FIELDS_JSON} ELSE '[]' END AS fields_json`;
+export const IDENTITY_COLUMNS = `${COLUMNS}, CASE WHEN e.kind = 'tracelogging' THEN ${FIELDS_JSON} ELSE '[]' END AS fields_json`;
 
 export interface EventRecordRow {
   kind: string;

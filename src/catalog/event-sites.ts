@@ -221,7 +221,7 @@ export interface SiteJoinCounts {
 export function siteJoinSummary(store: CatalogStore): Record<string, SiteJoinCounts> {
   // Join key → builds of the events having it ("" = an event without a build: joins every site).
   const builds = new Map<string, Set<string>>();
-  for (const ev of store.events()) {
+  for (const ev of store.events("", [], true)) {
     const build = ev.provenance.build ?? "";
     for (const k of siteJoinKeys(ev)) {
       let set = builds.get(k);

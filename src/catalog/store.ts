@@ -15,6 +15,7 @@ import { basename, join, normalize } from "node:path";
 import Database from "better-sqlite3";
 import {
   EVENT_RECORD_COLUMNS,
+  IDENTITY_COLUMNS,
   type EventRecordRow,
   eventDetail,
   eventFromRow,
@@ -714,10 +715,14 @@ export class CatalogStore {
     for (const k of ev.keywords.names) kwStmt.run(eventRowId, k);
   }
 
-  /** Every stored event, in insertion order (file, then source order); `where` may use `e.` columns. */
-  *events(where = "", params: unknown[] = []): IterableIterator<CatalogEvent> {
+  /**
+   * Every stored event, in insertion order (file, then source order); `where` may use `e.` columns.
+   * `identityOnly`: records good for their identity (fields read only where identity needs them).
+   */
+  *events(where = "", params: unknown[] = [], identityOnly = false): IterableIterator<CatalogEvent> {
+    const columns = identityOnly ? IDENTITY_COLUMNS : EVENT_RECORD_COLUMNS;
     const stmt = this.db.prepare(
-      `SELECT ${EVENT_RECORD_COLUMNS} FROM events e JOIN files fl ON fl.id = e.file_id ${where} ORDER BY e.id`,
+      `SELECT ${columns} FROM events e JOIN files fl ON fl.id = e.file_id ${where} ORDER BY e.id`,
     );
     for (const row of stmt.iterate(...params) as IterableIterator<EventRecordRow>) yield eventFromRow(row);
   }
