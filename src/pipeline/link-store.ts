@@ -145,8 +145,42 @@ function unpack(data: Record<string, unknown>): ModuleSummary {
   return out as unknown as ModuleSummary;
 }
 
+/**
+ * A module summary as stored: its columns and the packed, gzip'd summary. Made where the image was
+ * analysed (a scan worker), so the scan's writer only stores bytes and the message carrying it is one
+ * buffer instead of a summary's Maps and arrays.
+ */
+export interface ModuleRecord {
+  file: string;
+  build: string;
+  name: string;
+  mode: string;
+  role: string | null;
+  roleWhy: string | null;
+  functions: number;
+  sites: number;
+  syscalls: number;
+  summary: Uint8Array;
+}
+
+export function moduleRecord(m: ModuleSummary): ModuleRecord {
+  return {
+    file: m.file,
+    build: m.build ?? "",
+    name: m.name,
+    mode: m.mode,
+    role: m.role ?? null,
+    roleWhy: m.roleWhy ?? null,
+    functions: m.functionNames.size,
+    sites: m.sites.length,
+    syscalls: m.syscalls.size,
+    summary: gzipSync(JSON.stringify(pack(m))),
+  };
+}
+
 /** Stores (replaces) one module's summary. */
-export function storeModule(store: CatalogStore, m: ModuleSummary): void {
+export function storeModule(store: CatalogStore, m: ModuleSummary | ModuleRecord): void {
+  const r = "summary" in m ? m : moduleRecord(m);
   ensureLinkTables(store);
   store.db
     .prepare(
@@ -154,16 +188,19 @@ export function storeModule(store: CatalogStore, m: ModuleSummary): void {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
     .run(
-      m.file,
-      m.build ?? "",
-      m.name,
-      m.mode,
-      m.role ?? null,
-      m.roleWhy ?? null,
-      m.functionNames.size,
-      m.sites.length,
-      m.syscalls.size,
-      gzipSync(JSON.stringify(pack(m))),
+      r.file,
+      r.build,
+      r.name,
+      r.mode,
+      r.role,
+      r.roleWhy,
+      r.functions,
+      r.sites,
+      r.syscalls,
+      // A Buffer arrives from a worker as a plain Uint8Array; SQLite binds Buffers as blobs.
+      Buffer.isBuffer(r.summary)
+        ? r.summary
+        : Buffer.from(r.summary.buffer, r.summary.byteOffset, r.summary.byteLength),
     );
 }
 

@@ -1,4 +1,3 @@
-import type { ModuleSummary } from "../analysis/link/module.js";
 import { shareProgram } from "../analysis/program.js";
 import type { KernelNames } from "../analysis/recognizers/kernel.js";
 import { readParsedPe, windowsBuild } from "../catalog/readers/pe.js";
@@ -17,6 +16,7 @@ import {
   usePdb,
 } from "./analysis.js";
 import { installationBuild } from "./installation-build.js";
+import { type ModuleRecord, moduleRecord } from "./link-store.js";
 import { peExtractors } from "./readers.js";
 import { type PreparedFile, readSniffed, sniffFile } from "./scan.js";
 
@@ -44,8 +44,8 @@ export interface FileTask {
 export interface FileAnalysis {
   outcome: AnalyzeOutcome;
   sites: CodeSite[];
-  /** For build-wide linking: the module's summary, or the build's API-set schema. */
-  module?: ModuleSummary;
+  /** For build-wide linking: the module's summary as stored, or the build's API-set schema. */
+  module?: ModuleRecord;
   apiSet?: { build: string; schema: NonNullable<ReturnType<typeof readApiSetSchema>> };
 }
 
@@ -135,11 +135,13 @@ export async function processFile(
   let analysis: FileAnalysis;
   try {
     const kernelNames = kernelNamesFrom(request.kernelNamesDir);
-    analysis = analyzeParsedImage(image, path, prepared.result, pdb, {
+    const { module, ...rest } = analyzeParsedImage(image, path, prepared.result, pdb, {
       ...(kernelNames ? { kernelNames } : {}),
       link,
       startedAt: t0,
     });
+    // Packed here, in parallel with the other workers, and sent as one buffer.
+    analysis = { ...rest, ...(module ? { module: moduleRecord(module) } : {}) };
   } catch (err) {
     analysis = {
       outcome: { path, status: "failed", error: err instanceof Error ? err.message : String(err) },
