@@ -48,6 +48,9 @@ import {
 /** Heap of one scan worker process (MiB): a file whose parse or analysis needs more fails alone. */
 export const DEFAULT_WORKER_HEAP_MIB = 1536;
 
+/** Young-generation semi-space of each worker process (MiB). */
+export const WORKER_SEMI_SPACE_MIB = 64;
+
 /** Results held for in-order storing: at most this many files per worker, and this many input bytes. */
 export const HELD_FILES_PER_JOB = 32;
 export const HELD_INPUT_BYTES = 256 * 2 ** 20;
@@ -341,7 +344,10 @@ export async function scanPathsParallel(
     const spawn = (): Slot => {
       const slot: Slot = {
         worker: fork(workerPath, [], {
-          execArgv: [`--max-old-space-size=${heapMib}`],
+          // A larger young generation: the analysis allocates many short-lived objects, and with
+          // V8's default 16 MiB semi-space a 252-image System32 sample spent 18% of its samples
+          // in GC (12% at 64 MiB).
+          execArgv: [`--max-old-space-size=${heapMib}`, `--max-semi-space-size=${WORKER_SEMI_SPACE_MIB}`],
           serialization: "advanced",
           stdio: ["ignore", "ignore", "pipe", "ipc"],
         }),
