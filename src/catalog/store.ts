@@ -15,11 +15,11 @@ import { basename, join, normalize } from "node:path";
 import Database from "better-sqlite3";
 import {
   EVENT_RECORD_COLUMNS,
-  IDENTITY_COLUMNS,
   type EventRecordRow,
   eventDetail,
   eventFromRow,
   fieldRows,
+  IDENTITY_COLUMNS,
   withNameFrom,
 } from "./event-record.js";
 import type { CatalogEvent, CatalogProvider, SourceResult } from "./model.js";
