@@ -26,8 +26,9 @@ import {
   type ProviderRow,
   searchEvents,
 } from "../catalog/search.js";
+import { currentSearchIndex } from "../catalog/search-index.js";
 import { highlightTerms, parseTextQuery } from "../catalog/search-text.js";
-import type { CatalogStore, CodeSite } from "../catalog/store.js";
+import { CatalogStore, type CodeSite } from "../catalog/store.js";
 import { EventModes } from "../pipeline/event-mode.js";
 import { defaultCorpus } from "../pipeline/inputs.js";
 import { linkStoredBuild } from "../pipeline/link-build.js";
@@ -48,6 +49,47 @@ export interface AtlasSources {
   /** Older catalog to diff against (`serve --diff-against`). */
   diffStore?: CatalogStore;
   diffPath?: string;
+}
+
+/** Opens the catalog (and the one to diff against) read-only. */
+export function openSources(dbPath: string, diffPath?: string): AtlasSources {
+  const store = CatalogStore.open(dbPath, { readonly: true });
+  let diffStore: CatalogStore | undefined;
+  try {
+    diffStore = diffPath ? CatalogStore.open(diffPath, { readonly: true }) : undefined;
+  } catch (err) {
+    store.close();
+    throw err;
+  }
+  return { store, dbPath, diffStore, diffPath };
+}
+
+export function closeSources(src: AtlasSources): void {
+  src.store.close();
+  src.diffStore?.close();
+}
+
+/**
+ * Computes now what the first page load asks for: whole-catalog answers (summary, providers list),
+ * the unfiltered first search page with the site counts of its events, the mode of each image and
+ * every part of the search index, so the first query of each kind does not pay for it. A damaged index part is left for the
+ * queries that read it to report (400/500 with the reason).
+ */
+export function warmUp(src: AtlasSources, cache: ApiCache): void {
+  handleApi(src, cache, "/api/summary", new URLSearchParams());
+  handleApi(src, cache, "/api/providers", new URLSearchParams());
+  handleApi(src, cache, "/api/search", new URLSearchParams());
+  // The kernel/user badge of each scanned image (file-mode.ts reads each image once).
+  for (const path of src.store.db
+    .prepare("SELECT path FROM files WHERE status = 'ok' AND reader = 'pe'")
+    .pluck()
+    .all() as string[])
+    fileMode(path);
+  try {
+    currentSearchIndex(src.store.db)?.load();
+  } catch {
+    // reported per query
+  }
 }
 
 /** Thrown for bad query parameters; the server answers 400 with the message. */
