@@ -9,10 +9,14 @@ import { openDownload } from "./download.js";
 import type { ToPool, ToWorker } from "./pool-messages.js";
 
 const port = parentPort!;
-const { dbPath, diffPath } = workerData as { dbPath: string; diffPath?: string };
+const { dbPath, diffPath, wholeCatalog } = workerData as {
+  dbPath: string;
+  diffPath?: string;
+  wholeCatalog: boolean;
+};
 const sources = openSources(dbPath, diffPath);
 const cache = new ApiCache(sources);
-warmUp(sources, cache);
+warmUp(sources, cache, wholeCatalog);
 
 /** Downloads under way: the next chunk is produced when the request thread asks for it. */
 const downloads = new Map<number, Iterator<string>>();

@@ -15,6 +15,7 @@ import {
   eventQueryFrom,
   siteRows,
 } from "./api.js";
+import { drained } from "./drained.js";
 
 export const DOWNLOAD_FORMATS = ["tsv", "csv", "jsonl"] as const;
 type Format = (typeof DOWNLOAD_FORMATS)[number];
@@ -217,17 +218,4 @@ export async function streamDownload(
     if (!res.write(c.value)) await drained(res);
   }
   res.end();
-}
-
-/** Resolves when the client has taken the buffered bytes (or has gone away). */
-export function drained(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off("drain", done);
-      res.off("close", done);
-      resolve();
-    };
-    res.on("drain", done);
-    res.on("close", done);
-  });
 }

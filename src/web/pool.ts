@@ -15,9 +15,9 @@
  */
 import type { ServerResponse } from "node:http";
 import { Worker } from "node:worker_threads";
-import { RECENT_ANSWERS } from "./api.js";
-import { drained } from "./download.js";
+import { drained } from "./drained.js";
 import type { ToPool, ToWorker } from "./pool-messages.js";
+import { RECENT_ANSWERS } from "./sources.js";
 
 export interface ApiAnswer {
   status: number;
@@ -99,7 +99,10 @@ export class ApiPool {
   ): Promise<ApiPool> {
     const pool = new ApiPool(dbPath, diffPath, catalogVersion);
     try {
-      await Promise.all(Array.from({ length: size }, () => pool.spawn()));
+      // The whole-catalog answers (summary, providers: ~1 s on the full corpus) are computed by the
+      // first worker only and kept here, for every worker, until the catalog changes.
+      await Promise.all(Array.from({ length: size }, (_, i) => pool.spawn(i === 0)));
+      for (const path of ["/api/summary", "/api/providers", "/api/search"]) await pool.request(path, "");
     } catch (err) {
       await pool.close();
       throw err;
@@ -107,9 +110,9 @@ export class ApiPool {
     return pool;
   }
 
-  private spawn(): Promise<void> {
+  private spawn(wholeCatalog: boolean): Promise<void> {
     const worker = new Worker(new URL("./api-worker.js", import.meta.url), {
-      workerData: { dbPath: this.dbPath, diffPath: this.diffPath },
+      workerData: { dbPath: this.dbPath, diffPath: this.diffPath, wholeCatalog },
     });
     const slot: Slot = { worker, busy: 0, calls: new Map(), ready: false };
     this.slots.push(slot);
@@ -143,7 +146,7 @@ export class ApiPool {
       else call.sendError(500, why);
     }
     slot.calls.clear();
-    if (slot.ready && !this.closing) this.spawn().catch(() => undefined);
+    if (slot.ready && !this.closing) this.spawn(false).catch(() => undefined);
   }
 
   private post(slot: Slot, m: ToWorker): void {

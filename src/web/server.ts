@@ -15,9 +15,8 @@ import type { AddressInfo } from "node:net";
 import { availableParallelism } from "node:os";
 import { dirname, extname, join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ApiCache, type AtlasSources, closeSources, handleApi, openSources, warmUp } from "./api.js";
-import { streamDownload } from "./download.js";
 import { ApiPool, withMs } from "./pool.js";
+import { type AtlasSources, closeSources, openSources } from "./sources.js";
 
 export const LOOPBACK = "127.0.0.1";
 
@@ -130,7 +129,13 @@ export async function startServer(opts: ServeOptions): Promise<AtlasServer> {
   const workers = opts.workers ?? Math.min(availableParallelism(), MAX_API_WORKERS);
   // Answers on this thread (workers: 0) or in the API workers (pool.ts), each of which warms its
   // own caches (api.ts warmUp) before the server listens.
-  let cache: ApiCache | undefined;
+  let inThread:
+    | {
+        api: typeof import("./api.js");
+        download: typeof import("./download.js");
+        cache: import("./api.js").ApiCache;
+      }
+    | undefined;
   let pool: ApiPool | undefined;
   try {
     if (workers > 0)
@@ -140,7 +145,12 @@ export async function startServer(opts: ServeOptions): Promise<AtlasServer> {
         opts.diffAgainst,
         () => sources.store.db.pragma("data_version", { simple: true }) as number,
       );
-    else warmUp(sources, (cache = new ApiCache(sources)));
+    else {
+      // The API's modules (with the analysis, for reach answers) load only where they answer.
+      const [api, download] = await Promise.all([import("./api.js"), import("./download.js")]);
+      inThread = { api, download, cache: new api.ApiCache(sources) };
+      api.warmUp(sources, inThread.cache);
+    }
   } catch (err) {
     closeSources(sources);
     throw err;
@@ -201,9 +211,9 @@ export async function startServer(opts: ServeOptions): Promise<AtlasServer> {
       const sendError = (status: number, error: string) => json(status, { error });
       if (pool) pool.download(url.search.slice(1), res, SECURITY_HEADERS, sendError);
       else
-        streamDownload(sources, cache!, url.searchParams, res, SECURITY_HEADERS, sendError).catch((err) =>
-          res.destroy(err),
-        );
+        inThread!.download
+          .streamDownload(sources, inThread!.cache, url.searchParams, res, SECURITY_HEADERS, sendError)
+          .catch((err) => res.destroy(err));
       return;
     }
     if (url.pathname.startsWith("/api/")) {
@@ -220,7 +230,7 @@ export async function startServer(opts: ServeOptions): Promise<AtlasServer> {
           .catch((err) => json(500, { error: err instanceof Error ? err.message : String(err) }));
         return;
       }
-      const r = handleApi(sources, cache!, url.pathname, url.searchParams);
+      const r = inThread!.api.handleApi(sources, inThread!.cache, url.pathname, url.searchParams);
       if (r.text !== undefined) send(r.status, "application/json; charset=utf-8", r.text);
       else json(r.status, r.body);
       return;
