@@ -9,8 +9,13 @@
 // CPU time (user + system of the child) is read from /proc (Linux); elsewhere it shows as NaN.
 //
 // Measured 2026-12-05 on the full corpus catalog (141,708 events, 88,094 sites) on the shared
-// 2-core machine at load average 5-7 (other jobs running; bare node took 0.11-0.15 s of CPU here,
-// 0.04-0.10 s on an idle machine): see the report of issue 14 for before/after figures.
+// 2-core machine at load average 5-7 (other jobs running), medians of 20:
+//   node -e 0                                   128 ms wall, 100 ms CPU
+//   bin: events --provider P --id 1             184 ms wall, 150 ms CPU (x7.4 grep)
+//   bin: events --field ProcessStartKey         192 ms wall, 160 ms CPU
+//   dist/src/cli.js (unbundled, same query)     239 ms wall, 210 ms CPU
+//   grep on events.tsv                           25 ms wall
+// Before issue 14's branch the same query took 274 ms wall, 270 ms CPU (node -e 0: 127 ms).
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -7,12 +7,13 @@
 // searches: latency p50/p99/max. The clients run in this process (one more thread).
 //
 // Measured 2026-12-05 on the full corpus catalog (scan of the 2,417 manifests + ../shared/corpus:
-// 141,708 events, 88,094 sites) on the shared 2-core machine at load average 4.7-6.3 (other jobs
-// running), two runs; p99 of 100 requests is their maximum:
-//   request thread: warm round trip 2.3-5.2 ms (server 0.1-0.2 ms); p99 582-828 ms
-//   API workers:    warm round trip 0.9-1.5 ms (server 0.1-0.2 ms); p99 507-510 ms
-// The slowest request is the first /api/search?limit=1000 (its query ~60 ms alone, ~215 ms in a
-// worker under this load), queued behind the other first-time searches.
+// 141,708 events, 88,094 sites) on the shared 2-core machine with other jobs running; p99 of 100
+// requests is their maximum, so it follows the machine's load (compare the lines of one run):
+//   load 4.4-4.9: request thread p99 390 ms (before issue 14's branch: 393 ms), workers 254-259 ms
+//   load 6-8:     request thread p99 582-969 ms, workers 507-690 ms
+//   warm unfiltered /api/search round trip: request thread 1.9-5.2 ms, workers 0.9-1.5 ms (server 0.1-0.2)
+// The slowest request is the first /api/search?limit=1000 (~60 ms alone), queued behind the other
+// first-time searches; server start includes loading the API's modules (~0.7 s here).
 import { Agent, request } from "node:http";
 import { startServer } from "../src/web/server.js";
 
