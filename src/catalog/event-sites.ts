@@ -34,6 +34,23 @@ function isRow(ev: EventRow | EventIdentity): ev is EventRow {
   return "rowid" in ev;
 }
 
+/**
+ * The identity source of a search row when the row holds all that identity.ts reads for its kind:
+ * a manifest event's identity is its provider GUID (or name), id and version. Other kinds need the
+ * stored record (class GUID, message GUID, field signature).
+ */
+function identityOfRow(r: EventRow): IdentitySource | undefined {
+  if (r.kind !== "manifest") return undefined;
+  return {
+    kind: "manifest",
+    provider: { name: r.provider, guid: r.guid },
+    id: r.id,
+    version: r.version,
+    name: r.name,
+    fields: [],
+  };
+}
+
 /** Indexed lookups are cheapest for a page of rows; a whole-catalog listing loads the sites once. */
 const BULK_AFTER = 256;
 
@@ -78,7 +95,9 @@ export class EventSiteJoin {
   /** `count` of each row, the records of rows not counted yet read in one query. */
   countRows(rows: EventRow[]): number[] {
     if (!this.anySites) return rows.map(() => 0);
-    const missing = rows.filter((r) => !this.countByRow.has(r.rowid)).map((r) => r.rowid);
+    const missing = rows
+      .filter((r) => !this.countByRow.has(r.rowid) && !identityOfRow(r))
+      .map((r) => r.rowid);
     if (missing.length > 1) {
       const records = storedEvents(this.store.db, missing, true);
       for (const r of rows) {
@@ -124,6 +143,8 @@ export class EventSiteJoin {
   }
 
   private key(ev: EventRow | EventIdentity): JoinKey {
+    const fromRow = isRow(ev) ? identityOfRow(ev) : undefined;
+    if (fromRow) return { keys: siteJoinKeys(fromRow), build: (ev as EventRow).build };
     if (isRow(ev)) {
       const record = storedEvents(this.store.db, [ev.rowid], true).get(ev.rowid);
       if (!record) return { keys: [], build: ev.build };

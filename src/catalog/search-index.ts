@@ -518,6 +518,11 @@ export class SearchIndex {
 
 const loaded = new WeakMap<Db, SearchIndex>();
 
+/** Whether this connection has read the search index (it is then kept, see currentSearchIndex). */
+export function searchIndexRead(db: Db): boolean {
+  return loaded.has(db);
+}
+
 /** The catalog's search index when it is current, else undefined (search then uses plain SQL). */
 export function currentSearchIndex(db: Db): SearchIndex | undefined {
   if (endianness() !== "LE") return undefined;

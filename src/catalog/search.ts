@@ -6,10 +6,12 @@
  * Two evaluations with the same results: over the catalog's search index (search-index.ts) when it
  * is current — every query a few passes over typed arrays, < 100 ms on the full corpus — and plain
  * SQL otherwise (catalogs written without a final `refreshDerived()`, or read-only older ones).
+ * A connection that has not read the index yet answers a query SQL narrows by a B-tree index in
+ * SQL (`indexFor`): a one-off lookup does not read megabytes of index columns.
  */
 import { storedEvent } from "./event-record.js";
 import type { CatalogEvent } from "./model.js";
-import { currentSearchIndex, type SearchIndex, type Segment } from "./search-index.js";
+import { currentSearchIndex, type SearchIndex, type Segment, searchIndexRead } from "./search-index.js";
 import {
   InvalidQuery,
   MAX_TERMS,
@@ -217,7 +219,7 @@ export function searchEvents(db: Db, query: EventQuery = {}): EventRow[] {
   const order = sortSql(query);
   const limit = integerOr(query.limit, 1000);
   const offset = Math.max(0, integerOr(query.offset, 0));
-  const index = currentSearchIndex(db);
+  const index = indexFor(db, query);
   if (index) {
     const matches = indexedMatches(db, index, query);
     if (!order) return rowsByIds(db, matches.page(query));
@@ -261,6 +263,29 @@ function textMatchesSql(db: Db, clauses: TextClause[], among?: number[]): number
   return out;
 }
 
+/**
+ * Whether plain SQL finds the query's events through one of the catalog's B-tree indexes: an exact
+ * provider name or GUID, event name, field name or keyword name, and no full text (which SQL
+ * evaluates over every event).
+ */
+function sqlNarrows(q: EventQuery): boolean {
+  if (q.text?.trim()) return false;
+  const exact = (v: string | undefined) => !!v && !hasWildcard(v);
+  const keywordName = !!q.keyword && !/^0x[0-9a-f]+$/i.test(q.keyword);
+  return exact(q.provider) || exact(q.name) || exact(q.field) || (keywordName && exact(q.keyword));
+}
+
+/**
+ * The search index to evaluate the query over, or undefined for plain SQL. A connection that has
+ * not read the index yet (a one-off `etw-atlas events` lookup) answers a query SQL narrows by an
+ * index in SQL: reading the index columns (megabytes of blobs) costs more than the indexed lookup.
+ * Once read (the web server reads it at start), the index answers every query.
+ */
+function indexFor(db: Db, q: EventQuery): SearchIndex | undefined {
+  if (!searchIndexRead(db) && sqlNarrows(q)) return undefined;
+  return currentSearchIndex(db);
+}
+
 function integerOr(v: number | undefined, fallback: number): number {
   return v !== undefined && Number.isInteger(v) ? v : fallback;
 }
@@ -268,7 +293,7 @@ function integerOr(v: number | undefined, fallback: number): number {
 /** How many events match (ignores limit/offset). */
 export function countEvents(db: Db, query: EventQuery = {}): number {
   checkQuery(query);
-  const index = currentSearchIndex(db);
+  const index = indexFor(db, query);
   if (index) return indexedMatches(db, index, query).count;
   const { sql, params } = buildWhere(db, query);
   return (db.prepare(`SELECT count(*) AS n FROM events e ${sql}`).get(...params) as { n: number }).n;
@@ -432,12 +457,14 @@ function segmentHits(db: Db, index: Segment, q: EventQuery, clauses: TextClause[
     } else keep(index.union("keyword", dictMatch("keyword", q.keyword)));
   }
   if (clauses.length) {
-    const tokens = index.tokens();
+    // The token list (300,000 strings on the full corpus) only for patterns; plain words search the joined text.
+    let tokens: string[] | undefined;
     const rowids = index.u32("rowids");
     const wordHits = (term: TextTerm) => {
       // A plain word is a substring of a token: one native search over all tokens (search-index.ts).
       if (term.kind === "word") return index.union("token", index.tokensContaining(term.value));
       const re = patternRegExp(term.value);
+      tokens ??= index.tokens();
       const flags = new Uint8Array(tokens.length);
       tokens.forEach((t, i) => {
         if (tokenMatches(term, t, re)) flags[i] = 1;

@@ -26,13 +26,17 @@ import {
   type ProviderRow,
   searchEvents,
 } from "../catalog/search.js";
+import { currentSearchIndex } from "../catalog/search-index.js";
 import { highlightTerms, parseTextQuery } from "../catalog/search-text.js";
-import type { CatalogStore, CodeSite } from "../catalog/store.js";
+import type { CodeSite } from "../catalog/store.js";
 import { EventModes } from "../pipeline/event-mode.js";
 import { defaultCorpus } from "../pipeline/inputs.js";
 import { linkStoredBuild } from "../pipeline/link-build.js";
 import { EventReach, type ReachQuery, reachedFromJson, reachInStore, reachJson } from "../pipeline/reach.js";
 import { fileMode } from "./file-mode.js";
+import { type AtlasSources, RECENT_ANSWERS } from "./sources.js";
+
+export { type AtlasSources, closeSources, openSources, RECENT_ANSWERS } from "./sources.js";
 
 export interface ApiResponse {
   status: number;
@@ -41,13 +45,30 @@ export interface ApiResponse {
   text?: string;
 }
 
-export interface AtlasSources {
-  store: CatalogStore;
-  /** Path shown in the page header. */
-  dbPath: string;
-  /** Older catalog to diff against (`serve --diff-against`). */
-  diffStore?: CatalogStore;
-  diffPath?: string;
+/**
+ * Computes now what the first page load asks for: whole-catalog answers (summary, providers list),
+ * the unfiltered first search page with the site counts of its events, the mode of each image and
+ * every part of the search index (`wholeCatalog` false: not the summary and providers list, which
+ * one API worker computes for all, pool.ts), so the first query of each kind does not pay for it. A damaged index part is left for the
+ * queries that read it to report (400/500 with the reason).
+ */
+export function warmUp(src: AtlasSources, cache: ApiCache, wholeCatalog = true): void {
+  if (wholeCatalog) {
+    handleApi(src, cache, "/api/summary", new URLSearchParams());
+    handleApi(src, cache, "/api/providers", new URLSearchParams());
+  }
+  handleApi(src, cache, "/api/search", new URLSearchParams());
+  // The kernel/user badge of each scanned image (file-mode.ts reads each image once).
+  for (const path of src.store.db
+    .prepare("SELECT path FROM files WHERE status = 'ok' AND reader = 'pe'")
+    .pluck()
+    .all() as string[])
+    fileMode(path);
+  try {
+    currentSearchIndex(src.store.db)?.load();
+  } catch {
+    // reported per query
+  }
 }
 
 /** Thrown for bad query parameters; the server answers 400 with the message. */
@@ -535,10 +556,6 @@ export function diffEntries(
   const entries = cache.get("diff", () => diffStores(src.diffStore!, src.store));
   return { old: basename(src.diffPath ?? ""), new: basename(src.dbPath), entries };
 }
-
-/** Memoises whole-catalog results; cleared when another connection changes the catalog file. */
-/** How many recent answers (`ApiCache.recent`) are kept per catalog state. */
-export const RECENT_ANSWERS = 256;
 
 /**
  * Answers cached per catalog state: everything is dropped when the catalog changes (SQLite's

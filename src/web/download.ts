@@ -15,6 +15,7 @@ import {
   eventQueryFrom,
   siteRows,
 } from "./api.js";
+import { drained } from "./drained.js";
 
 export const DOWNLOAD_FORMATS = ["tsv", "csv", "jsonl"] as const;
 type Format = (typeof DOWNLOAD_FORMATS)[number];
@@ -127,18 +128,25 @@ function download(src: AtlasSources, cache: ApiCache, params: URLSearchParams): 
   throw new BadRequest(`what must be events, sites or diff, not ${JSON.stringify(what)}`);
 }
 
+/** An opened download: its response headers and its body in chunks of about 64 KiB. */
+export interface OpenedDownload {
+  headers: Record<string, string>;
+  chunks: Iterator<string>;
+}
+
+/** How large a written chunk grows before it is handed on. */
+const CHUNK_CHARS = 1 << 16;
+
 /**
- * Answers `/api/download?what=events|sites|diff&format=tsv|csv|jsonl&<the view's filters>`.
- * Errors found before the first byte answer 400/404 as JSON, like the rest of the API.
+ * Opens `/api/download?what=events|sites|diff&format=tsv|csv|jsonl&<the view's filters>`: runs the
+ * query (so its errors can still answer 400/404 as JSON, like the rest of the API) and returns the
+ * body as chunks, or the error's status and message. Used on the request thread and in the API workers.
  */
-export async function streamDownload(
+export function openDownload(
   src: AtlasSources,
   cache: ApiCache,
   params: URLSearchParams,
-  res: ServerResponse,
-  headers: Record<string, string>,
-  sendError: (status: number, message: string) => void,
-): Promise<void> {
+): OpenedDownload | { status: number; error: string } {
   const format = (params.get("format") ?? "tsv") as Format;
   let d: Download;
   type Row = { cells: Record<string, unknown>; json: () => unknown };
@@ -157,44 +165,57 @@ export async function streamDownload(
         : /^no catalog to diff/.test(String((err as Error).message))
           ? 404
           : 500;
-    sendError(status, err instanceof Error ? err.message : String(err));
-    return;
+    return { status, error: err instanceof Error ? err.message : String(err) };
   }
-  res.writeHead(200, {
-    ...headers,
-    "content-type": CONTENT_TYPE[format],
-    "content-disposition": `attachment; filename="etw-atlas-${d.name}.${format}"`,
-    "cache-control": "no-store",
-  });
   const line = (cells: Record<string, unknown>, json: () => unknown): string =>
     format === "jsonl"
       ? `${JSON.stringify(json())}\n`
       : format === "csv"
         ? `${d.columns.map((c) => csvCell(cells[c])).join(",")}\r\n`
         : `${d.columns.map((c) => cell(cells[c] as string)).join("\t")}\n`;
-  let buf =
-    format === "jsonl" ? "" : format === "csv" ? `${d.columns.join(",")}\r\n` : `${d.columns.join("\t")}\n`;
-  for (let r = first; !r.done; r = it.next()) {
-    if (res.destroyed) return;
-    buf += line(r.value.cells, r.value.json);
-    if (buf.length >= 1 << 16) {
-      const ok = res.write(buf);
-      buf = "";
-      if (!ok) await drained(res);
+  function* chunks(): Generator<string> {
+    let buf =
+      format === "jsonl" ? "" : format === "csv" ? `${d.columns.join(",")}\r\n` : `${d.columns.join("\t")}\n`;
+    for (let r = first; !r.done; r = it.next()) {
+      buf += line(r.value.cells, r.value.json);
+      if (buf.length >= CHUNK_CHARS) {
+        yield buf;
+        buf = "";
+      }
     }
+    if (buf) yield buf;
   }
-  res.end(buf);
+  return {
+    headers: {
+      "content-type": CONTENT_TYPE[format],
+      "content-disposition": `attachment; filename="etw-atlas-${d.name}.${format}"`,
+      "cache-control": "no-store",
+    },
+    chunks: chunks(),
+  };
 }
 
-/** Resolves when the client has taken the buffered bytes (or has gone away). */
-function drained(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off("drain", done);
-      res.off("close", done);
-      resolve();
-    };
-    res.on("drain", done);
-    res.on("close", done);
-  });
+/** Answers a download on this thread: chunks are written as the client takes them (backpressure). */
+export async function streamDownload(
+  src: AtlasSources,
+  cache: ApiCache,
+  params: URLSearchParams,
+  res: ServerResponse,
+  headers: Record<string, string>,
+  sendError: (status: number, message: string) => void,
+): Promise<void> {
+  const opened = openDownload(src, cache, params);
+  if ("error" in opened) {
+    sendError(opened.status, opened.error);
+    return;
+  }
+  res.writeHead(200, { ...headers, ...opened.headers });
+  for (let c = opened.chunks.next(); !c.done; c = opened.chunks.next()) {
+    if (res.destroyed) {
+      opened.chunks.return?.(undefined);
+      return;
+    }
+    if (!res.write(c.value)) await drained(res);
+  }
+  res.end();
 }

@@ -12,12 +12,11 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { availableParallelism } from "node:os";
 import { dirname, extname, join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
-import { currentSearchIndex } from "../catalog/search-index.js";
-import { CatalogStore } from "../catalog/store.js";
-import { ApiCache, type AtlasSources, handleApi } from "./api.js";
-import { streamDownload } from "./download.js";
+import { ApiPool, withMs } from "./pool.js";
+import { type AtlasSources, closeSources, openSources } from "./sources.js";
 
 export const LOOPBACK = "127.0.0.1";
 
@@ -53,6 +52,11 @@ export interface ServeOptions {
   /** 0 = any free port. */
   port?: number;
   host?: string;
+  /**
+   * Worker threads answering the API (pool.ts), so that costly requests do not hold up the others;
+   * 0 answers on the request thread. Default: one per core, at most 4.
+   */
+  workers?: number;
   /** Called for each request with its server-side time (for logging). */
   onRequest?: (method: string, url: string, status: number, ms: number) => void;
 }
@@ -115,34 +119,45 @@ function parseTarget(target: string | undefined): URL | undefined {
   }
 }
 
+/** API workers by default: one per core, at most this many (each holds its own caches and index). */
+const MAX_API_WORKERS = 4;
+
 /** Opens the catalog(s) read-only and starts listening; resolves once the port is bound. */
 export async function startServer(opts: ServeOptions): Promise<AtlasServer> {
   const files = loadStatic(staticDir());
-  const store = CatalogStore.open(opts.dbPath, { readonly: true });
-  let diffStore: CatalogStore | undefined;
+  const sources = openSources(opts.dbPath, opts.diffAgainst);
+  const workers = opts.workers ?? Math.min(availableParallelism(), MAX_API_WORKERS);
+  // Answers on this thread (workers: 0) or in the API workers (pool.ts), each of which warms its
+  // own caches (api.ts warmUp) before the server listens.
+  let inThread:
+    | {
+        api: typeof import("./api.js");
+        download: typeof import("./download.js");
+        cache: import("./api.js").ApiCache;
+      }
+    | undefined;
+  let pool: ApiPool | undefined;
   try {
-    diffStore = opts.diffAgainst ? CatalogStore.open(opts.diffAgainst, { readonly: true }) : undefined;
+    if (workers > 0)
+      pool = await ApiPool.start(
+        workers,
+        opts.dbPath,
+        opts.diffAgainst,
+        () => sources.store.db.pragma("data_version", { simple: true }) as number,
+      );
+    else {
+      // The API's modules (with the analysis, for reach answers) load only where they answer.
+      const [api, download] = await Promise.all([import("./api.js"), import("./download.js")]);
+      inThread = { api, download, cache: new api.ApiCache(sources) };
+      api.warmUp(sources, inThread.cache);
+    }
   } catch (err) {
-    store.close();
+    closeSources(sources);
     throw err;
   }
-  const sources: AtlasSources = { store, dbPath: opts.dbPath, diffStore, diffPath: opts.diffAgainst };
-  const cache = new ApiCache(sources);
-  // Whole-catalog answers (summary, providers list) and the unfiltered first search page (with the
-  // site counts of its events) are computed now, not on the first page load.
-  handleApi(sources, cache, "/api/summary", new URLSearchParams());
-  handleApi(sources, cache, "/api/providers", new URLSearchParams());
-  handleApi(sources, cache, "/api/search", new URLSearchParams());
-  // Every part of the search index is read now too: the first query of each kind does not pay for
-  // it. A damaged part is left for the queries that read it to report (400/500 with the reason).
-  try {
-    currentSearchIndex(store.db)?.load();
-  } catch {
-    // reported per query
-  }
-  const closeStores = () => {
-    store.close();
-    diffStore?.close();
+  const closeAll = async () => {
+    await pool?.close();
+    closeSources(sources);
   };
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -160,7 +175,7 @@ export async function startServer(opts: ServeOptions): Promise<AtlasServer> {
     const json = (status: number, body: unknown) =>
       send(status, "application/json; charset=utf-8", JSON.stringify(body));
     try {
-      route(req, res, send, json);
+      route(req, res, send, json, t0);
     } catch (err) {
       json(500, { error: err instanceof Error ? err.message : String(err) });
     }
@@ -171,6 +186,7 @@ export async function startServer(opts: ServeOptions): Promise<AtlasServer> {
     res: ServerResponse,
     send: (status: number, type: string, body: string | Buffer) => void,
     json: (status: number, body: unknown) => void,
+    t0: number,
   ): void => {
     if (!isLoopbackHost(req.headers.host)) {
       json(421, { error: "only loopback host names are served" });
@@ -191,14 +207,30 @@ export async function startServer(opts: ServeOptions): Promise<AtlasServer> {
       return;
     }
     if (url.pathname === "/api/download") {
-      // Streamed (the whole result, not a page): download.ts writes the response itself.
-      streamDownload(sources, cache, url.searchParams, res, SECURITY_HEADERS, (status, error) =>
-        json(status, { error }),
-      ).catch((err) => res.destroy(err));
+      // Streamed (the whole result, not a page): written as the client takes it.
+      const sendError = (status: number, error: string) => json(status, { error });
+      if (pool) pool.download(url.search.slice(1), res, SECURITY_HEADERS, sendError);
+      else
+        inThread!.download
+          .streamDownload(sources, inThread!.cache, url.searchParams, res, SECURITY_HEADERS, sendError)
+          .catch((err) => res.destroy(err));
       return;
     }
     if (url.pathname.startsWith("/api/")) {
-      const r = handleApi(sources, cache, url.pathname, url.searchParams);
+      if (pool) {
+        pool
+          .request(url.pathname, url.search.slice(1))
+          .then((r) =>
+            send(
+              r.status,
+              "application/json; charset=utf-8",
+              r.shared ? withMs(r.text, performance.now() - t0) : r.text,
+            ),
+          )
+          .catch((err) => json(500, { error: err instanceof Error ? err.message : String(err) }));
+        return;
+      }
+      const r = inThread!.api.handleApi(sources, inThread!.cache, url.pathname, url.searchParams);
       if (r.text !== undefined) send(r.status, "application/json; charset=utf-8", r.text);
       else json(r.status, r.body);
       return;
@@ -221,7 +253,7 @@ export async function startServer(opts: ServeOptions): Promise<AtlasServer> {
       });
     });
   } catch (err) {
-    closeStores();
+    await closeAll();
     if ((err as NodeJS.ErrnoException).code === "EADDRINUSE")
       (err as Error).message = `port ${opts.port} on ${host} is in use (use --port 0 for any free port)`;
     throw err;
@@ -236,8 +268,7 @@ export async function startServer(opts: ServeOptions): Promise<AtlasServer> {
       new Promise<void>((resolveClose) => {
         server.closeAllConnections();
         server.close(() => {
-          closeStores();
-          resolveClose();
+          closeAll().then(resolveClose);
         });
       }),
   };

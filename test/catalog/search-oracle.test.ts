@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { CatalogEvent } from "../../src/catalog/model.js";
 import { countEvents, type EventQuery, getEvent, searchEvents } from "../../src/catalog/search.js";
-import { currentSearchIndex } from "../../src/catalog/search-index.js";
+import { currentSearchIndex, searchIndexRead } from "../../src/catalog/search-index.js";
 import { CatalogStore, flattenFields } from "../../src/catalog/store.js";
 import { readers } from "../../src/pipeline/readers.js";
 import { scanPaths } from "../../src/pipeline/scan.js";
@@ -273,6 +273,49 @@ describe("search results equal a brute-force filter over every event (real catal
       store.db.prepare("UPDATE meta SET value = value - 1 WHERE key = 'data_generation'").run();
     }
     assert.ok(currentSearchIndex(store.db));
+  });
+
+  test("a connection that has not read the index answers exact lookups in SQL — same results", async () => {
+    const file = join(tmp, "oracle.db");
+    await store.db.backup(file);
+    const fresh = CatalogStore.open(file, { readonly: true });
+    try {
+      const hasGlob = (v?: string) => v !== undefined && /[*?]/.test(v);
+      const exact = queries.filter(
+        (q) =>
+          !q.text &&
+          ((q.provider && !hasGlob(q.provider)) ||
+            (q.name && !hasGlob(q.name)) ||
+            (q.field && !hasGlob(q.field)) ||
+            (q.keyword && !/^0x/i.test(q.keyword) && !hasGlob(q.keyword))),
+      );
+      assert.ok(exact.length >= 10, `${exact.length} exact lookups among the random queries`);
+      for (const q of exact) {
+        const expected = oracle(all, q).sort(sqliteNocaseOrder);
+        const limit = q.limit ?? 1000;
+        const offset = q.offset ?? 0;
+        const page = expected.slice(offset, limit < 0 ? undefined : offset + limit).map((k) => k.rowid);
+        assert.deepEqual(
+          searchEvents(fresh.db, q).map((r) => r.rowid),
+          page,
+          JSON.stringify(q),
+        );
+        assert.equal(countEvents(fresh.db, q), expected.length, JSON.stringify(q));
+      }
+      assert.equal(searchIndexRead(fresh.db), false, "exact lookups did not read the index");
+      const word = all[0]!.ev.name.slice(0, 4);
+      assert.equal(
+        countEvents(fresh.db, { text: word }),
+        oracle(all, { text: word }).length,
+        `full text ${word}`,
+      );
+      assert.equal(searchIndexRead(fresh.db), true, "full text reads the index");
+      // Once read, the index answers exact lookups too.
+      for (const q of exact.slice(0, 5))
+        assert.equal(countEvents(fresh.db, q), oracle(all, q).length, JSON.stringify(q));
+    } finally {
+      fresh.close();
+    }
   });
 
   test("removing a file makes the index stale until refreshDerived, then it is current again", () => {
