@@ -63,9 +63,10 @@ const MAX_COMPARE_INSTRUCTIONS = 24;
 /**
  * The field a compare routine (Table, First, Second) orders by: every memory read of the routine is
  * one 8-byte field at the same offset of First (RDX) or Second (R8), both are read, a `cmp` orders
- * them, and the routine writes no memory, calls nothing and leaves RDX / R8 as they came. Anything
- * else (several fields, strings, a call to a comparer) is undefined: equality of the one field is
- * then not what "equal" means.
+ * them, and the routine writes no memory and calls nothing. It branches only forward, and each read
+ * comes before every write of its base register in address order — so on every path RDX and R8
+ * still hold the two structures where they are read. Anything else (several fields, strings, a
+ * call to a comparer) is undefined: equality of the one field is then not what "equal" means.
  */
 export function compareKeyField(
   code: Code,
@@ -77,6 +78,9 @@ export function compareKeyField(
   let readFirst = false;
   let readSecond = false;
   let compares = false;
+  /** Last read through RDX / R8 and first write of them, in instruction order. */
+  let lastRead = -1;
+  let firstWrite = Number.POSITIVE_INFINITY;
   const seen = new Set<number>();
   const work = [fn.first];
   while (work.length > 0) {
@@ -87,7 +91,7 @@ export function compareKeyField(
     const fl = code.flow[i]!;
     const m = code.mnem[i]!;
     if (m === M.Int3 || m === 0 || writes.memoryWrite(i) === 2) return undefined;
-    if (writes.writes(i, Reg.RDX) || writes.writes(i, Reg.R8)) return undefined;
+    if (writes.writes(i, Reg.RDX) || writes.writes(i, Reg.R8)) firstWrite = Math.min(firstWrite, i);
     const mem = m !== M.Lea && (code.op0[i] === Op.Mem || code.op1[i] === Op.Mem);
     if (mem) {
       const base = code.memBase[i]!;
@@ -95,6 +99,7 @@ export function compareKeyField(
         return undefined;
       if (off !== undefined && code.addr[i] !== off) return undefined;
       off = code.addr[i]!;
+      lastRead = Math.max(lastRead, i);
       if (base === Reg.RDX) readFirst = true;
       else readSecond = true;
     }
@@ -103,11 +108,12 @@ export function compareKeyField(
     if (fl === Flow.UnconditionalBranch || fl === Flow.ConditionalBranch) {
       if (code.op0[i] !== Op.Branch) return undefined;
       const t = indexAt(code, code.addr[i]!);
-      if (t < fn.first || t >= fn.last) return undefined;
+      if (t <= i || t >= fn.last) return undefined;
       work.push(t);
       if (fl === Flow.UnconditionalBranch) continue;
     } else if (fl !== Flow.Next) return undefined;
     work.push(i + 1);
   }
-  return off !== undefined && readFirst && readSecond && compares ? { off, size: 8 } : undefined;
+  const ordered = lastRead < firstWrite || lastRead === firstWrite;
+  return off !== undefined && readFirst && readSecond && compares && ordered ? { off, size: 8 } : undefined;
 }

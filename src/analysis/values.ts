@@ -8,7 +8,7 @@
  * displacement.
  */
 
-import type { PeImage } from "../formats/pe/index.js";
+import { importsByIatRva, type PeImage } from "../formats/pe/index.js";
 import { appendAll } from "../util/arrays.js";
 import type { CallGraph } from "./callgraph.js";
 import { type Code, Flow, gpr64, gprWidth, immediateOf, M, Op, Reg, vecIndex } from "./disasm.js";
@@ -502,8 +502,12 @@ export class ValueResolver {
       const fields = new Map<number, KeyField | null>();
       const saved = this.budget;
       this.budget = MAX_QUERY_STEPS;
-      let unknownTable = false;
-      for (const site of TABLE_INIT_APIS.flatMap((n) => this.graph.importCallers.get(n) ?? [])) {
+      // An initialiser called other than straight through its IAT slot (`mov rsi, [__imp_X]` …
+      // `call rsi` far later) is a call the graph may not list: then no table is known.
+      let unknownTable = this.initSlotReadOtherwise();
+      for (const site of unknownTable
+        ? []
+        : TABLE_INIT_APIS.flatMap((n) => this.graph.importCallers.get(n) ?? [])) {
         const fn = functionAt(this.functions, this.code.rva[site.index]!);
         const w = fn ? this.walk(fn) : undefined;
         const ts = w ? this.register(w, site.index, Reg.RCX, 0, site.index, 0) : [];
@@ -528,6 +532,21 @@ export class ValueResolver {
       this.keyFields = unknownTable ? new Map() : fields;
     }
     return this.keyFields.get(rva) ?? undefined;
+  }
+
+  /** Does an instruction read an initialiser's IAT slot other than as `call/jmp [rip+slot]`? */
+  private initSlotReadOtherwise(): boolean {
+    const slots = new Set<number>();
+    for (const [rva, sym] of importsByIatRva(this.pe))
+      if (sym.name && TABLE_INIT_APIS.includes(sym.name)) slots.add(rva);
+    if (slots.size === 0) return false;
+    const c = this.code;
+    for (let i = 0; i < c.count; i++) {
+      if (c.memBase[i] !== Reg.RIP || !slots.has(c.addr[i]!)) continue;
+      const through = c.flow[i] === Flow.IndirectCall || c.flow[i] === Flow.IndirectBranch;
+      if (!through) return true;
+    }
+    return false;
   }
 
   /** Instructions followed after a call for the store that publishes its result. */
