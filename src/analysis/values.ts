@@ -669,7 +669,8 @@ export class ValueResolver {
     const disp = c.addr[j]!;
     if (base === Reg.RIP) return { k: "addr", rva: disp };
     if (base === Reg.RSP) return { k: "stack", base: "rsp", off: dj + disp, origin };
-    if (base === Reg.RBP && this.rbpFrame(w)) return { k: "stack", base: "rbp", off: disp, origin };
+    if (base === Reg.RBP && this.rbpKind(w) !== "other")
+      return { k: "stack", base: "rbp", off: disp, origin };
     const b = this.register(w, j, gpr64(base), dj, origin, nest + 1);
     if (b.length !== 1) return { k: "unknown", why: "ambiguous base" };
     return offsetValue(b[0]!, disp);
@@ -683,7 +684,14 @@ export class ValueResolver {
     const disp = c.addr[j]!;
     if (base === Reg.RIP) return [{ k: "load", base: { k: "addr", rva: disp }, off: 0, size }];
     if (base === Reg.RSP) return this.slot(w, j, dj, "rsp", dj + disp, size, origin, nest + 1);
-    if (base === Reg.RBP && this.rbpFrame(w)) return this.slot(w, j, dj, "rbp", disp, size, origin, nest + 1);
+    const rbp = base === Reg.RBP ? this.rbpKind(w) : undefined;
+    if (rbp === "frame") return this.slot(w, j, dj, "rbp", disp, size, origin, nest + 1);
+    // RBP set once from something else (`this`, a funclet's parent frame): a store to [rbp+disp]
+    // earlier in the function, else the memory of whatever RBP holds (samsrv.dll's `[this+38h]`).
+    if (rbp === "once")
+      return this.slot(w, j, dj, "rbp", disp, size, origin, nest + 1, () =>
+        this.register(w, j, Reg.RBP, dj, origin, nest + 1).map((b) => loadFrom(b, disp, size)),
+      );
     const bases = this.register(w, j, gpr64(base), dj, origin, nest + 1);
     return bases.map((b) => loadFrom(b, disp, size));
   }
@@ -701,6 +709,7 @@ export class ValueResolver {
     size: number,
     origin: number,
     nest: number,
+    atEntry?: () => Value[],
   ): Value[] {
     if (nest > MAX_NEST) return [{ k: "unknown", why: "nesting" }];
     const c = w.code;
@@ -711,9 +720,15 @@ export class ValueResolver {
         const rel = off - d;
         if (rel >= 0x28 && rel % 8 === 0) out.push({ k: "param", n: rel / 8 - 1 });
         else out.push({ k: "unknown", why: "uninitialised slot" });
-      } else out.push({ k: "unknown", why: "no predecessor" });
+      } else if (k === w.fn.first && atEntry) out.push(...atEntry());
+      else out.push({ k: "unknown", why: "no predecessor" });
     };
     this.backward(w, at, delta, out, noPredecessor, (j, dj) => {
+      // RBP set once from a register: stores before that set were through another RBP.
+      if (atEntry && base === "rbp" && c.op0[j] === Op.Reg && this.writes.writes(j, Reg.RBP)) {
+        out.push(...atEntry());
+        return true;
+      }
       if (c.op0[j] !== Op.Mem || c.memIndex[j] !== 0) return false;
       const mb = c.memBase[j]!;
       let slotOff = mb === Reg.RSP ? dj + c.addr[j]! : mb === Reg.RBP ? c.addr[j]! : Number.NaN;
@@ -740,23 +755,24 @@ export class ValueResolver {
     return dedupe(out);
   }
 
-  /** Whether RBP is the function's frame pointer, by function rva. */
-  private rbpFrameCache = new Map<number, boolean>();
+  /** What RBP is in each function (see `rbpKind`), by function rva. */
+  private rbpKinds = new Map<number, "frame" | "once" | "other">();
   /**
-   * Is RBP a frame pointer in this function: is every write of it an address in the frame (from
-   * RSP or a copy of it) or a restore (`pop rbp`, a load from the frame)? Otherwise `[rbp+X]` is
-   * memory of whatever RBP holds — samsrv.dll keeps `this` in RBP (`mov rbp, rcx; … mov rcx,
-   * [rbp+38h]`).
+   * RBP in this function: "frame" when every write of it is an address in the frame (from RSP or a
+   * copy of it) or a restore (`pop rbp`, a load from the frame); "once" when it is written once
+   * otherwise (`mov rbp, rcx`: samsrv.dll keeps `this` there; a funclet's `mov rbp, rdx` takes its
+   * parent's frame) — `[rbp+X]` then names one place for the whole body; else "other" (a plain
+   * register: `[rbp+X]` is memory of its value at the access).
    */
-  private rbpFrame(w: Walk): boolean {
-    let frame = this.rbpFrameCache.get(w.fn.rva);
-    if (frame === undefined) {
+  private rbpKind(w: Walk): "frame" | "once" | "other" {
+    let kind = this.rbpKinds.get(w.fn.rva);
+    if (kind === undefined) {
       const c = w.code;
       const copies = this.rspCopies(w);
       const stackReg = (r: number): boolean => r === Reg.RSP || copies.has(gpr64(r));
-      frame = true;
+      let others = 0;
       for (const r of [{ first: w.fn.first, last: w.fn.last }, ...(w.fn.fragments ?? [])])
-        for (let i = r.first; i < r.last && frame; i++) {
+        for (let i = r.first; i < r.last; i++) {
           if (c.op0[i] !== Op.Reg || gpr64(c.reg0[i]!) !== Reg.RBP || !this.writes.writes(i, Reg.RBP))
             continue;
           const m = c.mnem[i]!;
@@ -765,11 +781,12 @@ export class ValueResolver {
             m === M.Pop ||
             (m === M.Mov && c.op1[i] === Op.Reg && stackReg(c.reg1[i]!)) ||
             ((m === M.Lea || m === M.Mov) && c.op1[i] === Op.Mem && stackReg(c.memBase[i]!));
-          if (!frameWrite) frame = false;
+          if (!frameWrite) others++;
         }
-      this.rbpFrameCache.set(w.fn.rva, frame);
+      kind = others === 0 ? "frame" : others === 1 ? "once" : "other";
+      this.rbpKinds.set(w.fn.rva, kind);
     }
-    return frame;
+    return kind;
   }
 
   /** Registers a function copies RSP into (`mov r11, rsp`), by function rva. */
