@@ -440,3 +440,11 @@ __declspec(noinline) __attribute__((used)) void WriteThroughFlagged(REGHANDLE *w
 __declspec(dllexport) void WriteJStart(void) { WriteThroughTable(&HandleJ, &JStart); }
 __declspec(dllexport) void WriteKStart(void) { WriteThroughTable(&HandleK, &KStart); }
 __declspec(dllexport) void WriteLStart(void) { WriteThroughFlagged(&HandleL, &LStart); }
+
+/* recall16p: a write passing the handle 0 (ole32.dll, psmsrv.dll: `xor ecx, ecx; call EventWrite`):
+ * it fails with ERROR_INVALID_HANDLE, no provider can be named; counted as a null-handle site. */
+static const EVENT_DESCRIPTOR NullStart = {120, 0, 0x10, 4, 1, 18, 0x8000000000000000ULL};
+static const GUID ProviderNull = {0x5e1a000e, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
+__attribute__((used)) static const GUID *NullGuid = &ProviderNull; /* its GUID is in the image */
+
+__declspec(dllexport) void WriteNullHandle(void) { EventWrite(0, &NullStart, 0, 0); }

@@ -100,6 +100,7 @@ export function providerInfo(
     const hs = ctx.symbolAt(handle.base.rva);
     if (hs) out.handleSymbol = hs;
   }
+  if (!p && handle.k === "imm" && handle.v === 0n) out.nullHandle = true;
   return Object.keys(out).length > 0 ? out : undefined;
 }
 
