@@ -144,7 +144,7 @@ if (!isMainThread) {
     `  manifest sites with a resolved descriptor that also have their provider: ${withProvider}/${sites} = ${pct(withProvider, sites)}`,
   );
   console.log(
-    `    of the others, ${unwrittenHandle} read a handle global nothing in their image writes and ${nullHandle} pass the handle 0; without them ${withProvider}/${sites - unwrittenHandle - nullHandle} = ${pct(withProvider, sites - unwrittenHandle - nullHandle)}`,
+    `    of the others, ${unwrittenHandle} read a handle global nothing in their image writes and ${nullHandle} pass the handle 0 (or read it through a null context); without them ${withProvider}/${sites - unwrittenHandle - nullHandle} = ${pct(withProvider, sites - unwrittenHandle - nullHandle)}`,
   );
   const causes = new Map<string, { n: number; example: string }>();
   for (const r of measured)
@@ -161,7 +161,7 @@ if (!isMainThread) {
       console.log(
         `  ${r.file.replace(/^.*\//, "")} (${r.kind}): found ${r.found}/${r.writable}, sites with provider ${r.withProvider}/${r.descriptorSites}` +
           (r.unwrittenHandle ? `, ${r.unwrittenHandle} with an unwritten handle` : "") +
-          (r.nullHandle ? `, ${r.nullHandle} with handle 0` : ""),
+          (r.nullHandle ? `, ${r.nullHandle} with handle 0 or a null context` : ""),
       );
       for (const m of r.misses!) console.log(`    ${m.cause}: ${m.example} at ${m.places}`);
     }
