@@ -448,3 +448,17 @@ static const GUID ProviderNull = {0x5e1a000e, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21,
 __attribute__((used)) static const GUID *NullGuid = &ProviderNull; /* its GUID is in the image */
 
 __declspec(dllexport) void WriteNullHandle(void) { EventWrite(0, &NullStart, 0, 0); }
+
+/* recall16p: a helper that writes only behind its context's null test, called with a null context
+ * (samsrv.dll's trace helpers): the handle is read through address 0 — a null-handle site too. */
+typedef struct {
+  ULONG Flags;
+  REGHANDLE Handle;
+} TRACE_CONTEXT_N;
+static const EVENT_DESCRIPTOR NullCtxStart = {121, 0, 0x10, 4, 1, 19, 0x8000000000000000ULL};
+
+__declspec(noinline) __attribute__((used)) void WriteThroughContext(TRACE_CONTEXT_N *ctx, PCEVENT_DESCRIPTOR d) {
+  if (ctx) EventWrite(ctx->Handle, d, 0, 0);
+}
+
+__declspec(dllexport) void WriteNullContext(void) { WriteThroughContext(0, &NullCtxStart); }
