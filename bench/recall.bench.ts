@@ -25,6 +25,7 @@ interface FileResult {
   descriptorSites?: number;
   withProvider?: number;
   unwrittenHandle?: number;
+  nullHandle?: number;
   misses?: Array<{ cause: string; example: string; places: string }>;
   ms?: number;
   error?: string;
@@ -49,6 +50,7 @@ function measureFile(file: string): FileResult {
       descriptorSites: r.descriptorSites,
       withProvider: r.descriptorSitesWithProvider,
       unwrittenHandle: r.descriptorSitesUnwrittenHandle,
+      nullHandle: r.descriptorSitesNullHandle,
       misses: r.misses.map((m) => ({
         cause: m.cause,
         example: `${file.replace(/^.*\//, "")} ${m.event.provider.name || m.event.provider.guid} id ${m.event.id} v${m.event.version} (${m.event.name})`,
@@ -107,6 +109,7 @@ if (!isMainThread) {
   let sites = 0;
   let withProvider = 0;
   let unwrittenHandle = 0;
+  let nullHandle = 0;
   for (const r of measured) {
     const k = byKind.get(r.kind!) ?? { images: 0, writable: 0, own: 0, found: 0 };
     k.images++;
@@ -117,6 +120,7 @@ if (!isMainThread) {
     sites += r.descriptorSites!;
     withProvider += r.withProvider!;
     unwrittenHandle += r.unwrittenHandle!;
+    nullHandle += r.nullHandle!;
   }
   const pct = (a: number, b: number) => (b === 0 ? "-" : `${((100 * a) / b).toFixed(1)}%`);
   console.log(
@@ -140,7 +144,7 @@ if (!isMainThread) {
     `  manifest sites with a resolved descriptor that also have their provider: ${withProvider}/${sites} = ${pct(withProvider, sites)}`,
   );
   console.log(
-    `    of the others, ${unwrittenHandle} read a handle global nothing in their image writes; without them ${withProvider}/${sites - unwrittenHandle} = ${pct(withProvider, sites - unwrittenHandle)}`,
+    `    of the others, ${unwrittenHandle} read a handle global nothing in their image writes and ${nullHandle} pass the handle 0 (or read it through a null context); without them ${withProvider}/${sites - unwrittenHandle - nullHandle} = ${pct(withProvider, sites - unwrittenHandle - nullHandle)}`,
   );
   const causes = new Map<string, { n: number; example: string }>();
   for (const r of measured)
@@ -155,7 +159,9 @@ if (!isMainThread) {
   if (process.env.ETW_ATLAS_RECALL_DETAIL) {
     for (const r of measured.sort((a, b) => a.file.localeCompare(b.file))) {
       console.log(
-        `  ${r.file.replace(/^.*\//, "")} (${r.kind}): found ${r.found}/${r.writable}, sites with provider ${r.withProvider}/${r.descriptorSites}`,
+        `  ${r.file.replace(/^.*\//, "")} (${r.kind}): found ${r.found}/${r.writable}, sites with provider ${r.withProvider}/${r.descriptorSites}` +
+          (r.unwrittenHandle ? `, ${r.unwrittenHandle} with an unwritten handle` : "") +
+          (r.nullHandle ? `, ${r.nullHandle} with handle 0 or a null context` : ""),
       );
       for (const m of r.misses!) console.log(`    ${m.cause}: ${m.example} at ${m.places}`);
     }

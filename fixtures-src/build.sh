@@ -65,7 +65,7 @@ kernel_sys wrapper_callers "$MINGW/lib/libntoskrnl.a"
 node "$here/make-crim.mjs" "$here/recall_patterns.expected.json" "$tmp/recall_patterns.crim"
 printf '1 WEVT_TEMPLATE "recall_patterns.crim"\n' > "$tmp/recall_patterns.rc"
 (cd "$tmp" && llvm-rc-14 -no-preprocess -fo recall_patterns.res recall_patterns.rc)
-user_dll recall_patterns "$tmp/recall_patterns.res" "$MINGW/lib/libadvapi32.a" "$MINGW/lib/libkernel32.a"
+user_dll recall_patterns "$tmp/recall_patterns.res" "$MINGW/lib/libadvapi32.a" "$MINGW/lib/libkernel32.a" "$MINGW/lib/libntdll.a"
 # Guard conditions of write sites, at -O2 (later -O wins over CFLAGS' -O1): keyword, failure-only,
 # success-only, both, feature flags, nested guards, loop, jump-table switch.
 OPT=-O2 kernel_sys conditions "$MINGW/lib/libntoskrnl.a"

@@ -338,3 +338,127 @@ __declspec(dllexport) __attribute__((naked)) void WriteThroughR11(void) {
           "add $0x68, %rsp\n"
           "ret\n");
 }
+
+/* ---- recall16p: providers kept in a keyed table (lsasrv.dll / samsrv.dll) ----
+ * RegisterInTable registers into a local entry, inserts a copy into an AVL table ordered by the
+ * entry's REGHANDLE alone and hands the handle out through an out-parameter (HandleJ, HandleK).
+ * A write looks the entry up by a key whose handle is the global's and writes with the found
+ * entry's handle: the key field equals the global's value, so the provider is that global's.
+ * Must not match: ProviderL's table orders by Flags then Handle, so the found entry's handle is
+ * not proved to be the key's (WriteLStart has no provider). */
+typedef struct {
+  GUID Guid;
+  ULONG Flags;
+  REGHANDLE Handle; /* +18h */
+} PROVIDER_ENTRY;
+typedef int(NTAPI *TABLE_COMPARE)(void *table, void *first, void *second);
+__declspec(dllimport) void NTAPI RtlInitializeGenericTableAvl(void *table, TABLE_COMPARE compare, void *allocate,
+                                                              void *free, void *context);
+__declspec(dllimport) void *NTAPI RtlLookupElementGenericTableAvl(void *table, void *buffer);
+__declspec(dllimport) void *NTAPI RtlInsertElementGenericTableAvl(void *table, void *buffer, ULONG size,
+                                                                  BOOLEAN *isNew);
+
+static const GUID ProviderJ = {0x5e1a000b, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
+static const GUID ProviderK = {0x5e1a000c, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
+static const GUID ProviderL = {0x5e1a000d, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
+static const EVENT_DESCRIPTOR JStart = {110, 0, 0x10, 4, 1, 15, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR KStart = {111, 0, 0x10, 4, 1, 16, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR LStart = {112, 0, 0x10, 4, 1, 17, 0x8000000000000000ULL};
+/* RTL_AVL_TABLE is 0x68 bytes on x64. */
+static __declspec(align(16)) unsigned char ProviderTable[0x68];
+static __declspec(align(16)) unsigned char FlaggedTable[0x68];
+REGHANDLE HandleJ;
+REGHANDLE HandleK;
+REGHANDLE HandleL;
+
+static int NTAPI CompareByHandle(void *table, void *first, void *second) {
+  (void)table;
+  REGHANDLE a = ((PROVIDER_ENTRY *)first)->Handle;
+  REGHANDLE b = ((PROVIDER_ENTRY *)second)->Handle;
+  return a < b ? 0 : a > b ? 1 : 2;
+}
+
+static int NTAPI CompareByFlagsThenHandle(void *table, void *first, void *second) {
+  (void)table;
+  PROVIDER_ENTRY *a = first;
+  PROVIDER_ENTRY *b = second;
+  if (a->Flags != b->Flags) return a->Flags < b->Flags ? 0 : 1;
+  return a->Handle < b->Handle ? 0 : a->Handle > b->Handle ? 1 : 2;
+}
+
+static void *NTAPI AllocEntry(void *table, ULONG size) {
+  (void)table;
+  return HeapAlloc(GetProcessHeap(), 0, size);
+}
+
+static void NTAPI FreeEntry(void *table, void *p) {
+  (void)table;
+  HeapFree(GetProcessHeap(), 0, p);
+}
+
+__declspec(noinline) __attribute__((used)) ULONG RegisterInTable(void *table, LPCGUID guid, PREGHANDLE out) {
+  PROVIDER_ENTRY e = {0};
+  e.Guid = *guid;
+  ULONG status = EventRegister(guid, 0, 0, &e.Handle);
+  if (status != 0) return status;
+  RtlInsertElementGenericTableAvl(table, &e, sizeof e, 0);
+  *out = e.Handle;
+  return 0;
+}
+
+/* One initialiser call each: `call [__imp_…]` (two in one function share a register load). */
+__declspec(noinline) __attribute__((used)) void InitProviderTable(void) {
+  RtlInitializeGenericTableAvl(ProviderTable, CompareByHandle, AllocEntry, FreeEntry, 0);
+}
+
+__declspec(noinline) __attribute__((used)) void InitFlaggedTable(void) {
+  RtlInitializeGenericTableAvl(FlaggedTable, CompareByFlagsThenHandle, AllocEntry, FreeEntry, 0);
+}
+
+__declspec(dllexport) void StartTables(void) {
+  InitProviderTable();
+  InitFlaggedTable();
+  RegisterInTable(ProviderTable, &ProviderJ, &HandleJ);
+  RegisterInTable(ProviderTable, &ProviderK, &HandleK);
+  RegisterInTable(FlaggedTable, &ProviderL, &HandleL);
+}
+
+__declspec(noinline) __attribute__((used)) void WriteThroughTable(REGHANDLE *which, PCEVENT_DESCRIPTOR d) {
+  PROVIDER_ENTRY key = {0};
+  key.Handle = *which;
+  PROVIDER_ENTRY *e = RtlLookupElementGenericTableAvl(ProviderTable, &key);
+  if (e) EventWrite(e->Handle, d, 0, 0);
+}
+
+__declspec(noinline) __attribute__((used)) void WriteThroughFlagged(REGHANDLE *which, PCEVENT_DESCRIPTOR d) {
+  PROVIDER_ENTRY key = {0};
+  key.Handle = *which;
+  PROVIDER_ENTRY *e = RtlLookupElementGenericTableAvl(FlaggedTable, &key);
+  if (e) EventWrite(e->Handle, d, 0, 0);
+}
+
+__declspec(dllexport) void WriteJStart(void) { WriteThroughTable(&HandleJ, &JStart); }
+__declspec(dllexport) void WriteKStart(void) { WriteThroughTable(&HandleK, &KStart); }
+__declspec(dllexport) void WriteLStart(void) { WriteThroughFlagged(&HandleL, &LStart); }
+
+/* recall16p: a write passing the handle 0 (ole32.dll, psmsrv.dll: `xor ecx, ecx; call EventWrite`):
+ * it fails with ERROR_INVALID_HANDLE, no provider can be named; counted as a null-handle site. */
+static const EVENT_DESCRIPTOR NullStart = {120, 0, 0x10, 4, 1, 18, 0x8000000000000000ULL};
+static const GUID ProviderNull = {0x5e1a000e, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
+__attribute__((used)) static const GUID *NullGuid = &ProviderNull; /* its GUID is in the image */
+
+__declspec(dllexport) void WriteNullHandle(void) { EventWrite(0, &NullStart, 0, 0); }
+
+/* recall16p: a helper that writes only behind its context's null test, called with a null context
+ * (samsrv.dll's trace helpers): the handle is read through address 0 — a null-handle site too. */
+typedef struct {
+  ULONG Flags;
+  REGHANDLE Handle;
+} TRACE_CONTEXT_N;
+static const EVENT_DESCRIPTOR NullCtxStart = {121, 0, 0x10, 4, 1, 19, 0x8000000000000000ULL};
+
+__declspec(noinline) __attribute__((used)) void WriteThroughContext(TRACE_CONTEXT_N *ctx, PCEVENT_DESCRIPTOR d) {
+  if (ctx) EventWrite(ctx->Handle, d, 0, 0);
+}
+
+__declspec(dllexport) void WriteNullContext(void) { WriteThroughContext(0, &NullCtxStart); }

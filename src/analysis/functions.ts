@@ -220,6 +220,7 @@ export function branchPredecessors(
   code: Code,
   f: FunctionInfo,
   readU32?: (rva: number) => number | undefined,
+  writes?: (i: number, reg: number) => boolean,
 ): Map<number, number[]> {
   const preds = new Map<number, number[]>();
   const ranges: CodeRange[] = [f, ...(f.fragments ?? [])];
@@ -232,16 +233,18 @@ export function branchPredecessors(
       if (!list.includes(from)) list.push(from);
     } else preds.set(j, [from]);
   };
+  const jumps: number[] = [];
   for (const r of ranges) {
     for (let i = r.first; i < r.last; i++) {
       const fl = code.flow[i]!;
       if ((fl === Flow.ConditionalBranch || fl === Flow.UnconditionalBranch) && code.op0[i] === Op.Branch) {
         add(code.addr[i]!, i);
-      } else if (fl === Flow.IndirectBranch && readU32) {
-        for (const t of jumpTableTargets(code, f, i, readU32)) add(t, i);
-      }
+      } else if (fl === Flow.IndirectBranch && readU32) jumps.push(i);
     }
   }
+  // Switches after the direct branches: their image-base check may walk those.
+  const direct = new Map([...preds].map(([k, v]) => [k, [...v]]));
+  for (const i of jumps) for (const t of jumpTableTargets(code, f, i, readU32!, direct, writes)) add(t, i);
   return preds;
 }
 
@@ -258,6 +261,8 @@ export function jumpTableTargets(
   f: FunctionInfo,
   jmp: number,
   readU32: (rva: number) => number | undefined,
+  held?: ReadonlyMap<number, number[]>,
+  writes?: (i: number, reg: number) => boolean,
 ): number[] {
   if (code.op0[jmp] !== Op.Reg) return [];
   const reg = gpr64(code.reg0[jmp]!);
@@ -278,22 +283,74 @@ export function jumpTableTargets(
     break;
   }
   if (table <= 0) return [];
-  // The base register must hold the image base (RVA 0).
+  // The base register must hold the image base (RVA 0): set right before, or — a switch in a loop
+  // keeps it in a register set before the loop (lsasrv.dll's format loop) — on every path to the
+  // jump (`imageBaseAtJump`, when the caller gives the branch predecessors and register writes).
   let baseIsImage = false;
   for (let j = jmp - 1; j >= Math.max(f.first, jmp - 24); j--) {
     if (code.op0[j] === Op.Reg && gpr64(code.reg0[j]!) === baseReg) {
-      baseIsImage = code.mnem[j] === M.Lea && code.memBase[j] === Reg.RIP && code.addr[j] === 0;
+      baseIsImage = isImageBaseLea(code, j);
       break;
     }
   }
-  if (!baseIsImage) return [];
+  if (!baseIsImage && !(held && writes)) return [];
   const out: number[] = [];
   for (let k = 0; k < MAX_JUMP_TABLE; k++) {
     const t = readU32(table + 4 * k);
-    if (t === undefined || t < f.rva || t >= f.end || indexAt(code, t) < 0) break;
+    // Cases may sit in the function's chained fragments (cold code).
+    if (t === undefined || !ownsRva(f, t) || indexAt(code, t) < 0) break;
     out.push(t);
   }
+  if (
+    !baseIsImage &&
+    !imageBaseAtJump(code, f, jmp, baseReg, new Set(out.map((t) => indexAt(code, t))), held!, writes!)
+  )
+    return [];
   return out;
+}
+
+/** `lea reg, [rip + __ImageBase]`. */
+function isImageBaseLea(code: Code, j: number): boolean {
+  return code.mnem[j] === M.Lea && code.memBase[j] === Reg.RIP && code.addr[j] === 0;
+}
+
+/** Instructions `imageBaseAtJump` walks at most. */
+const MAX_BASE_WALK = 4096;
+
+/**
+ * Does register reg hold the image base at jump `jmp` on every path? Walks back over fall-through
+ * and the branches in `held` (the direct branch predecessors) to the writes of reg, each of which
+ * must be `lea reg, [rip + __ImageBase]`. A path reaching an instruction without predecessors is
+ * fine only at one of the jump's own case entries (`cases`): it came from the jump, where reg holds
+ * the base by the same argument (an invariant of the switch loop). The function's entry, a call
+ * that may write reg (`writes`) or a long walk make it false.
+ */
+function imageBaseAtJump(
+  code: Code,
+  f: FunctionInfo,
+  jmp: number,
+  reg: number,
+  cases: ReadonlySet<number>,
+  held: ReadonlyMap<number, number[]>,
+  writes: (i: number, reg: number) => boolean,
+): boolean {
+  const seen = new Set<number>([jmp]);
+  const stack = [jmp];
+  while (stack.length > 0) {
+    const k = stack.pop()!;
+    const ps = [...(held.get(k) ?? [])];
+    if (ownsIndex(f, k - 1) && !endsFlow(code, k - 1)) ps.push(k - 1);
+    if (ps.length === 0 && !cases.has(k)) return false;
+    for (const p of ps) {
+      if (seen.has(p)) continue;
+      if (seen.size >= MAX_BASE_WALK) return false;
+      seen.add(p);
+      if (writes(p, reg)) {
+        if (!isImageBaseLea(code, p)) return false;
+      } else stack.push(p);
+    }
+  }
+  return true;
 }
 
 /** True when control never falls through from instruction i to i+1. */

@@ -25,8 +25,9 @@ export type MissCause =
   | "provider not in image"
   /**
    * Every site with the descriptor reads its handle from a global that nothing in the image can
-   * fill (`unwrittenHandle`): the provider is never registered there, the write cannot reach a
-   * session (samsrv.dll's and lsasrv.dll's audit events).
+   * fill (`unwrittenHandle`) or passes the constant 0: the provider is never registered there, the
+   * write cannot reach a session (samsrv.dll's and lsasrv.dll's audit events; ole32.dll's writes
+   * with handle 0).
    */
   | "handle never written"
   /** A site has the descriptor but no provider. */
@@ -57,6 +58,8 @@ export interface ImageRecall {
   descriptorSitesWithProvider: number;
   /** Of the sites without provider, those whose handle global nothing writes (`unwrittenHandle`). */
   descriptorSitesUnwrittenHandle: number;
+  /** Of the sites without provider, those passing the constant 0 as the handle (`nullHandle`). */
+  descriptorSitesNullHandle: number;
   misses: RecallMiss[];
 }
 
@@ -121,6 +124,7 @@ export function measureRecall(
   /** Descriptors with a provider-less site whose handle can be filled (not `unwritten`). */
   const fillable = new Set<string>();
   let unwrittenSites = 0;
+  let nullSites = 0;
   const inTable = new Set<string>();
   let descriptorSites = 0;
   let withProvider = 0;
@@ -137,6 +141,7 @@ export function measureRecall(
         descriptorOnly.add(`${d.id}|${d.version}`);
         const h = f.provider?.handleRva;
         if (h !== undefined && unwritten(h)) unwrittenSites++;
+        else if (f.provider?.nullHandle) nullSites++;
         else fillable.add(`${d.id}|${d.version}`);
       }
     }
@@ -194,6 +199,7 @@ export function measureRecall(
     descriptorSites,
     descriptorSitesWithProvider: withProvider,
     descriptorSitesUnwrittenHandle: unwrittenSites,
+    descriptorSitesNullHandle: nullSites,
     misses,
   };
 }

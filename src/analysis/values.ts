@@ -8,7 +8,7 @@
  * displacement.
  */
 
-import type { PeImage } from "../formats/pe/index.js";
+import { importsByIatRva, type PeImage } from "../formats/pe/index.js";
 import { appendAll } from "../util/arrays.js";
 import type { CallGraph } from "./callgraph.js";
 import { type Code, Flow, gpr64, gprWidth, immediateOf, M, Op, Reg, vecIndex } from "./disasm.js";
@@ -21,6 +21,14 @@ import {
   ownsIndex,
 } from "./functions.js";
 import iced from "./iced.js";
+import {
+  ALLOCATION_APIS,
+  compareKeyField,
+  FRESH_ALLOCATION,
+  type KeyField,
+  TABLE_ELEMENT_APIS,
+  TABLE_INIT_APIS,
+} from "./keyed-tables.js";
 import { limitLog } from "./limits.js";
 import { RegisterWrites } from "./register-writes.js";
 
@@ -41,6 +49,12 @@ export type Value =
    * holding global name the object (issue 16, handles in context structs and objects).
    */
   | { k: "ptr"; base: Value; off: number }
+  /**
+   * Address of a keyed-table element whose `size` bytes at `off` hold `value`: what a generic
+   * table's lookup or insert returns for a key whose field there held `value` (keyed-tables.ts).
+   * Nothing else about the element is known.
+   */
+  | { k: "match"; off: number; size: number; value: Value }
   | { k: "unknown"; why: string };
 
 export const ARG_REGS = [Reg.RCX, Reg.RDX, Reg.R8, Reg.R9] as const;
@@ -67,12 +81,16 @@ export function valueKey(v: Value): string {
       return `p${v.n}`;
     case "ptr":
       return `o(${valueKey(v.base)}+${v.off})`;
+    case "match":
+      return `m(${v.off}:${v.size}=${valueKey(v.value)})`;
     case "unknown":
-      return "u";
+      // Kept apart from other unknowns: a table initialised in fresh memory is no table global.
+      return v.why === FRESH_ALLOCATION ? "uf" : "u";
   }
 }
 
 export function hasParam(v: Value): boolean {
+  if (v.k === "match") return hasParam(v.value);
   return v.k === "param" || ((v.k === "load" || v.k === "ptr") && hasParam(v.base));
 }
 
@@ -84,6 +102,7 @@ export function substitute(v: Value, args: (n: number) => Value): Value {
     return { k: "load", base, off: v.off, size: v.size };
   }
   if (v.k === "ptr") return offsetValue(substitute(v.base, args), v.off);
+  if (v.k === "match") return { ...v, value: substitute(v.value, args) };
   return v;
 }
 
@@ -165,10 +184,15 @@ export class ValueResolver {
   private walk(fn: FunctionInfo): Walk {
     let preds = this.predCache.get(fn.rva);
     if (!preds) {
-      preds = branchPredecessors(this.code, fn, (rva) => {
-        const b = this.imageBytes(rva, 4);
-        return b ? (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0 : undefined;
-      });
+      preds = branchPredecessors(
+        this.code,
+        fn,
+        (rva) => {
+          const b = this.imageBytes(rva, 4);
+          return b ? (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0 : undefined;
+        },
+        (i, reg) => writesGpr(this.code, i, reg, this.writes),
+      );
       this.predCache.set(fn.rva, preds);
     }
     return { code: this.code, fn, preds };
@@ -433,6 +457,98 @@ export class ValueResolver {
     return value;
   }
 
+  /** Call instructions of each list of imports (keyed-tables.ts), made on first use. */
+  private importCalls = new Map<readonly string[], ReadonlySet<number>>();
+  private callsOf(apis: readonly string[]): ReadonlySet<number> {
+    let set = this.importCalls.get(apis);
+    if (!set) {
+      set = new Set(apis.flatMap((n) => (this.graph.importCallers.get(n) ?? []).map((s) => s.index)));
+      this.importCalls.set(apis, set);
+    }
+    return set;
+  }
+  /** Key field per table global (null: none provable); undefined map until the initialisers are read. */
+  private keyFields: Map<number, KeyField | null> | undefined;
+
+  /**
+   * RAX after call j when j is a keyed table's lookup or insert (RCX a table global whose compare
+   * routine orders by one field, RDX the key buffer): the element, whose key field holds what the
+   * key's field held before the call.
+   */
+  private tableElement(w: Walk, j: number, dj: number, origin: number, nest: number): Value[] | undefined {
+    if (!this.callsOf(TABLE_ELEMENT_APIS).has(j)) return undefined;
+    const tables = this.register(w, j, Reg.RCX, dj, origin, nest + 1);
+    const table = tables.length === 1 ? tables[0]! : undefined;
+    const field = table?.k === "addr" ? this.keyFieldOf(table.rva) : undefined;
+    if (!field) return undefined;
+    const keys = this.register(w, j, Reg.RDX, dj, origin, nest + 1);
+    if (keys.length !== 1) return undefined;
+    const key = keys[0]!;
+    const held =
+      key.k === "stack"
+        ? this.slot(w, j, dj, key.base, key.off + field.off, field.size, origin, nest + 1)
+        : [loadFrom(key, field.off, field.size)];
+    return held.map((value) => ({ k: "match", off: field.off, size: field.size, value }));
+  }
+
+  /**
+   * The field the table global at `rva` is keyed by: every initialiser call of the image names its
+   * table by a constant address, and those naming this one pass the same compare routine, which
+   * orders by one field (`compareKeyField`). An initialiser whose table is not a constant could be
+   * initialising this one with another routine: then no table has a key field.
+   */
+  private keyFieldOf(rva: number): KeyField | undefined {
+    if (!this.keyFields) {
+      const fields = new Map<number, KeyField | null>();
+      const saved = this.budget;
+      this.budget = MAX_QUERY_STEPS;
+      // An initialiser called other than straight through its IAT slot (`mov rsi, [__imp_X]` …
+      // `call rsi` far later) is a call the graph may not list: then no table is known.
+      let unknownTable = this.initSlotReadOtherwise();
+      for (const site of unknownTable
+        ? []
+        : TABLE_INIT_APIS.flatMap((n) => this.graph.importCallers.get(n) ?? [])) {
+        const fn = functionAt(this.functions, this.code.rva[site.index]!);
+        const w = fn ? this.walk(fn) : undefined;
+        const ts = w ? this.register(w, site.index, Reg.RCX, 0, site.index, 0) : [];
+        const cs = w ? this.register(w, site.index, Reg.RDX, 0, site.index, 0) : [];
+        const t = ts.length === 1 ? ts[0]! : undefined;
+        if (ts.length > 0 && ts.every((v) => v.k === "unknown" && v.why === FRESH_ALLOCATION)) continue;
+        if (t?.k !== "addr") {
+          unknownTable = true;
+          break;
+        }
+        const c = cs.length === 1 ? cs[0]! : undefined;
+        const f =
+          c?.k === "addr"
+            ? compareKeyField(this.code, this.writes, this.functions.byRva.get(c.rva))
+            : undefined;
+        const had = fields.get(t.rva);
+        const same =
+          had !== undefined && had !== null && f !== undefined && had.off === f.off && had.size === f.size;
+        fields.set(t.rva, had === undefined ? (f ?? null) : same ? had : null);
+      }
+      this.budget = saved;
+      this.keyFields = unknownTable ? new Map() : fields;
+    }
+    return this.keyFields.get(rva) ?? undefined;
+  }
+
+  /** Does an instruction read an initialiser's IAT slot other than as `call/jmp [rip+slot]`? */
+  private initSlotReadOtherwise(): boolean {
+    const slots = new Set<number>();
+    for (const [rva, sym] of importsByIatRva(this.pe))
+      if (sym.name && TABLE_INIT_APIS.includes(sym.name)) slots.add(rva);
+    if (slots.size === 0) return false;
+    const c = this.code;
+    for (let i = 0; i < c.count; i++) {
+      if (c.memBase[i] !== Reg.RIP || !slots.has(c.addr[i]!)) continue;
+      const through = c.flow[i] === Flow.IndirectCall || c.flow[i] === Flow.IndirectBranch;
+      if (!through) return true;
+    }
+    return false;
+  }
+
   /** Instructions followed after a call for the store that publishes its result. */
   private static readonly PUBLISH_PATH = 64;
 
@@ -484,15 +600,20 @@ export class ValueResolver {
     const fl = c.flow[j]!;
     if (fl === Flow.Call || fl === Flow.IndirectCall) {
       if (reg !== Reg.RAX) return [{ k: "unknown", why: "call result" }];
-      // One value at every `ret` (a global's object or address, or a parameter passed through)…
+      // An element of a keyed table, found by a key whose field the caller filled…
+      const element = this.tableElement(w, j, dj, origin, nest);
+      if (element) return element;
+      // …else one value at every `ret` (a global's object or address, or a parameter passed through)…
       const r = this.returned(j, nest);
       if (r?.k === "param") return this.register(w, j, ARG_REGS[r.n]!, dj, origin, nest + 1);
       if (r) return [r];
       // …else the context-free values a small getter returns (constants, addresses, loads)…
       const got = this.callResult(j, nest);
       if (got.some((v) => v.k !== "unknown")) return got;
-      // …else a result the following code publishes in a global is that global's object.
-      return [this.publishedLater(w, j, nest) ?? got[0]!];
+      // …else a result the following code publishes in a global is that global's object; an
+      // allocator's block is at least no global of the image.
+      const fresh: Value = { k: "unknown", why: FRESH_ALLOCATION };
+      return [this.publishedLater(w, j, nest) ?? (this.callsOf(ALLOCATION_APIS).has(j) ? fresh : got[0]!)];
     }
     const op1 = c.op1[j]!;
     if (c.op0[j] !== Op.Reg || gpr64(c.reg0[j]!) !== reg) {
@@ -548,7 +669,8 @@ export class ValueResolver {
     const disp = c.addr[j]!;
     if (base === Reg.RIP) return { k: "addr", rva: disp };
     if (base === Reg.RSP) return { k: "stack", base: "rsp", off: dj + disp, origin };
-    if (base === Reg.RBP) return { k: "stack", base: "rbp", off: disp, origin };
+    if (base === Reg.RBP && this.rbpKind(w) !== "other")
+      return { k: "stack", base: "rbp", off: disp, origin };
     const b = this.register(w, j, gpr64(base), dj, origin, nest + 1);
     if (b.length !== 1) return { k: "unknown", why: "ambiguous base" };
     return offsetValue(b[0]!, disp);
@@ -562,7 +684,14 @@ export class ValueResolver {
     const disp = c.addr[j]!;
     if (base === Reg.RIP) return [{ k: "load", base: { k: "addr", rva: disp }, off: 0, size }];
     if (base === Reg.RSP) return this.slot(w, j, dj, "rsp", dj + disp, size, origin, nest + 1);
-    if (base === Reg.RBP) return this.slot(w, j, dj, "rbp", disp, size, origin, nest + 1);
+    const rbp = base === Reg.RBP ? this.rbpKind(w) : undefined;
+    if (rbp === "frame") return this.slot(w, j, dj, "rbp", disp, size, origin, nest + 1);
+    // RBP set once from something else (`this`, a funclet's parent frame): a store to [rbp+disp]
+    // earlier in the function, else the memory of whatever RBP holds (samsrv.dll's `[this+38h]`).
+    if (rbp === "once")
+      return this.slot(w, j, dj, "rbp", disp, size, origin, nest + 1, () =>
+        this.register(w, j, Reg.RBP, dj, origin, nest + 1).map((b) => loadFrom(b, disp, size)),
+      );
     const bases = this.register(w, j, gpr64(base), dj, origin, nest + 1);
     return bases.map((b) => loadFrom(b, disp, size));
   }
@@ -580,6 +709,7 @@ export class ValueResolver {
     size: number,
     origin: number,
     nest: number,
+    atEntry?: () => Value[],
   ): Value[] {
     if (nest > MAX_NEST) return [{ k: "unknown", why: "nesting" }];
     const c = w.code;
@@ -590,9 +720,15 @@ export class ValueResolver {
         const rel = off - d;
         if (rel >= 0x28 && rel % 8 === 0) out.push({ k: "param", n: rel / 8 - 1 });
         else out.push({ k: "unknown", why: "uninitialised slot" });
-      } else out.push({ k: "unknown", why: "no predecessor" });
+      } else if (k === w.fn.first && atEntry) out.push(...atEntry());
+      else out.push({ k: "unknown", why: "no predecessor" });
     };
     this.backward(w, at, delta, out, noPredecessor, (j, dj) => {
+      // RBP set once from a register: stores before that set were through another RBP.
+      if (atEntry && base === "rbp" && c.op0[j] === Op.Reg && this.writes.writes(j, Reg.RBP)) {
+        out.push(...atEntry());
+        return true;
+      }
       if (c.op0[j] !== Op.Mem || c.memIndex[j] !== 0) return false;
       const mb = c.memBase[j]!;
       let slotOff = mb === Reg.RSP ? dj + c.addr[j]! : mb === Reg.RBP ? c.addr[j]! : Number.NaN;
@@ -617,6 +753,40 @@ export class ValueResolver {
       return false;
     });
     return dedupe(out);
+  }
+
+  /** What RBP is in each function (see `rbpKind`), by function rva. */
+  private rbpKinds = new Map<number, "frame" | "once" | "other">();
+  /**
+   * RBP in this function: "frame" when every write of it is an address in the frame (from RSP or a
+   * copy of it) or a restore (`pop rbp`, a load from the frame); "once" when it is written once
+   * otherwise (`mov rbp, rcx`: samsrv.dll keeps `this` there; a funclet's `mov rbp, rdx` takes its
+   * parent's frame) — `[rbp+X]` then names one place for the whole body; else "other" (a plain
+   * register: `[rbp+X]` is memory of its value at the access).
+   */
+  private rbpKind(w: Walk): "frame" | "once" | "other" {
+    let kind = this.rbpKinds.get(w.fn.rva);
+    if (kind === undefined) {
+      const c = w.code;
+      const copies = this.rspCopies(w);
+      const stackReg = (r: number): boolean => r === Reg.RSP || copies.has(gpr64(r));
+      let others = 0;
+      for (const r of [{ first: w.fn.first, last: w.fn.last }, ...(w.fn.fragments ?? [])])
+        for (let i = r.first; i < r.last; i++) {
+          if (c.op0[i] !== Op.Reg || gpr64(c.reg0[i]!) !== Reg.RBP || !this.writes.writes(i, Reg.RBP))
+            continue;
+          const m = c.mnem[i]!;
+          // `mov rbp, rsp`, `lea rbp, [rax-5Fh]` after `mov rax, rsp`, `pop rbp`, `mov rbp, [rsp+X]`.
+          const frameWrite =
+            m === M.Pop ||
+            (m === M.Mov && c.op1[i] === Op.Reg && stackReg(c.reg1[i]!)) ||
+            ((m === M.Lea || m === M.Mov) && c.op1[i] === Op.Mem && stackReg(c.memBase[i]!));
+          if (!frameWrite) others++;
+        }
+      kind = others === 0 ? "frame" : others === 1 ? "once" : "other";
+      this.rbpKinds.set(w.fn.rva, kind);
+    }
+    return kind;
   }
 
   /** Registers a function copies RSP into (`mov r11, rsp`), by function rva. */
@@ -900,6 +1070,9 @@ export function offsetValue(b: Value, disp: number): Value {
   if (disp === 0) return b;
   if (b.k === "ptr") return b.off + disp === 0 ? b.base : { k: "ptr", base: b.base, off: b.off + disp };
   if (b.k === "param" || b.k === "load") return { k: "ptr", base: b, off: disp };
+  // `lea rcx, [rax+38h]` on a table element: its key field is then 38h bytes nearer.
+  if (b.k === "match") return { ...b, off: b.off - disp };
+  if (b.k === "unknown" && b.why === FRESH_ALLOCATION) return b;
   return { k: "unknown", why: "offset from non-address" };
 }
 
@@ -908,6 +1081,9 @@ function loadFrom(b: Value, disp: number, size: number): Value {
   if (b.k === "param" || b.k === "load") return { k: "load", base: b, off: disp, size };
   // [this+8] read through a pointer to a member: one load from the object's base.
   if (b.k === "ptr") return { k: "load", base: b.base, off: b.off + disp, size };
+  // A table element's key field holds the key's value; its other bytes are unknown.
+  if (b.k === "match")
+    return disp === b.off && size === b.size ? b.value : { k: "unknown", why: "table element field" };
   return { k: "unknown", why: "load from computed address" };
 }
 
@@ -941,9 +1117,12 @@ export function normalize(v: Value): Value {
       return { k: "load", base: { k: "addr", rva: base.rva + v.off }, off: 0, size: v.size };
     if (base.k === "ptr")
       return normalize({ k: "load", base: base.base, off: base.off + v.off, size: v.size });
+    // A caller's table element read at its key field (samsrv.dll: `e = Lookup(&key); Write(e)`).
+    if (base.k === "match") return normalize(loadFrom(base, v.off, v.size));
     return { ...v, base };
   }
   if (v.k === "ptr") return offsetValue(normalize(v.base), v.off);
+  if (v.k === "match") return { ...v, value: normalize(v.value) };
   return v;
 }
 

@@ -129,4 +129,5 @@ export function resolveArguments(
 function collectParams(v: Value, into: Set<number>): void {
   if (v.k === "param") into.add(v.n);
   else if (v.k === "load" || v.k === "ptr") collectParams(v.base, into);
+  else if (v.k === "match") collectParams(v.value, into);
 }

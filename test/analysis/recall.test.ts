@@ -131,6 +131,9 @@ for (const withPdb of [true, false]) {
     const causes: Record<string, number[]> = {};
     for (const m of recall.misses) (causes[m.cause] ??= []).push(m.event.id);
     assert.deepEqual(causes, expected.misses);
+    // Null-handle sites are counted apart: WriteNullHandle and WriteNullContext (HandleNever's is an unwritten global).
+    assert.equal(recall.descriptorSitesNullHandle, 2);
+    assert.equal(recall.descriptorSitesUnwrittenHandle, 1);
   });
 }
 

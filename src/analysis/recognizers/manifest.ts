@@ -100,6 +100,10 @@ export function providerInfo(
     const hs = ctx.symbolAt(handle.base.rva);
     if (hs) out.handleSymbol = hs;
   }
+  // The constant 0, or a handle read through a null context pointer (samsrv.dll passes a null
+  // trace context to a helper that writes only behind its null test: `[0+4A0h]`).
+  const nullContext = handle.k === "load" && handle.base.k === "imm" && handle.base.v === 0n;
+  if (!p && ((handle.k === "imm" && handle.v === 0n) || nullContext)) out.nullHandle = true;
   return Object.keys(out).length > 0 ? out : undefined;
 }
 

@@ -6,7 +6,15 @@
 import { formatGuid } from "../../util/bytes.js";
 import { Flow, gpr64, M, Op, Reg } from "../disasm.js";
 import { functionAt } from "../functions.js";
-import { objectLocation, type Value } from "../values.js";
+import {
+  hasParam,
+  normalize,
+  objectLocation,
+  offsetValue,
+  substitute,
+  type Value,
+  writesGpr,
+} from "../values.js";
 import { resolveArguments } from "../wrappers.js";
 import type { AnalysisContext, ProviderRegistry, RegisteredProvider } from "./types.js";
 
@@ -46,7 +54,9 @@ export function findRegistrations(ctx: Omit<AnalysisContext, "providers">): Regi
           handleValue.k === "addr"
             ? handleValue.rva
             : handleValue.k === "stack" && handleValue.base === "rsp"
-              ? copiedToGlobal(ctx, handleValue.origin, handleValue.off)
+              ? copiedToGlobal(ctx, handleValue.origin, handleValue.off, (v) =>
+                  throughChain(ctx, v, call.chain, handleValue.origin),
+                )
               : undefined;
         if (handleRva !== undefined) {
           reg.handleRva = handleRva;
@@ -66,12 +76,16 @@ export function findRegistrations(ctx: Omit<AnalysisContext, "providers">): Regi
 }
 
 export function providerRegistry(list: RegisteredProvider[]): ProviderRegistry {
-  const handles = new Map<number, RegisteredProvider>();
+  /** Handle globals; null marks one registered for two GUIDs (ambiguous, never guessed). */
+  const handles = new Map<number, RegisteredProvider | null>();
   /** Object locations; null marks one registered for two GUIDs (ambiguous, never guessed). */
   const locations = new Map<string, RegisteredProvider | null>();
   const byFn = new Map<number, RegisteredProvider[]>();
   for (const p of list) {
-    if (p.handleRva !== undefined && !handles.has(p.handleRva)) handles.set(p.handleRva, p);
+    if (p.handleRva !== undefined) {
+      const had = handles.get(p.handleRva);
+      handles.set(p.handleRva, had === undefined || had?.guid === p.guid ? (had ?? p) : null);
+    }
     if (p.handleLocation !== undefined) {
       const had = locations.get(p.handleLocation);
       locations.set(p.handleLocation, had === undefined || had?.guid === p.guid ? (had ?? p) : null);
@@ -82,10 +96,36 @@ export function providerRegistry(list: RegisteredProvider[]): ProviderRegistry {
   }
   return {
     list,
-    byHandle: (rva) => handles.get(rva),
+    byHandle: (rva) => handles.get(rva) ?? undefined,
     byLocation: (location) => locations.get(location) ?? undefined,
     inFunction: (fn) => byFn.get(fn) ?? [],
   };
+}
+
+/**
+ * Value v, seen in the function holding call `origin` of a registration's wrapper chain (outermost
+ * first), with its parameters replaced by the arguments of the calls above it, one level at a
+ * time. Undefined when an argument has more than one value.
+ */
+function throughChain(
+  ctx: Omit<AnalysisContext, "providers">,
+  v: Value,
+  chain: number[],
+  origin: number,
+): Value | undefined {
+  let out = normalize(v);
+  for (let k = chain.indexOf(origin) - 1; k >= 0 && hasParam(out); k--) {
+    let ambiguous = false;
+    out = normalize(
+      substitute(out, (n) => {
+        const vs = ctx.values.argument(chain[k]!, n).map(normalize);
+        if (vs.length !== 1) ambiguous = true;
+        return vs[0] ?? { k: "unknown", why: "no argument" };
+      }),
+    );
+    if (ambiguous) return undefined;
+  }
+  return hasParam(out) ? undefined : out;
 }
 
 /** How far after a registration a local handle is looked for being copied to a global. */
@@ -101,11 +141,14 @@ const EPILOGUE = 8;
  * ending in `ret` or a tail jump) ends its block, any other RSP change ends the scan. A register
  * holds the local's value from its load to the next call, return or write of that register; a
  * store to the local or its address taken again ends the scan (the slot may hold another local).
+ * The global may also be reached through a pointer (`mov [rdi], rax`, lsasrv.dll's out-parameter
+ * `*Handle = local.Handle`): `outer` names the pointer's value in the registration's callers.
  */
 function copiedToGlobal(
   ctx: Omit<AnalysisContext, "providers">,
   site: number,
   off: number,
+  outer: (v: Value) => Value | undefined,
 ): number | undefined {
   const c = ctx.code;
   const fn = functionAt(ctx.functions, c.rva[site]!);
@@ -160,7 +203,22 @@ function copiedToGlobal(
     if (m === M.Xchg && c.op0[i] === Op.Reg && c.op1[i] === Op.Mem && c.memBase[i] === Reg.RIP) {
       if (holding.has(gpr64(c.reg0[i]!))) return c.addr[i]!;
     }
-    if (c.op0[i] === Op.Reg) holding.delete(gpr64(c.reg0[i]!));
+    // `mov [reg+disp], local`: the address reg holds, when the registration's callers make it a global.
+    if (
+      m === M.Mov &&
+      c.op0[i] === Op.Mem &&
+      c.op1[i] === Op.Reg &&
+      c.memSize[i] === 8 &&
+      c.memIndex[i] === 0 &&
+      holding.has(gpr64(c.reg1[i]!))
+    ) {
+      const base = c.memBase[i]!;
+      if (base === Reg.RSP || base === Reg.RBP) continue;
+      const bs = ctx.values.registerAt(i, base);
+      const at = bs.length === 1 ? outer(offsetValue(bs[0]!, c.addr[i]!)) : undefined;
+      return at?.k === "addr" ? at.rva : undefined;
+    }
+    for (const r of [...holding]) if (writesGpr(c, i, r)) holding.delete(r);
   }
   return undefined;
 }

@@ -128,6 +128,12 @@ export interface WriteFinding {
     symbol?: string;
     handleSymbol?: string;
     handleRva?: number;
+    /**
+     * The handle argument is the constant 0 (`xor ecx, ecx; call EventWrite`: the write fails with
+     * ERROR_INVALID_HANDLE) or is read through a null context pointer (the write sits behind the
+     * context's null test): no provider can be named.
+     */
+    nullHandle?: boolean;
   };
   event: SiteEvent;
 }
