@@ -6,9 +6,10 @@
  * locality pattern — to a registration in the same function.
  */
 import { formatGuid } from "../../util/bytes.js";
+import { constantPointerSlot } from "../global-stores.js";
 import { objectLocation, type Value } from "../values.js";
 import { resolveArguments } from "../wrappers.js";
-import { tableDescriptor, tableEvents } from "./descriptor-tables.js";
+import { isOwnDescriptor, tableDescriptor, tableEvents } from "./descriptor-tables.js";
 import { findingAt } from "./finding.js";
 import type {
   AnalysisContext,
@@ -175,6 +176,12 @@ function descriptorEvent(ctx: AnalysisContext, v: Value): SiteEvent {
     const sym = ctx.symbolAt(v.rva);
     if (sym) ev.symbol = sym;
     return ev;
+  }
+  // A pointer slot the code fills with one descriptor's address (a logging helper's table of
+  // descriptor pointers set up when it registers: lsm.dll, termsrv.dll).
+  if (v.k === "load" && v.base.k === "addr" && v.off === 0 && v.size === 8) {
+    const d = constantPointerSlot(ctx.pe, ctx.code, ctx.values, v.base.rva);
+    if (d !== undefined && isOwnDescriptor(ctx, d)) return descriptorEvent(ctx, { k: "addr", rva: d });
   }
   if (v.k === "stack") {
     const bytes = ctx.values.stackBytes(v, 16);

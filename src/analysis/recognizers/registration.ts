@@ -6,6 +6,7 @@
 import { formatGuid } from "../../util/bytes.js";
 import { Flow, gpr64, M, Op, Reg } from "../disasm.js";
 import { functionAt } from "../functions.js";
+import { copiedBytesBefore } from "../global-stores.js";
 import { objectLocation, type Value } from "../values.js";
 import { resolveArguments } from "../wrappers.js";
 import type { AnalysisContext, ProviderRegistry, RegisteredProvider } from "./types.js";
@@ -30,7 +31,7 @@ export function findRegistrations(ctx: Omit<AnalysisContext, "providers">): Regi
       for (const call of calls) {
         const [guidValue, handleValue] = call.values as [Value, Value];
         if (guidValue.k !== "addr") continue;
-        const bytes = ctx.values.imageBytes(guidValue.rva, 16);
+        const bytes = registeredGuidBytes(ctx, call.chain[0]!, guidValue.rva);
         if (!bytes) continue;
         const guid = formatGuid(bytes);
         const fn = functionAt(ctx.functions, ctx.code.rva[call.chain[0]!]!);
@@ -63,6 +64,22 @@ export function findRegistrations(ctx: Omit<AnalysisContext, "providers">): Regi
     }
   }
   return out;
+}
+
+/**
+ * The GUID a registration names: the global's static bytes, or — an uninitialised (all-zero)
+ * global — the bytes the code copies into it right before the call. Undefined when neither
+ * (a zero GUID names no provider).
+ */
+function registeredGuidBytes(
+  ctx: Omit<AnalysisContext, "providers">,
+  call: number,
+  rva: number,
+): Uint8Array | undefined {
+  const bytes = ctx.values.imageBytes(rva, 16);
+  if (!bytes || bytes.some((b) => b !== 0)) return bytes;
+  const copied = copiedBytesBefore(ctx.code, ctx.values, call, rva, 16);
+  return copied?.some((b) => b !== 0) ? copied : undefined;
 }
 
 export function providerRegistry(list: RegisteredProvider[]): ProviderRegistry {
