@@ -7,7 +7,8 @@ import { formatGuid } from "../../util/bytes.js";
 import { Flow, gpr64, M, Op, Reg } from "../disasm.js";
 import { functionAt } from "../functions.js";
 import { copiedBytesBefore } from "../global-stores.js";
-import { objectLocation, type Value } from "../values.js";
+import { ARG_REGS, normalize, objectLocation, offsetValue, type Value } from "../values.js";
+import { copiedThroughPointer } from "../vector-copies.js";
 import { resolveArguments } from "../wrappers.js";
 import type { AnalysisContext, ProviderRegistry, RegisteredProvider } from "./types.js";
 
@@ -29,41 +30,62 @@ export function findRegistrations(ctx: Omit<AnalysisContext, "providers">): Regi
         spec.handle,
       ]);
       for (const call of calls) {
-        const [guidValue, handleValue] = call.values as [Value, Value];
-        if (guidValue.k !== "addr") continue;
-        const bytes = registeredGuidBytes(ctx, call.chain[0]!, guidValue.rva);
-        if (!bytes) continue;
-        const guid = formatGuid(bytes);
-        const fn = functionAt(ctx.functions, ctx.code.rva[call.chain[0]!]!);
-        const reg: RegisteredProvider = {
-          guid,
-          guidRva: guidValue.rva,
-          function: fn?.rva ?? 0,
-          registerFunction: api,
-        };
-        const guidSymbol = ctx.symbolAt(guidValue.rva);
-        if (guidSymbol) reg.guidSymbol = guidSymbol;
-        const handleRva =
-          handleValue.k === "addr"
-            ? handleValue.rva
-            : handleValue.k === "stack" && handleValue.base === "rsp"
-              ? copiedToGlobal(ctx, handleValue.origin, handleValue.off)
-              : undefined;
-        if (handleRva !== undefined) {
-          reg.handleRva = handleRva;
-          const hs = ctx.symbolAt(handleRva);
-          if (hs) reg.handleSymbol = hs;
+        const [given, handleValue] = call.values as [Value, Value];
+        for (const guidValue of given.k === "stack" ? [given, ...guidsCopiedToStack(ctx, given)] : [given]) {
+          const bytes =
+            guidValue.k === "addr"
+              ? registeredGuidBytes(ctx, call.chain[0]!, guidValue.rva)
+              : guidValue.k === "stack"
+                ? nonZero(ctx.values.stackBytes(guidValue, 16))
+                : undefined;
+          if (!bytes) continue;
+          const guid = formatGuid(bytes);
+          const fn = functionAt(ctx.functions, ctx.code.rva[call.chain[0]!]!);
+          const reg: RegisteredProvider = { guid, function: fn?.rva ?? 0, registerFunction: api };
+          if (guidValue.k === "addr") {
+            reg.guidRva = guidValue.rva;
+            const guidSymbol = ctx.symbolAt(guidValue.rva);
+            if (guidSymbol) reg.guidSymbol = guidSymbol;
+          }
+          const handleRva =
+            handleValue.k === "addr"
+              ? handleValue.rva
+              : handleValue.k === "stack" && handleValue.base === "rsp"
+                ? copiedToGlobal(ctx, handleValue.origin, handleValue.off)
+                : undefined;
+          if (handleRva !== undefined) {
+            reg.handleRva = handleRva;
+            const hs = ctx.symbolAt(handleRva);
+            if (hs) reg.handleSymbol = hs;
+          }
+          const location = objectLocation(handleValue);
+          if (location !== undefined) reg.handleLocation = location;
+          const key = `${guid}:${reg.handleRva ?? location ?? "-"}:${reg.function}`;
+          if (seen.has(key)) continue;
+          seen.add(key);
+          out.push(reg);
         }
-        const location = objectLocation(handleValue);
-        if (location !== undefined) reg.handleLocation = location;
-        const key = `${guid}:${reg.handleRva ?? location ?? "-"}:${reg.function}`;
-        if (seen.has(key)) continue;
-        seen.add(key);
-        out.push(reg);
       }
     }
   }
   return out;
+}
+
+/**
+ * A GUID copied onto the stack from what a register points to (`movups xmm0,[rcx]; movdqu
+ * [rsp+20h],xmm0; lea rcx,[rsp+20h]`, clusapi.dll's registration helper): the addresses that
+ * register holds, through the callers when it is a parameter.
+ */
+function guidsCopiedToStack(
+  ctx: Omit<AnalysisContext, "providers">,
+  slot: Extract<Value, { k: "stack" }>,
+): Value[] {
+  const copy = copiedThroughPointer(ctx, slot);
+  const arg = copy ? (ARG_REGS as readonly number[]).indexOf(copy.reg) : -1;
+  if (!copy || arg < 0) return [];
+  return resolveArguments(ctx.code, ctx.functions, ctx.graph, ctx.values, copy.load, [arg]).map((c) =>
+    normalize(offsetValue(c.values[0]!, copy.disp)),
+  );
 }
 
 /**
@@ -78,8 +100,12 @@ function registeredGuidBytes(
 ): Uint8Array | undefined {
   const bytes = ctx.values.imageBytes(rva, 16);
   if (!bytes || bytes.some((b) => b !== 0)) return bytes;
-  const copied = copiedBytesBefore(ctx.code, ctx.values, call, rva, 16);
-  return copied?.some((b) => b !== 0) ? copied : undefined;
+  return nonZero(copiedBytesBefore(ctx.code, ctx.values, call, rva, 16));
+}
+
+/** GUID bytes, unless all zero (GUID_NULL names no provider). */
+function nonZero(bytes: Uint8Array | undefined): Uint8Array | undefined {
+  return bytes?.some((b) => b !== 0) ? bytes : undefined;
 }
 
 export function providerRegistry(list: RegisteredProvider[]): ProviderRegistry {
