@@ -46,7 +46,7 @@ interface Program {
 export function stackCopySources(p: Program, slot: Extract<Value, { k: "stack" }>): CopySources | undefined {
   const c = p.code;
   const fn = functionAt(p.functions, c.rva[slot.origin]!);
-  if (!fn) return undefined;
+  if (!fn || storesIndexedIntoFrame(c, fn)) return undefined;
   let incomplete = false;
   const stores: number[] = [];
   const whole = walkBack(p, fn, slot.origin, (j) => {
@@ -113,6 +113,30 @@ function walkBack(p: Program, fn: FunctionInfo, at: number, visit: (j: number) =
     for (const q of preds) stack.push(q);
   }
   return complete;
+}
+
+const indexedFrames = new WeakMap<Code, Map<number, boolean>>();
+
+/**
+ * Does fn store into its frame through an index register (`mov [rbp+r14-68h], al` — a GUID
+ * hashed from a name byte by byte, gdi32.dll)? Such a store can fill any slot, so a slot's bytes
+ * read from the plain stores before a use are not to be trusted there.
+ */
+export function storesIndexedIntoFrame(code: Code, fn: FunctionInfo): boolean {
+  let byFn = indexedFrames.get(code);
+  if (!byFn) indexedFrames.set(code, (byFn = new Map()));
+  let v = byFn.get(fn.rva);
+  if (v === undefined) {
+    v = false;
+    for (const r of [{ first: fn.first, last: fn.last }, ...(fn.fragments ?? [])])
+      for (let i = r.first; i < r.last && !v; i++)
+        v =
+          code.op0[i] === Op.Mem &&
+          code.memIndex[i] !== 0 &&
+          (code.memBase[i] === Reg.RSP || code.memBase[i] === Reg.RBP);
+    byFn.set(fn.rva, v);
+  }
+  return v;
 }
 
 /** Does instruction j move RSP (push, pop, add/sub rsp)? Stack offsets across it differ. */

@@ -74,7 +74,8 @@ for (const withPdb of [true, false]) {
     const describe = (r: SiteRow) =>
       `${r.site.function} ${r.writeFunction} ${r.provider.guid} ${r.event.kind} ${r.event.id}/${r.event.version}`;
     // 1 + 3: manifest writes, incl. the handle published by cmpxchg, the context member, the
-    // dynamically resolved EventWrite, constant table indices through a helper.
+    // dynamically resolved EventWrite, constant table indices through a helper; 7: descriptors
+    // and GUIDs the code fills at run time (global slots, constructed objects, per-level copies).
     const manifest = rows.filter((r) => r.event.kind === "manifest");
     for (const want of expected.sites) {
       // provider "none": the analysis must not name one (objects that only share an offset).

@@ -8,7 +8,7 @@ import { Flow, gpr64, M, Op, Reg } from "../disasm.js";
 import { functionAt } from "../functions.js";
 import { copiedBytesBefore } from "../global-stores.js";
 import { ARG_REGS, normalize, objectLocation, offsetValue, type Value } from "../values.js";
-import { copiedThroughPointer } from "../vector-copies.js";
+import { copiedThroughPointer, storesIndexedIntoFrame } from "../vector-copies.js";
 import { resolveArguments } from "../wrappers.js";
 import type { AnalysisContext, ProviderRegistry, RegisteredProvider } from "./types.js";
 
@@ -36,7 +36,7 @@ export function findRegistrations(ctx: Omit<AnalysisContext, "providers">): Regi
             guidValue.k === "addr"
               ? registeredGuidBytes(ctx, call.chain[0]!, guidValue.rva)
               : guidValue.k === "stack"
-                ? nonZero(ctx.values.stackBytes(guidValue, 16))
+                ? stackGuidBytes(ctx, guidValue)
                 : undefined;
           if (!bytes) continue;
           const guid = formatGuid(bytes);
@@ -101,6 +101,16 @@ function registeredGuidBytes(
   const bytes = ctx.values.imageBytes(rva, 16);
   if (!bytes || bytes.some((b) => b !== 0)) return bytes;
   return nonZero(copiedBytesBefore(ctx.code, ctx.values, call, rva, 16));
+}
+
+/** A GUID built on the stack from constants, unless the frame is also written through an index. */
+function stackGuidBytes(
+  ctx: Omit<AnalysisContext, "providers">,
+  slot: Extract<Value, { k: "stack" }>,
+): Uint8Array | undefined {
+  const fn = functionAt(ctx.functions, ctx.code.rva[slot.origin]!);
+  if (!fn || storesIndexedIntoFrame(ctx.code, fn)) return undefined;
+  return nonZero(ctx.values.stackBytes(slot, 16));
 }
 
 /** GUID bytes, unless all zero (GUID_NULL names no provider). */
