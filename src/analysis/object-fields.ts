@@ -9,12 +9,10 @@
  */
 import type { CallGraph } from "./callgraph.js";
 import { type Code, Flow, gpr64, immediateOf, M, Op, Reg } from "./disasm.js";
-import { basicBlockLeaders, type FunctionTable, functionAt, ownsIndex } from "./functions.js";
+import { type FunctionTable, functionAt } from "./functions.js";
 import { normalize, type Value, type ValueResolver } from "./values.js";
-import { movesRsp } from "./vector-copies.js";
+import { movesRsp, walkBack } from "./vector-copies.js";
 
-/** Instructions looked back from the use of the object for the constructor call. */
-const LOOKBACK = 48;
 /** Constructor levels followed (derived → base constructors). */
 const MAX_DEPTH = 5;
 /** Instructions a constructor may have for its stores to be read. */
@@ -31,13 +29,13 @@ interface Program {
 type Stored = Value | null;
 
 const summaries = new WeakMap<Code, Map<number, Map<number, Stored> | null>>();
-const leaderSets = new WeakMap<Code, Map<number, Set<number>>>();
 
 /**
- * Values of the `size`-byte field at `off` of the stack object `obj` just before `obj.origin`,
- * when the straight-line code before it stores the field or calls a constructor on the object
- * that stores a known value there. Undefined when neither is found before a join or an RSP change,
- * or the constructor's store is unknown.
+ * Values of the 8-byte field at `off` of the stack object `obj` just before `obj.origin`: on every
+ * path back, the nearest store into the field (an inlined constructor) or call of a constructor on
+ * the object that stores a known value there. Paths where something else comes first — an
+ * indirect or unreadable call given the object, a store of another kind, the function's entry —
+ * add an unknown value. Undefined when no path names a value.
  */
 export function constructedField(
   p: Program,
@@ -48,52 +46,43 @@ export function constructedField(
   const c = p.code;
   const fn = functionAt(p.functions, c.rva[obj.origin]!);
   if (!fn || size !== 8) return undefined;
-  const leaders = leadersOf(p, fn.rva);
   const field = obj.off + off;
-  for (let j = obj.origin - 1; j >= Math.max(fn.first, obj.origin - LOOKBACK); j--) {
-    // Another path joins between the call and the use: it may not construct the object.
-    if (leaders.has(j + 1) && j + 1 !== obj.origin) return undefined;
-    if (!ownsIndex(fn, j)) return undefined;
+  const out: Value[] = [];
+  let unknown = false;
+  const give = (vs: Value[]): boolean => {
+    for (const v of vs) if (!out.some((o) => sameValue(o, v))) out.push(v);
+    return true;
+  };
+  const fail = (): boolean => {
+    unknown = true;
+    return true;
+  };
+  const whole = walkBack(p, fn, obj.origin, (j) => {
+    if (movesRsp(c, j)) return fail(); // offsets are relative to RSP at the origin
     const fl = c.flow[j]!;
-    if (fl !== Flow.Next && fl !== Flow.Call && fl !== Flow.IndirectCall) return undefined;
-    if (movesRsp(c, j)) return undefined;
-    // The field stored directly (an inlined constructor): the value resolver reads the slot.
-    if (c.op0[j] === Op.Mem && stackBase(c.memBase[j]!) === obj.base) {
+    if (c.op0[j] === Op.Mem && c.memIndex[j] === 0 && stackBase(c.memBase[j]!) === obj.base) {
       const at = c.addr[j]!;
-      if (at < field + size && at + (c.memSize[j] || 8) > field) return p.values.stackSlot(obj, off, size);
-      continue;
+      const n = c.memSize[j] || 8;
+      if (at >= field + size || at + n <= field) return false;
+      if (at !== field || n !== 8 || c.mnem[j] !== M.Mov) return fail();
+      const v = storedValue(p, j);
+      return v ? give([v]) : fail();
     }
-    if (fl === Flow.Next) continue;
+    if (fl !== Flow.Call && fl !== Flow.IndirectCall) return false;
     const thisArg = p.values.argument(j, 0);
     const t = thisArg.length === 1 ? thisArg[0]! : undefined;
-    const receivesObject = t?.k === "stack" && t.base === obj.base;
-    if (fl === Flow.IndirectCall || c.op0[j] !== Op.Branch) {
-      if (receivesObject) return undefined;
-      continue;
-    }
-    if (!receivesObject) continue;
-    const fieldInCallee = field - t.off;
+    if (t?.k !== "stack" || t.base !== obj.base) return false;
+    if (fl === Flow.IndirectCall || c.op0[j] !== Op.Branch) return fail();
     const stores = fieldStores(p, c.addr[j]!, 0);
-    if (stores === null) return undefined;
-    if (!stores.has(fieldInCallee)) continue; // a call that does not set the field (a logger)
-    const v = stores.get(fieldInCallee)!;
-    if (v === null) return undefined;
-    if (v.k !== "param") return [v];
-    return p.values.argument(j, v.n).map(normalize);
-  }
-  return undefined;
-}
-
-function leadersOf(p: Program, fnRva: number): Set<number> {
-  let byFn = leaderSets.get(p.code);
-  if (!byFn) leaderSets.set(p.code, (byFn = new Map()));
-  let set = byFn.get(fnRva);
-  if (!set) {
-    const fn = p.functions.byRva.get(fnRva)!;
-    set = new Set(basicBlockLeaders(p.code, fn));
-    byFn.set(fnRva, set);
-  }
-  return set;
+    if (stores === null) return fail();
+    const v = stores.get(field - t.off);
+    if (v === undefined) return false; // a call that does not set the field (a logger)
+    if (v === null) return fail();
+    return give(v.k === "param" ? p.values.argument(j, v.n).map(normalize) : [v]);
+  });
+  if (out.length === 0) return undefined;
+  if (unknown || !whole) out.push({ k: "unknown", why: "constructed field" });
+  return out;
 }
 
 function stackBase(reg: number): "rsp" | "rbp" | undefined {

@@ -98,7 +98,7 @@ export function stackCopySources(p: Program, slot: Extract<Value, { k: "stack" }
  * Visits the instructions before `at` in fn on every path, each once; `visit(j)` returns true when
  * j ends its path. False when a path reaches the function's entry or the step budget runs out.
  */
-function walkBack(p: Program, fn: FunctionInfo, at: number, visit: (j: number) => boolean): boolean {
+export function walkBack(p: Program, fn: FunctionInfo, at: number, visit: (j: number) => boolean): boolean {
   const seen = new Set<number>();
   const stack = [...p.values.predecessorsIn(fn, at)];
   let complete = p.values.predecessorsIn(fn, at).length > 0;
