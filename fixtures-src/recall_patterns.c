@@ -381,14 +381,14 @@ __declspec(dllexport) void RetargetJ(void) { LoggerJ.Slots[1] = &JSlotOther; }
 __declspec(dllexport) void WriteJSlot(void) { EventWrite(LoggerJ.Handle, LoggerJ.Slots[0], 0, 0); }
 __declspec(dllexport) void WriteJSlotEither(void) { EventWrite(LoggerJ.Handle, LoggerJ.Slots[1], 0, 0); }
 
-/* (b) A static table of activity records, each with its descriptor pointer (MPSSVC.dll): the
- * helper reads the record's pointer; no code stores into the table (exported: nothing folds it). */
+/* (b) A read-only table of activity records, each with its descriptor pointer (MPSSVC.dll): the
+ * helper reads the record's pointer (passed from assembly: nothing folds it). */
 static const EVENT_DESCRIPTOR JActivityStart = {111, 0, 0x10, 4, 1, 16, 0x8000000000000000ULL};
 typedef struct {
   ULONG_PTR Cookie;
   PCEVENT_DESCRIPTOR Start;
 } ACTIVITY;
-__declspec(dllexport) ACTIVITY ActivityJ = {1, &JActivityStart};
+__declspec(dllexport) const ACTIVITY ActivityJ = {1, &JActivityStart};
 
 __declspec(noinline) __attribute__((used)) void StartActivity(const ACTIVITY *a) {
   EventWrite(LoggerJ.Handle, a->Start, 0, 0);

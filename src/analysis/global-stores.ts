@@ -175,7 +175,7 @@ const ZEROING = new Set<number>([
 
 /**
  * The one image address the 8-byte global at rva holds: its static bytes (a relocated pointer in a
- * table no instruction stores into — MPSSVC.dll's activity records of descriptor pointers), or the
+ * read-only table — MPSSVC.dll's activity records of descriptor pointers in .rdata), or the
  * address the code fills it with — every RIP-relative store into it writes that address or zero,
  * at least one writes the address, and its static bytes are zero or that address. Any store of
  * another size overlapping it gives undefined. Stores through a pointer to the global (an object
@@ -194,7 +194,9 @@ export function constantPointerSlot(
   const initial = new DataView(bytes.buffer).getBigUint64(0, true);
   const staticRva = pe.vaToRva(initial);
   const movs = s.movs.get(rva);
-  if (!movs) return staticRva;
+  // A static pointer is only final in a read-only section: writable data may be changed through
+  // a pointer to its table, which no RIP-relative store shows.
+  if (!movs) return readOnly(pe, rva) ? staticRva : undefined;
   let addr: number | undefined;
   for (const j of movs) {
     const a = storedAddress(code, values, j);
@@ -203,4 +205,12 @@ export function constantPointerSlot(
   }
   if (addr === undefined || (initial !== 0n && staticRva !== addr)) return undefined;
   return addr;
+}
+
+/** IMAGE_SCN_MEM_WRITE */
+const SCN_MEM_WRITE = 0x80000000;
+
+function readOnly(pe: PeImage, rva: number): boolean {
+  const s = pe.sectionOfRva(rva);
+  return s !== undefined && (s.characteristics & SCN_MEM_WRITE) === 0;
 }
