@@ -488,34 +488,3 @@ REGHANDLE HandleNull;
 static const EVENT_DESCRIPTOR NullStart = {122, 0, 0x10, 4, 1, 20, 0x8000000000000000ULL};
 __declspec(dllexport) void StartNull(void) { EventRegister(&GuidNull, 0, 0, &HandleNull); }
 __declspec(dllexport) void WriteNullStart(void) { EventWrite(HandleNull, &NullStart, 0, 0); }
-
-/* (g) An event context a call fills with the descriptor's and the handle's addresses (d3d11.dll):
- * the write reads both through the context; must not match: a context whose handle pointer is
- * one of two globals (no provider named). */
-static const EVENT_DESCRIPTOR KContext = {123, 0, 0x10, 4, 0, 21, 0x8000000000000000ULL};
-static const EVENT_DESCRIPTOR KEither = {124, 0, 0x10, 4, 0, 21, 0x8000000000000000ULL};
-typedef struct {
-  ULONG Enabled;
-  PCEVENT_DESCRIPTOR Descriptor;
-  REGHANDLE *Handle;
-} EVENT_CONTEXT;
-__declspec(noinline) __attribute__((used)) void PrepareContext(EVENT_CONTEXT *c, PCEVENT_DESCRIPTOR d) {
-  c->Enabled = 1;
-  c->Descriptor = d;
-  c->Handle = &HandleK;
-}
-__declspec(noinline) __attribute__((used)) void WriteContext(const EVENT_CONTEXT *c) {
-  EventWrite(*c->Handle, c->Descriptor, 0, 0);
-}
-__declspec(dllexport) void WriteKContext(void) {
-  EVENT_CONTEXT c;
-  PrepareContext(&c, &KContext);
-  WriteContext(&c);
-}
-__declspec(dllexport) void WriteKEither(int which) {
-  EVENT_CONTEXT c;
-  c.Enabled = 1;
-  c.Descriptor = &KEither;
-  c.Handle = which ? &HandleK : &LoggerJ.Handle;
-  WriteContext(&c);
-}

@@ -282,15 +282,3 @@ test("win32kns: MmGetSystemRoutineAddress names (RtlInitUnicodeString on the sta
   assert.ok(names.includes("MmGetSystemRoutineAddress:WmiTraceMessage"), names.join(", "));
   assert.ok(report.findings.some((f) => f.writeFunction === "WmiTraceMessage"));
 });
-
-// d3d11 10.0.18363: a call fills a stack event context with the descriptor's address (+8) and the
-// handle global's address (+10h) before the write reads `[ctx+8]` and `[[ctx+10h]]`
-// (object-fields.ts): event 1 "Name" has sites with descriptor and provider (before: none).
-test("d3d11 (corpus): an event context filled by a call names descriptor and handle", () => {
-  const { report, recall } = measure("pe/user/d3d11_10.0.18363.900.dll");
-  const name = report.findings.filter((f) => f.event.kind === "manifest" && f.event.descriptor?.id === 1);
-  assert.ok(name.length >= 1, "sites of event 1");
-  for (const f of name) assert.equal(f.provider?.guid, "db6f6ddb-ac77-4e88-8253-819df9bbf140");
-  assert.ok(recall.found >= 60, `${recall.found} of ${recall.writable} (59 before)`);
-  assert.equal(recall.descriptorSitesWithProvider, recall.descriptorSites);
-});

@@ -144,11 +144,7 @@ export const manifestRecognizer: WriteRecognizer = {
             const finding = findingAt(ctx, chain, api, event);
             const provider = NO_REGISTRATION_APIS.includes(api)
               ? guidProvider(ctx, handle)
-              : providerInfo(
-                  ctx,
-                  handleOf(ctx, handle),
-                  providerForHandle(ctx, handleOf(ctx, handle), finding.function, site.caller),
-                );
+              : providerInfo(ctx, handle, providerForHandle(ctx, handle, finding.function, site.caller));
             if (provider) finding.provider = provider;
             out.push(finding);
           }
@@ -158,21 +154,6 @@ export const manifestRecognizer: WriteRecognizer = {
     return out;
   },
 };
-
-/**
- * A handle read through a pointer member of a stack object (`mov rcx,[[obj+10h]]`, d3d11.dll's
- * event context: a call fills the descriptor and handle pointers): when every path fills that
- * member with one global's address, the handle is that global's contents.
- */
-function handleOf(ctx: AnalysisContext, handle: Value): Value {
-  if (handle.k !== "load" || handle.base.k !== "load" || handle.base.base.k !== "stack") return handle;
-  const holder = handle.base;
-  const filled = constructedField(ctx, holder.base as Extract<Value, { k: "stack" }>, holder.off, 8);
-  const a = filled?.length === 1 ? filled[0]! : undefined;
-  return a?.k === "addr"
-    ? { k: "load", base: { k: "addr", rva: a.rva + handle.off }, off: 0, size: handle.size }
-    : handle;
-}
 
 /** Provider named by a GUID pointer argument. */
 function guidProvider(ctx: AnalysisContext, v: Value): WriteFinding["provider"] {
