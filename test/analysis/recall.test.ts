@@ -282,3 +282,14 @@ test("win32kns: MmGetSystemRoutineAddress names (RtlInitUnicodeString on the sta
   assert.ok(names.includes("MmGetSystemRoutineAddress:WmiTraceMessage"), names.join(", "));
   assert.ok(report.findings.some((f) => f.writeFunction === "WmiTraceMessage"));
 });
+
+// d3d11 10.0.18363: a call fills a stack event context with the descriptor's address (+8) before
+// the write reads `[ctx+8]` (object-fields.ts): event 1 "Name" gets sites with its descriptor
+// (before: none). Their handle is read as `[[ctx+10h]]`, which stays unresolved here.
+test("d3d11 (corpus): the descriptor of an event context filled by a call", () => {
+  const { report, recall } = measure("pe/user/d3d11_10.0.18363.900.dll");
+  const name = report.findings.filter((f) => f.event.kind === "manifest" && f.event.descriptor?.id === 1);
+  assert.ok(name.length >= 1, "sites of event 1");
+  for (const f of name) assert.equal(f.event.kind === "manifest" && f.event.descriptorRva, 0x1f0ec0);
+  assert.ok(recall.found >= 59, `${recall.found} of ${recall.writable}`);
+});
