@@ -27,6 +27,10 @@
  *     was never linked in): the site has no provider, and the miss says why.
  *  6. A stack argument stored through a copy of RSP (MSVC's `mov r11, rsp` frames, rdpcorets.dll),
  *     written as naked assembly since clang does not emit that frame.
+ *  7. Descriptors and GUIDs the code fills at run time: a GUID copied into a global before it is
+ *     registered, descriptor pointer slots (static records, slots set at start-up), descriptor
+ *     members of stack objects set by constructors, per-level descriptors copied onto the stack
+ *     at one write, a GUID copied from the caller's pointer; and what must not match.
  */
 #include <windows.h>
 #include <evntprov.h>
@@ -339,13 +343,159 @@ __declspec(dllexport) __attribute__((naked)) void WriteThroughR11(void) {
           "ret\n");
 }
 
+/* ---- 7. descriptors and GUIDs the code fills at run time ---- */
+/* (a) The GUID is copied into an uninitialised global right before it is registered (lsm.dll,
+ * termsrv.dll): the registration names J, not the global's static zeros. */
+__attribute__((used)) static const GUID ProviderJ = {0x5e1a000b, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
+typedef struct {
+  GUID Guid;
+  PCEVENT_DESCRIPTOR Slots[2];
+  REGHANDLE Handle;
+} LOGGER_J;
+LOGGER_J LoggerJ;
+
+__attribute__((used)) static const EVENT_DESCRIPTOR JSlot = {112, 0, 0x10, 4, 0, 15, 0x8000000000000000ULL};
+__attribute__((used)) static const EVENT_DESCRIPTOR JSlotOne = {113, 0, 0x10, 4, 0, 15, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR JSlotOther = {114, 0, 0x10, 4, 0, 15, 0x8000000000000000ULL};
+
+/* (c) Slots[0] is filled with one descriptor; Slots[1] with one of two (must not name either). */
+__declspec(dllexport) __attribute__((naked)) void StartJ(void) {
+  __asm__("sub $0x28, %rsp\n"
+          "movups ProviderJ(%rip), %xmm0\n"
+          "lea LoggerJ+0x20(%rip), %r9\n"
+          "xor %r8d, %r8d\n"
+          "xor %edx, %edx\n"
+          "lea LoggerJ(%rip), %rcx\n"
+          "movups %xmm0, LoggerJ(%rip)\n"
+          "call *__imp_EventRegister(%rip)\n"
+          "lea JSlot(%rip), %rax\n"
+          "mov %rax, LoggerJ+0x10(%rip)\n"
+          "lea JSlotOne(%rip), %rax\n"
+          "mov %rax, LoggerJ+0x18(%rip)\n"
+          "add $0x28, %rsp\n"
+          "ret\n");
+}
+
+__declspec(dllexport) void RetargetJ(void) { LoggerJ.Slots[1] = &JSlotOther; }
+
+__declspec(dllexport) void WriteJSlot(void) { EventWrite(LoggerJ.Handle, LoggerJ.Slots[0], 0, 0); }
+__declspec(dllexport) void WriteJSlotEither(void) { EventWrite(LoggerJ.Handle, LoggerJ.Slots[1], 0, 0); }
+
+/* (b) A read-only table of activity records, each with its descriptor pointer (MPSSVC.dll): the
+ * helper reads the record's pointer (passed from assembly: nothing folds it). */
+static const EVENT_DESCRIPTOR JActivityStart = {111, 0, 0x10, 4, 1, 16, 0x8000000000000000ULL};
+typedef struct {
+  ULONG_PTR Cookie;
+  PCEVENT_DESCRIPTOR Start;
+} ACTIVITY;
+__declspec(dllexport) const ACTIVITY ActivityJ = {1, &JActivityStart};
+
+__declspec(noinline) __attribute__((used)) void StartActivity(const ACTIVITY *a) {
+  EventWrite(LoggerJ.Handle, a->Start, 0, 0);
+}
+__declspec(dllexport) __attribute__((naked)) void WriteJActivity(void) {
+  __asm__("sub $0x28, %rsp\n"
+          "lea ActivityJ(%rip), %rcx\n"
+          "call StartActivity\n"
+          "add $0x28, %rsp\n"
+          "ret\n");
+}
+
+/* (d) C++-style event objects on the stack: the descriptor member set by a constructor call,
+ * by an inlined constructor, and — must not match — set, then handed to an opaque function. */
+static const EVENT_DESCRIPTOR JConstructed = {118, 0, 0x10, 4, 0, 17, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR JInline = {119, 0, 0x10, 4, 0, 17, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR JOpaque = {120, 0, 0x10, 4, 0, 17, 0x8000000000000000ULL};
+typedef struct {
+  void *Vtable;
+  ULONG Flags;
+  PCEVENT_DESCRIPTOR Descriptor;
+} EVENT_OBJECT;
+void (*MutateEvent)(EVENT_OBJECT *);
+
+__declspec(noinline) __attribute__((used)) void ConstructEvent(EVENT_OBJECT *self, PCEVENT_DESCRIPTOR d) {
+  self->Vtable = 0;
+  self->Flags = 1;
+  self->Descriptor = d;
+}
+__declspec(noinline) __attribute__((used)) void FireEvent(const EVENT_OBJECT *e) {
+  EventWrite(LoggerJ.Handle, e->Descriptor, 0, 0);
+}
+__declspec(dllexport) void WriteJConstructed(void) {
+  EVENT_OBJECT e;
+  ConstructEvent(&e, &JConstructed);
+  FireEvent(&e);
+}
+__declspec(dllexport) void WriteJInline(void) {
+  EVENT_OBJECT e;
+  e.Vtable = 0;
+  e.Flags = 2;
+  e.Descriptor = &JInline;
+  FireEvent(&e);
+}
+__declspec(dllexport) void WriteJOpaque(void) {
+  EVENT_OBJECT e;
+  ConstructEvent(&e, &JOpaque);
+  MutateEvent(&e); /* unconditional: the opaque call, not a join, is what refuses */
+  FireEvent(&e);
+}
+
+/* (e) One descriptor per level copied onto the stack at a shared write (clusapi.dll): three
+ * events at one site; a fourth path copies the caller's descriptor (no fourth event, an
+ * unresolved one instead). */
+__attribute__((used)) static const EVENT_DESCRIPTOR JLevelInfo = {115, 0, 0x10, 4, 0, 18, 0x8000000000000000ULL};
+__attribute__((used)) static const EVENT_DESCRIPTOR JLevelWarning = {116, 0, 0x10, 3, 0, 18, 0x8000000000000000ULL};
+__attribute__((used)) static const EVENT_DESCRIPTOR JLevelError = {117, 0, 0x10, 2, 0, 18, 0x8000000000000000ULL};
+__declspec(dllexport) __attribute__((naked)) void WriteJLevel(ULONG level, PCEVENT_DESCRIPTOR other) {
+  __asm__("sub $0x48, %rsp\n"
+          "cmp $1, %ecx\n"
+          "je 1f\n"
+          "cmp $2, %ecx\n"
+          "je 2f\n"
+          "cmp $3, %ecx\n"
+          "je 3f\n"
+          "movups JLevelInfo(%rip), %xmm0\n"
+          "jmp 4f\n"
+          "1: movups JLevelWarning(%rip), %xmm0\n"
+          "jmp 4f\n"
+          "2: movups JLevelError(%rip), %xmm0\n"
+          "jmp 4f\n"
+          "3: movups (%rdx), %xmm0\n"
+          "4: movdqu %xmm0, 0x30(%rsp)\n"
+          "mov LoggerJ+0x20(%rip), %rcx\n"
+          "lea 0x30(%rsp), %rdx\n"
+          "xor %r8d, %r8d\n"
+          "xor %r9d, %r9d\n"
+          "call *__imp_EventWrite(%rip)\n"
+          "add $0x48, %rsp\n"
+          "ret\n");
+}
+
+/* (f) The GUID copied onto the stack from the caller's pointer before registering (clusapi.dll). */
+static const GUID ProviderK = {0x5e1a000c, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
+static const EVENT_DESCRIPTOR KStart = {121, 0, 0x10, 4, 1, 19, 0x8000000000000000ULL};
+REGHANDLE HandleK;
+__declspec(noinline) __attribute__((used)) ULONG RegisterCopy(const GUID *guid, REGHANDLE *handle) {
+  GUID local = *guid;
+  return EventRegister(&local, 0, 0, handle);
+}
+__declspec(dllexport) void StartK(void) { RegisterCopy(&ProviderK, &HandleK); }
+__declspec(dllexport) void WriteKStart(void) { EventWrite(HandleK, &KStart, 0, 0); }
+
+/* Must not match: a GUID global nothing fills is GUID_NULL, which names no provider. */
+GUID GuidNull;
+REGHANDLE HandleNull;
+static const EVENT_DESCRIPTOR NullStart = {122, 0, 0x10, 4, 1, 20, 0x8000000000000000ULL};
+__declspec(dllexport) void StartNull(void) { EventRegister(&GuidNull, 0, 0, &HandleNull); }
+__declspec(dllexport) void WriteNullStart(void) { EventWrite(HandleNull, &NullStart, 0, 0); }
+
 /* ---- recall16p: providers kept in a keyed table (lsasrv.dll / samsrv.dll) ----
  * RegisterInTable registers into a local entry, inserts a copy into an AVL table ordered by the
- * entry's REGHANDLE alone and hands the handle out through an out-parameter (HandleJ, HandleK).
+ * entry's REGHANDLE alone and hands the handle out through an out-parameter (HandleP, HandleQ).
  * A write looks the entry up by a key whose handle is the global's and writes with the found
  * entry's handle: the key field equals the global's value, so the provider is that global's.
- * Must not match: ProviderL's table orders by Flags then Handle, so the found entry's handle is
- * not proved to be the key's (WriteLStart has no provider). */
+ * Must not match: ProviderR's table orders by Flags then Handle, so the found entry's handle is
+ * not proved to be the key's (WriteRStart has no provider). */
 typedef struct {
   GUID Guid;
   ULONG Flags;
@@ -358,18 +508,18 @@ __declspec(dllimport) void *NTAPI RtlLookupElementGenericTableAvl(void *table, v
 __declspec(dllimport) void *NTAPI RtlInsertElementGenericTableAvl(void *table, void *buffer, ULONG size,
                                                                   BOOLEAN *isNew);
 
-static const GUID ProviderJ = {0x5e1a000b, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
-static const GUID ProviderK = {0x5e1a000c, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
-static const GUID ProviderL = {0x5e1a000d, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
-static const EVENT_DESCRIPTOR JStart = {110, 0, 0x10, 4, 1, 15, 0x8000000000000000ULL};
-static const EVENT_DESCRIPTOR KStart = {111, 0, 0x10, 4, 1, 16, 0x8000000000000000ULL};
-static const EVENT_DESCRIPTOR LStart = {112, 0, 0x10, 4, 1, 17, 0x8000000000000000ULL};
+static const GUID ProviderP = {0x5e1a0010, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
+static const GUID ProviderQ = {0x5e1a0011, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
+static const GUID ProviderR = {0x5e1a0012, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
+static const EVENT_DESCRIPTOR PStart = {130, 0, 0x10, 4, 1, 21, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR QStart = {131, 0, 0x10, 4, 1, 22, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR RStart = {132, 0, 0x10, 4, 1, 23, 0x8000000000000000ULL};
 /* RTL_AVL_TABLE is 0x68 bytes on x64. */
 static __declspec(align(16)) unsigned char ProviderTable[0x68];
 static __declspec(align(16)) unsigned char FlaggedTable[0x68];
-REGHANDLE HandleJ;
-REGHANDLE HandleK;
-REGHANDLE HandleL;
+REGHANDLE HandleP;
+REGHANDLE HandleQ;
+REGHANDLE HandleR;
 
 static int NTAPI CompareByHandle(void *table, void *first, void *second) {
   (void)table;
@@ -418,9 +568,9 @@ __declspec(noinline) __attribute__((used)) void InitFlaggedTable(void) {
 __declspec(dllexport) void StartTables(void) {
   InitProviderTable();
   InitFlaggedTable();
-  RegisterInTable(ProviderTable, &ProviderJ, &HandleJ);
-  RegisterInTable(ProviderTable, &ProviderK, &HandleK);
-  RegisterInTable(FlaggedTable, &ProviderL, &HandleL);
+  RegisterInTable(ProviderTable, &ProviderP, &HandleP);
+  RegisterInTable(ProviderTable, &ProviderQ, &HandleQ);
+  RegisterInTable(FlaggedTable, &ProviderR, &HandleR);
 }
 
 __declspec(noinline) __attribute__((used)) void WriteThroughTable(REGHANDLE *which, PCEVENT_DESCRIPTOR d) {
@@ -437,17 +587,17 @@ __declspec(noinline) __attribute__((used)) void WriteThroughFlagged(REGHANDLE *w
   if (e) EventWrite(e->Handle, d, 0, 0);
 }
 
-__declspec(dllexport) void WriteJStart(void) { WriteThroughTable(&HandleJ, &JStart); }
-__declspec(dllexport) void WriteKStart(void) { WriteThroughTable(&HandleK, &KStart); }
-__declspec(dllexport) void WriteLStart(void) { WriteThroughFlagged(&HandleL, &LStart); }
+__declspec(dllexport) void WritePStart(void) { WriteThroughTable(&HandleP, &PStart); }
+__declspec(dllexport) void WriteQStart(void) { WriteThroughTable(&HandleQ, &QStart); }
+__declspec(dllexport) void WriteRStart(void) { WriteThroughFlagged(&HandleR, &RStart); }
 
 /* recall16p: a write passing the handle 0 (ole32.dll, psmsrv.dll: `xor ecx, ecx; call EventWrite`):
  * it fails with ERROR_INVALID_HANDLE, no provider can be named; counted as a null-handle site. */
-static const EVENT_DESCRIPTOR NullStart = {120, 0, 0x10, 4, 1, 18, 0x8000000000000000ULL};
-static const GUID ProviderNull = {0x5e1a000e, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
-__attribute__((used)) static const GUID *NullGuid = &ProviderNull; /* its GUID is in the image */
+static const EVENT_DESCRIPTOR ZStart = {140, 0, 0x10, 4, 1, 24, 0x8000000000000000ULL};
+static const GUID ProviderZ = {0x5e1a0013, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
+__attribute__((used)) static const GUID *ZGuid = &ProviderZ; /* its GUID is in the image */
 
-__declspec(dllexport) void WriteNullHandle(void) { EventWrite(0, &NullStart, 0, 0); }
+__declspec(dllexport) void WriteNullHandle(void) { EventWrite(0, &ZStart, 0, 0); }
 
 /* recall16p: a helper that writes only behind its context's null test, called with a null context
  * (samsrv.dll's trace helpers): the handle is read through address 0 — a null-handle site too. */
@@ -455,10 +605,10 @@ typedef struct {
   ULONG Flags;
   REGHANDLE Handle;
 } TRACE_CONTEXT_N;
-static const EVENT_DESCRIPTOR NullCtxStart = {121, 0, 0x10, 4, 1, 19, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR ZCtxStart = {141, 0, 0x10, 4, 1, 25, 0x8000000000000000ULL};
 
 __declspec(noinline) __attribute__((used)) void WriteThroughContext(TRACE_CONTEXT_N *ctx, PCEVENT_DESCRIPTOR d) {
   if (ctx) EventWrite(ctx->Handle, d, 0, 0);
 }
 
-__declspec(dllexport) void WriteNullContext(void) { WriteThroughContext(0, &NullCtxStart); }
+__declspec(dllexport) void WriteNullContext(void) { WriteThroughContext(0, &ZCtxStart); }

@@ -215,6 +215,11 @@ export class ValueResolver {
     return out;
   }
 
+  /** Predecessors of instruction k in function fn's control flow (for walks outside the resolver). */
+  predecessorsIn(fn: FunctionInfo, k: number): number[] {
+    return this.predecessors(this.walk(fn), k);
+  }
+
   /** Registers each small callee may write, its own callees included (function rva → set; ALL = any). */
   private calleeWrites = new Map<number, ReadonlySet<number> | typeof ALL_REGISTERS>();
 

@@ -63,6 +63,12 @@ export function wevtDescriptorSet(pe: PeImage): Set<string> {
   return set;
 }
 
+/** Are the 16 bytes at rva one of the image's own WEVT_TEMPLATE descriptors? */
+export function isOwnDescriptor(ctx: AnalysisContext, rva: number): boolean {
+  const b = ctx.values.imageBytes(rva, 16);
+  return b !== undefined && wevtDescriptorSet(ctx.pe).has(hex(b));
+}
+
 function hex(b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
 }

@@ -6,9 +6,12 @@
  * locality pattern — to a registration in the same function.
  */
 import { formatGuid } from "../../util/bytes.js";
+import { constantPointerSlot } from "../global-stores.js";
+import { constructedField } from "../object-fields.js";
 import { objectLocation, type Value } from "../values.js";
+import { stackCopySources } from "../vector-copies.js";
 import { resolveArguments } from "../wrappers.js";
-import { tableDescriptor, tableEvents } from "./descriptor-tables.js";
+import { isOwnDescriptor, tableDescriptor, tableEvents } from "./descriptor-tables.js";
 import { findingAt } from "./finding.js";
 import type {
   AnalysisContext,
@@ -124,13 +127,9 @@ export const manifestRecognizer: WriteRecognizer = {
         );
         for (const call of calls) {
           const handle = call.values[0]!;
-          let events: Array<{ event: SiteEvent; caller?: number }> = [
-            {
-              event: isString
-                ? stringEvent(call.values[1]!, call.values[2]!)
-                : descriptorEvent(ctx, call.values[1]!),
-            },
-          ];
+          let events: Array<{ event: SiteEvent; caller?: number }> = isString
+            ? [{ event: stringEvent(call.values[1]!, call.values[2]!) }]
+            : descriptorEvents(ctx, call.values[1]!).map((event) => ({ event }));
           // A descriptor computed from a table base + index right before the call.
           const table =
             !isString && call.chain.length === 1 && !descriptorOf(events[0]!.event)
@@ -171,6 +170,34 @@ function guidProvider(ctx: AnalysisContext, v: Value): WriteFinding["provider"] 
   return out;
 }
 
+/**
+ * The events a descriptor argument names: one, or — a field of a stack object a constructor
+ * filled with one of several descriptors on different paths — one per descriptor.
+ */
+function descriptorEvents(ctx: AnalysisContext, v: Value): SiteEvent[] {
+  if (v.k === "load" && v.base.k === "stack" && v.size === 8) {
+    const filled = constructedField(ctx, v.base, v.off, 8)?.filter(
+      (d): d is Extract<Value, { k: "addr" }> => d.k === "addr" && isOwnDescriptor(ctx, d.rva),
+    );
+    if (filled && filled.length > 0) return filled.map((d) => descriptorEvent(ctx, d));
+  }
+  // A stack copy of a descriptor the paths before it load from different places (one per level).
+  if (v.k === "stack") {
+    const copies = stackCopySources(ctx, v);
+    const own = copies?.sources.filter((rva) => isOwnDescriptor(ctx, rva)) ?? [];
+    if (copies && own.length > 0) {
+      const events: SiteEvent[] = own.map((rva) => ({
+        kind: "manifest",
+        stackBuilt: true,
+        descriptor: decodeDescriptor(ctx.values.imageBytes(rva, 16)!),
+      }));
+      if (copies.incomplete) events.push({ kind: "manifest", stackBuilt: true });
+      return events;
+    }
+  }
+  return [descriptorEvent(ctx, v)];
+}
+
 function descriptorEvent(ctx: AnalysisContext, v: Value): SiteEvent {
   if (v.k === "addr") {
     const bytes = ctx.values.imageBytes(v.rva, 16);
@@ -179,6 +206,12 @@ function descriptorEvent(ctx: AnalysisContext, v: Value): SiteEvent {
     const sym = ctx.symbolAt(v.rva);
     if (sym) ev.symbol = sym;
     return ev;
+  }
+  // A pointer slot the code fills with one descriptor's address (a logging helper's table of
+  // descriptor pointers set up when it registers: lsm.dll, termsrv.dll).
+  if (v.k === "load" && v.base.k === "addr" && v.off === 0 && v.size === 8) {
+    const d = constantPointerSlot(ctx.pe, ctx.code, ctx.values, v.base.rva);
+    if (d !== undefined && isOwnDescriptor(ctx, d)) return descriptorEvent(ctx, { k: "addr", rva: d });
   }
   if (v.k === "stack") {
     const bytes = ctx.values.stackBytes(v, 16);

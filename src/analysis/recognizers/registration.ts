@@ -6,7 +6,9 @@
 import { formatGuid } from "../../util/bytes.js";
 import { Flow, gpr64, M, Op, Reg } from "../disasm.js";
 import { functionAt } from "../functions.js";
+import { copiedBytesBefore } from "../global-stores.js";
 import {
+  ARG_REGS,
   hasParam,
   normalize,
   objectLocation,
@@ -15,6 +17,7 @@ import {
   type Value,
   writesGpr,
 } from "../values.js";
+import { copiedThroughPointer, storesIndexedIntoFrame } from "../vector-copies.js";
 import { resolveArguments } from "../wrappers.js";
 import type { AnalysisContext, ProviderRegistry, RegisteredProvider } from "./types.js";
 
@@ -36,43 +39,94 @@ export function findRegistrations(ctx: Omit<AnalysisContext, "providers">): Regi
         spec.handle,
       ]);
       for (const call of calls) {
-        const [guidValue, handleValue] = call.values as [Value, Value];
-        if (guidValue.k !== "addr") continue;
-        const bytes = ctx.values.imageBytes(guidValue.rva, 16);
-        if (!bytes) continue;
-        const guid = formatGuid(bytes);
-        const fn = functionAt(ctx.functions, ctx.code.rva[call.chain[0]!]!);
-        const reg: RegisteredProvider = {
-          guid,
-          guidRva: guidValue.rva,
-          function: fn?.rva ?? 0,
-          registerFunction: api,
-        };
-        const guidSymbol = ctx.symbolAt(guidValue.rva);
-        if (guidSymbol) reg.guidSymbol = guidSymbol;
-        const handleRva =
-          handleValue.k === "addr"
-            ? handleValue.rva
-            : handleValue.k === "stack" && handleValue.base === "rsp"
-              ? copiedToGlobal(ctx, handleValue.origin, handleValue.off, (v) =>
-                  throughChain(ctx, v, call.chain, handleValue.origin),
-                )
-              : undefined;
-        if (handleRva !== undefined) {
-          reg.handleRva = handleRva;
-          const hs = ctx.symbolAt(handleRva);
-          if (hs) reg.handleSymbol = hs;
+        const [given, handleValue] = call.values as [Value, Value];
+        for (const guidValue of given.k === "stack" ? [given, ...guidsCopiedToStack(ctx, given)] : [given]) {
+          const bytes =
+            guidValue.k === "addr"
+              ? registeredGuidBytes(ctx, call.chain[0]!, guidValue.rva)
+              : guidValue.k === "stack"
+                ? stackGuidBytes(ctx, guidValue)
+                : undefined;
+          if (!bytes) continue;
+          const guid = formatGuid(bytes);
+          const fn = functionAt(ctx.functions, ctx.code.rva[call.chain[0]!]!);
+          const reg: RegisteredProvider = { guid, function: fn?.rva ?? 0, registerFunction: api };
+          if (guidValue.k === "addr") {
+            reg.guidRva = guidValue.rva;
+            const guidSymbol = ctx.symbolAt(guidValue.rva);
+            if (guidSymbol) reg.guidSymbol = guidSymbol;
+          }
+          const handleRva =
+            handleValue.k === "addr"
+              ? handleValue.rva
+              : handleValue.k === "stack" && handleValue.base === "rsp"
+                ? copiedToGlobal(ctx, handleValue.origin, handleValue.off, (v) =>
+                    throughChain(ctx, v, call.chain, handleValue.origin),
+                  )
+                : undefined;
+          if (handleRva !== undefined) {
+            reg.handleRva = handleRva;
+            const hs = ctx.symbolAt(handleRva);
+            if (hs) reg.handleSymbol = hs;
+          }
+          const location = objectLocation(handleValue);
+          if (location !== undefined) reg.handleLocation = location;
+          const key = `${guid}:${reg.handleRva ?? location ?? "-"}:${reg.function}`;
+          if (seen.has(key)) continue;
+          seen.add(key);
+          out.push(reg);
         }
-        const location = objectLocation(handleValue);
-        if (location !== undefined) reg.handleLocation = location;
-        const key = `${guid}:${reg.handleRva ?? location ?? "-"}:${reg.function}`;
-        if (seen.has(key)) continue;
-        seen.add(key);
-        out.push(reg);
       }
     }
   }
   return out;
+}
+
+/**
+ * A GUID copied onto the stack from what a register points to (`movups xmm0,[rcx]; movdqu
+ * [rsp+20h],xmm0; lea rcx,[rsp+20h]`, clusapi.dll's registration helper): the addresses that
+ * register holds, through the callers when it is a parameter.
+ */
+function guidsCopiedToStack(
+  ctx: Omit<AnalysisContext, "providers">,
+  slot: Extract<Value, { k: "stack" }>,
+): Value[] {
+  const copy = copiedThroughPointer(ctx, slot);
+  const arg = copy ? (ARG_REGS as readonly number[]).indexOf(copy.reg) : -1;
+  if (!copy || arg < 0) return [];
+  return resolveArguments(ctx.code, ctx.functions, ctx.graph, ctx.values, copy.load, [arg]).map((c) =>
+    normalize(offsetValue(c.values[0]!, copy.disp)),
+  );
+}
+
+/**
+ * The GUID a registration names: the global's static bytes, or — an uninitialised (all-zero)
+ * global — the bytes the code copies into it right before the call. Undefined when neither
+ * (a zero GUID names no provider).
+ */
+function registeredGuidBytes(
+  ctx: Omit<AnalysisContext, "providers">,
+  call: number,
+  rva: number,
+): Uint8Array | undefined {
+  const bytes = ctx.values.imageBytes(rva, 16);
+  if (!bytes || bytes.some((b) => b !== 0)) return bytes;
+  return nonZero(copiedBytesBefore(ctx.code, ctx.values, call, rva, 16));
+}
+
+/** A GUID built on the stack from constants, unless the frame is also written through an index. */
+function stackGuidBytes(
+  ctx: Omit<AnalysisContext, "providers">,
+  slot: Extract<Value, { k: "stack" }>,
+): Uint8Array | undefined {
+  const fn = functionAt(ctx.functions, ctx.code.rva[slot.origin]!);
+  if (!fn || storesIndexedIntoFrame(ctx.code, fn)) return undefined;
+  return nonZero(ctx.values.stackBytes(slot, 16));
+}
+
+/** GUID bytes, unless all zero (GUID_NULL names no provider). */
+function nonZero(bytes: Uint8Array | undefined): Uint8Array | undefined {
+  return bytes?.some((b) => b !== 0) ? bytes : undefined;
 }
 
 export function providerRegistry(list: RegisteredProvider[]): ProviderRegistry {

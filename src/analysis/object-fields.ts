@@ -1,0 +1,177 @@
+/**
+ * Fields of a stack object that a constructor call fills. C++ event objects (gpsvc.dll):
+ * `lea rcx,[rbp+X]; mov rdx, offset Descriptor; call CEvent::CEvent` then
+ * `lea rdx,[rbp+X]; call CLogger::Write`, whose EventWrite reads the descriptor as [event + 20h].
+ * The write's descriptor is then a load from the stack object, which the value resolver cannot
+ * see filled (the store happens inside the constructor): `constructedField` finds the call that
+ * filled the field and the argument the constructor (or a base constructor it passes `this` to)
+ * stores there — or, an inlined constructor, the store into the slot itself.
+ */
+import type { CallGraph } from "./callgraph.js";
+import { type Code, Flow, gpr64, immediateOf, M, Op, Reg } from "./disasm.js";
+import { type FunctionTable, functionAt } from "./functions.js";
+import { normalize, type Value, type ValueResolver } from "./values.js";
+import { movesRsp, walkBack } from "./vector-copies.js";
+
+/** Constructor levels followed (derived → base constructors). */
+const MAX_DEPTH = 5;
+/** Instructions a constructor may have for its stores to be read. */
+const MAX_CONSTRUCTOR = 400;
+
+interface Program {
+  code: Code;
+  functions: FunctionTable;
+  graph: CallGraph;
+  values: ValueResolver;
+}
+
+/** A field's content after a constructor: a constant value, a parameter, or unknown (null). */
+type Stored = Value | null;
+
+const summaries = new WeakMap<Code, Map<number, Map<number, Stored> | null>>();
+
+/**
+ * Values of the 8-byte field at `off` of the stack object `obj` just before `obj.origin`: on every
+ * path back, the nearest store into the field (an inlined constructor) or call of a constructor on
+ * the object that stores a known value there. Paths where something else comes first — an
+ * indirect or unreadable call given the object, a store of another kind, the function's entry —
+ * add an unknown value. Undefined when no path names a value.
+ */
+export function constructedField(
+  p: Program,
+  obj: Extract<Value, { k: "stack" }>,
+  off: number,
+  size: number,
+): Value[] | undefined {
+  const c = p.code;
+  const fn = functionAt(p.functions, c.rva[obj.origin]!);
+  if (!fn || size !== 8) return undefined;
+  const field = obj.off + off;
+  const out: Value[] = [];
+  let unknown = false;
+  const give = (vs: Value[]): boolean => {
+    for (const v of vs) if (!out.some((o) => sameValue(o, v))) out.push(v);
+    return true;
+  };
+  const fail = (): boolean => {
+    unknown = true;
+    return true;
+  };
+  const whole = walkBack(p, fn, obj.origin, (j) => {
+    if (movesRsp(c, j)) return fail(); // offsets are relative to RSP at the origin
+    const fl = c.flow[j]!;
+    if (c.op0[j] === Op.Mem && c.memIndex[j] === 0 && stackBase(c.memBase[j]!) === obj.base) {
+      const at = c.addr[j]!;
+      const n = c.memSize[j] || 8;
+      if (at >= field + size || at + n <= field) return false;
+      if (at !== field || n !== 8 || c.mnem[j] !== M.Mov) return fail();
+      const v = storedValue(p, j);
+      return v ? give([v]) : fail();
+    }
+    if (fl !== Flow.Call && fl !== Flow.IndirectCall) return false;
+    const thisArg = p.values.argument(j, 0);
+    const t = thisArg.length === 1 ? thisArg[0]! : undefined;
+    if (t?.k !== "stack" || t.base !== obj.base) return false;
+    if (fl === Flow.IndirectCall || c.op0[j] !== Op.Branch) return fail();
+    const stores = fieldStores(p, c.addr[j]!, 0);
+    if (stores === null) return fail();
+    const v = stores.get(field - t.off);
+    if (v === undefined) return false; // a call that does not set the field (a logger)
+    if (v === null) return fail();
+    return give(v.k === "param" ? p.values.argument(j, v.n).map(normalize) : [v]);
+  });
+  if (out.length === 0) return undefined;
+  if (unknown || !whole) out.push({ k: "unknown", why: "constructed field" });
+  return out;
+}
+
+function stackBase(reg: number): "rsp" | "rbp" | undefined {
+  return reg === Reg.RSP ? "rsp" : reg === Reg.RBP ? "rbp" : undefined;
+}
+
+/**
+ * The 8-byte fields a function (a constructor) stores into the object its first parameter points
+ * to, by offset: `mov [rcx+off], rdx` (a parameter), `lea rax,[rip+D]; mov [rcx+off], rax` (a
+ * constant), and the stores of the constructors it calls with `this` (or `this + d`) as first
+ * argument. A field stored twice with different values, or from something else, is null (unknown).
+ * Null for the whole function when it is too large to read or nested too deep.
+ */
+function fieldStores(p: Program, fnRva: number, depth: number): Map<number, Stored> | null {
+  let cache = summaries.get(p.code);
+  if (!cache) summaries.set(p.code, (cache = new Map()));
+  if (cache.has(fnRva)) return cache.get(fnRva)!;
+  const fn = p.functions.byRva.get(fnRva);
+  if (!fn || depth > MAX_DEPTH || fn.last - fn.first > MAX_CONSTRUCTOR) return null;
+  cache.set(fnRva, null); // recursion
+  const c = p.code;
+  const out = new Map<number, Stored>();
+  const record = (off: number, v: Stored): void => {
+    const had = out.get(off);
+    if (had === undefined) out.set(off, v);
+    else if (had === null || v === null || !sameValue(had, v)) out.set(off, null);
+  };
+  const ranges = [{ first: fn.first, last: fn.last }, ...(fn.fragments ?? [])];
+  for (const r of ranges)
+    for (let i = r.first; i < r.last; i++) {
+      const fl = c.flow[i]!;
+      if (c.op0[i] === Op.Mem && fl === Flow.Next && c.memIndex[i] === 0) {
+        const mb = c.memBase[i]!;
+        if (mb === Reg.RSP || mb === Reg.RBP || mb === Reg.RIP || mb === 0) continue;
+        const m = c.mnem[i]!;
+        if (m === M.Cmp || m === M.Test) continue;
+        const base = thisOffset(p.values.registerAt(i, gpr64(mb)));
+        if (base === undefined) continue;
+        const at = base + c.addr[i]!;
+        const size = c.memSize[i]! || 8;
+        if (m === M.Mov && size === 8) record(at, storedValue(p, i));
+        else
+          for (let k = at - (((at % 8) + 8) % 8); k < at + size; k += 8)
+            if (k !== at || size !== 8) record(k, null);
+      } else if (fl === Flow.Call && c.op0[i] === Op.Branch) {
+        const base = thisOffset(p.values.argument(i, 0));
+        if (base === undefined) continue;
+        const sub = fieldStores(p, c.addr[i]!, depth + 1);
+        if (sub === null) continue; // a callee too large to read: its fields stay unknown (not recorded)
+        for (const [off, v] of sub) {
+          if (v === null || v.k !== "param") record(base + off, v);
+          else {
+            const args = p.values.argument(i, v.n).map(normalize);
+            record(base + off, args.length === 1 && passable(args[0]!) ? args[0]! : null);
+          }
+        }
+      }
+    }
+  cache.set(fnRva, out);
+  return out;
+}
+
+/** Offset from the first parameter when a base value is `this` or `this + d`. */
+function thisOffset(vs: Value[]): number | undefined {
+  if (vs.length !== 1) return undefined;
+  const v = normalize(vs[0]!);
+  if (v.k === "param" && v.n === 0) return 0;
+  if (v.k === "ptr" && v.base.k === "param" && v.base.n === 0) return v.off;
+  return undefined;
+}
+
+/** What the 8-byte store i puts in the field: a parameter, a constant address or number, else null. */
+function storedValue(p: Program, i: number): Stored {
+  const c = p.code;
+  if (c.op1[i] === Op.Imm) return { k: "imm", v: BigInt.asUintN(64, immediateOf(c, i)) };
+  if (c.op1[i] !== Op.Reg) return null;
+  const vs = p.values.registerAt(i, gpr64(c.reg1[i]!)).map(normalize);
+  return vs.length === 1 && passable(vs[0]!) ? vs[0]! : null;
+}
+
+/** Values a constructor summary may carry: its parameters and context-free constants. */
+function passable(v: Value): boolean {
+  return v.k === "param" || v.k === "addr" || v.k === "imm";
+}
+
+function sameValue(a: Value, b: Value): boolean {
+  if (a.k !== b.k) return false;
+  if (a.k === "param" && b.k === "param") return a.n === b.n;
+  if (a.k === "addr" && b.k === "addr") return a.rva === b.rva;
+  if (a.k === "imm" && b.k === "imm") return a.v === b.v;
+  return false;
+}
