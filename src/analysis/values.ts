@@ -267,8 +267,23 @@ export class ValueResolver {
     return values;
   }
 
+  /**
+   * Answers of top-level queries, keyed by number (instruction index and register / argument):
+   * recognizers, entry points and guard conditions ask the same ones again (a third to half of all
+   * queries). Callers get a copy of the list.
+   */
+  private readonly argumentAnswers = new Map<number, Value[]>();
+  private readonly registerAnswers = new Map<number, Value[]>();
+
   /** Value(s) of call argument n just before the call at instruction index `site`. */
   argument(site: number, n: number): Value[] {
+    const key = site * 256 + n;
+    let out = this.argumentAnswers.get(key);
+    if (!out) this.argumentAnswers.set(key, (out = this.argumentOnce(site, n)));
+    return out.slice();
+  }
+
+  private argumentOnce(site: number, n: number): Value[] {
     this.budget = MAX_QUERY_STEPS;
     const fn = functionAt(this.functions, this.code.rva[site]!);
     if (!fn) return [{ k: "unknown", why: "no function" }];
@@ -283,6 +298,13 @@ export class ValueResolver {
 
   /** Value(s) of a general-purpose register (64-bit number, e.g. Reg.RBX) just before instruction `at`. */
   registerAt(at: number, reg: number): Value[] {
+    const key = at * 256 + reg;
+    let out = this.registerAnswers.get(key);
+    if (!out) this.registerAnswers.set(key, (out = this.registerAtOnce(at, reg)));
+    return out.slice();
+  }
+
+  private registerAtOnce(at: number, reg: number): Value[] {
     this.budget = MAX_QUERY_STEPS;
     const fn = functionAt(this.functions, this.code.rva[at]!);
     if (!fn) return [{ k: "unknown", why: "no function" }];
