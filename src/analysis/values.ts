@@ -354,16 +354,22 @@ export class ValueResolver {
     visit: (j: number, dj: number) => boolean,
   ): void {
     const seen = new Set<number>();
-    const stack: Array<[number, number]> = [];
+    // Pending (instruction, RSP delta after it) pairs, as two stacks: no pair object per step.
+    const stackJ: number[] = [];
+    const stackD: number[] = [];
     const pushPreds = (k: number, d: number): void => {
       const ps = this.predecessors(w, k);
       if (ps.length === 0) noPredecessor(k, d);
-      for (const p of ps) stack.push([p, d]);
+      for (const p of ps) {
+        stackJ.push(p);
+        stackD.push(d);
+      }
     };
     pushPreds(at, delta);
     let steps = 0;
-    while (stack.length > 0 && out.length < MAX_VALUES) {
-      const [j, dAfter] = stack.pop()!;
+    while (stackJ.length > 0 && out.length < MAX_VALUES) {
+      const j = stackJ.pop()!;
+      const dAfter = stackD.pop()!;
       if (seen.has(j)) continue;
       seen.add(j);
       if (++steps > MAX_STEPS || --this.budget < 0) {
@@ -378,7 +384,7 @@ export class ValueResolver {
       const dj = dAfter - rspEffect(w.code, j);
       if (!visit(j, dj)) pushPreds(j, dj);
     }
-    if (stack.length > 0 && out.length >= MAX_VALUES)
+    if (stackJ.length > 0 && out.length >= MAX_VALUES)
       limitLog(this).hit(
         "value-count",
         `a value search kept its first ${MAX_VALUES} values; paths with other values were not followed`,

@@ -238,6 +238,14 @@ export function conditionAnalyzer(program: LoadedProgram): ConditionAnalyzer {
     const d = decodeDescriptor(bytes);
     return { keyword: d.keyword, level: d.level };
   };
+  /** descriptorLoad per finding: every row of a finding (one per entry reaching it) asks. */
+  const loads = new Map<WriteFinding, number | undefined>();
+  const descriptorLoadOnce = (f: WriteFinding): number | undefined => {
+    if (loads.has(f)) return loads.get(f);
+    const out = descriptorLoad(f);
+    loads.set(f, out);
+    return out;
+  };
   /** The only `lea r, [rip+descriptor]` of the finding's function, when it is not in the call's block. */
   const descriptorLoad = (f: WriteFinding): number | undefined => {
     if (f.event.kind !== "manifest" || f.event.descriptorRva === undefined) return undefined;
@@ -267,7 +275,7 @@ export function conditionAnalyzer(program: LoadedProgram): ConditionAnalyzer {
       for (const i of chain) raw.push(...guardsOf(i));
       // One call writing several events (paths merging before it): the path that loads this
       // event's descriptor has guards of its own.
-      const load = descriptorLoad(f);
+      const load = descriptorLoadOnce(f);
       if (load !== undefined) {
         const have = new Set(raw.map(key));
         for (const c of guardsOf(load)) if (!have.has(key(c))) raw.push(c);
