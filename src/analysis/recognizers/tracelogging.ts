@@ -52,7 +52,8 @@ export function providerOfHandle(
   pe: PeImage,
   info: TraceLoggingInfo,
   handle: Value,
-  pointerVariables?: Map<number, number>,
+  /** Globals code assigns a provider struct to (`providerPointerVariables`), asked only when needed. */
+  pointerVariables?: () => Map<number, number>,
 ): TraceLoggingProvider | undefined {
   const byHandle = (rva: number): TraceLoggingProvider | undefined =>
     info.providers.find((p) => p.structs.some((s) => s.handleRva === rva));
@@ -64,7 +65,7 @@ export function providerOfHandle(
   const inner = normalize(v.base);
   if (inner.k === "load" && inner.base.k === "addr" && inner.size === 8) {
     const g = inner.base.rva + inner.off;
-    const target = pointerAt(pe, g) ?? pointerVariables?.get(g);
+    const target = pointerAt(pe, g) ?? pointerVariables?.().get(g);
     if (target !== undefined) return byHandle(target + v.off);
   }
   return undefined;
@@ -158,7 +159,7 @@ function findTraceLogging(ctx: AnalysisContext): WriteFinding[] {
     for (const site of sites) {
       for (const call of resolveArguments(ctx.code, ctx.functions, ctx.graph, ctx.values, site.index, [0])) {
         const handle = normalize(call.values[0]!);
-        const provider = providerOfHandle(ctx.pe, info, handle, pointerVariables());
+        const provider = providerOfHandle(ctx.pe, info, handle, pointerVariables);
         // A handle registered by EventRegister/EtwRegister is a manifest provider's: not ours.
         if (!provider && handle.k === "load" && handle.base.k === "addr") {
           if (ctx.providers.byHandle(handle.base.rva)) continue;
