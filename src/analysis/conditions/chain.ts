@@ -209,7 +209,13 @@ export function conditionAnalyzer(program: LoadedProgram): ConditionAnalyzer {
    * Guards every direct caller of `fn` shares (same class and test), when it has a few callers and
    * none of them calls it with a tail jump: they hold whenever `fn` runs from inside the image.
    */
+  const sharedByFunction = new Map<number, RawCondition[]>();
   const sharedCallerGuards = (fn: number): RawCondition[] => {
+    let out = sharedByFunction.get(fn);
+    if (!out) sharedByFunction.set(fn, (out = computeSharedCallerGuards(fn)));
+    return out;
+  };
+  const computeSharedCallerGuards = (fn: number): RawCondition[] => {
     const sites = graph.callers.get(fn) ?? [];
     if (sites.length === 0 || sites.length > MAX_SHARED_CALLERS || sites.some((x) => x.tail)) return [];
     const sameTest = (c: RawCondition): string => `${c.class}:${c.test}`;
@@ -263,13 +269,21 @@ export function conditionAnalyzer(program: LoadedProgram): ConditionAnalyzer {
     if (found === undefined || flow.cfg.blockOf(found) === flow.cfg.blockOf(f.index)) return undefined;
     return found;
   };
+  /** Per finding: its call and each wrapper call on the way to the API (instruction indices). */
+  const chains = new Map<WriteFinding, number[]>();
+  /** The reported form of each guard that is not an enable test (rows share it). */
+  const reported = new Map<RawCondition, Condition>();
   return {
     forFinding(f, path, descriptor) {
       const raw: RawCondition[] = [];
       // A site no entry reaches: what all callers of its function check first.
       if (path.length === 1) raw.push(...sharedCallerGuards(path[0]!));
       for (let k = 0; k + 1 < path.length; k++) raw.push(...callGuards(path[k]!, path[k + 1]!));
-      const chain = [f.index, ...f.via.slice(1).map((rva) => indexAt(code, rva))].filter((i) => i >= 0);
+      let chain = chains.get(f);
+      if (!chain) {
+        chain = [f.index, ...f.via.slice(1).map((rva) => indexAt(code, rva))].filter((i) => i >= 0);
+        chains.set(f, chain);
+      }
       // The write's own function and each wrapper on the way to the API (from the reporting
       // function's call down), with the arguments of the call above for descriptor parameters.
       for (const i of chain) raw.push(...guardsOf(i));
@@ -281,16 +295,22 @@ export function conditionAnalyzer(program: LoadedProgram): ConditionAnalyzer {
         for (const c of guardsOf(load)) if (!have.has(key(c))) raw.push(c);
       }
       const conditions: Condition[] = raw.map((r) => {
-        const { descriptorArg, ...rest } = r;
-        const c: Condition = { ...rest };
-        if (c.class === "enabled") {
-          if (descriptorArg) {
-            const d = descriptorAt(descriptorArg, chain);
-            if (d) Object.assign(c, d);
+        // A guard that is not an enable test reads the same on every row: one object for all.
+        if (r.class !== "enabled") {
+          let same = reported.get(r);
+          if (!same) {
+            const { descriptorArg: _, ...rest } = r;
+            reported.set(r, (same = rest));
           }
-          const m = agrees(c, descriptor);
-          if (m !== undefined) c.matches = m;
+          return same;
         }
+        const { descriptorArg, ...c } = r;
+        if (descriptorArg) {
+          const d = descriptorAt(descriptorArg, chain);
+          if (d) Object.assign(c, d);
+        }
+        const m = agrees(c, descriptor);
+        if (m !== undefined) (c as Condition).matches = m;
         return c;
       });
       return { conditions, logged: loggedReading(conditions) };
