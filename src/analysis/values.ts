@@ -177,6 +177,14 @@ export class ValueResolver {
   /** Predecessors of instruction k inside the function body (its chained fragments included). */
   private predecessors(w: Walk, k: number): number[] {
     const out: number[] = [];
+    if (this.fallsInto(w, k)) out.push(k - 1);
+    const b = w.preds.get(k);
+    if (b) appendAll(out, b);
+    return out;
+  }
+
+  /** Does instruction k-1 fall through into k (the first of `predecessors`)? */
+  private fallsInto(w: Walk, k: number): boolean {
     // A fragment's first instruction follows other code in memory, not in control flow — unless
     // that code is the same function's: MSVC's shrink-wrapped saves (`mov [rsp+70h], rbp` after the
     // early-exit tests) get a chained .pdata entry right behind the body they continue.
@@ -185,10 +193,7 @@ export class ValueResolver {
       !fragmentStart ||
       (k - 1 >= w.fn.first && k - 1 < w.fn.last) ||
       (w.fn.fragments?.some((r) => k - 1 >= r.first && k - 1 < r.last) ?? false);
-    if (k - 1 >= w.fn.first && sameFunction && !endsFlow(w.code, k - 1)) out.push(k - 1);
-    const b = w.preds.get(k);
-    if (b) appendAll(out, b);
-    return out;
+    return k - 1 >= w.fn.first && sameFunction && !endsFlow(w.code, k - 1);
   }
 
   /** Registers each small callee may write, its own callees included (function rva → set; ALL = any). */
@@ -357,13 +362,23 @@ export class ValueResolver {
     // Pending (instruction, RSP delta after it) pairs, as two stacks: no pair object per step.
     const stackJ: number[] = [];
     const stackD: number[] = [];
+    // `predecessors(k)` pushed in its order, without a list per step.
     const pushPreds = (k: number, d: number): void => {
-      const ps = this.predecessors(w, k);
-      if (ps.length === 0) noPredecessor(k, d);
-      for (const p of ps) {
-        stackJ.push(p);
+      const falls = this.fallsInto(w, k);
+      const b = w.preds.get(k);
+      if (!falls && (b === undefined || b.length === 0)) {
+        noPredecessor(k, d);
+        return;
+      }
+      if (falls) {
+        stackJ.push(k - 1);
         stackD.push(d);
       }
+      if (b)
+        for (const p of b) {
+          stackJ.push(p);
+          stackD.push(d);
+        }
     };
     pushPreds(at, delta);
     let steps = 0;
