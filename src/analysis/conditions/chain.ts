@@ -135,6 +135,24 @@ export function conditionAnalyzer(program: LoadedProgram): ConditionAnalyzer {
     if (vs.length !== 1 || v?.k !== "imm") return p;
     return { ...p, right: { k: "imm", v: v.v } };
   };
+  /**
+   * The class of one way of one branch (block `branch` of the flow, `taken` or not; `flags` as for
+   * guardsOf): the same for every call that branch guards, so found once per branch way.
+   */
+  const branchClasses = new Map<FunctionFlow, Map<number, Classified>>();
+  const branchClass = (flow: FunctionFlow, branch: number, taken: boolean, flags: boolean): Classified => {
+    let known = branchClasses.get(flow);
+    if (!known) branchClasses.set(flow, (known = new Map()));
+    const key = branch * 4 + (taken ? 2 : 0) + (flags ? 1 : 0);
+    let c = known.get(key);
+    if (!c) {
+      const p = withResolvedMask(branchPredicate(code, flow.cfg, branch, taken));
+      c = p ? classify(p, env) : { class: "other", test: "flags not modelled" };
+      if (flags && p && c.class === "other") c = flagEnable(p, flow, flagEnv) ?? c;
+      known.set(key, c);
+    }
+    return c;
+  };
   const byCall = new Map<number, RawCondition[]>();
   const byCallNoFlags = new Map<number, RawCondition[]>();
   /**
@@ -153,9 +171,7 @@ export function conditionAnalyzer(program: LoadedProgram): ConditionAnalyzer {
       if (b >= 0) {
         for (const g of flow.cd.guards(b)) {
           const jcc = flow.cfg.blocks[g.branch]!.last - 1;
-          const p = withResolvedMask(branchPredicate(code, flow.cfg, g.branch, g.taken));
-          let c: Classified = p ? classify(p, env) : { class: "other", test: "flags not modelled" };
-          if (flags && p && c.class === "other") c = flagEnable(p, flow, flagEnv) ?? c;
+          const c = branchClass(flow, g.branch, g.taken, flags);
           out.push({ ...c, function: functionName(flow.fn), at: "0x" + code.rva[jcc]!.toString(16) });
         }
         // mc.exe's inline check `Level >= L || Level == 0` is an OR, so no single branch of it
