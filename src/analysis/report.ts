@@ -182,12 +182,16 @@ function guardText(c: object): string {
  */
 export function jsonlLine(r: SiteRow): string {
   if (!r.conditions) return JSON.stringify(r) + "\n";
-  const parts: string[] = [];
-  for (const [k, v] of Object.entries(r)) {
+  let out = "{";
+  const row = r as unknown as Record<string, unknown>;
+  // for…in: own keys in JSON.stringify's order (rows are plain objects).
+  for (const k in row) {
+    const v = row[k];
     const s = k === "conditions" && Array.isArray(v) ? `[${v.map(guardText).join(",")}]` : JSON.stringify(v);
-    if (s !== undefined) parts.push(`${JSON.stringify(k)}:${s}`);
+    if (s === undefined) continue;
+    out += `${out.length > 1 ? "," : ""}${JSON.stringify(k)}:${s}`;
   }
-  return `{${parts.join(",")}}\n`;
+  return out + "}\n";
 }
 
 /** Lines of jsonl output gathered per piece written (a large report is never one string). */
@@ -199,19 +203,15 @@ export function* formatRowPieces(rows: SiteRow[], format: ReportFormat): Generat
     yield formatRows(rows, format);
     return;
   }
-  let piece: string[] = [];
-  let size = 0;
+  let piece = "";
   for (const r of rows) {
-    const line = jsonlLine(r);
-    piece.push(line);
-    size += line.length;
-    if (size >= JSONL_PIECE) {
-      yield piece.join("");
-      piece = [];
-      size = 0;
+    piece += jsonlLine(r);
+    if (piece.length >= JSONL_PIECE) {
+      yield piece;
+      piece = "";
     }
   }
-  if (piece.length > 0) yield piece.join("");
+  if (piece.length > 0) yield piece;
 }
 
 /** Renders rows in one of the formats; the text ends with a newline unless empty. */
