@@ -68,28 +68,34 @@ function corpusImages(): void {
   );
   console.log("image                              MiB  analyze cpu/wall   objdump cpu/wall  ratio(cpu)");
   const ratios: number[] = [];
-  let over = 0;
+  const over: string[] = [];
   for (const f of files) {
     const ours = timed(`node ${quote(cli)} analyze ${quote(f)} --format jsonl -q`);
     const theirs = timed(`llvm-objdump-14 -d --no-show-raw-insn ${quote(f)}`);
     const ratio = theirs.ok && theirs.cpu > 0 ? ours.cpu / theirs.cpu : Number.NaN;
-    if (Number.isFinite(ratio)) ratios.push(ratio);
-    if (ratio > 1) over++;
     const name = f
       .slice(corpus.length + 1)
       .padEnd(34)
       .slice(0, 34);
+    // onnxruntime's goal is half objdump's CPU, every other image's objdump's CPU.
+    const goal = f.endsWith("onnxruntime.dll") ? 0.5 : 1;
+    if (Number.isFinite(ratio)) ratios.push(ratio);
+    if (ratio > goal) over.push(`${name.trim()} ${ratio.toFixed(2)}×`);
     console.log(
       `${name} ${(statSync(f).size / 1048576).toFixed(1).padStart(4)}  ${ours.cpu.toFixed(2).padStart(6)} /${ours.wall.toFixed(2).padStart(6)}` +
-        `   ${theirs.cpu.toFixed(2).padStart(6)} /${theirs.wall.toFixed(2).padStart(6)}  ${theirs.ok ? ratio.toFixed(2) : "objdump failed"}${ours.ok ? "" : " (analyze failed)"}`,
+        `   ${theirs.cpu.toFixed(2).padStart(6)} /${theirs.wall.toFixed(2).padStart(6)}  ${theirs.ok ? ratio.toFixed(2) : "objdump failed"}` +
+        `${ratio > goal ? `  OVER ${goal.toFixed(1)}×` : ""}${ours.ok ? "" : " (analyze failed)"}`,
     );
   }
   ratios.sort((a, b) => a - b);
   const start = timed(`node ${quote(cli)} --version`);
+  // A Node process doing nothing: no image whose objdump CPU is below it can be at 1.0×.
+  const bare = timed("node -e 0");
   console.log(
     `ratio min ${ratios[0]?.toFixed(2)}, median ${ratios[ratios.length >> 1]?.toFixed(2)}, max ${ratios.at(-1)?.toFixed(2)}; ` +
-      `${over} of ${ratios.length} over 1.0× (goal ≤ 1.0×; onnxruntime ≤ 0.5×); CLI start alone ${start.cpu.toFixed(2)} s CPU`,
+      `${over.length} of ${ratios.length} over their goal (≤ 1.0×; onnxruntime ≤ 0.5×); CLI start alone ${start.cpu.toFixed(2)} s CPU, \`node -e 0\` ${bare.cpu.toFixed(2)} s`,
   );
+  if (over.length > 0) console.log(`over the goal: ${over.join(", ")}`);
 }
 
 function decodeFloor(): void {

@@ -168,9 +168,16 @@ export function analyzeProgram(program: LoadedProgram, options: AnalyzeOptions =
     if (l) l.push(f);
     else byFunction.set(f.function, [f]);
   }
+  // Names by rva, made once: every row's call path names its functions.
+  const names = new Map<number, string>();
   const name = (rva: number): string => {
-    const f = program.functions.byRva.get(rva);
-    return f ? functionName(f) : `sub_${rva.toString(16).toUpperCase()}`;
+    let n = names.get(rva);
+    if (n === undefined) {
+      const f = program.functions.byRva.get(rva);
+      n = f ? functionName(f) : `sub_${rva.toString(16).toUpperCase()}`;
+      names.set(rva, n);
+    }
+    return n;
   };
   // Functions holding the calls of a wrapper chain after the first one.
   const wrapperNames = (f: WriteFinding): string[] =>

@@ -80,7 +80,10 @@ const COLUMNS = {
   /** Register of operand 0/1 when that operand is a register (iced Register numbering). */
   reg0: Uint8Array,
   reg1: Uint8Array,
-  /** Memory operand (at most one per instruction): base, index, scale, size in bytes. */
+  /**
+   * Memory operand (at most one per instruction): base, index, scale, size in bytes. The scale is
+   * 1, 2, 4 or 8 exactly when the instruction has an explicit memory operand, else 0.
+   */
   memBase: Uint8Array,
   memIndex: Uint8Array,
   memScale: Uint8Array,

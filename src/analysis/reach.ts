@@ -60,6 +60,13 @@ export function reachTargets(
   maxDepth: number,
 ): Reach[] {
   const toTarget = distanceToTargets(graph, targets, maxDepth);
+  // Every entry's search walks the same functions: their callee lists are built once.
+  const callees = new Map<number, number[]>();
+  const calleesOf = (f: number): number[] => {
+    let l = callees.get(f);
+    if (!l) callees.set(f, (l = calleeFunctions(graph, f)));
+    return l;
+  };
   const out: Reach[] = [];
   for (const entry of entries) {
     const d0 = toTarget.get(entry.rva);
@@ -71,7 +78,7 @@ export function reachTargets(
       for (const f of frontier) {
         if (targets.has(f)) out.push({ entry, target: f, path: pathTo(parent, f) });
         if (depth === maxDepth) continue;
-        for (const c of calleeFunctions(graph, f)) {
+        for (const c of calleesOf(f)) {
           if (parent.has(c)) continue;
           const left = toTarget.get(c);
           if (left === undefined || depth + 1 + left > maxDepth) continue;

@@ -220,12 +220,32 @@ export class RegisterWrites {
     return writes;
   }
 
+  /**
+   * Per Code × explicit memory operand (none, RSP-based, other base): 1 + MemoryWrite, 0 = not asked
+   * yet. The memory an instruction writes follows from its Code (which operands it writes, its
+   * implicit accesses) and, for an explicit memory operand, whether its base is RSP: iced is asked
+   * once per such pair, not per instruction.
+   */
+  private readonly memoryByCode = new Uint8Array(3 << 16);
+
   /** Memory instruction i writes (see MemoryWrite); 2 when its bytes cannot be read. */
   memoryWrite(i: number): MemoryWrite {
     let m = this.memory.get(i);
     if (m === undefined) {
+      const c = this.code;
       const bytes = this.bytesOf(i);
-      m = bytes ? instructionWrites(bytes, this.code.rva[i]!).memory : 2;
+      if (!bytes) m = 2;
+      else {
+        // memScale is non-zero exactly for instructions with an explicit memory operand (disasm.ts).
+        const form = c.memScale[i] === 0 ? 0 : c.memBase[i] === Reg.RSP ? 1 : 2;
+        const key = c.icode[i]! * 3 + form;
+        const known = this.memoryByCode[key]!;
+        if (known !== 0) m = (known - 1) as MemoryWrite;
+        else {
+          m = instructionWrites(bytes, c.rva[i]!).memory;
+          this.memoryByCode[key] = m + 1;
+        }
+      }
       this.memory.set(i, m);
     }
     return m;

@@ -168,11 +168,57 @@ function padTable(rows: string[][]): string {
     .join("\n");
 }
 
+/** JSON text of guard objects, made once each: rows of one site share their guards (conditions/chain.ts). */
+const guardJson = new WeakMap<object, string>();
+function guardText(c: object): string {
+  let s = guardJson.get(c);
+  if (s === undefined) guardJson.set(c, (s = JSON.stringify(c)));
+  return s;
+}
+
+/**
+ * One jsonl line: exactly `JSON.stringify(r)` and a newline, written key by key (the order and the
+ * keys left out — undefined values — as JSON.stringify has them) so the guards' text is reused.
+ */
+export function jsonlLine(r: SiteRow): string {
+  if (!r.conditions) return JSON.stringify(r) + "\n";
+  let out = "{";
+  const row = r as unknown as Record<string, unknown>;
+  // for…in: own keys in JSON.stringify's order (rows are plain objects).
+  for (const k in row) {
+    const v = row[k];
+    const s = k === "conditions" && Array.isArray(v) ? `[${v.map(guardText).join(",")}]` : JSON.stringify(v);
+    if (s === undefined) continue;
+    out += `${out.length > 1 ? "," : ""}${JSON.stringify(k)}:${s}`;
+  }
+  return out + "}\n";
+}
+
+/** Lines of jsonl output gathered per piece written (a large report is never one string). */
+const JSONL_PIECE = 1 << 20;
+
+/** `formatRows` in pieces, to write one after the other: jsonl about a megabyte at a time. */
+export function* formatRowPieces(rows: SiteRow[], format: ReportFormat): Generator<string> {
+  if (format !== "jsonl") {
+    yield formatRows(rows, format);
+    return;
+  }
+  let piece = "";
+  for (const r of rows) {
+    piece += jsonlLine(r);
+    if (piece.length >= JSONL_PIECE) {
+      yield piece;
+      piece = "";
+    }
+  }
+  if (piece.length > 0) yield piece;
+}
+
 /** Renders rows in one of the formats; the text ends with a newline unless empty. */
 export function formatRows(rows: SiteRow[], format: ReportFormat): string {
   switch (format) {
     case "jsonl":
-      return rows.map((r) => JSON.stringify(r) + "\n").join("");
+      return rows.map(jsonlLine).join("");
     case "api-to-etw":
       // Identical lines (two call sites of one event in one function) are written once.
       return (

@@ -201,6 +201,14 @@ export class ValueResolver {
   /** Predecessors of instruction k inside the function body (its chained fragments included). */
   private predecessors(w: Walk, k: number): number[] {
     const out: number[] = [];
+    if (this.fallsInto(w, k)) out.push(k - 1);
+    const b = w.preds.get(k);
+    if (b) appendAll(out, b);
+    return out;
+  }
+
+  /** Does instruction k-1 fall through into k (the first of `predecessors`)? */
+  private fallsInto(w: Walk, k: number): boolean {
     // A fragment's first instruction follows other code in memory, not in control flow — unless
     // that code is the same function's: MSVC's shrink-wrapped saves (`mov [rsp+70h], rbp` after the
     // early-exit tests) get a chained .pdata entry right behind the body they continue.
@@ -209,10 +217,7 @@ export class ValueResolver {
       !fragmentStart ||
       (k - 1 >= w.fn.first && k - 1 < w.fn.last) ||
       (w.fn.fragments?.some((r) => k - 1 >= r.first && k - 1 < r.last) ?? false);
-    if (k - 1 >= w.fn.first && sameFunction && !endsFlow(w.code, k - 1)) out.push(k - 1);
-    const b = w.preds.get(k);
-    if (b) appendAll(out, b);
-    return out;
+    return k - 1 >= w.fn.first && sameFunction && !endsFlow(w.code, k - 1);
   }
 
   /** Predecessors of instruction k in function fn's control flow (for walks outside the resolver). */
@@ -296,8 +301,23 @@ export class ValueResolver {
     return values;
   }
 
+  /**
+   * Answers of top-level queries, keyed by number (instruction index and register / argument):
+   * recognizers, entry points and guard conditions ask the same ones again (a third to half of all
+   * queries). Callers get a copy of the list.
+   */
+  private readonly argumentAnswers = new Map<number, Value[]>();
+  private readonly registerAnswers = new Map<number, Value[]>();
+
   /** Value(s) of call argument n just before the call at instruction index `site`. */
   argument(site: number, n: number): Value[] {
+    const key = site * 256 + n;
+    let out = this.argumentAnswers.get(key);
+    if (!out) this.argumentAnswers.set(key, (out = this.argumentOnce(site, n)));
+    return out.slice();
+  }
+
+  private argumentOnce(site: number, n: number): Value[] {
     this.budget = MAX_QUERY_STEPS;
     const fn = functionAt(this.functions, this.code.rva[site]!);
     if (!fn) return [{ k: "unknown", why: "no function" }];
@@ -312,6 +332,13 @@ export class ValueResolver {
 
   /** Value(s) of a general-purpose register (64-bit number, e.g. Reg.RBX) just before instruction `at`. */
   registerAt(at: number, reg: number): Value[] {
+    const key = at * 256 + reg;
+    let out = this.registerAnswers.get(key);
+    if (!out) this.registerAnswers.set(key, (out = this.registerAtOnce(at, reg)));
+    return out.slice();
+  }
+
+  private registerAtOnce(at: number, reg: number): Value[] {
     this.budget = MAX_QUERY_STEPS;
     const fn = functionAt(this.functions, this.code.rva[at]!);
     if (!fn) return [{ k: "unknown", why: "no function" }];
@@ -361,16 +388,32 @@ export class ValueResolver {
     visit: (j: number, dj: number) => boolean,
   ): void {
     const seen = new Set<number>();
-    const stack: Array<[number, number]> = [];
+    // Pending (instruction, RSP delta after it) pairs, as two stacks: no pair object per step.
+    const stackJ: number[] = [];
+    const stackD: number[] = [];
+    // `predecessors(k)` pushed in its order, without a list per step.
     const pushPreds = (k: number, d: number): void => {
-      const ps = this.predecessors(w, k);
-      if (ps.length === 0) noPredecessor(k, d);
-      for (const p of ps) stack.push([p, d]);
+      const falls = this.fallsInto(w, k);
+      const b = w.preds.get(k);
+      if (!falls && (b === undefined || b.length === 0)) {
+        noPredecessor(k, d);
+        return;
+      }
+      if (falls) {
+        stackJ.push(k - 1);
+        stackD.push(d);
+      }
+      if (b)
+        for (const p of b) {
+          stackJ.push(p);
+          stackD.push(d);
+        }
     };
     pushPreds(at, delta);
     let steps = 0;
-    while (stack.length > 0 && out.length < MAX_VALUES) {
-      const [j, dAfter] = stack.pop()!;
+    while (stackJ.length > 0 && out.length < MAX_VALUES) {
+      const j = stackJ.pop()!;
+      const dAfter = stackD.pop()!;
       if (seen.has(j)) continue;
       seen.add(j);
       if (++steps > MAX_STEPS || --this.budget < 0) {
@@ -385,7 +428,7 @@ export class ValueResolver {
       const dj = dAfter - rspEffect(w.code, j);
       if (!visit(j, dj)) pushPreds(j, dj);
     }
-    if (stack.length > 0 && out.length >= MAX_VALUES)
+    if (stackJ.length > 0 && out.length >= MAX_VALUES)
       limitLog(this).hit(
         "value-count",
         `a value search kept its first ${MAX_VALUES} values; paths with other values were not followed`,

@@ -135,6 +135,24 @@ export function conditionAnalyzer(program: LoadedProgram): ConditionAnalyzer {
     if (vs.length !== 1 || v?.k !== "imm") return p;
     return { ...p, right: { k: "imm", v: v.v } };
   };
+  /**
+   * The class of one way of one branch (block `branch` of the flow, `taken` or not; `flags` as for
+   * guardsOf): the same for every call that branch guards, so found once per branch way.
+   */
+  const branchClasses = new Map<FunctionFlow, Map<number, Classified>>();
+  const branchClass = (flow: FunctionFlow, branch: number, taken: boolean, flags: boolean): Classified => {
+    let known = branchClasses.get(flow);
+    if (!known) branchClasses.set(flow, (known = new Map()));
+    const key = branch * 4 + (taken ? 2 : 0) + (flags ? 1 : 0);
+    let c = known.get(key);
+    if (!c) {
+      const p = withResolvedMask(branchPredicate(code, flow.cfg, branch, taken));
+      c = p ? classify(p, env) : { class: "other", test: "flags not modelled" };
+      if (flags && p && c.class === "other") c = flagEnable(p, flow, flagEnv) ?? c;
+      known.set(key, c);
+    }
+    return c;
+  };
   const byCall = new Map<number, RawCondition[]>();
   const byCallNoFlags = new Map<number, RawCondition[]>();
   /**
@@ -153,9 +171,7 @@ export function conditionAnalyzer(program: LoadedProgram): ConditionAnalyzer {
       if (b >= 0) {
         for (const g of flow.cd.guards(b)) {
           const jcc = flow.cfg.blocks[g.branch]!.last - 1;
-          const p = withResolvedMask(branchPredicate(code, flow.cfg, g.branch, g.taken));
-          let c: Classified = p ? classify(p, env) : { class: "other", test: "flags not modelled" };
-          if (flags && p && c.class === "other") c = flagEnable(p, flow, flagEnv) ?? c;
+          const c = branchClass(flow, g.branch, g.taken, flags);
           out.push({ ...c, function: functionName(flow.fn), at: "0x" + code.rva[jcc]!.toString(16) });
         }
         // mc.exe's inline check `Level >= L || Level == 0` is an OR, so no single branch of it
@@ -209,7 +225,13 @@ export function conditionAnalyzer(program: LoadedProgram): ConditionAnalyzer {
    * Guards every direct caller of `fn` shares (same class and test), when it has a few callers and
    * none of them calls it with a tail jump: they hold whenever `fn` runs from inside the image.
    */
+  const sharedByFunction = new Map<number, RawCondition[]>();
   const sharedCallerGuards = (fn: number): RawCondition[] => {
+    let out = sharedByFunction.get(fn);
+    if (!out) sharedByFunction.set(fn, (out = computeSharedCallerGuards(fn)));
+    return out;
+  };
+  const computeSharedCallerGuards = (fn: number): RawCondition[] => {
     const sites = graph.callers.get(fn) ?? [];
     if (sites.length === 0 || sites.length > MAX_SHARED_CALLERS || sites.some((x) => x.tail)) return [];
     const sameTest = (c: RawCondition): string => `${c.class}:${c.test}`;
@@ -238,6 +260,14 @@ export function conditionAnalyzer(program: LoadedProgram): ConditionAnalyzer {
     const d = decodeDescriptor(bytes);
     return { keyword: d.keyword, level: d.level };
   };
+  /** descriptorLoad per finding: every row of a finding (one per entry reaching it) asks. */
+  const loads = new Map<WriteFinding, number | undefined>();
+  const descriptorLoadOnce = (f: WriteFinding): number | undefined => {
+    if (loads.has(f)) return loads.get(f);
+    const out = descriptorLoad(f);
+    loads.set(f, out);
+    return out;
+  };
   /** The only `lea r, [rip+descriptor]` of the finding's function, when it is not in the call's block. */
   const descriptorLoad = (f: WriteFinding): number | undefined => {
     if (f.event.kind !== "manifest" || f.event.descriptorRva === undefined) return undefined;
@@ -255,34 +285,48 @@ export function conditionAnalyzer(program: LoadedProgram): ConditionAnalyzer {
     if (found === undefined || flow.cfg.blockOf(found) === flow.cfg.blockOf(f.index)) return undefined;
     return found;
   };
+  /** Per finding: its call and each wrapper call on the way to the API (instruction indices). */
+  const chains = new Map<WriteFinding, number[]>();
+  /** The reported form of each guard that is not an enable test (rows share it). */
+  const reported = new Map<RawCondition, Condition>();
   return {
     forFinding(f, path, descriptor) {
       const raw: RawCondition[] = [];
       // A site no entry reaches: what all callers of its function check first.
       if (path.length === 1) raw.push(...sharedCallerGuards(path[0]!));
       for (let k = 0; k + 1 < path.length; k++) raw.push(...callGuards(path[k]!, path[k + 1]!));
-      const chain = [f.index, ...f.via.slice(1).map((rva) => indexAt(code, rva))].filter((i) => i >= 0);
+      let chain = chains.get(f);
+      if (!chain) {
+        chain = [f.index, ...f.via.slice(1).map((rva) => indexAt(code, rva))].filter((i) => i >= 0);
+        chains.set(f, chain);
+      }
       // The write's own function and each wrapper on the way to the API (from the reporting
       // function's call down), with the arguments of the call above for descriptor parameters.
       for (const i of chain) raw.push(...guardsOf(i));
       // One call writing several events (paths merging before it): the path that loads this
       // event's descriptor has guards of its own.
-      const load = descriptorLoad(f);
+      const load = descriptorLoadOnce(f);
       if (load !== undefined) {
         const have = new Set(raw.map(key));
         for (const c of guardsOf(load)) if (!have.has(key(c))) raw.push(c);
       }
       const conditions: Condition[] = raw.map((r) => {
-        const { descriptorArg, ...rest } = r;
-        const c: Condition = { ...rest };
-        if (c.class === "enabled") {
-          if (descriptorArg) {
-            const d = descriptorAt(descriptorArg, chain);
-            if (d) Object.assign(c, d);
+        // A guard that is not an enable test reads the same on every row: one object for all.
+        if (r.class !== "enabled") {
+          let same = reported.get(r);
+          if (!same) {
+            const { descriptorArg: _, ...rest } = r;
+            reported.set(r, (same = rest));
           }
-          const m = agrees(c, descriptor);
-          if (m !== undefined) c.matches = m;
+          return same;
         }
+        const { descriptorArg, ...c } = r;
+        if (descriptorArg) {
+          const d = descriptorAt(descriptorArg, chain);
+          if (d) Object.assign(c, d);
+        }
+        const m = agrees(c, descriptor);
+        if (m !== undefined) (c as Condition).matches = m;
         return c;
       });
       return { conditions, logged: loggedReading(conditions) };

@@ -117,27 +117,40 @@ export function controlDependence(cfg: Cfg): ControlDependence {
     for (const s of ss) preds[s]!.push(k);
   });
   const ipdom = immediateDominators(n, preds, succ, exit);
-  const postDominates = ancestry(n, ipdom, exit);
   const idom = immediateDominators(n, succ, preds, cfg.entry);
   const dominates = ancestry(n, idom, cfg.entry);
   const branches: number[] = [];
   cfg.blocks.forEach((b, k) => {
     if (b.taken !== undefined && b.fall !== undefined && b.taken !== b.fall) branches.push(k);
   });
-  const direct = new Map<number, Guard[]>();
+  /**
+   * The branch outcomes each block directly depends on: (a, way) when the block post-dominates a's
+   * successor that way but does not strictly post-dominate a (then it runs whatever a decides).
+   * Those blocks are the post-dominator tree path from the successor up to ipdom(a), exclusive
+   * (Ferrante–Ottenstein–Warren), so one walk per edge fills every block's list, branches in
+   * ascending order, taken before fall-through.
+   */
+  let direct: Guard[][] | undefined;
   const directOf = (t: number): Guard[] => {
-    let out = direct.get(t);
-    if (out) return out;
-    out = [];
-    for (const a of branches) {
-      // a strictly post-dominated by t: t runs whatever a decides.
-      if (a !== t && postDominates(t, a)) continue;
-      const blk = cfg.blocks[a]!;
-      if (postDominates(t, blk.taken!)) out.push({ branch: a, taken: true });
-      if (postDominates(t, blk.fall!)) out.push({ branch: a, taken: false });
+    if (!direct) {
+      const lists: Guard[][] = Array.from({ length: n }, () => []);
+      for (const a of branches) {
+        const blk = cfg.blocks[a]!;
+        const stop = ipdom[a]!;
+        for (const [s, taken] of [
+          [blk.taken!, true],
+          [blk.fall!, false],
+        ] as const) {
+          if (ipdom[s]! < 0) continue; // not in the tree: post-dominated by nothing
+          for (let x = s; x !== stop; x = ipdom[x]!) {
+            lists[x]!.push({ branch: a, taken });
+            if (x === exit) break;
+          }
+        }
+      }
+      direct = lists;
     }
-    direct.set(t, out);
-    return out;
+    return direct[t]!;
   };
   /** Does `from` reach t without going through `avoid`? */
   const reachesAvoiding = (from: number, t: number, avoid: number): boolean => {

@@ -540,8 +540,28 @@ function addressTaken(
   object: Slot,
   allowed: number | undefined,
 ): boolean | undefined {
-  let taken = false;
-  for (const r of [fn, ...(fn.fragments ?? [])]) {
+  const leas = stackLeas(code, fn, frame);
+  if (!leas) return undefined;
+  for (let k = 0; k < leas.index.length; k++) {
+    const off = leas.off[k]!;
+    if (leas.index[k] !== allowed && off >= object.off && off < object.off + object.size) return true;
+  }
+  return false;
+}
+
+/** The function's `lea r, [rsp/rbp+d]` (instruction, offset from the body's RSP); null: RSP/RBP copied. */
+interface StackLeas {
+  index: number[];
+  off: number[];
+}
+const stackLeasOf = new WeakMap<FunctionInfo, StackLeas | null>();
+
+/** One scan of the function per frame for every `addressTaken` question asked of it. */
+function stackLeas(code: Code, fn: FunctionInfo, frame: Frame): StackLeas | undefined {
+  const cached = stackLeasOf.get(fn);
+  if (cached !== undefined) return cached ?? undefined;
+  let out: StackLeas | null = { index: [], off: [] };
+  scan: for (const r of [fn, ...(fn.fragments ?? [])]) {
     for (let j = r.first; j < r.last; j++) {
       const m = code.mnem[j]!;
       if (
@@ -549,12 +569,17 @@ function addressTaken(
         code.op1[j] === Op.Reg &&
         (code.reg1[j] === Reg.RSP || (frame.rbp !== undefined && code.reg1[j] === Reg.RBP)) &&
         !(j >= fn.first && j < frame.body)
-      )
-        return undefined;
-      if (m !== M.Lea || j === allowed || code.memIndex[j] !== 0) continue;
+      ) {
+        out = null;
+        break scan;
+      }
+      if (m !== M.Lea || code.memIndex[j] !== 0) continue;
       const off = normalOffset(frame, code.memBase[j]!, code.addr[j]!);
-      if (off !== undefined && off >= object.off && off < object.off + object.size) taken = true;
+      if (off === undefined) continue;
+      out.index.push(j);
+      out.off.push(off);
     }
   }
-  return taken;
+  stackLeasOf.set(fn, out);
+  return out ?? undefined;
 }

@@ -190,7 +190,8 @@ function operandSource(code: Code, cfg: Cfg, i: number, k: 0 | 1): Source {
 export function registerSource(code: Code, cfg: Cfg, at: number, reg: number): Source {
   let found: Source | undefined;
   let steps = 0;
-  const seen = new Set<string>();
+  // Blocks entered, per register: block * 256 + register (iced registers are < 256).
+  const seen = new Set<number>();
   const start = cfg.blockOf(at);
   if (start < 0) return { k: "other" };
   // [block, walk back from this index (exclusive), register, constant added on the way]
@@ -226,7 +227,7 @@ export function registerSource(code: Code, cfg: Cfg, at: number, reg: number): S
     const preds = cfg.preds[b]!;
     if (preds.length === 0) return { k: "other" };
     for (const p of preds) {
-      const k2 = `${p}:${r}`;
+      const k2 = p * 256 + r;
       if (seen.has(k2)) continue;
       seen.add(k2);
       stack.push([p, cfg.blocks[p]!.last, r, plus]);

@@ -52,7 +52,8 @@ export function providerOfHandle(
   pe: PeImage,
   info: TraceLoggingInfo,
   handle: Value,
-  pointerVariables?: Map<number, number>,
+  /** Globals code assigns a provider struct to (`providerPointerVariables`), asked only when needed. */
+  pointerVariables?: () => Map<number, number>,
 ): TraceLoggingProvider | undefined {
   const byHandle = (rva: number): TraceLoggingProvider | undefined =>
     info.providers.find((p) => p.structs.some((s) => s.handleRva === rva));
@@ -64,7 +65,7 @@ export function providerOfHandle(
   const inner = normalize(v.base);
   if (inner.k === "load" && inner.base.k === "addr" && inner.size === 8) {
     const g = inner.base.rva + inner.off;
-    const target = pointerAt(pe, g) ?? pointerVariables?.get(g);
+    const target = pointerAt(pe, g) ?? pointerVariables?.().get(g);
     if (target !== undefined) return byHandle(target + v.off);
   }
   return undefined;
@@ -127,70 +128,75 @@ interface EventHit {
   chain: number[];
 }
 
+/**
+ * Findings per loaded program: the catalog's provider attribution (`providerByEventBlob`) and the
+ * site analysis of the same image ask for them both; they are found once.
+ */
+const foundByContext = new WeakMap<AnalysisContext, WriteFinding[]>();
+
 export const traceLoggingRecognizer: WriteRecognizer = {
   id: "tracelogging",
   find(ctx) {
-    const info = traceLoggingInfo(ctx.pe);
-    if (info.events.length === 0 && info.providers.length === 0) return [];
-    const out: WriteFinding[] = [];
-    const seen = new Set<string>();
-    let pointerVars: Map<number, number> | undefined;
-    const pointerVariables = (): Map<number, number> => {
-      pointerVars ??= providerPointerVariables(ctx, info);
-      return pointerVars;
-    };
-    for (const api of TRACELOGGING_WRITE_APIS) {
-      const sites = ctx.callsTo(api);
-      const apiCalls = new Set(sites.map((s) => s.index));
-      for (const site of sites) {
-        for (const call of resolveArguments(
-          ctx.code,
-          ctx.functions,
-          ctx.graph,
-          ctx.values,
-          site.index,
-          [0],
-        )) {
-          const handle = normalize(call.values[0]!);
-          const provider = providerOfHandle(ctx.pe, info, handle, pointerVariables());
-          // A handle registered by EventRegister/EtwRegister is a manifest provider's: not ours.
-          if (!provider && handle.k === "load" && handle.base.k === "addr") {
-            if (ctx.providers.byHandle(handle.base.rva)) continue;
+    let found = foundByContext.get(ctx);
+    if (!found) foundByContext.set(ctx, (found = findTraceLogging(ctx)));
+    return found.slice();
+  },
+};
+
+function findTraceLogging(ctx: AnalysisContext): WriteFinding[] {
+  const info = traceLoggingInfo(ctx.pe);
+  if (info.events.length === 0 && info.providers.length === 0) return [];
+  const out: WriteFinding[] = [];
+  const seen = new Set<string>();
+  let pointerVars: Map<number, number> | undefined;
+  const pointerVariables = (): Map<number, number> => {
+    pointerVars ??= providerPointerVariables(ctx, info);
+    return pointerVars;
+  };
+  for (const api of TRACELOGGING_WRITE_APIS) {
+    const sites = ctx.callsTo(api);
+    const apiCalls = new Set(sites.map((s) => s.index));
+    for (const site of sites) {
+      for (const call of resolveArguments(ctx.code, ctx.functions, ctx.graph, ctx.values, site.index, [0])) {
+        const handle = normalize(call.values[0]!);
+        const provider = providerOfHandle(ctx.pe, info, handle, pointerVariables);
+        // A handle registered by EventRegister/EtwRegister is a manifest provider's: not ours.
+        if (!provider && handle.k === "load" && handle.base.k === "addr") {
+          if (ctx.providers.byHandle(handle.base.rva)) continue;
+        }
+        const hits = eventsForChain(ctx, info, call.chain, apiCalls);
+        if (hits.length === 0) {
+          // A TraceLogging handle without a resolvable blob is still a TraceLogging write.
+          if (provider) hits.push({ chain: call.chain });
+          else continue;
+        }
+        for (const hit of hits) {
+          const outer = hit.chain[0]!;
+          const key = `${outer}:${hit.event?.blobRva}:${provider?.blobRva}`;
+          if (seen.has(key)) continue;
+          seen.add(key);
+          const event: WriteFinding["event"] = { kind: "tracelogging" };
+          if (hit.event) {
+            event.eventBlobRva = hit.event.blobRva;
+            event.name = hit.event.name;
           }
-          const hits = eventsForChain(ctx, info, call.chain, apiCalls);
-          if (hits.length === 0) {
-            // A TraceLogging handle without a resolvable blob is still a TraceLogging write.
-            if (provider) hits.push({ chain: call.chain });
-            else continue;
-          }
-          for (const hit of hits) {
-            const outer = hit.chain[0]!;
-            const key = `${outer}:${hit.event?.blobRva}:${provider?.blobRva}`;
-            if (seen.has(key)) continue;
-            seen.add(key);
-            const event: WriteFinding["event"] = { kind: "tracelogging" };
-            if (hit.event) {
-              event.eventBlobRva = hit.event.blobRva;
-              event.name = hit.event.name;
+          if (provider) event.providerBlobRva = provider.blobRva;
+          const finding = findingAt(ctx, hit.chain, api, event);
+          if (provider) {
+            finding.provider = { guid: provider.guid, name: provider.name };
+            if (provider.handleRva !== undefined) {
+              finding.provider.handleRva = provider.handleRva;
+              const hs = ctx.symbolAt(provider.handleRva);
+              if (hs) finding.provider.handleSymbol = hs;
             }
-            if (provider) event.providerBlobRva = provider.blobRva;
-            const finding = findingAt(ctx, hit.chain, api, event);
-            if (provider) {
-              finding.provider = { guid: provider.guid, name: provider.name };
-              if (provider.handleRva !== undefined) {
-                finding.provider.handleRva = provider.handleRva;
-                const hs = ctx.symbolAt(provider.handleRva);
-                if (hs) finding.provider.handleSymbol = hs;
-              }
-            }
-            out.push(finding);
           }
+          out.push(finding);
         }
       }
     }
-    return out;
-  },
-};
+  }
+  return out;
+}
 
 /**
  * Event blobs for a resolved write: searched from the innermost call outward along the chain, then

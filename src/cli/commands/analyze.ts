@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { analyzeImage, symbolsFromPdb } from "../../analysis/analyze.js";
-import { apiToEtwLeftOut, FORMATS, formatRows, type ReportFormat } from "../../analysis/report.js";
+import { apiToEtwLeftOut, FORMATS, formatRowPieces, type ReportFormat } from "../../analysis/report.js";
 import { mergeResults, type SourceResult } from "../../catalog/model.js";
 import { windowsBuild } from "../../catalog/readers/pe.js";
 import { wppEventsFromPdb } from "../../catalog/readers/wpp.js";
@@ -133,7 +133,8 @@ export function register(program: Command): void {
       );
       if (showProgress) process.stderr.write("\r\x1b[K");
       for (const n of report.notes) process.stderr.write(`note: ${n}\n`);
-      process.stdout.write(formatRows(report.rows, opts.format as ReportFormat));
+      for (const piece of formatRowPieces(report.rows, opts.format as ReportFormat))
+        process.stdout.write(piece);
       if (opts.format === "api-to-etw") {
         const leftOut = apiToEtwLeftOut(report.rows);
         if (leftOut > 0)
