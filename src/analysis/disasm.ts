@@ -664,6 +664,18 @@ export const M = {
   Shl: Mnemonic.Shl,
 } as const;
 
+/** Whole-register vector moves (SSE and VEX, aligned or not): a 16-byte load or store through XMM. */
+export const VECTOR_MOVES: ReadonlySet<number> = new Set<number>([
+  M.Movups,
+  M.Movaps,
+  M.Movdqu,
+  M.Movdqa,
+  M.Vmovups,
+  M.Vmovaps,
+  M.Vmovdqu,
+  M.Vmovdqa,
+]);
+
 /** Per iced Register: its 64-bit register (GPRs), vector index (XMM/YMM/ZMM) and GPR width. */
 const REGISTER_COUNT = Object.values(Register).filter((v) => typeof v === "number").length;
 const gpr64Of = new Uint8Array(REGISTER_COUNT);

@@ -8,23 +8,13 @@
  *   an initialiser, a zeroing destructor): `constantPointerSlot`.
  */
 import type { PeImage } from "../formats/pe/index.js";
-import { type Code, Flow, gpr64, immediateOf, M, Op, Reg, vecIndex } from "./disasm.js";
+import { leBytes } from "../util/bytes.js";
+import { type Code, Flow, gpr64, immediateOf, M, Op, Reg, VECTOR_MOVES, vecIndex } from "./disasm.js";
 import iced from "./iced.js";
 import type { Value, ValueResolver } from "./values.js";
 
 /** Straight-line instructions looked back from a use for the stores that fill a global. */
 const LOOKBACK = 32;
-
-const VECTOR_STORES = new Set<number>([
-  M.Movups,
-  M.Movaps,
-  M.Movdqu,
-  M.Movdqa,
-  M.Vmovups,
-  M.Vmovaps,
-  M.Vmovdqu,
-  M.Vmovdqa,
-]);
 
 /**
  * The `len` bytes at global rva as the straight-line code before instruction `at` stores them
@@ -68,7 +58,7 @@ function storedBytes(code: Code, values: ValueResolver, j: number, size: number)
     const vs = values.registerAt(j, gpr64(code.reg1[j]!));
     return vs.length === 1 && vs[0]!.k === "imm" ? leBytes(vs[0]!.v, size) : undefined;
   }
-  if (VECTOR_STORES.has(m) && code.op1[j] === Op.Reg && size === 16) {
+  if (VECTOR_MOVES.has(m) && code.op1[j] === Op.Reg && size === 16) {
     const src = vectorSource(code, j, vecIndex(code.reg1[j]!));
     return src === undefined ? undefined : values.imageBytes(src, 16);
   }
@@ -82,7 +72,7 @@ function vectorSource(code: Code, j: number, x: number): number | undefined {
     if (code.flow[k] !== Flow.Next) return undefined;
     if (code.op0[k] !== Op.Reg || vecIndex(code.reg0[k]!) !== x) continue;
     const load =
-      VECTOR_STORES.has(code.mnem[k]!) &&
+      VECTOR_MOVES.has(code.mnem[k]!) &&
       code.op1[k] === Op.Mem &&
       code.memBase[k] === Reg.RIP &&
       code.memIndex[k] === 0 &&
@@ -90,16 +80,6 @@ function vectorSource(code: Code, j: number, x: number): number | undefined {
     return load ? code.addr[k]! : undefined;
   }
   return undefined;
-}
-
-function leBytes(v: bigint, len: number): Uint8Array {
-  const out = new Uint8Array(len);
-  let x = BigInt.asUintN(64, v);
-  for (let b = 0; b < len && b < 8; b++) {
-    out[b] = Number(x & 0xffn);
-    x >>= 8n;
-  }
-  return out;
 }
 
 /** RIP-relative stores of the image by 8-byte slot: plain 8-byte `mov`s, and slots other stores spoil. */
@@ -128,7 +108,7 @@ function storesOf(code: Code): SlotStores {
       continue;
     }
     // Zeroing vector stores (a destructor clearing a block) keep the slots; anything else spoils them.
-    if (VECTOR_STORES.has(m) && code.op1[j] === Op.Reg && zeroedVector(code, j)) continue;
+    if (VECTOR_MOVES.has(m) && code.op1[j] === Op.Reg && zeroedVector(code, j)) continue;
     for (let a = to - (((to % 8) + 8) % 8); a < to + size; a += 8) s.spoiled.add(a);
   }
   slotStores.set(code, s);

@@ -10,8 +10,20 @@
 
 import { importsByIatRva, type PeImage } from "../formats/pe/index.js";
 import { appendAll } from "../util/arrays.js";
+import { leBytes } from "../util/bytes.js";
 import type { CallGraph } from "./callgraph.js";
-import { type Code, Flow, gpr64, gprWidth, immediateOf, M, Op, Reg, vecIndex } from "./disasm.js";
+import {
+  type Code,
+  Flow,
+  gpr64,
+  gprWidth,
+  immediateOf,
+  M,
+  Op,
+  Reg,
+  VECTOR_MOVES,
+  vecIndex,
+} from "./disasm.js";
 import {
   branchPredecessors,
   endsFlow,
@@ -111,17 +123,6 @@ function dedupe(values: Value[]): Value[] {
   for (const v of values) if (!seen.has(valueKey(v)) && seen.size < MAX_VALUES) seen.set(valueKey(v), v);
   return [...seen.values()];
 }
-
-const VEC_MOVES = new Set<number>([
-  M.Movups,
-  M.Movaps,
-  M.Movdqu,
-  M.Movdqa,
-  M.Vmovups,
-  M.Vmovaps,
-  M.Vmovdqu,
-  M.Vmovdqa,
-]);
 
 /** How instruction i moves RSP (bytes added to RSP). */
 function rspEffect(code: Code, i: number): number {
@@ -928,7 +929,7 @@ export class ValueResolver {
       if (vs.length === 1 && vs[0]!.k === "load") return this.loadBytes(vs[0]!, len);
       return undefined;
     }
-    if ((VEC_MOVES.has(m) || m === M.Movq || m === M.Movsd) && c.op1[j] === Op.Reg) {
+    if ((VECTOR_MOVES.has(m) || m === M.Movq || m === M.Movsd) && c.op1[j] === Op.Reg) {
       const x = vecIndex(c.reg1[j]!);
       if (x < 0) return undefined;
       return this.vectorBytes(w, j, x, len);
@@ -1172,14 +1173,4 @@ export function normalize(v: Value): Value {
   if (v.k === "ptr") return offsetValue(normalize(v.base), v.off);
   if (v.k === "match") return { ...v, value: normalize(v.value) };
   return v;
-}
-
-function leBytes(v: bigint, len: number): Uint8Array {
-  const out = new Uint8Array(len);
-  let x = BigInt.asUintN(64, v);
-  for (let b = 0; b < len && b < 8; b++) {
-    out[b] = Number(x & 0xffn);
-    x >>= 8n;
-  }
-  return out;
 }

@@ -5,7 +5,7 @@
  * clusapi.dll's per-level events). `ValueResolver.stackBytes` follows one path, so it names one of
  * them; `stackCopySources` names the source of every path.
  */
-import { type Code, Flow, gpr64, M, Op, Reg, vecIndex } from "./disasm.js";
+import { type Code, Flow, gpr64, M, Op, Reg, VECTOR_MOVES, vecIndex } from "./disasm.js";
 import { type FunctionInfo, type FunctionTable, functionAt } from "./functions.js";
 import type { Value, ValueResolver } from "./values.js";
 
@@ -13,17 +13,6 @@ import type { Value, ValueResolver } from "./values.js";
 const MAX_STEPS = 2000;
 /** XMM0–XMM5 are volatile in the x64 calling convention: a call ends what they held. */
 const VOLATILE_VECTORS = 6;
-
-const VECTOR_MOVES = new Set<number>([
-  M.Movups,
-  M.Movaps,
-  M.Movdqu,
-  M.Movdqa,
-  M.Vmovups,
-  M.Vmovaps,
-  M.Vmovdqu,
-  M.Vmovdqa,
-]);
 
 export interface CopySources {
   /** Image rvas the 16 bytes are copied from, one per distinct path source. */

@@ -162,6 +162,17 @@ export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
+/** The low `len` bytes (at most 8) of a value, little-endian, as an instruction stores them. */
+export function leBytes(v: bigint, len: number): Uint8Array {
+  const out = new Uint8Array(len);
+  let x = BigInt.asUintN(64, v);
+  for (let b = 0; b < len && b < 8; b++) {
+    out[b] = Number(x & 0xffn);
+    x >>= 8n;
+  }
+  return out;
+}
+
 export function hex(n: number | bigint, width = 0): string {
   return "0x" + n.toString(16).padStart(width, "0");
 }
