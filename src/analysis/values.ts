@@ -76,7 +76,7 @@ const VOLATILE = new Set<number>([Reg.RAX, Reg.RCX, Reg.RDX, Reg.R8, Reg.R9, Reg
 const MAX_STEPS = 4000;
 /** Instructions visited by one top-level query, nested queries included. */
 const MAX_QUERY_STEPS = 50_000;
-const MAX_VALUES = 16;
+const MAX_VALUES = 32;
 const MAX_NEST = 8;
 
 export function valueKey(v: Value): string {
