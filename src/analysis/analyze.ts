@@ -298,6 +298,7 @@ function toRow(
     if (ev.descriptor) Object.assign(event, ev.descriptor);
     if (ev.symbol) event.symbol = ev.symbol;
     if (ev.stackBuilt) event.stackBuilt = true;
+    if (ev.levelAtRunTime) event.levelAtRunTime = true;
     // Descriptor picked from a table at run time: every entry, none guessed as the one.
     if (ev.candidates && ev.tableRva !== undefined) {
       event.table = `one of ${ev.candidates.length} descriptors in table 0x${ev.tableRva.toString(16)}`;
