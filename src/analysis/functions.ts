@@ -221,7 +221,9 @@ function unwindlessColdCode(
       const stop = k + 1 < runs.length ? runs[k + 1]!.rva : end;
       const first = indexAt(code, run.rva);
       const last = Math.min(Math.max(indexAtOrBefore(code, stop - 1) + 1, first + 1), code.count);
-      out.push({ owner: run.owner!, range: { rva: run.rva, end: stop, first, last } });
+      // The last gap of the code ends with its last instruction.
+      const rangeEnd = Math.min(stop, code.rva[last - 1]! + code.len[last - 1]!);
+      out.push({ owner: run.owner!, range: { rva: run.rva, end: rangeEnd, first, last } });
     });
   }
   return out;
