@@ -717,3 +717,40 @@ __declspec(dllexport) void WriteOutParameter(void) {
   e.Flags = OutFlags;
   LogOutEvent(&e);
 }
+
+/* (d) AppReadiness.dll: the descriptor returned by a virtual getter each class overrides; which
+ * class the object has is known at run time only, so the site lists both getters' descriptors. */
+static const EVENT_DESCRIPTOR VStepA = {166, 0, 0x10, 4, 1, 65, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR VStepB = {167, 0, 0x10, 4, 1, 66, 0x8000000000000000ULL};
+typedef struct STEP STEP;
+typedef struct {
+  ULONG (*Run)(STEP *);
+  PCEVENT_DESCRIPTOR (*StartEvent)(void);
+} STEP_VTABLE;
+struct STEP {
+  const STEP_VTABLE *Vtable;
+  ULONG State;
+};
+
+__declspec(noinline) static ULONG RunStep(STEP *s) { return s->State; }
+__declspec(noinline) static PCEVENT_DESCRIPTOR StartEventA(void) { return &VStepA; }
+__declspec(noinline) static PCEVENT_DESCRIPTOR StartEventB(void) { return &VStepB; }
+static const STEP_VTABLE StepAVtable = {RunStep, StartEventA};
+static const STEP_VTABLE StepBVtable = {RunStep, StartEventB};
+
+__declspec(dllexport) __declspec(noinline) void StartStep(STEP *s) {
+  EventWrite(HandleV3, s->Vtable->StartEvent(), 0, 0);
+}
+
+static STEP *NewStep(const STEP_VTABLE *vtable) {
+  STEP *s = HeapAlloc(GetProcessHeap(), HEAP_ZERO_MEMORY, sizeof(STEP));
+  if (s) s->Vtable = vtable;
+  return s;
+}
+
+__declspec(dllexport) void RunSteps(void) {
+  STEP *a = NewStep(&StepAVtable);
+  STEP *b = NewStep(&StepBVtable);
+  if (a) StartStep(a);
+  if (b) StartStep(b);
+}

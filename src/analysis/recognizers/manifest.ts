@@ -22,6 +22,7 @@ import type {
   WriteFinding,
   WriteRecognizer,
 } from "./types.js";
+import { virtualGetters } from "./virtual-getters.js";
 
 /** APIs taking (RegHandle, PCEVENT_DESCRIPTOR, ...) — or a provider GUID pointer, see NO_REGISTRATION_APIS. */
 export const DESCRIPTOR_WRITE_APIS = [
@@ -143,6 +144,23 @@ export const manifestRecognizer: WriteRecognizer = {
               (rva) => descriptorEvent(ctx, { k: "addr", rva }),
               decodeDescriptor,
             );
+          // A descriptor a virtual getter returns: every getter in that vtable slot, none guessed.
+          const getters =
+            !isString && !table && events.length === 1 && !descriptorOf(events[0]!.event)
+              ? virtualGetters(ctx, call.chain, 1)
+              : undefined;
+          if (getters)
+            events = [
+              {
+                event: {
+                  kind: "manifest",
+                  virtualSlot: getters.slot,
+                  candidates: getters.descriptors
+                    .map((rva) => decodeDescriptor(ctx.values.imageBytes(rva, 16)!))
+                    .sort((a, b) => a.id - b.id || a.version - b.version),
+                },
+              },
+            ];
           for (const { event, caller } of events) {
             // A constant table index passed by a caller: the site is that caller's call.
             const chain = caller === undefined ? call.chain : [caller, ...call.chain];

@@ -83,6 +83,11 @@ export type SiteEvent =
       candidates?: EventDescriptor[];
       /** RVA of that table. */
       tableRva?: number;
+      /**
+       * The descriptor is returned by a virtual call through this vtable slot (byte offset,
+       * recognizers/virtual-getters.ts): `candidates` are what that slot's getters return.
+       */
+      virtualSlot?: number;
     }
   | { kind: "tracelogging"; eventBlobRva?: number; providerBlobRva?: number; name?: string }
   | {
