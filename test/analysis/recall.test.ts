@@ -88,7 +88,13 @@ for (const withPdb of [true, false]) {
         assert.equal(got.length, 1, `${want.function}: one site for the table`);
         const ev = got[0]!.event;
         assert.equal(ev.id, undefined, "no guess of one entry");
-        assert.match(String(ev.table), new RegExp(`^one of ${want.oneOf.length} descriptors in table 0x`));
+        // A table indexed at run time, or a virtual getter each class overrides (StartStep).
+        assert.match(
+          String(ev.table),
+          new RegExp(
+            `^one of ${want.oneOf.length} descriptors (in table 0x|returned by the getters in vtable slot 0x)`,
+          ),
+        );
         assert.deepEqual(
           (ev.candidates as Array<{ id: number }>).map((c) => c.id),
           want.oneOf,
