@@ -612,3 +612,29 @@ __declspec(noinline) __attribute__((used)) void WriteThroughContext(TRACE_CONTEX
 }
 
 __declspec(dllexport) void WriteNullContext(void) { WriteThroughContext(0, &ZCtxStart); }
+
+/* ---- recall16t: a table of descriptor pointers indexed at run time (combase.dll) ----
+ * The pointer is loaded from the table, then kept in a callee-saved register across a call and a
+ * branch before the write: the site is reported once as "one of 3" (150-152). With the handle of
+ * a registered provider the three count as found as one of N; TOther's site has a handle only its
+ * caller knows (an export's parameter), so 153/154 stay "table-indexed". */
+static const EVENT_DESCRIPTOR TFirst = {150, 0, 0x10, 4, 0, 26, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR TSecond = {151, 0, 0x10, 3, 0, 26, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR TThird = {152, 0, 0x10, 2, 0, 26, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR *const TTable[3] = {&TFirst, &TSecond, &TThird};
+static const EVENT_DESCRIPTOR TOtherA = {153, 0, 0x10, 4, 0, 27, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR TOtherB = {154, 0, 0x10, 4, 0, 27, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR *const TOther[2] = {&TOtherA, &TOtherB};
+void (*volatile TouchHook)(const void *);
+
+__declspec(dllexport) void WriteTAcross(unsigned i) {
+  const EVENT_DESCRIPTOR *d = TTable[i];
+  if (TouchHook) TouchHook(d);
+  EventWrite(HandleB, d, 0, 0);
+}
+
+__declspec(dllexport) void WriteTHandleParam(REGHANDLE h, unsigned i) {
+  const EVENT_DESCRIPTOR *d = TOther[i];
+  if (TouchHook) TouchHook(d);
+  EventWrite(h, d, 0, 0);
+}

@@ -67,7 +67,12 @@ export type Value =
    * Nothing else about the element is known.
    */
   | { k: "match"; off: number; size: number; value: Value }
-  | { k: "unknown"; why: string };
+  /**
+   * Not known. `at` is set on the value an indexed operand computes or loads (`lea r,[B+I*s+d]`,
+   * `mov r,[B+I*s+d]`): that instruction, so a table reader can take the table from it
+   * (descriptor-tables.ts) wherever the value travels afterwards.
+   */
+  | { k: "unknown"; why: string; at?: number };
 
 export const ARG_REGS = [Reg.RCX, Reg.RDX, Reg.R8, Reg.R9] as const;
 const VOLATILE = new Set<number>([Reg.RAX, Reg.RCX, Reg.RDX, Reg.R8, Reg.R9, Reg.R10, Reg.R11]);
@@ -97,7 +102,7 @@ export function valueKey(v: Value): string {
       return `m(${v.off}:${v.size}=${valueKey(v.value)})`;
     case "unknown":
       // Kept apart from other unknowns: a table initialised in fresh memory is no table global.
-      return v.why === FRESH_ALLOCATION ? "uf" : "u";
+      return v.why === FRESH_ALLOCATION ? "uf" : v.at !== undefined ? `ux${v.at}` : "u";
   }
 }
 
@@ -714,7 +719,7 @@ export class ValueResolver {
   private address(w: Walk, j: number, dj: number, origin: number, nest: number): Value {
     const c = w.code;
     const base = c.memBase[j]!;
-    if (c.memIndex[j] !== 0) return { k: "unknown", why: "indexed" };
+    if (c.memIndex[j] !== 0) return { k: "unknown", why: "indexed", at: j };
     const disp = c.addr[j]!;
     if (base === Reg.RIP) return { k: "addr", rva: disp };
     if (base === Reg.RSP) return { k: "stack", base: "rsp", off: dj + disp, origin };
@@ -729,7 +734,7 @@ export class ValueResolver {
   private load(w: Walk, j: number, dj: number, origin: number, nest: number, size: number): Value[] {
     const c = w.code;
     const base = c.memBase[j]!;
-    if (c.memIndex[j] !== 0) return [{ k: "unknown", why: "indexed" }];
+    if (c.memIndex[j] !== 0) return [{ k: "unknown", why: "indexed", at: j }];
     const disp = c.addr[j]!;
     if (base === Reg.RIP) return [{ k: "load", base: { k: "addr", rva: disp }, off: 0, size }];
     if (base === Reg.RSP) return this.slot(w, j, dj, "rsp", dj + disp, size, origin, nest + 1);

@@ -41,6 +41,7 @@ const expected = JSON.parse(
   }>;
   writable: number;
   found: number;
+  foundAsCandidate: number;
   misses: Record<string, number[]>;
 };
 
@@ -129,6 +130,11 @@ for (const withPdb of [true, false]) {
     const recall = recallOfReport(report, own.events);
     assert.equal(recall.writable, expected.writable);
     assert.equal(recall.found, expected.found);
+    assert.equal(
+      recall.foundAsCandidate,
+      expected.foundAsCandidate,
+      "found only as one of N table candidates",
+    );
     const causes: Record<string, number[]> = {};
     for (const m of recall.misses) (causes[m.cause] ??= []).push(m.event.id);
     assert.deepEqual(causes, expected.misses);

@@ -74,19 +74,30 @@ function hex(b: Uint8Array): string {
 }
 
 /**
- * The table behind argument `arg` (0..3) of the call at instruction `site`, when that register is
- * computed from a table base plus an index just before the call.
+ * The table behind argument `arg` (0..3) of the call at instruction `site` (undefined: the call is
+ * a wrapper's, reached through callers), when that register is computed from a table base plus an
+ * index just before the call, or — `value`, the argument's
+ * value — was computed or loaded by an indexed operand elsewhere on the paths to it (a pointer
+ * loaded from a table, then kept in another register across branches and calls: combase.dll's
+ * `lea rcx,[__ImageBase]; mov rbx,[rcx+rdx*8+T]; … mov rdx,rbx; call EventWriteEx`).
  */
 export function tableDescriptor(
   ctx: AnalysisContext,
-  site: number,
+  site: number | undefined,
   arg: number,
+  value?: Value,
 ): TableDescriptor | undefined {
+  if (wevtDescriptorSet(ctx.pe).size === 0 || arg > 3) return undefined;
+  const j = site === undefined ? undefined : lastWrite(ctx, site, [Reg.RCX, Reg.RDX, Reg.R8, Reg.R9][arg]!);
+  const near = j === undefined ? undefined : tableAt(ctx, j);
+  if (near) return near;
+  return value?.k === "unknown" && value.at !== undefined ? tableAt(ctx, value.at) : undefined;
+}
+
+/** The descriptor table instruction j indexes (`lea`/`mov` with an index, or clang's `add`). */
+function tableAt(ctx: AnalysisContext, j: number): TableDescriptor | undefined {
   const own = wevtDescriptorSet(ctx.pe);
-  if (own.size === 0 || arg > 3) return undefined;
   const c = ctx.code;
-  const j = lastWrite(ctx, site, [Reg.RCX, Reg.RDX, Reg.R8, Reg.R9][arg]!);
-  if (j === undefined) return undefined;
   const m = c.mnem[j]!;
   let base: number;
   let index: { values: Value[]; scale: number };
@@ -110,10 +121,10 @@ export function tableDescriptor(
   const entryAt = (k: number): number | undefined => {
     if (!pointers) return base + 16 * k;
     const b = ctx.values.imageBytes(base + 8 * k, 8);
-    return b ? ctx.pe.vaToRva(new DataView(b.buffer).getBigUint64(0, true)) : undefined;
+    return b ? ctx.pe.vaToRva(new DataView(b.buffer, b.byteOffset).getBigUint64(0, true)) : undefined;
   };
   const entries: number[] = [];
-  const referenced = ripTargets(ctx);
+  const referenced = tableStarts(ctx);
   for (let k = 0; k < MAX_ENTRIES; k++) {
     // The table ends at a descriptor that is not the image's own, or where code addresses the data
     // directly (the start of another table or global).
@@ -126,7 +137,7 @@ export function tableDescriptor(
   }
   if (entries.length === 0) return undefined;
   const out: TableDescriptor = { tableRva: base, entries };
-  const constants = constantsOnPaths(ctx, site, index.values);
+  const constants = constantsOnPaths(ctx, j, index.values);
   if (constants) {
     const picks = constants.map((k) => ({ off: k.value * index.scale, caller: k.caller }));
     if (picks.every((p) => p.off % stride === 0 && p.off / stride < entries.length))
@@ -139,15 +150,21 @@ export function tableDescriptor(
   return out;
 }
 
-const ripTargetSets = new WeakMap<object, Set<number>>();
+const tableStartSets = new WeakMap<object, Set<number>>();
 
-/** Every address a RIP-relative operand of the image's code names. */
-function ripTargets(ctx: AnalysisContext): Set<number> {
-  let set = ripTargetSets.get(ctx.code);
+/**
+ * Every address the image's code names as the start of data: RIP-relative operands, and the
+ * displacement of an indexed operand off a base register (`[rcx+rdx*8+T]` with rcx the image
+ * base — another table's start; a displacement that is no table start only ends a table early).
+ */
+function tableStarts(ctx: AnalysisContext): Set<number> {
+  const c = ctx.code;
+  let set = tableStartSets.get(c);
   if (!set) {
     set = new Set();
-    for (let i = 0; i < ctx.code.count; i++) if (ctx.code.memBase[i] === Reg.RIP) set.add(ctx.code.addr[i]!);
-    ripTargetSets.set(ctx.code, set);
+    for (let i = 0; i < c.count; i++)
+      if (c.memBase[i] === Reg.RIP || (c.memIndex[i] !== 0 && c.memBase[i] !== 0)) set.add(c.addr[i]!);
+    tableStartSets.set(c, set);
   }
   return set;
 }
@@ -180,8 +197,8 @@ function scaledIndex(ctx: AnalysisContext, j: number, reg: number): { values: Va
 }
 
 /**
- * The constant index values reaching `site`: immediates in the function, or a parameter every
- * caller passes as a constant. Undefined when any path gives something else.
+ * The constant index values reaching instruction `site`: immediates in its function, or a
+ * parameter every caller passes as a constant. Undefined when any path gives something else.
  */
 function constantsOnPaths(
   ctx: AnalysisContext,

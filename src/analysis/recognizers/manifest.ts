@@ -130,10 +130,11 @@ export const manifestRecognizer: WriteRecognizer = {
           let events: Array<{ event: SiteEvent; caller?: number }> = isString
             ? [{ event: stringEvent(call.values[1]!, call.values[2]!) }]
             : descriptorEvents(ctx, call.values[1]!).map((event) => ({ event }));
-          // A descriptor computed from a table base + index right before the call.
+          // A descriptor computed from a table base + index right before the call, or loaded from
+          // a table of pointers earlier on its paths (the value names that instruction).
           const table =
-            !isString && call.chain.length === 1 && !descriptorOf(events[0]!.event)
-              ? tableDescriptor(ctx, call.chain[0]!, 1)
+            !isString && !descriptorOf(events[0]!.event)
+              ? tableDescriptor(ctx, call.chain.length === 1 ? call.chain[0] : undefined, 1, call.values[1])
               : undefined;
           if (table)
             events = tableEvents(
