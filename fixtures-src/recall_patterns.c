@@ -638,3 +638,26 @@ __declspec(dllexport) void WriteTHandleParam(REGHANDLE h, unsigned i) {
   if (TouchHook) TouchHook(d);
   EventWrite(h, d, 0, 0);
 }
+
+/* recall16t: records of three descriptors indexed at run time (d3d11.dll's resource-type table of
+ * 38h-byte records: `imul rdx, rax, 38h; lea rax, [T]; add rdx, rax; lea r8, [rdx+28h]`): the
+ * write names the Stop field, one of the 3 records (162, 165, 168); the Start and DcStart fields
+ * no write takes stay unreferenced data. */
+typedef struct {
+  ULONG64 Kind;
+  EVENT_DESCRIPTOR DcStart, Start, Stop;
+} RESOURCE_EVENTS;
+static const RESOURCE_EVENTS RRecords[3] = {
+    {1, {160, 0, 0x10, 4, 3, 29, 0x8000000000000000ULL}, {161, 0, 0x10, 4, 1, 29, 0x8000000000000000ULL},
+     {162, 0, 0x10, 4, 2, 29, 0x8000000000000000ULL}},
+    {2, {163, 0, 0x10, 4, 3, 30, 0x8000000000000000ULL}, {164, 0, 0x10, 4, 1, 30, 0x8000000000000000ULL},
+     {165, 0, 0x10, 4, 2, 30, 0x8000000000000000ULL}},
+    {4, {166, 0, 0x10, 4, 3, 31, 0x8000000000000000ULL}, {167, 0, 0x10, 4, 1, 31, 0x8000000000000000ULL},
+     {168, 0, 0x10, 4, 2, 31, 0x8000000000000000ULL}},
+};
+
+__declspec(dllexport) void WriteRecordStop(unsigned i) {
+  const EVENT_DESCRIPTOR *d = &RRecords[i].Stop;
+  if (TouchHook) TouchHook(d);
+  EventWrite(HandleB, d, 0, 0);
+}

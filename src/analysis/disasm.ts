@@ -662,6 +662,7 @@ export const M = {
   Xchg: Mnemonic.Xchg,
   Cmpxchg: Mnemonic.Cmpxchg,
   Shl: Mnemonic.Shl,
+  Imul: Mnemonic.Imul,
   Inc: Mnemonic.Inc,
   Jb: Mnemonic.Jb,
   Jl: Mnemonic.Jl,

@@ -70,10 +70,11 @@ export type Value =
   | { k: "match"; off: number; size: number; value: Value }
   /**
    * Not known. `at` is set on the value an indexed operand computes or loads (`lea r,[B+I*s+d]`,
-   * `mov r,[B+I*s+d]`): that instruction, so a table reader can take the table from it
-   * (descriptor-tables.ts) wherever the value travels afterwards.
+   * `mov r,[B+I*s+d]`) or a register sum makes (`add rdx, rax`: base + scaled index): that
+   * instruction, plus `off` bytes added since (`lea r8, [rdx+28h]`: a field of a table's record),
+   * so a table reader can take the table from it (descriptor-tables.ts) wherever the value travels.
    */
-  | { k: "unknown"; why: string; at?: number };
+  | { k: "unknown"; why: string; at?: number; off?: number };
 
 export const ARG_REGS = [Reg.RCX, Reg.RDX, Reg.R8, Reg.R9] as const;
 const VOLATILE = new Set<number>([Reg.RAX, Reg.RCX, Reg.RDX, Reg.R8, Reg.R9, Reg.R10, Reg.R11]);
@@ -103,7 +104,7 @@ export function valueKey(v: Value): string {
       return `m(${v.off}:${v.size}=${valueKey(v.value)})`;
     case "unknown":
       // Kept apart from other unknowns: a table initialised in fresh memory is no table global.
-      return v.why === FRESH_ALLOCATION ? "uf" : v.at !== undefined ? `ux${v.at}` : "u";
+      return v.why === FRESH_ALLOCATION ? "uf" : v.at !== undefined ? `ux${v.at}+${v.off ?? 0}` : "u";
   }
 }
 
@@ -855,6 +856,8 @@ export class ValueResolver {
       const n = m === M.Add ? c.imm[j]! : -c.imm[j]!;
       return this.register(w, j, reg, dj, origin, nest + 1).map((v) => addressOnly(offsetValue(v, n), width));
     }
+    // base + scaled index in registers (`imul rdx, rax, 38h; lea rax, [T]; add rdx, rax`).
+    if (m === M.Add && op1 === Op.Reg && width === 8) return [{ k: "unknown", why: "indexed", at: j }];
     if (CMOV.has(m)) {
       // Either the value the register had or the moved one.
       const kept = this.register(w, j, reg, dj, origin, nest + 1);
@@ -1292,6 +1295,7 @@ export function offsetValue(b: Value, disp: number): Value {
   // `lea rcx, [rax+38h]` on a table element: its key field is then 38h bytes nearer.
   if (b.k === "match") return { ...b, off: b.off - disp };
   if (b.k === "unknown" && b.why === FRESH_ALLOCATION) return b;
+  if (b.k === "unknown" && b.at !== undefined) return { ...b, off: (b.off ?? 0) + disp };
   return { k: "unknown", why: "offset from non-address" };
 }
 

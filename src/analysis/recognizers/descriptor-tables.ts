@@ -25,6 +25,8 @@ const MAX_CALLERS = 64;
 export interface TableDescriptor {
   /** RVA of the table's first entry. */
   tableRva: number;
+  /** Bytes from each element (or what each pointer names) to its descriptor, when not 0. */
+  field?: number;
   /** Rva of each entry's descriptor, in table order. */
   entries: number[];
   /**
@@ -89,13 +91,20 @@ export function tableDescriptor(
 ): TableDescriptor | undefined {
   if (wevtDescriptorSet(ctx.pe).size === 0 || arg > 3) return undefined;
   const j = site === undefined ? undefined : lastWrite(ctx, site, [Reg.RCX, Reg.RDX, Reg.R8, Reg.R9][arg]!);
-  const near = j === undefined ? undefined : tableAt(ctx, j);
+  const near = j === undefined ? undefined : tableAt(ctx, j, 0);
   if (near) return near;
-  return value?.k === "unknown" && value.at !== undefined ? tableAt(ctx, value.at) : undefined;
+  return value?.k === "unknown" && value.at !== undefined
+    ? tableAt(ctx, value.at, value.off ?? 0)
+    : undefined;
 }
 
-/** The descriptor table instruction j indexes (`lea`/`mov` with an index, or clang's `add`). */
-function tableAt(ctx: AnalysisContext, j: number): TableDescriptor | undefined {
+/**
+ * The descriptor table instruction j indexes (`lea`/`mov` with an index, or an `add` of base and
+ * scaled index), the descriptor `field` bytes into each element (or into what each pointer names).
+ * Elements are 16 bytes apart (8 for pointers), or the index's scale apart when that is larger
+ * (records: d3d11.dll's 38h-byte records of three descriptors, `imul rdx, rax, 38h`).
+ */
+function tableAt(ctx: AnalysisContext, j: number, field: number): TableDescriptor | undefined {
   const own = wevtDescriptorSet(ctx.pe);
   const c = ctx.code;
   const m = c.mnem[j]!;
@@ -105,31 +114,53 @@ function tableAt(ctx: AnalysisContext, j: number): TableDescriptor | undefined {
   if ((m === M.Lea || (m === M.Mov && c.memSize[j] === 8)) && c.op1[j] === Op.Mem && c.memIndex[j] !== 0) {
     // lea reg, [B + I*s + d] (descriptors) / mov reg, [B + I*s + d] (pointers to descriptors)
     pointers = m === M.Mov;
-    const b = c.memBase[j] === 0 ? [] : ctx.values.registerAt(j, gpr64(c.memBase[j]!));
-    if (b.length !== 1 || b[0]!.k !== "addr") return undefined;
-    base = b[0]!.rva + c.addr[j]!;
-    const i = scaledIndex(ctx, j, gpr64(c.memIndex[j]!));
+    const isAddr = (r: number): Extract<Value, { k: "addr" }> | undefined => {
+      const b = r === 0 ? [] : ctx.values.registerAt(j, gpr64(r));
+      return b.length === 1 && b[0]!.k === "addr" ? b[0] : undefined;
+    };
+    // With scale 1 either register may hold the table (clang: `lea rsi, [rax+rcx]`, rax the
+    // scaled index); the other must then show its scale.
+    let b = isAddr(c.memBase[j]!);
+    let indexReg = c.memIndex[j]!;
+    if (!b && c.memScale[j] === 1) {
+      b = isAddr(c.memIndex[j]!);
+      indexReg = c.memBase[j]!;
+    }
+    if (!b || indexReg === 0) return undefined;
+    base = b.rva + c.addr[j]!;
+    const i = scaledIndex(ctx, j, gpr64(indexReg));
     index = { values: i.values, scale: i.scale * c.memScale[j]! };
+    if (indexReg !== c.memIndex[j] && index.scale < 16) return undefined;
   } else if (m === M.Add && c.op1[j] === Op.Reg) {
-    // lea reg, [rip+T]; add reg, I*16 (clang)
-    const b = ctx.values.registerAt(j, gpr64(c.reg0[j]!));
-    if (b.length !== 1 || b[0]!.k !== "addr") return undefined;
-    base = b[0]!.rva;
-    index = scaledIndex(ctx, j, gpr64(c.reg1[j]!));
+    // lea reg, [rip+T]; add reg, I*16 (clang), or the index first: imul rdx, rax, 38h; add rdx, rax
+    const regs = [gpr64(c.reg0[j]!), gpr64(c.reg1[j]!)];
+    const at = regs.findIndex((r) => {
+      const b = ctx.values.registerAt(j, r);
+      return b.length === 1 && b[0]!.k === "addr";
+    });
+    if (at < 0) return undefined;
+    const b = ctx.values.registerAt(j, regs[at]!)[0] as Extract<Value, { k: "addr" }>;
+    base = b.rva;
+    index = scaledIndex(ctx, j, regs[1 - at]!);
+    // A sum whose index scale is not seen (`add r8, rdx` with rdx computed elsewhere) has no
+    // known element size: no table rather than a guessed one.
+    if (index.scale < 16) return undefined;
   } else return undefined;
-  const stride = pointers ? 8 : 16;
+  const stride = pointers ? 8 : Math.max(16, index.scale);
   const entryAt = (k: number): number | undefined => {
-    if (!pointers) return base + 16 * k;
+    if (!pointers) return base + stride * k + field;
     const b = ctx.values.imageBytes(base + 8 * k, 8);
-    return b ? ctx.pe.vaToRva(new DataView(b.buffer, b.byteOffset).getBigUint64(0, true)) : undefined;
+    const to = b ? ctx.pe.vaToRva(new DataView(b.buffer, b.byteOffset).getBigUint64(0, true)) : undefined;
+    return to === undefined ? undefined : to + field;
   };
   const entries: number[] = [];
   const referenced = tableStarts(ctx);
   for (let k = 0; k < MAX_ENTRIES; k++) {
     // The table ends at a descriptor that is not the image's own, or where code addresses the data
-    // directly (the start of another table or global).
-    const slotRva = pointers ? base + 8 * k : base + 16 * k;
-    if (k > 0 && referenced.has(slotRva)) break;
+    // directly (the start of another table or global) after the previous element's slot, up to
+    // this one's (records: anywhere in the gap between their descriptor fields).
+    const slotRva = pointers ? base + 8 * k : base + stride * k + field;
+    if (k > 0 && referencedIn(referenced, slotRva - stride + 1, slotRva)) break;
     const rva = entryAt(k);
     const b = rva !== undefined ? ctx.values.imageBytes(rva, 16) : undefined;
     if (rva === undefined || !b || !own.has(hex(b))) break;
@@ -137,6 +168,7 @@ function tableAt(ctx: AnalysisContext, j: number): TableDescriptor | undefined {
   }
   if (entries.length === 0) return undefined;
   const out: TableDescriptor = { tableRva: base, entries };
+  if (field !== 0) out.field = field;
   const constants = constantsOnPaths(ctx, j, index.values);
   if (constants) {
     const picks = constants.map((k) => ({ off: k.value * index.scale, caller: k.caller }));
@@ -150,23 +182,36 @@ function tableAt(ctx: AnalysisContext, j: number): TableDescriptor | undefined {
   return out;
 }
 
-const tableStartSets = new WeakMap<object, Set<number>>();
+const tableStartSets = new WeakMap<object, number[]>();
 
 /**
  * Every address the image's code names as the start of data: RIP-relative operands, and the
  * displacement of an indexed operand off a base register (`[rcx+rdx*8+T]` with rcx the image
  * base — another table's start; a displacement that is no table start only ends a table early).
  */
-function tableStarts(ctx: AnalysisContext): Set<number> {
+function tableStarts(ctx: AnalysisContext): number[] {
   const c = ctx.code;
-  let set = tableStartSets.get(c);
-  if (!set) {
-    set = new Set();
+  let starts = tableStartSets.get(c);
+  if (!starts) {
+    const set = new Set<number>();
     for (let i = 0; i < c.count; i++)
       if (c.memBase[i] === Reg.RIP || (c.memIndex[i] !== 0 && c.memBase[i] !== 0)) set.add(c.addr[i]!);
-    tableStartSets.set(c, set);
+    starts = [...set].sort((a, b) => a - b);
+    tableStartSets.set(c, starts);
   }
-  return set;
+  return starts;
+}
+
+/** Is some address of the sorted list `starts` in [lo, hi]? */
+function referencedIn(starts: number[], lo: number, hi: number): boolean {
+  let a = 0;
+  let b = starts.length;
+  while (a < b) {
+    const mid = (a + b) >>> 1;
+    if (starts[mid]! < lo) a = mid + 1;
+    else b = mid;
+  }
+  return a < starts.length && starts[a]! <= hi;
 }
 
 /** The last instruction before `at` (straight line, no call or branch) that writes register reg. */
@@ -184,6 +229,9 @@ function lastWrite(ctx: AnalysisContext, at: number, reg: number): number | unde
 function scaledIndex(ctx: AnalysisContext, j: number, reg: number): { values: Value[]; scale: number } {
   const c = ctx.code;
   const d = lastWrite(ctx, j, reg);
+  // imul reg, src, k: the index is src's value times k.
+  if (d !== undefined && c.mnem[d] === M.Imul && c.op1[d] === Op.Reg && c.imm[d]! > 0)
+    return { values: ctx.values.registerAt(d, gpr64(c.reg1[d]!)), scale: c.imm[d]! };
   if (d === undefined || c.mnem[d] !== M.Shl || c.op1[d] !== Op.Imm)
     return { values: ctx.values.registerAt(j, reg), scale: 1 };
   // `mov ecx, ecx` (zero-extension) before the shift keeps the value.
