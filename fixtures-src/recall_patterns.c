@@ -661,3 +661,21 @@ __declspec(dllexport) void WriteRecordStop(unsigned i) {
   if (TouchHook) TouchHook(d);
   EventWrite(HandleB, d, 0, 0);
 }
+
+/* recall16t: 28h-byte records holding a descriptor pointer, the index scaled by `lea r,[r+r*4]`
+ * and the operand's *8 (gpsvc.dll's task records): one of the 3 (170-172). */
+typedef struct {
+  ULONG64 Id;
+  const EVENT_DESCRIPTOR *Start;
+  ULONG64 State[3];
+} TASK_RECORD;
+static const EVENT_DESCRIPTOR KFirst = {170, 0, 0x10, 4, 1, 32, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR KSecond = {171, 0, 0x10, 4, 1, 33, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR KThird = {172, 0, 0x10, 4, 1, 34, 0x8000000000000000ULL};
+static const TASK_RECORD KRecords[3] = {{0, &KFirst, {0}}, {1, &KSecond, {0}}, {2, &KThird, {0}}};
+
+__declspec(dllexport) void WriteTaskRecord(unsigned i) {
+  const EVENT_DESCRIPTOR *d = KRecords[i].Start;
+  if (TouchHook) TouchHook(d);
+  EventWrite(HandleB, d, 0, 0);
+}

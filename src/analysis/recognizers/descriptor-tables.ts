@@ -19,6 +19,8 @@ import type { AnalysisContext, EventDescriptor, SiteEvent } from "./types.js";
 const MAX_ENTRIES = 512;
 /** Instructions looked back from the call for the definition of the descriptor register. */
 const LOOKBACK = 24;
+/** Multiplications followed back from a table's index register, at most. */
+const MAX_SCALE_STEPS = 4;
 /** Callers whose constant arguments may select table entries, at most. */
 const MAX_CALLERS = 64;
 
@@ -130,7 +132,7 @@ function tableAt(ctx: AnalysisContext, j: number, field: number): TableDescripto
     base = b.rva + c.addr[j]!;
     const i = scaledIndex(ctx, j, gpr64(indexReg));
     index = { values: i.values, scale: i.scale * c.memScale[j]! };
-    if (indexReg !== c.memIndex[j] && index.scale < 16) return undefined;
+    if ((indexReg !== c.memIndex[j] && index.scale < 16) || index.scale === 0) return undefined;
   } else if (m === M.Add && c.op1[j] === Op.Reg) {
     // lea reg, [rip+T]; add reg, I*16 (clang), or the index first: imul rdx, rax, 38h; add rdx, rax
     const regs = [gpr64(c.reg0[j]!), gpr64(c.reg1[j]!)];
@@ -146,10 +148,10 @@ function tableAt(ctx: AnalysisContext, j: number, field: number): TableDescripto
     // known element size: no table rather than a guessed one.
     if (index.scale < 16) return undefined;
   } else return undefined;
-  const stride = pointers ? 8 : Math.max(16, index.scale);
+  const stride = Math.max(pointers ? 8 : 16, index.scale);
   const entryAt = (k: number): number | undefined => {
     if (!pointers) return base + stride * k + field;
-    const b = ctx.values.imageBytes(base + 8 * k, 8);
+    const b = ctx.values.imageBytes(base + stride * k, 8);
     const to = b ? ctx.pe.vaToRva(new DataView(b.buffer, b.byteOffset).getBigUint64(0, true)) : undefined;
     return to === undefined ? undefined : to + field;
   };
@@ -159,7 +161,7 @@ function tableAt(ctx: AnalysisContext, j: number, field: number): TableDescripto
     // The table ends at a descriptor that is not the image's own, or where code addresses the data
     // directly (the start of another table or global) after the previous element's slot, up to
     // this one's (records: anywhere in the gap between their descriptor fields).
-    const slotRva = pointers ? base + 8 * k : base + stride * k + field;
+    const slotRva = pointers ? base + stride * k : base + stride * k + field;
     if (k > 0 && referencedIn(referenced, slotRva - stride + 1, slotRva)) break;
     const rva = entryAt(k);
     const b = rva !== undefined ? ctx.values.imageBytes(rva, 16) : undefined;
@@ -225,23 +227,45 @@ function lastWrite(ctx: AnalysisContext, at: number, reg: number): number | unde
   return undefined;
 }
 
-/** Values of index register reg before instruction j, and the factor a `shl reg, k` applied to them. */
+/**
+ * Values of index register reg before instruction j, and the factor the straight-line code before
+ * j multiplied them by: `shl reg, k`, `imul reg, src, k`, `lea reg, [src+src*s]` (×(s+1)) or
+ * `lea reg, [src*s]`, a zero-extending `mov ecx, ecx` keeps the value (at most MAX_SCALE_STEPS).
+ */
 function scaledIndex(ctx: AnalysisContext, j: number, reg: number): { values: Value[]; scale: number } {
   const c = ctx.code;
-  const d = lastWrite(ctx, j, reg);
-  // imul reg, src, k: the index is src's value times k.
-  if (d !== undefined && c.mnem[d] === M.Imul && c.op1[d] === Op.Reg && c.imm[d]! > 0)
-    return { values: ctx.values.registerAt(d, gpr64(c.reg1[d]!)), scale: c.imm[d]! };
-  if (d === undefined || c.mnem[d] !== M.Shl || c.op1[d] !== Op.Imm)
-    return { values: ctx.values.registerAt(j, reg), scale: 1 };
-  // `mov ecx, ecx` (zero-extension) before the shift keeps the value.
-  const inner = lastWrite(ctx, d, reg);
-  const zext =
-    inner !== undefined &&
-    c.mnem[inner] === M.Mov &&
-    c.op1[inner] === Op.Reg &&
-    gpr64(c.reg1[inner]!) === reg;
-  return { values: ctx.values.registerAt(zext ? inner : d, reg), scale: 2 ** c.imm[d]! };
+  let at = j;
+  let r = reg;
+  let scale = 1;
+  for (let step = 0; step < MAX_SCALE_STEPS; step++) {
+    const d = lastWrite(ctx, at, r);
+    if (d === undefined) break;
+    const m = c.mnem[d]!;
+    let factor: number;
+    let src: number;
+    if (m === M.Shl && c.op1[d] === Op.Imm) {
+      factor = 2 ** c.imm[d]!;
+      src = r;
+    } else if (m === M.Imul && c.op1[d] === Op.Reg && c.imm[d]! > 0) {
+      factor = c.imm[d]!;
+      src = gpr64(c.reg1[d]!);
+    } else if (m === M.Lea && c.op1[d] === Op.Mem && c.memIndex[d] !== 0 && c.addr[d] === 0) {
+      const index = gpr64(c.memIndex[d]!);
+      if (c.memBase[d] === 0) factor = c.memScale[d]!;
+      else if (gpr64(c.memBase[d]!) === index) factor = c.memScale[d]! + 1;
+      else break;
+      src = index;
+    } else if (m === M.Mov && c.op1[d] === Op.Reg && gpr64(c.reg1[d]!) === r) {
+      factor = 1;
+      src = r;
+    } else break;
+    scale *= factor;
+    at = d;
+    r = src;
+    // More multiplications than followed: the factor is not known (no table needs one).
+    if (step === MAX_SCALE_STEPS - 1) return { values: [{ k: "unknown", why: "index scale" }], scale: 0 };
+  }
+  return { values: ctx.values.registerAt(at, r), scale };
 }
 
 /**
