@@ -679,3 +679,27 @@ __declspec(dllexport) void WriteTaskRecord(unsigned i) {
   if (TouchHook) TouchHook(d);
   EventWrite(HandleB, d, 0, 0);
 }
+
+/* recall16t: a record's Start or Stop pointer picked on two paths (powercpl.dll's page records:
+ * `lea rcx,[rax+rax*2]; test; je; mov rdx,[r14+rcx*8+8]; jmp; mov rdx,[r14+rcx*8+10h]`): one site,
+ * one table per field (180/182, 181/183). */
+typedef struct {
+  const void *Page;
+  const EVENT_DESCRIPTOR *Start;
+  const EVENT_DESCRIPTOR *Stop;
+} PAGE_RECORD;
+static const EVENT_DESCRIPTOR PgFirstStart = {180, 0, 0x10, 4, 1, 35, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR PgFirstStop = {181, 0, 0x10, 4, 2, 35, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR PgSecondStart = {182, 0, 0x10, 4, 1, 36, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR PgSecondStop = {183, 0, 0x10, 4, 2, 36, 0x8000000000000000ULL};
+static const PAGE_RECORD PgRecords[2] = {{0, &PgFirstStart, &PgFirstStop}, {0, &PgSecondStart, &PgSecondStop}};
+
+__declspec(dllexport) void WritePageEvent(unsigned i, int stop) {
+  const EVENT_DESCRIPTOR *d;
+  if (stop) {
+    d = PgRecords[i].Stop;
+    if (TouchHook) TouchHook(d);
+  } else
+    d = PgRecords[i].Start;
+  EventWrite(HandleB, d, 0, 0);
+}

@@ -858,6 +858,9 @@ export class ValueResolver {
     }
     // base + scaled index in registers (`imul rdx, rax, 38h; lea rax, [T]; add rdx, rax`).
     if (m === M.Add && op1 === Op.Reg && width === 8) return [{ k: "unknown", why: "indexed", at: j }];
+    // A scaled index (`shl rcx, 4`, `imul rdx, rax, 38h`): a table reader takes the factor there.
+    if ((m === M.Shl && op1 === Op.Imm) || (m === M.Imul && op1 === Op.Reg && c.imm[j]! > 0))
+      return [{ k: "unknown", why: "scaled", at: j }];
     if (CMOV.has(m)) {
       // Either the value the register had or the moved one.
       const kept = this.register(w, j, reg, dj, origin, nest + 1);

@@ -92,12 +92,13 @@ export function tableDescriptor(
   value?: Value,
 ): TableDescriptor | undefined {
   if (wevtDescriptorSet(ctx.pe).size === 0 || arg > 3) return undefined;
+  // The value's own instruction first: it is the one on this value's paths (the straight line
+  // before the call may belong to another path that only falls into the call's block).
+  const valued =
+    value?.k === "unknown" && value.at !== undefined ? tableAt(ctx, value.at, value.off ?? 0) : undefined;
+  if (valued) return valued;
   const j = site === undefined ? undefined : lastWrite(ctx, site, [Reg.RCX, Reg.RDX, Reg.R8, Reg.R9][arg]!);
-  const near = j === undefined ? undefined : tableAt(ctx, j, 0);
-  if (near) return near;
-  return value?.k === "unknown" && value.at !== undefined
-    ? tableAt(ctx, value.at, value.off ?? 0)
-    : undefined;
+  return j === undefined ? undefined : tableAt(ctx, j, 0);
 }
 
 /**
@@ -228,24 +229,24 @@ function lastWrite(ctx: AnalysisContext, at: number, reg: number): number | unde
 }
 
 /**
- * Values of index register reg before instruction j, and the factor the straight-line code before
- * j multiplied them by: `shl reg, k`, `imul reg, src, k`, `lea reg, [src+src*s]` (×(s+1)) or
- * `lea reg, [src*s]`, a zero-extending `mov ecx, ecx` keeps the value (at most MAX_SCALE_STEPS).
+ * Values of index register reg before instruction j, and the factor they were multiplied by on the
+ * way (the value model names the instruction of a scaled unknown): `shl r, k`, `imul r, src, k`,
+ * `lea r, [src+src*s]` (×(s+1)) or `lea r, [src*s]`, followed back up to MAX_SCALE_STEPS times.
  */
 function scaledIndex(ctx: AnalysisContext, j: number, reg: number): { values: Value[]; scale: number } {
   const c = ctx.code;
-  let at = j;
-  let r = reg;
+  let values = ctx.values.registerAt(j, reg);
   let scale = 1;
-  for (let step = 0; step < MAX_SCALE_STEPS; step++) {
-    const d = lastWrite(ctx, at, r);
-    if (d === undefined) break;
+  for (let step = 0; ; step++) {
+    const v = values.length === 1 ? values[0]! : undefined;
+    if (v?.k !== "unknown" || v.at === undefined || (v.off ?? 0) !== 0) break;
+    const d = v.at;
     const m = c.mnem[d]!;
     let factor: number;
     let src: number;
     if (m === M.Shl && c.op1[d] === Op.Imm) {
       factor = 2 ** c.imm[d]!;
-      src = r;
+      src = gpr64(c.reg0[d]!);
     } else if (m === M.Imul && c.op1[d] === Op.Reg && c.imm[d]! > 0) {
       factor = c.imm[d]!;
       src = gpr64(c.reg1[d]!);
@@ -255,17 +256,13 @@ function scaledIndex(ctx: AnalysisContext, j: number, reg: number): { values: Va
       else if (gpr64(c.memBase[d]!) === index) factor = c.memScale[d]! + 1;
       else break;
       src = index;
-    } else if (m === M.Mov && c.op1[d] === Op.Reg && gpr64(c.reg1[d]!) === r) {
-      factor = 1;
-      src = r;
     } else break;
-    scale *= factor;
-    at = d;
-    r = src;
     // More multiplications than followed: the factor is not known (no table needs one).
-    if (step === MAX_SCALE_STEPS - 1) return { values: [{ k: "unknown", why: "index scale" }], scale: 0 };
+    if (step === MAX_SCALE_STEPS) return { values: [{ k: "unknown", why: "index scale" }], scale: 0 };
+    scale *= factor;
+    values = ctx.values.registerAt(d, src);
   }
-  return { values: ctx.values.registerAt(at, r), scale };
+  return { values, scale };
 }
 
 /**
