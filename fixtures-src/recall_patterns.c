@@ -703,3 +703,24 @@ __declspec(dllexport) void WritePageEvent(unsigned i, int stop) {
     d = PgRecords[i].Start;
   EventWrite(HandleB, d, 0, 0);
 }
+
+/* recall16t: a write helper copying the descriptor its caller's record points to and patching the
+ * level (crypt32.dll's chain-engine events): one caller passes a constant record (190), the other
+ * a record picked at run time from a table whose record 0 and record 2 are empty (one of 191/193). */
+typedef struct {
+  const EVENT_DESCRIPTOR *Start;
+  const void *Context;
+} CHAIN_RECORD;
+static const EVENT_DESCRIPTOR ChOne = {190, 0, 0x10, 4, 1, 37, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR ChFirst = {191, 0, 0x10, 4, 1, 38, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR ChThird = {193, 0, 0x10, 4, 1, 39, 0x8000000000000000ULL};
+static const CHAIN_RECORD ChRecords[4] = {{0, 0}, {&ChFirst, 0}, {0, 0}, {&ChThird, 0}};
+static const CHAIN_RECORD ChSingle = {&ChOne, 0};
+
+__declspec(noinline) static void WriteCopied(const CHAIN_RECORD *r, UCHAR level) {
+  EVENT_DESCRIPTOR d = *r->Start;
+  d.Level = level;
+  EventWrite(HandleB, &d, 0, 0);
+}
+__declspec(dllexport) void WriteChainAny(unsigned i, UCHAR level) { WriteCopied(&ChRecords[i], level); }
+__declspec(dllexport) void WriteChainOne(void) { WriteCopied(&ChSingle, 4); }

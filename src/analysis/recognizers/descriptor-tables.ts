@@ -94,11 +94,21 @@ export function tableDescriptor(
   if (wevtDescriptorSet(ctx.pe).size === 0 || arg > 3) return undefined;
   // The value's own instruction first: it is the one on this value's paths (the straight line
   // before the call may belong to another path that only falls into the call's block).
-  const valued =
-    value?.k === "unknown" && value.at !== undefined ? tableAt(ctx, value.at, value.off ?? 0) : undefined;
+  const valued = value === undefined ? undefined : tableOfValue(ctx, value);
   if (valued) return valued;
   const j = site === undefined ? undefined : lastWrite(ctx, site, [Reg.RCX, Reg.RDX, Reg.R8, Reg.R9][arg]!);
   return j === undefined ? undefined : tableAt(ctx, j, 0);
+}
+
+/**
+ * The table a value names: an element address an indexed instruction computed (plus a field), or
+ * the pointer loaded from such an element's field (`load` of it: a record's descriptor pointer).
+ */
+export function tableOfValue(ctx: AnalysisContext, v: Value): TableDescriptor | undefined {
+  if (v.k === "unknown" && v.at !== undefined) return tableAt(ctx, v.at, v.off ?? 0);
+  if (v.k === "load" && v.size === 8 && v.base.k === "unknown" && v.base.at !== undefined)
+    return tableAt(ctx, v.base.at, (v.base.off ?? 0) + v.off, true);
+  return undefined;
 }
 
 /**
@@ -107,7 +117,7 @@ export function tableDescriptor(
  * Elements are 16 bytes apart (8 for pointers), or the index's scale apart when that is larger
  * (records: d3d11.dll's 38h-byte records of three descriptors, `imul rdx, rax, 38h`).
  */
-function tableAt(ctx: AnalysisContext, j: number, field: number): TableDescriptor | undefined {
+function tableAt(ctx: AnalysisContext, j: number, field: number, deref = false): TableDescriptor | undefined {
   const own = wevtDescriptorSet(ctx.pe);
   const c = ctx.code;
   const m = c.mnem[j]!;
@@ -149,35 +159,60 @@ function tableAt(ctx: AnalysisContext, j: number, field: number): TableDescripto
     // known element size: no table rather than a guessed one.
     if (index.scale < 16) return undefined;
   } else return undefined;
-  const stride = Math.max(pointers ? 8 : 16, index.scale);
-  const entryAt = (k: number): number | undefined => {
-    if (!pointers) return base + stride * k + field;
-    const b = ctx.values.imageBytes(base + stride * k, 8);
-    const to = b ? ctx.pe.vaToRva(new DataView(b.buffer, b.byteOffset).getBigUint64(0, true)) : undefined;
-    return to === undefined ? undefined : to + field;
+  // A pointer loaded from what a loaded pointer names is no table shape here.
+  if (deref && pointers) return undefined;
+  // Elements hold pointers (`mov r,[T+i*8]`, or the field of a record the write's caller picked
+  // and the write reads: `deref`) or the descriptors themselves.
+  const slots = pointers || deref;
+  const stride = Math.max(slots ? 8 : 16, index.scale);
+  /** Where element k's pointer or descriptor sits. */
+  const slotOf = (k: number): number => (pointers ? base + stride * k : base + stride * k + field);
+  /** Element k's descriptor rva; null for a null pointer; undefined when it names nothing. */
+  const entryAt = (k: number): number | null | undefined => {
+    if (!slots) return slotOf(k);
+    const b = ctx.values.imageBytes(slotOf(k), 8);
+    if (!b) return undefined;
+    const va = new DataView(b.buffer, b.byteOffset).getBigUint64(0, true);
+    if (va === 0n) return null;
+    const to = ctx.pe.vaToRva(va);
+    return to === undefined ? undefined : to + (pointers ? field : 0);
   };
-  const entries: number[] = [];
+  // Records may leave a pointer field empty (crypt32.dll: record 0 is all zero): inside a table of
+  // records a null entry is no candidate and does not end the table.
+  const nullsInside = slots && stride > 8;
+  const elements: Array<number | null> = [];
   const referenced = tableStarts(ctx);
   for (let k = 0; k < MAX_ENTRIES; k++) {
     // The table ends at a descriptor that is not the image's own, or where code addresses the data
     // directly (the start of another table or global) after the previous element's slot, up to
     // this one's (records: anywhere in the gap between their descriptor fields).
-    const slotRva = pointers ? base + stride * k : base + stride * k + field;
-    if (k > 0 && referencedIn(referenced, slotRva - stride + 1, slotRva)) break;
+    // A record table the write's caller indexes (`deref`) is also reached field by field by other
+    // code (crypt32.dll: loops from record 0's +8 and +18h, from record 1's +10h): there a start
+    // in the first 16 bytes of a record (the next object, placed right after the table) ends it.
+    const slotRva = slotOf(k);
+    const start = deref ? slotRva - field : slotRva - stride + 1;
+    const end = deref ? start + 15 : slotRva;
+    if (k > 0 && referencedIn(referenced, start, end)) break;
     const rva = entryAt(k);
-    const b = rva !== undefined ? ctx.values.imageBytes(rva, 16) : undefined;
-    if (rva === undefined || !b || !own.has(hex(b))) break;
-    entries.push(rva);
+    if (rva === null && nullsInside) {
+      elements.push(null);
+      continue;
+    }
+    const b = typeof rva === "number" ? ctx.values.imageBytes(rva, 16) : undefined;
+    if (typeof rva !== "number" || !b || !own.has(hex(b))) break;
+    elements.push(rva);
   }
+  while (elements.length > 0 && elements[elements.length - 1] === null) elements.pop();
+  const entries = elements.filter((e): e is number => e !== null);
   if (entries.length === 0) return undefined;
   const out: TableDescriptor = { tableRva: base, entries };
   if (field !== 0) out.field = field;
   const constants = constantsOnPaths(ctx, j, index.values);
   if (constants) {
     const picks = constants.map((k) => ({ off: k.value * index.scale, caller: k.caller }));
-    if (picks.every((p) => p.off % stride === 0 && p.off / stride < entries.length))
+    if (picks.every((p) => p.off % stride === 0 && typeof elements[p.off / stride] === "number"))
       out.selected = picks.map((p) => {
-        const sel: { entry: number; caller?: number } = { entry: entries[p.off / stride]! };
+        const sel: { entry: number; caller?: number } = { entry: elements[p.off / stride]! };
         if (p.caller !== undefined) sel.caller = p.caller;
         return sel;
       });
