@@ -182,6 +182,10 @@ function tableAt(ctx: AnalysisContext, j: number, field: number, deref = false):
   const nullsInside = slots && stride > 8;
   const elements: Array<number | null> = [];
   const referenced = tableStarts(ctx);
+  // Records start at the lowest code-referenced address less than a record below the base, else
+  // at the base (a caller may index from a field: crypt32.dll's `lea rax,[T+10h]` beside
+  // `lea r12,[T]`).
+  const recordStart = deref ? (referencedAtOrBelow(referenced, base, stride) ?? base) : base;
   for (let k = 0; k < MAX_ENTRIES; k++) {
     // The table ends at a descriptor that is not the image's own, or where code addresses the data
     // directly (the start of another table or global) after the previous element's slot, up to
@@ -190,7 +194,7 @@ function tableAt(ctx: AnalysisContext, j: number, field: number, deref = false):
     // code (crypt32.dll: loops from record 0's +8 and +18h, from record 1's +10h): there a start
     // in the first 16 bytes of a record (the next object, placed right after the table) ends it.
     const slotRva = slotOf(k);
-    const start = deref ? slotRva - field : slotRva - stride + 1;
+    const start = deref ? recordStart + stride * k : slotRva - stride + 1;
     const end = deref ? start + 15 : slotRva;
     if (k > 0 && referencedIn(referenced, start, end)) break;
     const rva = entryAt(k);
@@ -238,6 +242,18 @@ function tableStarts(ctx: AnalysisContext): number[] {
     tableStartSets.set(c, starts);
   }
   return starts;
+}
+
+/** The smallest address of the sorted list `starts` in (at - span, at], if any. */
+function referencedAtOrBelow(starts: number[], at: number, span: number): number | undefined {
+  let a = 0;
+  let b = starts.length;
+  while (a < b) {
+    const mid = (a + b) >>> 1;
+    if (starts[mid]! <= at - span) a = mid + 1;
+    else b = mid;
+  }
+  return a < starts.length && starts[a]! <= at ? starts[a] : undefined;
 }
 
 /** Is some address of the sorted list `starts` in [lo, hi]? */
