@@ -22,6 +22,7 @@ interface FileResult {
   writable?: number;
   ownWritable?: number;
   found?: number;
+  foundAsCandidate?: number;
   descriptorSites?: number;
   withProvider?: number;
   unwrittenHandle?: number;
@@ -47,6 +48,7 @@ function measureFile(file: string): FileResult {
       writable: r.writable,
       ownWritable: r.ownWritable,
       found: r.found,
+      foundAsCandidate: r.foundAsCandidate,
       descriptorSites: r.descriptorSites,
       withProvider: r.descriptorSitesWithProvider,
       unwrittenHandle: r.descriptorSitesUnwrittenHandle,
@@ -106,6 +108,7 @@ if (!isMainThread) {
   const secs = (performance.now() - t0) / 1000;
   const measured = results.filter((r) => r.writable !== undefined && r.writable > 0);
   const byKind = new Map<string, { images: number; writable: number; own: number; found: number }>();
+  let asCandidate = 0;
   let sites = 0;
   let withProvider = 0;
   let unwrittenHandle = 0;
@@ -116,6 +119,7 @@ if (!isMainThread) {
     k.writable += r.writable!;
     k.own += r.ownWritable!;
     k.found += r.found!;
+    asCandidate += r.foundAsCandidate!;
     byKind.set(r.kind!, k);
     sites += r.descriptorSites!;
     withProvider += r.withProvider!;
@@ -141,6 +145,9 @@ if (!isMainThread) {
     `  ${"all".padEnd(14)} ${String(measured.length).padStart(5)} images  found ${tf}/${tw} = ${pct(tf, tw)}  (own provider: ${tf}/${to} = ${pct(tf, to)})`,
   );
   console.log(
+    `    of the found, ${asCandidate} only as one of N candidates of a run-time-indexed table site with their provider (${tf - asCandidate}/${tw} = ${pct(tf - asCandidate, tw)} without them)`,
+  );
+  console.log(
     `  manifest sites with a resolved descriptor that also have their provider: ${withProvider}/${sites} = ${pct(withProvider, sites)}`,
   );
   console.log(
@@ -159,7 +166,9 @@ if (!isMainThread) {
   if (process.env.ETW_ATLAS_RECALL_DETAIL) {
     for (const r of measured.sort((a, b) => a.file.localeCompare(b.file))) {
       console.log(
-        `  ${r.file.replace(/^.*\//, "")} (${r.kind}): found ${r.found}/${r.writable}, sites with provider ${r.withProvider}/${r.descriptorSites}` +
+        `  ${r.file.replace(/^.*\//, "")} (${r.kind}): found ${r.found}/${r.writable}` +
+          (r.foundAsCandidate ? ` (${r.foundAsCandidate} as one of N table candidates)` : "") +
+          `, sites with provider ${r.withProvider}/${r.descriptorSites}` +
           (r.unwrittenHandle ? `, ${r.unwrittenHandle} with an unwritten handle` : "") +
           (r.nullHandle ? `, ${r.nullHandle} with handle 0 or a null context` : ""),
       );

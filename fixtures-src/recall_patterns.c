@@ -754,3 +754,114 @@ __declspec(dllexport) void RunSteps(void) {
   if (a) StartStep(a);
   if (b) StartStep(b);
 }
+/* ---- recall16t: a table of descriptor pointers indexed at run time (combase.dll) ----
+ * The pointer is loaded from the table, then kept in a callee-saved register across a call and a
+ * branch before the write: the site is reported once as "one of 3" (150-152). With the handle of
+ * a registered provider the three count as found as one of N; TOther's site has a handle only its
+ * caller knows (an export's parameter), so 153/154 stay "table-indexed". */
+static const EVENT_DESCRIPTOR TFirst = {150, 0, 0x10, 4, 0, 26, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR TSecond = {151, 0, 0x10, 3, 0, 26, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR TThird = {152, 0, 0x10, 2, 0, 26, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR *const TTable[3] = {&TFirst, &TSecond, &TThird};
+static const EVENT_DESCRIPTOR TOtherA = {153, 0, 0x10, 4, 0, 27, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR TOtherB = {154, 0, 0x10, 4, 0, 27, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR *const TOther[2] = {&TOtherA, &TOtherB};
+void (*volatile TouchHook)(const void *);
+
+__declspec(dllexport) void WriteTAcross(unsigned i) {
+  const EVENT_DESCRIPTOR *d = TTable[i];
+  if (TouchHook) TouchHook(d);
+  EventWrite(HandleB, d, 0, 0);
+}
+
+__declspec(dllexport) void WriteTHandleParam(REGHANDLE h, unsigned i) {
+  const EVENT_DESCRIPTOR *d = TOther[i];
+  if (TouchHook) TouchHook(d);
+  EventWrite(h, d, 0, 0);
+}
+
+/* recall16t: records of three descriptors indexed at run time (d3d11.dll's resource-type table of
+ * 38h-byte records: `imul rdx, rax, 38h; lea rax, [T]; add rdx, rax; lea r8, [rdx+28h]`): the
+ * write names the Stop field, one of the 3 records (262, 265, 268); the Start and DcStart fields
+ * no write takes stay unreferenced data. */
+typedef struct {
+  ULONG64 Kind;
+  EVENT_DESCRIPTOR DcStart, Start, Stop;
+} RESOURCE_EVENTS;
+static const RESOURCE_EVENTS RRecords[3] = {
+    {1, {260, 0, 0x10, 4, 3, 29, 0x8000000000000000ULL}, {261, 0, 0x10, 4, 1, 29, 0x8000000000000000ULL},
+     {262, 0, 0x10, 4, 2, 29, 0x8000000000000000ULL}},
+    {2, {263, 0, 0x10, 4, 3, 30, 0x8000000000000000ULL}, {264, 0, 0x10, 4, 1, 30, 0x8000000000000000ULL},
+     {265, 0, 0x10, 4, 2, 30, 0x8000000000000000ULL}},
+    {4, {266, 0, 0x10, 4, 3, 31, 0x8000000000000000ULL}, {267, 0, 0x10, 4, 1, 31, 0x8000000000000000ULL},
+     {268, 0, 0x10, 4, 2, 31, 0x8000000000000000ULL}},
+};
+
+__declspec(dllexport) void WriteRecordStop(unsigned i) {
+  const EVENT_DESCRIPTOR *d = &RRecords[i].Stop;
+  if (TouchHook) TouchHook(d);
+  EventWrite(HandleB, d, 0, 0);
+}
+
+/* recall16t: 28h-byte records holding a descriptor pointer, the index scaled by `lea r,[r+r*4]`
+ * and the operand's *8 (gpsvc.dll's task records): one of the 3 (170-172). */
+typedef struct {
+  ULONG64 Id;
+  const EVENT_DESCRIPTOR *Start;
+  ULONG64 State[3];
+} TASK_RECORD;
+static const EVENT_DESCRIPTOR KFirst = {170, 0, 0x10, 4, 1, 32, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR KSecond = {171, 0, 0x10, 4, 1, 33, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR KThird = {172, 0, 0x10, 4, 1, 34, 0x8000000000000000ULL};
+static const TASK_RECORD KRecords[3] = {{0, &KFirst, {0}}, {1, &KSecond, {0}}, {2, &KThird, {0}}};
+
+__declspec(dllexport) void WriteTaskRecord(unsigned i) {
+  const EVENT_DESCRIPTOR *d = KRecords[i].Start;
+  if (TouchHook) TouchHook(d);
+  EventWrite(HandleB, d, 0, 0);
+}
+
+/* recall16t: a record's Start or Stop pointer picked on two paths (powercpl.dll's page records:
+ * `lea rcx,[rax+rax*2]; test; je; mov rdx,[r14+rcx*8+8]; jmp; mov rdx,[r14+rcx*8+10h]`): one site,
+ * one table per field (180/182, 181/183). */
+typedef struct {
+  const void *Page;
+  const EVENT_DESCRIPTOR *Start;
+  const EVENT_DESCRIPTOR *Stop;
+} PAGE_RECORD;
+static const EVENT_DESCRIPTOR PgFirstStart = {180, 0, 0x10, 4, 1, 35, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR PgFirstStop = {181, 0, 0x10, 4, 2, 35, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR PgSecondStart = {182, 0, 0x10, 4, 1, 36, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR PgSecondStop = {183, 0, 0x10, 4, 2, 36, 0x8000000000000000ULL};
+static const PAGE_RECORD PgRecords[2] = {{0, &PgFirstStart, &PgFirstStop}, {0, &PgSecondStart, &PgSecondStop}};
+
+__declspec(dllexport) void WritePageEvent(unsigned i, int stop) {
+  const EVENT_DESCRIPTOR *d;
+  if (stop) {
+    d = PgRecords[i].Stop;
+    if (TouchHook) TouchHook(d);
+  } else
+    d = PgRecords[i].Start;
+  EventWrite(HandleB, d, 0, 0);
+}
+
+/* recall16t: a write helper copying the descriptor its caller's record points to and patching the
+ * level (crypt32.dll's chain-engine events): one caller passes a constant record (190), the other
+ * a record picked at run time from a table whose record 0 and record 2 are empty (one of 191/193). */
+typedef struct {
+  const EVENT_DESCRIPTOR *Start;
+  const void *Context;
+} CHAIN_RECORD;
+static const EVENT_DESCRIPTOR ChOne = {190, 0, 0x10, 4, 1, 37, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR ChFirst = {191, 0, 0x10, 4, 1, 38, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR ChThird = {193, 0, 0x10, 4, 1, 39, 0x8000000000000000ULL};
+static const CHAIN_RECORD ChRecords[4] = {{0, 0}, {&ChFirst, 0}, {0, 0}, {&ChThird, 0}};
+static const CHAIN_RECORD ChSingle = {&ChOne, 0};
+
+__declspec(noinline) static void WriteCopied(const CHAIN_RECORD *r, UCHAR level) {
+  EVENT_DESCRIPTOR d = *r->Start;
+  d.Level = level;
+  EventWrite(HandleB, &d, 0, 0);
+}
+__declspec(dllexport) void WriteChainAny(unsigned i, UCHAR level) { WriteCopied(&ChRecords[i], level); }
+__declspec(dllexport) void WriteChainOne(void) { WriteCopied(&ChSingle, 4); }

@@ -662,6 +662,11 @@ export const M = {
   Xchg: Mnemonic.Xchg,
   Cmpxchg: Mnemonic.Cmpxchg,
   Shl: Mnemonic.Shl,
+  Imul: Mnemonic.Imul,
+  Inc: Mnemonic.Inc,
+  Jb: Mnemonic.Jb,
+  Jl: Mnemonic.Jl,
+  Jne: Mnemonic.Jne,
 } as const;
 
 /** Whole-register vector moves (SSE and VEX, aligned or not): a 16-byte load or store through XMM. */

@@ -32,7 +32,10 @@ export type MissCause =
   | "handle never written"
   /** A site has the descriptor but no provider. */
   | "provider unresolved"
-  /** A site offers the descriptor as one of several table entries (not one resolved event). */
+  /**
+   * A site offers the descriptor as one of several table entries, but no such site has the
+   * event's provider (with it, the event counts as found as one of N: `foundAsCandidate`).
+   */
   | "table-indexed"
   /** The descriptor is referenced by code, but no write site resolves to it. */
   | "descriptor referenced, no site"
@@ -53,6 +56,12 @@ export interface ImageRecall {
   /** Of those, the events whose provider GUID also occurs outside .rsrc. */
   ownWritable: number;
   found: number;
+  /**
+   * Of `found`, the events found only as one of N candidates of a table site with their provider
+   * (a descriptor picked from a table at run time: the site writes one of the table's entries, each
+   * entry an own descriptor, the index not constant) — kept apart so the figure stays transparent.
+   */
+  foundAsCandidate: number;
   /** Manifest sites with a full descriptor, and those of them with a provider GUID. */
   descriptorSites: number;
   descriptorSitesWithProvider: number;
@@ -126,6 +135,8 @@ export function measureRecall(
   let unwrittenSites = 0;
   let nullSites = 0;
   const inTable = new Set<string>();
+  /** Provider + id + version of table candidates at sites with their provider. */
+  const candidateFound = new Set<string>();
   let descriptorSites = 0;
   let withProvider = 0;
   for (const f of findings) {
@@ -145,11 +156,15 @@ export function measureRecall(
         else fillable.add(`${d.id}|${d.version}`);
       }
     }
-    for (const c of f.event.candidates ?? []) inTable.add(`${c.id}|${c.version}`);
+    for (const c of f.event.candidates ?? []) {
+      inTable.add(`${c.id}|${c.version}`);
+      if (guid) candidateFound.add(key(guid, c.id, c.version));
+    }
   }
   let writable = 0;
   let foreign = 0;
   let hits = 0;
+  let asCandidate = 0;
   const guidInImage = new Map<string, boolean>();
   const hasGuid = (guid: string): boolean => {
     let v = guidInImage.get(guid);
@@ -176,6 +191,11 @@ export function measureRecall(
       hits++;
       continue;
     }
+    if (candidateFound.has(key(e.provider.guid, e.id, e.version))) {
+      hits++;
+      asCandidate++;
+      continue;
+    }
     const idv = `${e.id}|${e.version}`;
     const cause: MissCause = !hasGuid(e.provider.guid)
       ? "provider not in image"
@@ -196,6 +216,7 @@ export function measureRecall(
     writable,
     ownWritable: writable - foreign,
     found: hits,
+    foundAsCandidate: asCandidate,
     descriptorSites,
     descriptorSitesWithProvider: withProvider,
     descriptorSitesUnwrittenHandle: unwrittenSites,

@@ -18,6 +18,7 @@ import {
   gpr64,
   gprWidth,
   immediateOf,
+  indexAt,
   M,
   Op,
   Reg,
@@ -67,7 +68,13 @@ export type Value =
    * Nothing else about the element is known.
    */
   | { k: "match"; off: number; size: number; value: Value }
-  | { k: "unknown"; why: string };
+  /**
+   * Not known. `at` is set on the value an indexed operand computes or loads (`lea r,[B+I*s+d]`,
+   * `mov r,[B+I*s+d]`) or a register sum makes (`add rdx, rax`: base + scaled index): that
+   * instruction, plus `off` bytes added since (`lea r8, [rdx+28h]`: a field of a table's record),
+   * so a table reader can take the table from it (descriptor-tables.ts) wherever the value travels.
+   */
+  | { k: "unknown"; why: string; at?: number; off?: number };
 
 export const ARG_REGS = [Reg.RCX, Reg.RDX, Reg.R8, Reg.R9] as const;
 const VOLATILE = new Set<number>([Reg.RAX, Reg.RCX, Reg.RDX, Reg.R8, Reg.R9, Reg.R10, Reg.R11]);
@@ -97,7 +104,7 @@ export function valueKey(v: Value): string {
       return `m(${v.off}:${v.size}=${valueKey(v.value)})`;
     case "unknown":
       // Kept apart from other unknowns: a table initialised in fresh memory is no table global.
-      return v.why === FRESH_ALLOCATION ? "uf" : "u";
+      return v.why === FRESH_ALLOCATION ? "uf" : v.at !== undefined ? `ux${v.at}+${v.off ?? 0}` : "u";
   }
 }
 
@@ -173,6 +180,11 @@ export class ValueResolver {
   private readonly writes: RegisterWrites;
   /** Steps left for the current top-level query (argument / registerAt). */
   private budget = MAX_QUERY_STEPS;
+  /**
+   * Pointer steps being resolved (`add reg, imm` / `lea reg, [reg+d]`; key j*256+reg), true once
+   * met again inside their own resolution: the step is loop-carried.
+   */
+  private readonly stepping = new Map<number, boolean>();
   constructor(
     readonly pe: PeImage,
     readonly code: Code,
@@ -366,11 +378,159 @@ export class ValueResolver {
           return true;
         }
         if (!writesGpr(w.code, j, reg, this.writes) || this.callPreserves(j, reg)) return false;
-        out.push(...this.definition(w, j, reg, dj, origin, nest));
+        if (!isStep(w.code, j, reg)) {
+          out.push(...this.definition(w, j, reg, dj, origin, nest));
+          return true;
+        }
+        // A step the loop carries (`add rdi, 30h; … jb loop`): following the back edge would
+        // unroll it up to the nesting limit, naming elements past the loop's count (MPSSVC.dll's
+        // record loops also named the next table's records). The elements are those of a count
+        // the bytes prove (`countedSteps`); without one, the value after any step is unknown (the
+        // loop's first element, reached without the step, stays).
+        const key = j * 256 + reg;
+        if (this.stepping.has(key)) {
+          this.stepping.set(key, true);
+          out.push({ k: "unknown", why: LOOP_STEP });
+          return true;
+        }
+        this.stepping.set(key, false);
+        const values = this.definition(w, j, reg, dj, origin, nest);
+        const looped = this.stepping.get(key);
+        this.stepping.delete(key);
+        if (!looped) out.push(...values);
+        else out.push(...this.countedSteps(w, j, at, values, nest));
         return true;
       },
     );
     return dedupe(out);
+  }
+
+  /**
+   * Values after a loop-carried step j (`values`: its first step's results, the back edge's
+   * unknown among them) for a use at instruction `at` inside the loop, when the loop's count is
+   * proved: the back edge follows j in the same block as `cmp ctr, bound; jb/jl/jne head`, ctr is
+   * zeroed before the loop and stepped by one in that block only, and bound is a constant or a
+   * parameter every caller passes as a constant (the smallest count then: elements every call
+   * reaches). A use after the step in that block sees steps 1..N, one at the loop's head 1..N-1.
+   */
+  private countedSteps(w: Walk, j: number, at: number, values: Value[], nest: number): Value[] {
+    const unknown: Value[] = [{ k: "unknown", why: LOOP_STEP }];
+    const firsts = values.filter((v) => v.k !== "unknown");
+    const loop = firsts.length > 0 ? this.loopCount(w, j, at, nest) : undefined;
+    if (!loop) return unknown;
+    const c = w.code;
+    const step = c.mnem[j] === M.Lea ? c.addr[j]! : c.mnem[j] === M.Add ? c.imm[j]! : -c.imm[j]!;
+    const last = loop.sameIteration ? loop.count : loop.count - 1;
+    const out: Value[] = [];
+    for (const v of firsts)
+      for (let k = 0; k < last; k++) {
+        if (out.length >= MAX_VALUES) {
+          limitLog(this).hit(
+            "loop-steps",
+            `a counted loop's elements were kept up to ${MAX_VALUES}; the rest are reported unknown`,
+            `0x${c.rva[j]!.toString(16)}`,
+          );
+          return [...out, ...unknown];
+        }
+        out.push(offsetValue(v, k * step));
+      }
+    return out;
+  }
+
+  /** The proved iteration count of the loop whose back edge closes the block holding step j. */
+  private loopCount(
+    w: Walk,
+    j: number,
+    at: number,
+    nest: number,
+  ): { count: number; sameIteration: boolean } | undefined {
+    const c = w.code;
+    // The block of j: straight-line code up to the back edge, no branch into it after its start.
+    let b = j + 1;
+    while (b < j + 8 && c.flow[b] === Flow.Next) b++;
+    if (c.flow[b] !== Flow.ConditionalBranch) return undefined;
+    const m = c.mnem[b]!;
+    if (m !== M.Jb && m !== M.Jl && m !== M.Jne) return undefined;
+    const h = indexAt(c, c.addr[b]!);
+    if (h < 0 || h > j || c.rva[at]! < c.rva[h]! || c.rva[at]! > c.rva[b]!) return undefined;
+    let s = j;
+    const branchedTo = (k: number): boolean => (w.preds.get(k)?.length ?? 0) > 0;
+    while (s > h && c.flow[s - 1] === Flow.Next && !branchedTo(s)) s--;
+    for (let k = s + 1; k <= b; k++) if (branchedTo(k)) return undefined;
+    // cmp ctr, bound just before the branch; ctr stepped by one in the block.
+    const cmp = b - 1;
+    if (cmp <= j || c.mnem[cmp] !== M.Cmp || c.op0[cmp] !== Op.Reg) return undefined;
+    const ctr = gpr64(c.reg0[cmp]!);
+    const inc = [...Array(b - s).keys()].map((k) => s + k).filter((k) => writesGpr(c, k, ctr, this.writes));
+    if (inc.length !== 1) return undefined;
+    const i = inc[0]!;
+    const one =
+      c.op0[i] === Op.Reg &&
+      (c.mnem[i] === M.Inc || (c.mnem[i] === M.Add && c.op1[i] === Op.Imm && c.imm[i] === 1));
+    if (!one || ctr === gpr64(c.reg0[j]!)) return undefined;
+    // The loop: what reaches the back edge without passing its head. Nothing else in it writes
+    // ctr or the bound, and ctr is 0 on every way into the head from outside.
+    const bound = c.op1[cmp] === Op.Reg ? gpr64(c.reg1[cmp]!) : undefined;
+    if (bound === ctr) return undefined;
+    const body = new Set<number>([h]);
+    const todo = [b];
+    while (todo.length > 0) {
+      const k = todo.pop()!;
+      if (body.has(k)) continue;
+      if (body.size > MAX_STEPS) return undefined;
+      body.add(k);
+      this.predecessorsOf(w, k, (p) => todo.push(p));
+    }
+    for (const k of body) {
+      if (k !== i && writesGpr(c, k, ctr, this.writes)) return undefined;
+      if (bound !== undefined && writesGpr(c, k, bound, this.writes)) return undefined;
+    }
+    const entries: number[] = [];
+    this.predecessorsOf(w, h, (p) => {
+      if (!body.has(p)) entries.push(p);
+    });
+    if (entries.length === 0) return undefined;
+    for (const p of entries) {
+      if (writesGpr(c, p, ctr, this.writes)) return undefined;
+      const saved = this.budget;
+      const v = this.register(w, p, ctr, 0, p, nest + 1);
+      this.budget = saved;
+      if (!v.every((x) => x.k === "imm" && BigInt.asUintN(32, x.v) === 0n)) return undefined;
+    }
+    let count: number | undefined;
+    if (bound === undefined) {
+      if (c.op1[cmp] !== Op.Imm) return undefined;
+      count = c.imm[cmp]!;
+    } else {
+      const saved = this.budget;
+      const vs = this.register(w, cmp, bound, 0, cmp, nest + 1);
+      const counts: number[] = [];
+      for (const v of vs) {
+        if (v.k === "imm") counts.push(Number(BigInt.asUintN(32, v.v)));
+        else if (v.k === "param" && v.n < 4) {
+          const callers = this.graph.callers.get(w.fn.rva) ?? [];
+          if (callers.length === 0) return undefined;
+          for (const site of callers) {
+            const args = this.argument(site.index, v.n);
+            this.budget = saved;
+            for (const a of args) {
+              if (a.k !== "imm") return undefined;
+              counts.push(Number(BigInt.asUintN(32, a.v)));
+            }
+          }
+        } else return undefined;
+      }
+      if (counts.length === 0) return undefined;
+      count = Math.min(...counts);
+    }
+    if (!(count >= 1) || count > 0x10000) return undefined;
+    return { count, sameIteration: c.rva[at]! > c.rva[j]! && c.rva[at]! <= c.rva[b]! && at <= b && at > j };
+  }
+
+  /** Calls `each` with every predecessor of instruction k in its function (fall-through, branches). */
+  private predecessorsOf(w: Walk, k: number, each: (p: number) => void): void {
+    if (this.fallsInto(w, k)) each(k - 1);
+    for (const p of w.preds.get(k) ?? []) each(p);
   }
 
   /**
@@ -696,6 +856,11 @@ export class ValueResolver {
       const n = m === M.Add ? c.imm[j]! : -c.imm[j]!;
       return this.register(w, j, reg, dj, origin, nest + 1).map((v) => addressOnly(offsetValue(v, n), width));
     }
+    // base + scaled index in registers (`imul rdx, rax, 38h; lea rax, [T]; add rdx, rax`).
+    if (m === M.Add && op1 === Op.Reg && width === 8) return [{ k: "unknown", why: "indexed", at: j }];
+    // A scaled index (`shl rcx, 4`, `imul rdx, rax, 38h`): a table reader takes the factor there.
+    if ((m === M.Shl && op1 === Op.Imm) || (m === M.Imul && op1 === Op.Reg && c.imm[j]! > 0))
+      return [{ k: "unknown", why: "scaled", at: j }];
     if (CMOV.has(m)) {
       // Either the value the register had or the moved one.
       const kept = this.register(w, j, reg, dj, origin, nest + 1);
@@ -714,7 +879,7 @@ export class ValueResolver {
   private address(w: Walk, j: number, dj: number, origin: number, nest: number): Value {
     const c = w.code;
     const base = c.memBase[j]!;
-    if (c.memIndex[j] !== 0) return { k: "unknown", why: "indexed" };
+    if (c.memIndex[j] !== 0) return { k: "unknown", why: "indexed", at: j };
     const disp = c.addr[j]!;
     if (base === Reg.RIP) return { k: "addr", rva: disp };
     if (base === Reg.RSP) return { k: "stack", base: "rsp", off: dj + disp, origin };
@@ -729,7 +894,7 @@ export class ValueResolver {
   private load(w: Walk, j: number, dj: number, origin: number, nest: number, size: number): Value[] {
     const c = w.code;
     const base = c.memBase[j]!;
-    if (c.memIndex[j] !== 0) return [{ k: "unknown", why: "indexed" }];
+    if (c.memIndex[j] !== 0) return [{ k: "unknown", why: "indexed", at: j }];
     const disp = c.addr[j]!;
     if (base === Reg.RIP) return [{ k: "load", base: { k: "addr", rva: disp }, off: 0, size }];
     if (base === Reg.RSP) return this.slot(w, j, dj, "rsp", dj + disp, size, origin, nest + 1);
@@ -1243,6 +1408,17 @@ function indexOfRva(code: Code, first: number, last: number, rva: number): numbe
   return lo < last && code.rva[lo] === rva ? lo : -1;
 }
 
+/** Why a value is unknown: it was stepped by a loop whose count is not proved. */
+const LOOP_STEP = "loop-carried step";
+
+/** Does instruction j step register reg by a constant (`add/sub reg, imm`, `lea reg, [reg+d]`)? */
+function isStep(c: Code, j: number, reg: number): boolean {
+  if (c.op0[j] !== Op.Reg || gpr64(c.reg0[j]!) !== reg || reg === Reg.RSP) return false;
+  const m = c.mnem[j]!;
+  if (m === M.Add || m === M.Sub) return c.op1[j] === Op.Imm;
+  return m === M.Lea && c.op1[j] === Op.Mem && c.memIndex[j] === 0 && gpr64(c.memBase[j]!) === reg;
+}
+
 function entryValue(reg: number): Value {
   const n = (ARG_REGS as readonly number[]).indexOf(reg);
   return n >= 0 ? { k: "param", n } : { k: "unknown", why: "callee-saved at entry" };
@@ -1268,6 +1444,7 @@ export function offsetValue(b: Value, disp: number): Value {
   // `lea rcx, [rax+38h]` on a table element: its key field is then 38h bytes nearer.
   if (b.k === "match") return { ...b, off: b.off - disp };
   if (b.k === "unknown" && b.why === FRESH_ALLOCATION) return b;
+  if (b.k === "unknown" && b.at !== undefined) return { ...b, off: (b.off ?? 0) + disp };
   return { k: "unknown", why: "offset from non-address" };
 }
 

@@ -146,12 +146,15 @@ const COPY_LOOKBACK = 32;
  * (no join on the way: each instruction has one predecessor) fills it with one vector store whose
  * register was loaded through a general register (`movups xmm0,[rcx]; movdqu [rsp+20h],xmm0;
  * lea rcx,[rsp+20h]; call EtwEventRegister` — clusapi.dll registers the GUID its caller points
- * to): the load instruction, its base register and displacement.
+ * to): the load instruction, its base register and displacement. With `patchesFrom`, smaller
+ * stores after the copy into bytes at or past that offset of the slot are allowed and listed
+ * (crypt32.dll patches a copied descriptor's level byte before writing it).
  */
 export function copiedThroughPointer(
   p: Program,
   slot: Extract<Value, { k: "stack" }>,
-): { load: number; reg: number; disp: number } | undefined {
+  patchesFrom = 16,
+): { load: number; reg: number; disp: number; patched: number[] } | undefined {
   const code = p.code;
   const fn = functionAt(p.functions, code.rva[slot.origin]!);
   if (!fn) return undefined;
@@ -160,6 +163,7 @@ export function copiedThroughPointer(
     return ps.length === 1 ? ps[0] : undefined;
   };
   let store: number | undefined;
+  const patched: number[] = [];
   let j = before(slot.origin);
   for (let n = 0; j !== undefined && n < COPY_LOOKBACK; n++, j = before(j)) {
     const fl = code.flow[j]!;
@@ -169,6 +173,10 @@ export function copiedThroughPointer(
     const at = code.addr[j]!;
     const size = code.memSize[j] || 8;
     if (base !== slot.base || at >= slot.off + 16 || at + size <= slot.off) continue;
+    if (at - slot.off >= patchesFrom && at + size <= slot.off + 16) {
+      for (let b = at; b < at + size; b++) patched.push(b - slot.off);
+      continue;
+    }
     if (at !== slot.off || size !== 16 || !VECTOR_MOVES.has(code.mnem[j]!) || code.op1[j] !== Op.Reg)
       return undefined;
     store = j;
@@ -191,7 +199,7 @@ export function copiedThroughPointer(
       mb !== Reg.RIP &&
       mb !== Reg.RSP &&
       mb !== Reg.RBP;
-    return throughPointer ? { load: k, reg: gpr64(mb), disp: code.addr[k]! } : undefined;
+    return throughPointer ? { load: k, reg: gpr64(mb), disp: code.addr[k]!, patched } : undefined;
   }
   return undefined;
 }

@@ -24,6 +24,9 @@ const F2 = base + 0x40;
 const F3 = base + 0x80;
 const WRAP = base + 0xc0;
 const CALLER = base + 0x100;
+const LOOPW = base + 0x140;
+const LOOPC1 = base + 0x1a0;
+const LOOPC2 = base + 0x1c0;
 const D1 = base + 0x800;
 const D2 = base + 0x810;
 const GUID = base + 0x820;
@@ -43,12 +46,18 @@ function program() {
     { start: F3, end: WRAP },
     { start: WRAP, end: CALLER },
     { start: CALLER, end: CALLER + 0x1c },
+    { start: LOOPW, end: LOOPC1 },
+    { start: LOOPC1, end: LOOPC2 },
+    { start: LOOPC2, end: LOOPC2 + 0x20 },
   ]);
   const imports = new Map([
     [IAT_WRITE, "EtwWrite"],
     [IAT_REGISTER, "EtwRegister"],
   ]);
-  const functions = buildFunctions(code, { starts: [F1, F2, F3, WRAP, CALLER], imports });
+  const functions = buildFunctions(code, {
+    starts: [F1, F2, F3, WRAP, CALLER, LOOPW, LOOPC1, LOOPC2],
+    imports,
+  });
   const graph = buildCallGraph({ pe, code, functions, imports });
   const values = new ValueResolver(pe, code, functions, graph);
   const base0 = {
@@ -104,6 +113,12 @@ test("registration: handle registered into a local then xchg'd into a global", (
   assert.equal(p.function, F3);
 });
 
+test("values: a loop-carried pointer step gives the elements of the proved count only", () => {
+  const { values, writeSite } = program();
+  // loopw's count is its parameter: 2 from loopc1, 3 from loopc2 — every call reaches 2 elements.
+  assert.deepEqual(keys(values.argument(writeSite(LOOPW).index, 1)), ["o(p1+16)", "p1"]);
+});
+
 test("manifest recognizer: all sites resolved, the wrapper's values come from its caller", () => {
   const { ctx } = program();
   const findings = manifestRecognizer.find(ctx);
@@ -121,6 +136,11 @@ test("manifest recognizer: all sites resolved, the wrapper's values come from it
       `${F1.toString(16)}:2:${g}`,
       `${F2.toString(16)}:1:${g}`,
       `${CALLER.toString(16)}:2:${g}`,
+      // The counted loop: LT0 and LT1 at both callers (the smaller count, 2), never LT2 / LT3.
+      `${LOOPC1.toString(16)}:3:${g}`,
+      `${LOOPC1.toString(16)}:4:${g}`,
+      `${LOOPC2.toString(16)}:3:${g}`,
+      `${LOOPC2.toString(16)}:4:${g}`,
     ].sort(),
   );
   const viaWrapper = findings.find((f) => f.function === CALLER)!;

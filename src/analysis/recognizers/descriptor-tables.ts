@@ -19,12 +19,16 @@ import type { AnalysisContext, EventDescriptor, SiteEvent } from "./types.js";
 const MAX_ENTRIES = 512;
 /** Instructions looked back from the call for the definition of the descriptor register. */
 const LOOKBACK = 24;
+/** Multiplications followed back from a table's index register, at most. */
+const MAX_SCALE_STEPS = 4;
 /** Callers whose constant arguments may select table entries, at most. */
 const MAX_CALLERS = 64;
 
 export interface TableDescriptor {
   /** RVA of the table's first entry. */
   tableRva: number;
+  /** Bytes from each element (or what each pointer names) to its descriptor, when not 0. */
+  field?: number;
   /** Rva of each entry's descriptor, in table order. */
   entries: number[];
   /**
@@ -74,19 +78,48 @@ function hex(b: Uint8Array): string {
 }
 
 /**
- * The table behind argument `arg` (0..3) of the call at instruction `site`, when that register is
- * computed from a table base plus an index just before the call.
+ * The table behind argument `arg` (0..3) of the call at instruction `site` (undefined: the call is
+ * a wrapper's, reached through callers), when that register is computed from a table base plus an
+ * index just before the call, or — `value`, the argument's
+ * value — was computed or loaded by an indexed operand elsewhere on the paths to it (a pointer
+ * loaded from a table, then kept in another register across branches and calls: combase.dll's
+ * `lea rcx,[__ImageBase]; mov rbx,[rcx+rdx*8+T]; … mov rdx,rbx; call EventWriteEx`).
  */
 export function tableDescriptor(
   ctx: AnalysisContext,
-  site: number,
+  site: number | undefined,
   arg: number,
+  value?: Value,
 ): TableDescriptor | undefined {
+  if (wevtDescriptorSet(ctx.pe).size === 0 || arg > 3) return undefined;
+  // The value's own instruction first: it is the one on this value's paths (the straight line
+  // before the call may belong to another path that only falls into the call's block).
+  const valued = value === undefined ? undefined : tableOfValue(ctx, value);
+  if (valued) return valued;
+  const j = site === undefined ? undefined : lastWrite(ctx, site, [Reg.RCX, Reg.RDX, Reg.R8, Reg.R9][arg]!);
+  return j === undefined ? undefined : tableAt(ctx, j, 0);
+}
+
+/**
+ * The table a value names: an element address an indexed instruction computed (plus a field), or
+ * the pointer loaded from such an element's field (`load` of it: a record's descriptor pointer).
+ */
+export function tableOfValue(ctx: AnalysisContext, v: Value): TableDescriptor | undefined {
+  if (v.k === "unknown" && v.at !== undefined) return tableAt(ctx, v.at, v.off ?? 0);
+  if (v.k === "load" && v.size === 8 && v.base.k === "unknown" && v.base.at !== undefined)
+    return tableAt(ctx, v.base.at, (v.base.off ?? 0) + v.off, true);
+  return undefined;
+}
+
+/**
+ * The descriptor table instruction j indexes (`lea`/`mov` with an index, or an `add` of base and
+ * scaled index), the descriptor `field` bytes into each element (or into what each pointer names).
+ * Elements are 16 bytes apart (8 for pointers), or the index's scale apart when that is larger
+ * (records: d3d11.dll's 38h-byte records of three descriptors, `imul rdx, rax, 38h`).
+ */
+function tableAt(ctx: AnalysisContext, j: number, field: number, deref = false): TableDescriptor | undefined {
   const own = wevtDescriptorSet(ctx.pe);
-  if (own.size === 0 || arg > 3) return undefined;
   const c = ctx.code;
-  const j = lastWrite(ctx, site, [Reg.RCX, Reg.RDX, Reg.R8, Reg.R9][arg]!);
-  if (j === undefined) return undefined;
   const m = c.mnem[j]!;
   let base: number;
   let index: { values: Value[]; scale: number };
@@ -94,44 +127,96 @@ export function tableDescriptor(
   if ((m === M.Lea || (m === M.Mov && c.memSize[j] === 8)) && c.op1[j] === Op.Mem && c.memIndex[j] !== 0) {
     // lea reg, [B + I*s + d] (descriptors) / mov reg, [B + I*s + d] (pointers to descriptors)
     pointers = m === M.Mov;
-    const b = c.memBase[j] === 0 ? [] : ctx.values.registerAt(j, gpr64(c.memBase[j]!));
-    if (b.length !== 1 || b[0]!.k !== "addr") return undefined;
-    base = b[0]!.rva + c.addr[j]!;
-    const i = scaledIndex(ctx, j, gpr64(c.memIndex[j]!));
+    const isAddr = (r: number): Extract<Value, { k: "addr" }> | undefined => {
+      const b = r === 0 ? [] : ctx.values.registerAt(j, gpr64(r));
+      return b.length === 1 && b[0]!.k === "addr" ? b[0] : undefined;
+    };
+    // With scale 1 either register may hold the table (clang: `lea rsi, [rax+rcx]`, rax the
+    // scaled index); the other must then show its scale.
+    let b = isAddr(c.memBase[j]!);
+    let indexReg = c.memIndex[j]!;
+    if (!b && c.memScale[j] === 1) {
+      b = isAddr(c.memIndex[j]!);
+      indexReg = c.memBase[j]!;
+    }
+    if (!b || indexReg === 0) return undefined;
+    base = b.rva + c.addr[j]!;
+    const i = scaledIndex(ctx, j, gpr64(indexReg));
     index = { values: i.values, scale: i.scale * c.memScale[j]! };
+    if ((indexReg !== c.memIndex[j] && index.scale < 16) || index.scale === 0) return undefined;
   } else if (m === M.Add && c.op1[j] === Op.Reg) {
-    // lea reg, [rip+T]; add reg, I*16 (clang)
-    const b = ctx.values.registerAt(j, gpr64(c.reg0[j]!));
-    if (b.length !== 1 || b[0]!.k !== "addr") return undefined;
-    base = b[0]!.rva;
-    index = scaledIndex(ctx, j, gpr64(c.reg1[j]!));
+    // lea reg, [rip+T]; add reg, I*16 (clang), or the index first: imul rdx, rax, 38h; add rdx, rax
+    const regs = [gpr64(c.reg0[j]!), gpr64(c.reg1[j]!)];
+    const at = regs.findIndex((r) => {
+      const b = ctx.values.registerAt(j, r);
+      return b.length === 1 && b[0]!.k === "addr";
+    });
+    if (at < 0) return undefined;
+    const b = ctx.values.registerAt(j, regs[at]!)[0] as Extract<Value, { k: "addr" }>;
+    base = b.rva;
+    index = scaledIndex(ctx, j, regs[1 - at]!);
+    // A sum whose index scale is not seen (`add r8, rdx` with rdx computed elsewhere) has no
+    // known element size: no table rather than a guessed one.
+    if (index.scale < 16) return undefined;
   } else return undefined;
-  const stride = pointers ? 8 : 16;
-  const entryAt = (k: number): number | undefined => {
-    if (!pointers) return base + 16 * k;
-    const b = ctx.values.imageBytes(base + 8 * k, 8);
-    return b ? ctx.pe.vaToRva(new DataView(b.buffer).getBigUint64(0, true)) : undefined;
+  // A pointer loaded from what a loaded pointer names is no table shape here.
+  if (deref && pointers) return undefined;
+  // Elements hold pointers (`mov r,[T+i*8]`, or the field of a record the write's caller picked
+  // and the write reads: `deref`) or the descriptors themselves.
+  const slots = pointers || deref;
+  const stride = Math.max(slots ? 8 : 16, index.scale);
+  /** Where element k's pointer or descriptor sits. */
+  const slotOf = (k: number): number => (pointers ? base + stride * k : base + stride * k + field);
+  /** Element k's descriptor rva; null for a null pointer; undefined when it names nothing. */
+  const entryAt = (k: number): number | null | undefined => {
+    if (!slots) return slotOf(k);
+    const b = ctx.values.imageBytes(slotOf(k), 8);
+    if (!b) return undefined;
+    const va = new DataView(b.buffer, b.byteOffset).getBigUint64(0, true);
+    if (va === 0n) return null;
+    const to = ctx.pe.vaToRva(va);
+    return to === undefined ? undefined : to + (pointers ? field : 0);
   };
-  const entries: number[] = [];
-  const referenced = ripTargets(ctx);
+  // Records may leave a pointer field empty (crypt32.dll: record 0 is all zero): inside a table of
+  // records a null entry is no candidate and does not end the table.
+  const nullsInside = slots && stride > 8;
+  const elements: Array<number | null> = [];
+  const referenced = tableStarts(ctx);
+  // Records start at the lowest code-referenced address less than a record below the base, else
+  // at the base (a caller may index from a field: crypt32.dll's `lea rax,[T+10h]` beside
+  // `lea r12,[T]`).
+  const recordStart = deref ? (referencedAtOrBelow(referenced, base, stride) ?? base) : base;
   for (let k = 0; k < MAX_ENTRIES; k++) {
     // The table ends at a descriptor that is not the image's own, or where code addresses the data
-    // directly (the start of another table or global).
-    const slotRva = pointers ? base + 8 * k : base + 16 * k;
-    if (k > 0 && referenced.has(slotRva)) break;
+    // directly (the start of another table or global) after the previous element's slot, up to
+    // this one's (records: anywhere in the gap between their descriptor fields).
+    // A record table the write's caller indexes (`deref`) is also reached field by field by other
+    // code (crypt32.dll: loops from record 0's +8 and +18h, from record 1's +10h): there a start
+    // in the first 16 bytes of a record (the next object, placed right after the table) ends it.
+    const slotRva = slotOf(k);
+    const start = deref ? recordStart + stride * k : slotRva - stride + 1;
+    const end = deref ? start + 15 : slotRva;
+    if (k > 0 && referencedIn(referenced, start, end)) break;
     const rva = entryAt(k);
-    const b = rva !== undefined ? ctx.values.imageBytes(rva, 16) : undefined;
-    if (rva === undefined || !b || !own.has(hex(b))) break;
-    entries.push(rva);
+    if (rva === null && nullsInside) {
+      elements.push(null);
+      continue;
+    }
+    const b = typeof rva === "number" ? ctx.values.imageBytes(rva, 16) : undefined;
+    if (typeof rva !== "number" || !b || !own.has(hex(b))) break;
+    elements.push(rva);
   }
+  while (elements.length > 0 && elements[elements.length - 1] === null) elements.pop();
+  const entries = elements.filter((e): e is number => e !== null);
   if (entries.length === 0) return undefined;
   const out: TableDescriptor = { tableRva: base, entries };
-  const constants = constantsOnPaths(ctx, site, index.values);
+  if (field !== 0) out.field = field;
+  const constants = constantsOnPaths(ctx, j, index.values);
   if (constants) {
     const picks = constants.map((k) => ({ off: k.value * index.scale, caller: k.caller }));
-    if (picks.every((p) => p.off % stride === 0 && p.off / stride < entries.length))
+    if (picks.every((p) => p.off % stride === 0 && typeof elements[p.off / stride] === "number"))
       out.selected = picks.map((p) => {
-        const sel: { entry: number; caller?: number } = { entry: entries[p.off / stride]! };
+        const sel: { entry: number; caller?: number } = { entry: elements[p.off / stride]! };
         if (p.caller !== undefined) sel.caller = p.caller;
         return sel;
       });
@@ -139,17 +224,48 @@ export function tableDescriptor(
   return out;
 }
 
-const ripTargetSets = new WeakMap<object, Set<number>>();
+const tableStartSets = new WeakMap<object, number[]>();
 
-/** Every address a RIP-relative operand of the image's code names. */
-function ripTargets(ctx: AnalysisContext): Set<number> {
-  let set = ripTargetSets.get(ctx.code);
-  if (!set) {
-    set = new Set();
-    for (let i = 0; i < ctx.code.count; i++) if (ctx.code.memBase[i] === Reg.RIP) set.add(ctx.code.addr[i]!);
-    ripTargetSets.set(ctx.code, set);
+/**
+ * Every address the image's code names as the start of data: RIP-relative operands, and the
+ * displacement of an indexed operand off a base register (`[rcx+rdx*8+T]` with rcx the image
+ * base — another table's start; a displacement that is no table start only ends a table early).
+ */
+function tableStarts(ctx: AnalysisContext): number[] {
+  const c = ctx.code;
+  let starts = tableStartSets.get(c);
+  if (!starts) {
+    const set = new Set<number>();
+    for (let i = 0; i < c.count; i++)
+      if (c.memBase[i] === Reg.RIP || (c.memIndex[i] !== 0 && c.memBase[i] !== 0)) set.add(c.addr[i]!);
+    starts = [...set].sort((a, b) => a - b);
+    tableStartSets.set(c, starts);
   }
-  return set;
+  return starts;
+}
+
+/** The smallest address of the sorted list `starts` in (at - span, at], if any. */
+function referencedAtOrBelow(starts: number[], at: number, span: number): number | undefined {
+  let a = 0;
+  let b = starts.length;
+  while (a < b) {
+    const mid = (a + b) >>> 1;
+    if (starts[mid]! <= at - span) a = mid + 1;
+    else b = mid;
+  }
+  return a < starts.length && starts[a]! <= at ? starts[a] : undefined;
+}
+
+/** Is some address of the sorted list `starts` in [lo, hi]? */
+function referencedIn(starts: number[], lo: number, hi: number): boolean {
+  let a = 0;
+  let b = starts.length;
+  while (a < b) {
+    const mid = (a + b) >>> 1;
+    if (starts[mid]! < lo) a = mid + 1;
+    else b = mid;
+  }
+  return a < starts.length && starts[a]! <= hi;
 }
 
 /** The last instruction before `at` (straight line, no call or branch) that writes register reg. */
@@ -163,25 +279,46 @@ function lastWrite(ctx: AnalysisContext, at: number, reg: number): number | unde
   return undefined;
 }
 
-/** Values of index register reg before instruction j, and the factor a `shl reg, k` applied to them. */
+/**
+ * Values of index register reg before instruction j, and the factor they were multiplied by on the
+ * way (the value model names the instruction of a scaled unknown): `shl r, k`, `imul r, src, k`,
+ * `lea r, [src+src*s]` (×(s+1)) or `lea r, [src*s]`, followed back up to MAX_SCALE_STEPS times.
+ */
 function scaledIndex(ctx: AnalysisContext, j: number, reg: number): { values: Value[]; scale: number } {
   const c = ctx.code;
-  const d = lastWrite(ctx, j, reg);
-  if (d === undefined || c.mnem[d] !== M.Shl || c.op1[d] !== Op.Imm)
-    return { values: ctx.values.registerAt(j, reg), scale: 1 };
-  // `mov ecx, ecx` (zero-extension) before the shift keeps the value.
-  const inner = lastWrite(ctx, d, reg);
-  const zext =
-    inner !== undefined &&
-    c.mnem[inner] === M.Mov &&
-    c.op1[inner] === Op.Reg &&
-    gpr64(c.reg1[inner]!) === reg;
-  return { values: ctx.values.registerAt(zext ? inner : d, reg), scale: 2 ** c.imm[d]! };
+  let values = ctx.values.registerAt(j, reg);
+  let scale = 1;
+  for (let step = 0; ; step++) {
+    const v = values.length === 1 ? values[0]! : undefined;
+    if (v?.k !== "unknown" || v.at === undefined || (v.off ?? 0) !== 0) break;
+    const d = v.at;
+    const m = c.mnem[d]!;
+    let factor: number;
+    let src: number;
+    if (m === M.Shl && c.op1[d] === Op.Imm) {
+      factor = 2 ** c.imm[d]!;
+      src = gpr64(c.reg0[d]!);
+    } else if (m === M.Imul && c.op1[d] === Op.Reg && c.imm[d]! > 0) {
+      factor = c.imm[d]!;
+      src = gpr64(c.reg1[d]!);
+    } else if (m === M.Lea && c.op1[d] === Op.Mem && c.memIndex[d] !== 0 && c.addr[d] === 0) {
+      const index = gpr64(c.memIndex[d]!);
+      if (c.memBase[d] === 0) factor = c.memScale[d]!;
+      else if (gpr64(c.memBase[d]!) === index) factor = c.memScale[d]! + 1;
+      else break;
+      src = index;
+    } else break;
+    // More multiplications than followed: the factor is not known (no table needs one).
+    if (step === MAX_SCALE_STEPS) return { values: [{ k: "unknown", why: "index scale" }], scale: 0 };
+    scale *= factor;
+    values = ctx.values.registerAt(d, src);
+  }
+  return { values, scale };
 }
 
 /**
- * The constant index values reaching `site`: immediates in the function, or a parameter every
- * caller passes as a constant. Undefined when any path gives something else.
+ * The constant index values reaching instruction `site`: immediates in its function, or a
+ * parameter every caller passes as a constant. Undefined when any path gives something else.
  */
 function constantsOnPaths(
   ctx: AnalysisContext,

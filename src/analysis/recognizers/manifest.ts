@@ -9,10 +9,10 @@ import { formatGuid } from "../../util/bytes.js";
 import { functionAt } from "../functions.js";
 import { constantPointerSlot } from "../global-stores.js";
 import { constructedField } from "../object-fields.js";
-import { objectLocation, type Value } from "../values.js";
-import { levelPatchedCopy, stackCopySources } from "../vector-copies.js";
+import { hasParam, normalize, objectLocation, offsetValue, substitute, type Value } from "../values.js";
+import { copiedThroughPointer, levelPatchedCopy, stackCopySources } from "../vector-copies.js";
 import { resolveArguments } from "../wrappers.js";
-import { isOwnDescriptor, tableDescriptor, tableEvents } from "./descriptor-tables.js";
+import { isOwnDescriptor, tableDescriptor, tableEvents, tableOfValue } from "./descriptor-tables.js";
 import { findingAt } from "./finding.js";
 import type {
   AnalysisContext,
@@ -132,10 +132,11 @@ export const manifestRecognizer: WriteRecognizer = {
           let events: Array<{ event: SiteEvent; caller?: number }> = isString
             ? [{ event: stringEvent(call.values[1]!, call.values[2]!) }]
             : descriptorEvents(ctx, call.values[1]!, call.chain);
-          // A descriptor computed from a table base + index right before the call.
+          // A descriptor computed from a table base + index right before the call, or loaded from
+          // a table of pointers earlier on its paths (the value names that instruction).
           const table =
-            !isString && call.chain.length === 1 && !descriptorOf(events[0]!.event)
-              ? tableDescriptor(ctx, call.chain[0]!, 1)
+            !isString && !descriptorOf(events[0]!.event)
+              ? tableDescriptor(ctx, call.chain.length === 1 ? call.chain[0] : undefined, 1, call.values[1])
               : undefined;
           if (table)
             events = tableEvents(
@@ -161,6 +162,11 @@ export const manifestRecognizer: WriteRecognizer = {
                 },
               },
             ];
+          // A stack descriptor copied from what a pointer names (each caller's record or table).
+          if (!isString && !table && !getters && !descriptorOf(events[0]!.event) && call.values[1]!.k === "stack") {
+            const copied = copiedDescriptorEvents(ctx, call.values[1]!);
+            if (copied.length > 0) events = copied;
+          }
           for (const { event, caller } of events) {
             // A constant table index passed by a caller: the site is that caller's call.
             const chain = caller === undefined ? call.chain : [caller, ...call.chain];
@@ -177,6 +183,68 @@ export const manifestRecognizer: WriteRecognizer = {
     return out;
   },
 };
+
+/** Callers through which a copied descriptor's pointer is followed, at most. */
+const MAX_COPY_CALLERS = 64;
+
+/**
+ * A stack descriptor copied from what a pointer names, its bytes past the version maybe patched
+ * after the copy (`mov rcx,[r8]; movups xmm0,[rcx]; movdqu [rsp+48h],xmm0; mov [rsp+4Ch],bpl` —
+ * crypt32.dll's write helper sets the level): the pointer's value in the write's function, else in
+ * each caller — a descriptor global, a pointer slot holding one, or a table picked at run time
+ * (one of N, at that caller). The event keeps the source's bytes (id and version are the copy's).
+ */
+function copiedDescriptorEvents(
+  ctx: AnalysisContext,
+  slot: Extract<Value, { k: "stack" }>,
+): Array<{ event: SiteEvent; caller?: number }> {
+  // Bytes 0-2 (id, version) must come from the copy.
+  const copy = copiedThroughPointer(ctx, slot, 3);
+  if (!copy) return [];
+  const out: Array<{ event: SiteEvent; caller?: number }> = [];
+  const pointers = ctx.values.registerAt(copy.load, copy.reg).map((v) => offsetValue(v, copy.disp));
+  const fn = functionAt(ctx.functions, ctx.code.rva[copy.load]!);
+  for (const p of pointers) {
+    if (!hasParam(p)) {
+      out.push(...copySourceEvents(ctx, p).map((event) => ({ event })));
+      continue;
+    }
+    const callers = fn ? (ctx.graph.callers.get(fn.rva) ?? []) : [];
+    if (callers.length > MAX_COPY_CALLERS) continue;
+    for (const site of callers) {
+      // One value per parameter the pointer depends on, in this caller.
+      let single = true;
+      const arg = (n: number): Value => {
+        const vs = ctx.values.argument(site.index, n);
+        if (vs.length !== 1) single = false;
+        return vs[0] ?? { k: "unknown", why: "no argument" };
+      };
+      const v = normalize(substitute(p, arg));
+      const named = single ? copySourceEvents(ctx, v) : [];
+      // A caller whose pointer names nothing keeps its site, without a descriptor.
+      const events: SiteEvent[] = named.length > 0 ? named : [{ kind: "manifest", stackBuilt: true }];
+      out.push(...events.map((event) => ({ event, caller: site.index })));
+    }
+  }
+  // Nothing named anywhere: the site stays as it was.
+  return out.some((e) => e.event.kind === "manifest" && (e.event.descriptor || e.event.candidates))
+    ? out
+    : [];
+}
+
+/** The descriptor events a copy source value names (see `copiedDescriptorEvents`). */
+function copySourceEvents(ctx: AnalysisContext, v: Value): SiteEvent[] {
+  if (v.k === "addr" && isOwnDescriptor(ctx, v.rva)) return [descriptorEvent(ctx, v)];
+  if (v.k === "load" && v.base.k === "addr" && v.off === 0 && v.size === 8) {
+    const d = constantPointerSlot(ctx.pe, ctx.code, ctx.values, v.base.rva);
+    return d !== undefined && isOwnDescriptor(ctx, d) ? [descriptorEvent(ctx, { k: "addr", rva: d })] : [];
+  }
+  const table = tableOfValue(ctx, v);
+  if (!table) return [];
+  return tableEvents(ctx, table, (rva) => descriptorEvent(ctx, { k: "addr", rva }), decodeDescriptor)
+    .filter((e) => e.caller === undefined)
+    .map((e) => e.event);
+}
 
 /** Provider named by a GUID pointer argument. */
 function guidProvider(ctx: AnalysisContext, v: Value): WriteFinding["provider"] {
