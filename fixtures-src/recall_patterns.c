@@ -612,3 +612,86 @@ __declspec(noinline) __attribute__((used)) void WriteThroughContext(TRACE_CONTEX
 }
 
 __declspec(dllexport) void WriteNullContext(void) { WriteThroughContext(0, &ZCtxStart); }
+
+/* ---- 8. handles in objects a parameter points to (recall16h) ---- */
+
+/* A session object whose registration helper registers into a local and copies it into the object
+ * (fveapi.dll: `mov rax,[rsp+28h]; mov [rdi+50h], rax`), called by the function that then writes
+ * the member: both name `param 0 + 0x50` of SessionStart, the same object. */
+static const GUID ProviderS = {0x5e1a0014, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
+static const EVENT_DESCRIPTOR SStart = {150, 0, 0x10, 4, 1, 26, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR SOther = {151, 0, 0x10, 4, 0, 26, 0x8000000000000000ULL};
+typedef struct {
+  ULONG State[20];
+  REGHANDLE Handle;
+} SESSION;
+
+__declspec(noinline) ULONG SessionRegister(SESSION *s) {
+  REGHANDLE h = 0;
+  ULONG status = EventRegister(&ProviderS, 0, 0, &h);
+  if (status == 0) s->Handle = h;
+  return status;
+}
+
+__declspec(dllexport) void SessionStart(SESSION *s) {
+  if (!s->Handle) SessionRegister(s);
+  EventWrite(s->Handle, &SStart, 0, 0);
+}
+
+/* Another function's parameter at the same offset: nothing says it is a registered session. */
+__declspec(dllexport) void SessionOther(SESSION *s) { EventWrite(s->Handle, &SOther, 0, 0); }
+
+/* A class with a vtable (msmpeg2adec.dll's decoder): the constructor installs the vtable and
+ * registers into this + 0x10; a virtual method, reached only through the vtable, writes
+ * [this + 0x10]. A second class of the same layout whose constructor registers nothing: its
+ * method's write stays without provider (classes meet by vtable, not by offset). */
+static const GUID ProviderV = {0x5e1a0015, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
+static const EVENT_DESCRIPTOR VFrame = {160, 0, 0x10, 4, 0, 27, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR VPlain = {161, 0, 0x10, 4, 0, 27, 0x8000000000000000ULL};
+typedef struct CODEC CODEC;
+typedef struct {
+  void (*Process)(CODEC *);
+  void (*Reset)(CODEC *);
+} CODEC_VTBL;
+struct CODEC {
+  const CODEC_VTBL *Vtbl;
+  ULONG Frames;
+  REGHANDLE Handle;
+};
+
+__declspec(noinline) static void CodecMethodProcess(CODEC *c) {
+  c->Frames++;
+  EventWrite(c->Handle, &VFrame, 0, 0);
+}
+__declspec(noinline) static void CodecMethodReset(CODEC *c) { c->Frames = 0; }
+static const CODEC_VTBL CodecVtbl = {CodecMethodProcess, CodecMethodReset};
+
+__declspec(noinline) static void PlainProcess(CODEC *c) { EventWrite(c->Handle, &VPlain, 0, 0); }
+static const CODEC_VTBL PlainVtbl = {PlainProcess, CodecMethodReset};
+
+__declspec(noinline) void CodecConstruct(CODEC *c) {
+  c->Vtbl = &CodecVtbl;
+  c->Frames = 0;
+  EventRegister(&ProviderV, 0, 0, &c->Handle);
+}
+
+__declspec(noinline) void PlainConstruct(CODEC *c) {
+  c->Vtbl = &PlainVtbl;
+  c->Frames = 0;
+}
+
+/* Not exported: without .pdata or symbols (this fixture has none) the methods, reached only from
+ * data, are no function starts; lld lays functions out by name, so theirs join this one's body. */
+__declspec(noinline) static CODEC *CodecMake(BOOL plain) {
+  CODEC *c = (CODEC *)HeapAlloc(GetProcessHeap(), HEAP_ZERO_MEMORY, sizeof(CODEC));
+  if (c) {
+    if (plain)
+      PlainConstruct(c);
+    else
+      CodecConstruct(c);
+  }
+  return c;
+}
+
+__declspec(dllexport) CODEC *CodecNew(BOOL plain) { return CodecMake(plain); }
+__declspec(dllexport) void CodecRun(CODEC *c) { c->Vtbl->Process(c); }

@@ -7,10 +7,11 @@
  */
 import { formatGuid } from "../../util/bytes.js";
 import { constantPointerSlot } from "../global-stores.js";
+import { handleAddress, parameterPlaces } from "../object-classes.js";
 import { constructedField } from "../object-fields.js";
 import { objectLocation, type Value } from "../values.js";
 import { stackCopySources } from "../vector-copies.js";
-import { resolveArguments } from "../wrappers.js";
+import { chainValues, resolveArguments } from "../wrappers.js";
 import { isOwnDescriptor, tableDescriptor, tableEvents } from "./descriptor-tables.js";
 import { findingAt } from "./finding.js";
 import type {
@@ -60,12 +61,17 @@ export function decodeDescriptor(b: Uint8Array): EventDescriptor {
   };
 }
 
-/** Provider for a handle value: the registration of that global, else the function's own registration. */
+/**
+ * Provider for a handle value: the registration of that global (or object location), else — given
+ * the write's wrapper chain — of the place the handle is read from relative to a parameter of a
+ * function of the chain, else the function's own registration.
+ */
 export function providerForHandle(
   ctx: AnalysisContext,
   handle: Value,
   fnRva: number,
   apiFn: number,
+  chain?: readonly number[],
 ): RegisteredProvider | undefined {
   if (handle.k === "load" && handle.base.k === "addr") {
     const p = ctx.providers.byHandle(handle.base.rva);
@@ -77,12 +83,36 @@ export function providerForHandle(
     const p = at === undefined ? undefined : ctx.providers.byLocation(at);
     if (p) return p;
   }
+  const placed = chain ? providerOfPlace(ctx, chain) : undefined;
+  if (placed) return placed;
   // Locality: register, write, unregister in one function.
   for (const fn of [fnRva, apiFn]) {
     const regs = ctx.providers.inFunction(fn);
     if (regs.length > 0 && regs.every((r) => r.guid === regs[0]!.guid)) return regs[0];
   }
   return undefined;
+}
+
+/**
+ * The registration whose handle place (object-classes.ts) the write's handle is read from, at some
+ * function of its chain: a frame or constructor's class place names it directly; a virtual method's
+ * `this` names it only when every vtable holding the method does. None when two providers answer.
+ */
+function providerOfPlace(ctx: AnalysisContext, chain: readonly number[]): RegisteredProvider | undefined {
+  const found: RegisteredProvider[] = [];
+  for (const { call, value } of chainValues(ctx.values, chain, 0)) {
+    const address = handleAddress(value);
+    const places = address && parameterPlaces(ctx, call, address);
+    if (!places) continue;
+    for (const name of places.same) {
+      const p = ctx.providers.byLocation(name);
+      if (p) found.push(p);
+    }
+    const each = places.oneOf.map((name) => ctx.providers.byLocation(name));
+    if (each.length > 0 && each.every((p) => p !== undefined && p.guid === each[0]!.guid))
+      found.push(each[0]!);
+  }
+  return found.length > 0 && found.every((p) => p.guid === found[0]!.guid) ? found[0] : undefined;
 }
 
 export function providerInfo(
@@ -148,7 +178,11 @@ export const manifestRecognizer: WriteRecognizer = {
             const finding = findingAt(ctx, chain, api, event);
             const provider = NO_REGISTRATION_APIS.includes(api)
               ? guidProvider(ctx, handle)
-              : providerInfo(ctx, handle, providerForHandle(ctx, handle, finding.function, site.caller));
+              : providerInfo(
+                  ctx,
+                  handle,
+                  providerForHandle(ctx, handle, finding.function, site.caller, call.chain),
+                );
             if (provider) finding.provider = provider;
             out.push(finding);
           }

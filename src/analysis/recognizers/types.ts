@@ -43,6 +43,8 @@ export interface RegisteredProvider {
   handleSymbol?: string;
   /** The handle's place in an object held by a global (values.ts `objectLocation`), when not a global. */
   handleLocation?: string;
+  /** The handle's place relative to a function's parameter: its frame, a class (object-classes.ts). */
+  handlePlaces?: string[];
   /** Function containing the registration call (for the locality pattern). */
   function: number;
   registerFunction: string;
