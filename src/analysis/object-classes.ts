@@ -30,15 +30,26 @@ export interface ParameterPlaces {
   oneOf: string[];
 }
 
+/** Pointer members followed from the parameter to the handle (`this->logger->handle`: 1). */
+const MAX_DEREFS = 3;
+
 /**
  * Places of an address `param n + off` (a `ptr` or a bare `param`) as seen in the function holding
- * instruction `at`; undefined for other values.
+ * instruction `at`, or of an address inside an object such a place points to (`[param n + a] + b`,
+ * named `*place+b`; at most MAX_DEREFS pointers); undefined for other values.
  */
 export function parameterPlaces(p: Program, at: number, address: Value): ParameterPlaces | undefined {
   const a = normalize(address);
-  const n = a.k === "param" ? a.n : a.k === "ptr" && a.base.k === "param" ? a.base.n : undefined;
-  if (n === undefined) return undefined;
+  const base = a.k === "ptr" ? a.base : a;
   const off = a.k === "ptr" ? a.off : 0;
+  if (base.k === "load") {
+    const inner =
+      depth(base) <= MAX_DEREFS ? parameterPlaces(p, at, offsetValue(base.base, base.off)) : undefined;
+    if (!inner || base.size !== 8) return undefined;
+    return { same: inner.same.map((n) => `*${n}+${off}`), oneOf: inner.oneOf.map((n) => `*${n}+${off}`) };
+  }
+  if (base.k !== "param") return undefined;
+  const n = base.n;
   const fn = functionAt(p.functions, p.code.rva[at]!);
   if (!fn) return undefined;
   const out: ParameterPlaces = { same: [`f${fn.rva}:p${n}+${off}`], oneOf: [] };
@@ -47,6 +58,11 @@ export function parameterPlaces(p: Program, at: number, address: Value): Paramet
   for (const i of facts.installs.get(fn.rva) ?? []) out.same.push(`v${i.vtable}+${off - i.offset}`);
   for (const v of facts.slots.get(fn.rva) ?? []) out.oneOf.push(`v${v}+${off}`);
   return out;
+}
+
+/** Loads nested in a value. */
+function depth(v: Value): number {
+  return v.k === "load" || v.k === "ptr" ? (v.k === "load" ? 1 : 0) + depth(v.base) : 0;
 }
 
 /** The address a handle value is read from, when it is a load of 8 bytes. */

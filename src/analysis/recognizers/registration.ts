@@ -19,7 +19,7 @@ import {
   writesGpr,
 } from "../values.js";
 import { copiedThroughPointer, storesIndexedIntoFrame } from "../vector-copies.js";
-import { callerValues, chainValues, chainValuesFrom, resolveArguments } from "../wrappers.js";
+import { callerValues, chainValuesFrom, resolveArguments } from "../wrappers.js";
 import type { AnalysisContext, ProviderRegistry, RegisteredProvider } from "./types.js";
 
 /** Registration APIs: which argument holds the GUID pointer and which the handle pointer. */
@@ -75,11 +75,14 @@ export function findRegistrations(ctx: Omit<AnalysisContext, "providers">): Regi
           }
           const location = objectLocation(handleValue);
           if (location !== undefined) reg.handleLocation = location;
+          // Each value the handle argument has (one per path) is a place this registration fills.
           const places = handlePlaces(
             ctx,
             copied?.address
-              ? chainValuesFrom(ctx.values, call.chain, call.chain.indexOf(origin), copied.address)
-              : chainValues(ctx.values, call.chain, spec.handle),
+              ? [chainValuesFrom(ctx.values, call.chain, call.chain.indexOf(origin), copied.address)]
+              : ctx.values
+                  .argument(call.chain[call.chain.length - 1]!, spec.handle)
+                  .map((v) => chainValuesFrom(ctx.values, call.chain, call.chain.length - 1, v)),
           );
           if (places.length > 0) reg.handlePlaces = places;
           const key = `${guid}:${reg.handleRva ?? location ?? "-"}:${reg.function}:${places.join(",")}`;
@@ -95,19 +98,25 @@ export function findRegistrations(ctx: Omit<AnalysisContext, "providers">): Regi
 
 /**
  * Where the handle lives relative to the parameter of each function of the registration's chain
- * that still sees it as `param + off` (object-classes.ts): the frame, the constructor's classes.
+ * (one sequence of levels per value of the handle argument, innermost first) and of the callers
+ * above it that still see it as `param + off` (object-classes.ts): the frame, the constructor's
+ * classes, or `*place+off` inside an object such a place points to.
  */
 function handlePlaces(
   ctx: Omit<AnalysisContext, "providers">,
-  levels: Array<{ call: number; value: Value }>,
+  sequences: Array<Array<{ call: number; value: Value }>>,
 ): string[] {
   const out = new Set<string>();
-  // Above the chain (a handle copied out of a local has no parameter for the chain to follow).
-  const top = levels[levels.length - 1];
-  const above = top ? callerValues(ctx.code, ctx.functions, ctx.graph, ctx.values, top.call, top.value) : [];
-  for (const { call, value } of [...levels, ...above]) {
-    const places = parameterPlaces(ctx, call, value);
-    for (const name of [...(places?.same ?? []), ...(places?.oneOf ?? [])]) out.add(name);
+  for (const levels of sequences) {
+    // Above the chain (a handle copied out of a local has no parameter for the chain to follow).
+    const top = levels[levels.length - 1];
+    const above = top
+      ? callerValues(ctx.code, ctx.functions, ctx.graph, ctx.values, top.call, top.value)
+      : [];
+    for (const { call, value } of [...levels, ...above]) {
+      const places = parameterPlaces(ctx, call, value);
+      for (const name of [...(places?.same ?? []), ...(places?.oneOf ?? [])]) out.add(name);
+    }
   }
   return [...out];
 }
