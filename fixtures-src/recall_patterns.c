@@ -31,6 +31,12 @@
  *     registered, descriptor pointer slots (static records, slots set at start-up), descriptor
  *     members of stack objects set by constructors, per-level descriptors copied onto the stack
  *     at one write, a GUID copied from the caller's pointer; and what must not match.
+ *  8. Handles in objects a parameter points to: a helper copies its local handle into the object and
+ *     its caller writes the member (same function's parameter); a C++-style class whose constructor
+ *     installs the vtable and registers, written by a method reached only through the vtable (and
+ *     a second class of the same layout that registers nothing); a logger block stored into a
+ *     holder a global publishes (null included), registered through a copy of its pointer; two
+ *     providers registered through member pointers by helpers and written from one caller.
  */
 #include <windows.h>
 #include <evntprov.h>
@@ -695,3 +701,99 @@ __declspec(noinline) static CODEC *CodecMake(BOOL plain) {
 
 __declspec(dllexport) CODEC *CodecNew(BOOL plain) { return CodecMake(plain); }
 __declspec(dllexport) void CodecRun(CODEC *c) { c->Vtbl->Process(c); }
+
+/* A holder object published in a global (as null when its allocation fails) whose first member
+ * receives a logger block, registered in place through a copy of the block's pointer taken before
+ * the store (hevcdecoder.dll; assembly, as MSVC emits it): the handle is [[HolderL]] + 8, what the
+ * write reads. */
+__attribute__((used)) static const GUID ProviderL = {0x5e1a0016, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
+static const EVENT_DESCRIPTOR LStart = {170, 0, 0x10, 4, 1, 28, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR LAudit = {171, 0, 0x10, 4, 0, 28, 0x8000000000000000ULL};
+typedef struct {
+  ULONG Status;
+  REGHANDLE Handle;
+} LOGGER_L;
+typedef struct {
+  LOGGER_L *Logger;
+} HOLDER_L;
+HOLDER_L *HolderL;
+
+__declspec(dllexport) __attribute__((naked)) ULONG StartL(void) {
+  __asm__("push %rbx\n"
+          "push %rdi\n"
+          "sub $0x28, %rsp\n"
+          "mov HolderL(%rip), %rbx\n"
+          "test %rbx, %rbx\n"
+          "jne 2f\n"
+          "call *__imp_GetProcessHeap(%rip)\n"
+          "mov %rax, %rcx\n"
+          "xor %edx, %edx\n"
+          "mov $8, %r8d\n"
+          "call *__imp_HeapAlloc(%rip)\n"
+          "mov %rax, %rbx\n"
+          "test %rax, %rax\n"
+          "je 1f\n"
+          "movq $0, (%rax)\n"
+          "jmp 3f\n"
+          "1: xor %ebx, %ebx\n"
+          "3: mov %rbx, HolderL(%rip)\n"
+          "test %rbx, %rbx\n"
+          "jne 2f\n"
+          "xor %eax, %eax\n"
+          "jmp 9f\n"
+          "2: cmpq $0, (%rbx)\n"
+          "jne 8f\n"
+          "call *__imp_GetProcessHeap(%rip)\n"
+          "mov %rax, %rcx\n"
+          "xor %edx, %edx\n"
+          "mov $16, %r8d\n"
+          "call *__imp_HeapAlloc(%rip)\n"
+          "mov %rax, %rdi\n"
+          "mov %rax, (%rbx)\n"
+          "test %rax, %rax\n"
+          "je 8f\n"
+          "lea 8(%rdi), %r9\n"
+          "xor %r8d, %r8d\n"
+          "xor %edx, %edx\n"
+          "lea ProviderL(%rip), %rcx\n"
+          "call *__imp_EventRegister(%rip)\n"
+          "mov %eax, (%rdi)\n"
+          "8: mov $1, %eax\n"
+          "9: add $0x28, %rsp\n"
+          "pop %rdi\n"
+          "pop %rbx\n"
+          "ret\n");
+}
+
+__declspec(dllexport) void WriteLStart(void) {
+  if (HolderL && HolderL->Logger) EventWrite(HolderL->Logger->Handle, &LStart, 0, 0);
+}
+
+/* Registration through member pointers (`&p->Logger->Handle`, `&p->Audit->Handle`, two providers)
+ * by helpers, and writes of both through a helper from the same caller: one function holds two
+ * registrations (no locality); each write is named by its place inside the object the parameter's
+ * member points to. */
+static const GUID ProviderM = {0x5e1a0017, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
+static const EVENT_DESCRIPTOR MStart = {180, 0, 0x10, 4, 1, 29, 0x8000000000000000ULL};
+typedef struct {
+  ULONG Frames;
+  LOGGER_L *Logger;
+  LOGGER_L *Audit;
+} PIPE;
+
+__declspec(noinline) void PipeOpenOne(LOGGER_L **slot, LPCGUID guid) {
+  (*slot)->Status = EventRegister(guid, 0, 0, &(*slot)->Handle);
+}
+
+__declspec(noinline) void PipeOpen(PIPE *p) {
+  PipeOpenOne(&p->Logger, &ProviderM);
+  PipeOpenOne(&p->Audit, &ProviderL);
+}
+
+__declspec(noinline) void PipeWrite(LOGGER_L *l, PCEVENT_DESCRIPTOR d) { EventWrite(l->Handle, d, 0, 0); }
+
+__declspec(dllexport) void PipeRun(PIPE *p) {
+  PipeOpen(p);
+  PipeWrite(p->Logger, &MStart);
+  PipeWrite(p->Audit, &LAudit);
+}
