@@ -133,21 +133,11 @@ function collectParams(v: Value, into: Set<number>): void {
 }
 
 /**
- * Argument `arg` of the innermost call of a wrapper chain (call indices, outermost first) as each
- * function of the chain sees it: the call's own argument, then that value with the parameters it
- * still has replaced by the arguments of the call one level up, and so on. Innermost first; ends
- * at a level where an argument has more than one value, or where no parameter is left.
+ * A value `v` seen in the function holding call `chain[level]` of a wrapper chain (call indices,
+ * outermost first) as each function of the chain up from there sees it: `v`, then `v` with the
+ * parameters it still has replaced by the arguments of the call one level up, and so on. Innermost
+ * first; ends at a level where an argument has more than one value, or where no parameter is left.
  */
-export function chainValues(
-  values: ValueResolver,
-  chain: readonly number[],
-  arg: number,
-): Array<{ call: number; value: Value }> {
-  const own = values.argument(chain[chain.length - 1]!, arg).map(normalize);
-  return own.length === 1 ? chainValuesFrom(values, chain, chain.length - 1, own[0]!) : [];
-}
-
-/** `chainValues` of a value `v` seen in the function holding call `chain[level]`. */
 export function chainValuesFrom(
   values: ValueResolver,
   chain: readonly number[],

@@ -9,9 +9,9 @@ import { formatGuid } from "../../util/bytes.js";
 import { constantPointerSlot } from "../global-stores.js";
 import { handleAddress, parameterPlaces } from "../object-classes.js";
 import { constructedField } from "../object-fields.js";
-import { objectLocation, type Value } from "../values.js";
+import { normalize, objectLocation, type Value, valueKey } from "../values.js";
 import { stackCopySources } from "../vector-copies.js";
-import { chainValues, resolveArguments } from "../wrappers.js";
+import { chainValuesFrom, resolveArguments } from "../wrappers.js";
 import { isOwnDescriptor, tableDescriptor, tableEvents } from "./descriptor-tables.js";
 import { findingAt } from "./finding.js";
 import type {
@@ -83,7 +83,7 @@ export function providerForHandle(
     const p = at === undefined ? undefined : ctx.providers.byLocation(at);
     if (p) return p;
   }
-  const placed = chain ? providerOfPlace(ctx, chain) : undefined;
+  const placed = chain ? providerOfPlace(ctx, chain, handle) : undefined;
   if (placed) return placed;
   // Locality: register, write, unregister in one function.
   for (const fn of [fnRva, apiFn]) {
@@ -97,20 +97,32 @@ export function providerForHandle(
  * The registration whose handle place (object-classes.ts) the write's handle is read from, at some
  * function of its chain: a frame or constructor's class place names it directly; a virtual method's
  * `this` names it only when every vtable holding the method does. None when two providers answer.
+ * The levels followed are those of the handle value this call resolved to (a write whose handle
+ * argument has several values, one per path, is one call per value).
  */
-function providerOfPlace(ctx: AnalysisContext, chain: readonly number[]): RegisteredProvider | undefined {
+function providerOfPlace(
+  ctx: AnalysisContext,
+  chain: readonly number[],
+  handle: Value,
+): RegisteredProvider | undefined {
   const found: RegisteredProvider[] = [];
-  for (const { call, value } of chainValues(ctx.values, chain, 0)) {
-    const address = handleAddress(value);
-    const places = address && parameterPlaces(ctx, call, address);
-    if (!places) continue;
-    for (const name of places.same) {
-      const p = ctx.providers.byLocation(name);
-      if (p) found.push(p);
+  const want = valueKey(normalize(handle));
+  const last = chain.length - 1;
+  for (const own of ctx.values.argument(chain[last]!, 0)) {
+    const levels = chainValuesFrom(ctx.values, chain, last, own);
+    if (levels.length === 0 || valueKey(levels[levels.length - 1]!.value) !== want) continue;
+    for (const { call, value } of levels) {
+      const address = handleAddress(value);
+      const places = address && parameterPlaces(ctx, call, address);
+      if (!places) continue;
+      for (const name of places.same) {
+        const p = ctx.providers.byLocation(name);
+        if (p) found.push(p);
+      }
+      const each = places.oneOf.map((name) => ctx.providers.byLocation(name));
+      if (each.length > 0 && each.every((p) => p !== undefined && p.guid === each[0]!.guid))
+        found.push(each[0]!);
     }
-    const each = places.oneOf.map((name) => ctx.providers.byLocation(name));
-    if (each.length > 0 && each.every((p) => p !== undefined && p.guid === each[0]!.guid))
-      found.push(each[0]!);
   }
   return found.length > 0 && found.every((p) => p.guid === found[0]!.guid) ? found[0] : undefined;
 }
