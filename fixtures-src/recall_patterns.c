@@ -36,7 +36,8 @@
  *     installs the vtable and registers, written by a method reached only through the vtable (and
  *     a second class of the same layout that registers nothing); a logger block stored into a
  *     holder a global publishes (null included), registered through a copy of its pointer; two
- *     providers registered through member pointers by helpers and written from one caller.
+ *     providers registered through member pointers by helpers and written from one caller; a stack
+ *     activity object whose constructor stores the handle global's address, written through it.
  */
 #include <windows.h>
 #include <evntprov.h>
@@ -796,4 +797,31 @@ __declspec(dllexport) void PipeRun(PIPE *p) {
   PipeOpen(p);
   PipeWrite(p->Logger, &MStart);
   PipeWrite(p->Audit, &LAudit);
+}
+
+/* An activity object on the stack whose constructor stores the REGHANDLE global's address in it
+ * (d3d11.dll, d3d10core.dll): the write reads the handle through that member. */
+static const GUID ProviderT = {0x5e1a0018, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
+static const EVENT_DESCRIPTOR TStart = {190, 0, 0x10, 4, 1, 30, 0x8000000000000000ULL};
+static REGHANDLE HandleT;
+typedef struct {
+  ULONG Flags;
+  ULONG Level;
+  REGHANDLE *Handle;
+} ACTIVITY_T;
+
+__declspec(noinline) void ActivityConstruct(ACTIVITY_T *a, REGHANDLE *h) {
+  a->Flags = 0;
+  a->Level = 4;
+  a->Handle = h;
+}
+
+__declspec(noinline) void ActivityWrite(ACTIVITY_T *a, PCEVENT_DESCRIPTOR d) { EventWrite(*a->Handle, d, 0, 0); }
+
+__declspec(dllexport) void StartT(void) { EventRegister(&ProviderT, 0, 0, &HandleT); }
+
+__declspec(dllexport) void WriteTStart(void) {
+  ACTIVITY_T a;
+  ActivityConstruct(&a, &HandleT);
+  ActivityWrite(&a, &TStart);
 }

@@ -63,8 +63,9 @@ export function decodeDescriptor(b: Uint8Array): EventDescriptor {
 
 /**
  * Provider for a handle value: the registration of that global (or object location), else — given
- * the write's wrapper chain — of the place the handle is read from relative to a parameter of a
- * function of the chain, else the function's own registration.
+ * the write's wrapper chain and the handle value the call resolved to — of the place the handle is
+ * read from relative to a parameter of a function of the chain, else the function's own
+ * registration.
  */
 export function providerForHandle(
   ctx: AnalysisContext,
@@ -72,6 +73,7 @@ export function providerForHandle(
   fnRva: number,
   apiFn: number,
   chain?: readonly number[],
+  given: Value = handle,
 ): RegisteredProvider | undefined {
   if (handle.k === "load" && handle.base.k === "addr") {
     const p = ctx.providers.byHandle(handle.base.rva);
@@ -83,7 +85,7 @@ export function providerForHandle(
     const p = at === undefined ? undefined : ctx.providers.byLocation(at);
     if (p) return p;
   }
-  const placed = chain ? providerOfPlace(ctx, chain, handle) : undefined;
+  const placed = chain ? providerOfPlace(ctx, chain, given) : undefined;
   if (placed) return placed;
   // Locality: register, write, unregister in one function.
   for (const fn of [fnRva, apiFn]) {
@@ -168,7 +170,7 @@ export const manifestRecognizer: WriteRecognizer = {
           isString ? [0, 1, 2] : [0, 1],
         );
         for (const call of calls) {
-          const handle = call.values[0]!;
+          const handle = constructedHandle(ctx, call.values[0]!) ?? call.values[0]!;
           let events: Array<{ event: SiteEvent; caller?: number }> = isString
             ? [{ event: stringEvent(call.values[1]!, call.values[2]!) }]
             : descriptorEvents(ctx, call.values[1]!).map((event) => ({ event }));
@@ -193,7 +195,7 @@ export const manifestRecognizer: WriteRecognizer = {
               : providerInfo(
                   ctx,
                   handle,
-                  providerForHandle(ctx, handle, finding.function, site.caller, call.chain),
+                  providerForHandle(ctx, handle, finding.function, site.caller, call.chain, call.values[0]!),
                 );
             if (provider) finding.provider = provider;
             out.push(finding);
@@ -204,6 +206,21 @@ export const manifestRecognizer: WriteRecognizer = {
     return out;
   },
 };
+
+/**
+ * A handle read through a pointer member of a stack object that a constructor call filled
+ * (d3d11.dll's activity objects: `lea rcx,[rsp+38h]; call Activity::Activity` stores the address of
+ * the REGHANDLE global at +10h; the write reads `[[rsp+48h]]`): the handle read from what the
+ * constructor stored, when every path gives the same value (object-fields.ts).
+ */
+function constructedHandle(ctx: AnalysisContext, handle: Value): Value | undefined {
+  const v = normalize(handle);
+  if (v.k !== "load" || v.base.k !== "load" || v.base.base.k !== "stack" || v.base.size !== 8)
+    return undefined;
+  const filled = constructedField(ctx, v.base.base, v.base.off, 8);
+  if (filled?.length !== 1 || filled[0]!.k === "unknown") return undefined;
+  return normalize({ k: "load", base: filled[0]!, off: v.off, size: v.size });
+}
 
 /** Provider named by a GUID pointer argument. */
 function guidProvider(ctx: AnalysisContext, v: Value): WriteFinding["provider"] {
