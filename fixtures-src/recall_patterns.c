@@ -37,7 +37,8 @@
  *     a second class of the same layout that registers nothing); a logger block stored into a
  *     holder a global publishes (null included), registered through a copy of its pointer; two
  *     providers registered through member pointers by helpers and written from one caller; a stack
- *     activity object whose constructor stores the handle global's address, written through it.
+ *     activity object whose constructor stores the handle global's address, written through it; a
+ *     handle read through a data import (another module's: no provider, counted apart).
  */
 #include <windows.h>
 #include <evntprov.h>
@@ -825,3 +826,13 @@ __declspec(dllexport) void WriteTStart(void) {
   ActivityConstruct(&a, &HandleT);
   ActivityWrite(&a, &TStart);
 }
+
+/* A handle read through a data import (umpoext.dll reads umpo.dll's exported PtrUmpoProviderHandle):
+ * another module registers it; no provider here, counted apart. The fixture borrows an ntdll data
+ * export for the import's shape (the code is never run). */
+extern __declspec(dllimport) REGHANDLE NlsAnsiCodePage;
+static const GUID ProviderX = {0x5e1a0019, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
+__attribute__((used)) static const GUID *XGuid = &ProviderX; /* its GUID is in the image */
+static const EVENT_DESCRIPTOR XStart = {200, 0, 0x10, 4, 1, 31, 0x8000000000000000ULL};
+
+__declspec(dllexport) void WriteImported(void) { EventWrite(NlsAnsiCodePage, &XStart, 0, 0); }

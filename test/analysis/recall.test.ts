@@ -150,6 +150,16 @@ for (const withPdb of [true, false]) {
     // Null-handle sites are counted apart: WriteNullHandle and WriteNullContext (HandleNever's is an unwritten global).
     assert.equal(recall.descriptorSitesNullHandle, 2);
     assert.equal(recall.descriptorSitesUnwrittenHandle, 1);
+    // WriteImported reads its handle through a data import: another module's, counted apart.
+    assert.equal(recall.descriptorSitesImportedHandle, 1);
+    const imported = report.findings.filter((f) => f.provider?.importedHandle);
+    assert.deepEqual(
+      imported.map((f) => [
+        f.event.kind === "manifest" ? f.event.descriptor?.id : -1,
+        f.provider?.importedHandle,
+      ]),
+      [[200, "NlsAnsiCodePage"]],
+    );
   });
 }
 

@@ -151,6 +151,11 @@ export function providerInfo(
   // trace context to a helper that writes only behind its null test: `[0+4A0h]`).
   const nullContext = handle.k === "load" && handle.base.k === "imm" && handle.base.v === 0n;
   if (!p && ((handle.k === "imm" && handle.v === 0n) || nullContext)) out.nullHandle = true;
+  // Read through a data import: the handle is another module's.
+  if (!p && handle.k === "load" && handle.base.k === "load" && handle.base.base.k === "addr") {
+    const label = ctx.importAt(handle.base.base.rva);
+    if (label !== undefined && handle.off === 0 && handle.base.off === 0) out.importedHandle = label;
+  }
   return Object.keys(out).length > 0 ? out : undefined;
 }
 

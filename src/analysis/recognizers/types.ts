@@ -136,6 +136,11 @@ export interface WriteFinding {
      * context's null test): no provider can be named.
      */
     nullHandle?: boolean;
+    /**
+     * The handle is read through a data import (`mov rcx,[__imp_X]; mov rcx,[rcx]`: umpoext.dll's
+     * `PtrUmpoProviderHandle` from umpo.dll): another module registers it; its import label.
+     */
+    importedHandle?: string;
   };
   event: SiteEvent;
 }
