@@ -621,6 +621,148 @@ __declspec(noinline) __attribute__((used)) void WriteThroughContext(TRACE_CONTEX
 
 __declspec(dllexport) void WriteNullContext(void) { WriteThroughContext(0, &ZCtxStart); }
 
+/* ---- recall16v: cold code without unwind info, a level patched at run time, an out-parameter ---- */
+static const GUID ProviderV1 = {0x5e1a0161, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
+static const GUID ProviderV2 = {0x5e1a0162, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
+static const GUID ProviderV3 = {0x5e1a0163, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
+REGHANDLE HandleV1;
+REGHANDLE HandleV2;
+REGHANDLE HandleV3;
+
+/* One registration per function (two calls in one share a register load of the import). */
+__declspec(dllexport) void StartV1(void) { EventRegister(&ProviderV1, 0, 0, &HandleV1); }
+__declspec(dllexport) void StartV2(void) { EventRegister(&ProviderV2, 0, 0, &HandleV2); }
+__declspec(dllexport) void StartV3(void) { EventRegister(&ProviderV3, 0, 0, &HandleV3); }
+
+/* (a) AppXDeploymentClient.dll: a frameless leaf switch (no .pdata entry) whose cases sit in cold
+ * code after another function's .pdata range and tail-call the write helper. The cold block is in
+ * a later .text$ section, after ColdNeighbour (whose .pdata range ends before it); only the
+ * switch's branches reach it. */
+__attribute__((used)) static const EVENT_DESCRIPTOR VColdA = {160, 0, 0x10, 4, 1, 60, 0x8000000000000000ULL};
+__attribute__((used)) static const EVENT_DESCRIPTOR VColdB = {161, 0, 0x10, 4, 2, 60, 0x8000000000000000ULL};
+
+/* Reached by the cold block's tail jump only: exported, so it is a function start without the PDB. */
+__declspec(dllexport) __declspec(noinline) ULONG WriteV1(PCEVENT_DESCRIPTOR d) { return EventWrite(HandleV1, d, 0, 0); }
+
+__declspec(dllexport) __attribute__((naked)) void WriteColdSwitch(ULONG which) {
+  __asm__("cmp $1, %ecx\n"
+          "je .Lv_cold_a\n"
+          "cmp $2, %ecx\n"
+          "je .Lv_cold_b\n"
+          "xor %eax, %eax\n"
+          "ret\n");
+}
+
+__declspec(noinline) __attribute__((used)) ULONG Twice(ULONG x) { return 2 * x; }
+
+/* A function with a frame (a .pdata entry) just before the cold block. */
+__declspec(dllexport) __attribute__((section(".text$zzv1"))) ULONG ColdNeighbour(ULONG x) { return Twice(x) + 1; }
+
+__asm__(".section .text$zzv2,\"xr\"\n"
+        ".Lv_cold_a:\n"
+        "lea VColdA(%rip), %rcx\n"
+        "jmp .Lv_cold_write\n"
+        ".Lv_cold_b:\n"
+        "lea VColdB(%rip), %rcx\n"
+        ".Lv_cold_write:\n"
+        "jmp WriteV1\n");
+
+/* (b) diagperf.dll: a descriptor copied onto the stack, then its Level byte set from a run-time
+ * value before the write: from a global (naked, as MSVC lays it out) and through the caller's
+ * pointer (one site per caller). */
+EVENT_DESCRIPTOR VLevelGlobal = {162, 0, 0x10, 4, 0, 61, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR VLevelA = {163, 0, 0x10, 4, 0, 62, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR VLevelB = {164, 0, 0x10, 4, 0, 63, 0x8000000000000000ULL};
+
+__declspec(noinline) __attribute__((used)) UCHAR LevelFor(ULONG ms) { return ms > 100 ? 2 : 4; }
+
+__declspec(dllexport) __attribute__((naked)) void WriteLevelGlobal(ULONG ms) {
+  __asm__("sub $0x48, %rsp\n"
+          "movups VLevelGlobal(%rip), %xmm0\n"
+          "movups %xmm0, 0x30(%rsp)\n"
+          "call LevelFor\n"
+          "mov %al, 0x34(%rsp)\n"
+          "mov HandleV2(%rip), %rcx\n"
+          "lea 0x30(%rsp), %rdx\n"
+          "xor %r8d, %r8d\n"
+          "xor %r9d, %r9d\n"
+          "call *__imp_EventWrite(%rip)\n"
+          "add $0x48, %rsp\n"
+          "ret\n");
+}
+
+__declspec(noinline) __attribute__((used)) void WriteWithLevel(const EVENT_DESCRIPTOR *src, ULONG ms) {
+  EVENT_DESCRIPTOR d = *src;
+  d.Level = LevelFor(ms);
+  EventWrite(HandleV2, &d, 0, 0);
+}
+
+__declspec(dllexport) void WriteLevelA(ULONG ms) { WriteWithLevel(&VLevelA, ms); }
+__declspec(dllexport) void WriteLevelB(ULONG ms) { WriteWithLevel(&VLevelB, ms); }
+
+/* (c) gpsvc.dll: an event object hands its descriptor out through a getter's out-parameter. */
+static const EVENT_DESCRIPTOR VOut = {165, 0, 0x10, 4, 0, 64, 0x8000000000000000ULL};
+typedef struct {
+  PCEVENT_DESCRIPTOR Descriptor;
+  ULONG Flags;
+} OUT_EVENT;
+
+__declspec(noinline) __attribute__((used)) ULONG GetEventDescriptor(const OUT_EVENT *e, PCEVENT_DESCRIPTOR *out) {
+  *out = e->Descriptor;
+  return e->Flags;
+}
+
+__declspec(noinline) __attribute__((used)) void LogOutEvent(const OUT_EVENT *e) {
+  PCEVENT_DESCRIPTOR d;
+  if (GetEventDescriptor(e, &d) == 0) EventWrite(HandleV3, d, 0, 0);
+}
+
+ULONG OutFlags; /* not a constant: the object is filled by stores, not copied from .rdata */
+
+__declspec(dllexport) void WriteOutParameter(void) {
+  OUT_EVENT e;
+  e.Descriptor = &VOut;
+  e.Flags = OutFlags;
+  LogOutEvent(&e);
+}
+
+/* (d) AppReadiness.dll: the descriptor returned by a virtual getter each class overrides; which
+ * class the object has is known at run time only, so the site lists both getters' descriptors. */
+static const EVENT_DESCRIPTOR VStepA = {166, 0, 0x10, 4, 1, 65, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR VStepB = {167, 0, 0x10, 4, 1, 66, 0x8000000000000000ULL};
+typedef struct STEP STEP;
+typedef struct {
+  ULONG (*Run)(STEP *);
+  PCEVENT_DESCRIPTOR (*StartEvent)(void);
+} STEP_VTABLE;
+struct STEP {
+  const STEP_VTABLE *Vtable;
+  ULONG State;
+};
+
+__declspec(noinline) static ULONG RunStep(STEP *s) { return s->State; }
+__declspec(noinline) static PCEVENT_DESCRIPTOR StartEventA(void) { return &VStepA; }
+__declspec(noinline) static PCEVENT_DESCRIPTOR StartEventB(void) { return &VStepB; }
+static const STEP_VTABLE StepAVtable = {RunStep, StartEventA};
+static const STEP_VTABLE StepBVtable = {RunStep, StartEventB};
+
+__declspec(dllexport) __declspec(noinline) void StartStep(STEP *s) {
+  EventWrite(HandleV3, s->Vtable->StartEvent(), 0, 0);
+}
+
+static STEP *NewStep(const STEP_VTABLE *vtable) {
+  STEP *s = HeapAlloc(GetProcessHeap(), HEAP_ZERO_MEMORY, sizeof(STEP));
+  if (s) s->Vtable = vtable;
+  return s;
+}
+
+__declspec(dllexport) void RunSteps(void) {
+  STEP *a = NewStep(&StepAVtable);
+  STEP *b = NewStep(&StepBVtable);
+  if (a) StartStep(a);
+  if (b) StartStep(b);
+}
+
 /* ---- 8. handles in objects a parameter points to (recall16h) ---- */
 
 /* A session object whose registration helper registers into a local and copies it into the object
@@ -654,8 +796,8 @@ __declspec(dllexport) void SessionOther(SESSION *s) { EventWrite(s->Handle, &SOt
  * [this + 0x10]. A second class of the same layout whose constructor registers nothing: its
  * method's write stays without provider (classes meet by vtable, not by offset). */
 static const GUID ProviderV = {0x5e1a0015, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
-static const EVENT_DESCRIPTOR VFrame = {160, 0, 0x10, 4, 0, 27, 0x8000000000000000ULL};
-static const EVENT_DESCRIPTOR VPlain = {161, 0, 0x10, 4, 0, 27, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR VFrame = {210, 0, 0x10, 4, 0, 27, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR VPlain = {211, 0, 0x10, 4, 0, 27, 0x8000000000000000ULL};
 typedef struct CODEC CODEC;
 typedef struct {
   void (*Process)(CODEC *);

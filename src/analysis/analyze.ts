@@ -298,9 +298,13 @@ function toRow(
     if (ev.descriptor) Object.assign(event, ev.descriptor);
     if (ev.symbol) event.symbol = ev.symbol;
     if (ev.stackBuilt) event.stackBuilt = true;
+    if (ev.levelAtRunTime) event.levelAtRunTime = true;
     // Descriptor picked from a table at run time: every entry, none guessed as the one.
-    if (ev.candidates && ev.tableRva !== undefined) {
-      event.table = `one of ${ev.candidates.length} descriptors in table 0x${ev.tableRva.toString(16)}`;
+    if (ev.candidates && (ev.tableRva !== undefined || ev.virtualSlot !== undefined)) {
+      event.table =
+        ev.tableRva !== undefined
+          ? `one of ${ev.candidates.length} descriptors in table 0x${ev.tableRva.toString(16)}`
+          : `one of ${ev.candidates.length} descriptors returned by the getters in vtable slot 0x${ev.virtualSlot!.toString(16)}`;
       event.candidates = ev.candidates.map((d) => {
         const c = provider.guid ? joiner.manifest(provider.guid, d.id, d.version) : undefined;
         return c ? { ...d, name: c.name } : { ...d };

@@ -112,8 +112,8 @@ export function buildFunctions(code: Code, seeds: FunctionSeeds): FunctionTable 
   ]
     .filter(([f]) => indexAt(code, f) >= 0)
     .sort((a, b) => a[0] - b[0]);
-  const regionStart = Uint32Array.from(allRegions.map((r) => r[0]));
-  const regionOwner = Uint32Array.from(allRegions.map((r) => r[1]));
+  let regionStart = Uint32Array.from(allRegions.map((r) => r[0]));
+  let regionOwner = Uint32Array.from(allRegions.map((r) => r[1]));
   for (let k = 0; k < sorted.length; k++) {
     const rva = sorted[k]!;
     const regionIdx = lowerBound(regionStart, rva + 1);
@@ -141,6 +141,17 @@ export function buildFunctions(code: Code, seeds: FunctionSeeds): FunctionTable 
     const last = Math.min(Math.max(indexAtOrBefore(code, end - 1) + 1, first + 1), code.count);
     (owner.fragments ??= []).push({ rva: begin, end, first, last });
   }
+  // Cold code without unwind info (a frameless leaf function's cold blocks need no .pdata entry):
+  // it joins the one function whose branches reach it, as a fragment.
+  const cold = unwindlessColdCode(code, { list, byRva, regionStart, regionOwner }, pdataSorted);
+  if (cold.length > 0) {
+    for (const { owner, range } of cold) (owner.fragments ??= []).push(range);
+    const regions = [...allRegions, ...cold.map(({ owner, range }) => [range.rva, owner.rva] as const)].sort(
+      (a, b) => a[0] - b[0],
+    );
+    regionStart = Uint32Array.from(regions.map((r) => r[0]));
+    regionOwner = Uint32Array.from(regions.map((r) => r[1]));
+  }
   // Import thunks: a body whose first instruction is `jmp [rip+IAT]`.
   if (seeds.imports) {
     for (const f of list) {
@@ -152,6 +163,70 @@ export function buildFunctions(code: Code, seeds: FunctionSeeds): FunctionTable 
     }
   }
   return { list, byRva, regionStart, regionOwner };
+}
+
+/**
+ * Code reached by direct branches of a function but owned by none: outside every .pdata entry and
+ * function body (bodies with .pdata end at their entry's end). AppXDeploymentClient.dll's leaf
+ * switch at 0x5004 jumps to its cases at 0xd250..0xd562, after another function's chained
+ * fragment, where its descriptor loads and the tail call to the EventWrite helper sit. Each such
+ * gap (up to the next .pdata entry or region start) is split at its lowest branch target per
+ * function; a gap whose targets of two functions interleave stays unowned.
+ */
+function unwindlessColdCode(
+  code: Code,
+  table: FunctionTable,
+  pdata: RuntimeFunctionRange[],
+): Array<{ owner: FunctionInfo; range: CodeRange }> {
+  const pdataBegins = Uint32Array.from(pdata.map((r) => r.begin));
+  const covered = (rva: number): boolean => {
+    const k = lowerBound(pdataBegins, rva + 1) - 1;
+    return k >= 0 && rva < pdata[k]!.end;
+  };
+  /** Gap end of a target → branch targets in that gap, with the function branching there. */
+  const gaps = new Map<number, Map<number, FunctionInfo | null>>();
+  for (const f of table.list) {
+    for (const r of [f, ...(f.fragments ?? [])]) {
+      for (let i = r.first; i < r.last; i++) {
+        const fl = code.flow[i]!;
+        if ((fl !== Flow.ConditionalBranch && fl !== Flow.UnconditionalBranch) || code.op0[i] !== Op.Branch)
+          continue;
+        const t = code.addr[i]!;
+        if (ownsRva(f, t) || table.byRva.has(t) || covered(t) || indexAt(code, t) < 0) continue;
+        const g = functionAt(table, t);
+        if (g && ownsRva(g, t)) continue;
+        const nextRegion = lowerBound(table.regionStart, t + 1);
+        const nextPdata = lowerBound(pdataBegins, t + 1);
+        const end = Math.min(
+          nextRegion < table.regionStart.length ? table.regionStart[nextRegion]! : Number.MAX_SAFE_INTEGER,
+          nextPdata < pdata.length ? pdata[nextPdata]!.begin : Number.MAX_SAFE_INTEGER,
+        );
+        let targets = gaps.get(end);
+        if (!targets) gaps.set(end, (targets = new Map()));
+        const prev = targets.get(t);
+        targets.set(t, prev === undefined || prev === f ? f : null);
+      }
+    }
+  }
+  const out: Array<{ owner: FunctionInfo; range: CodeRange }> = [];
+  for (const [end, targets] of gaps) {
+    const sorted = [...targets].sort((a, b) => a[0] - b[0]);
+    // Runs of one function's targets; a function with two runs (interleaved) makes the gap ambiguous.
+    const runs: Array<{ rva: number; owner: FunctionInfo | null }> = [];
+    for (const [t, f] of sorted)
+      if (runs.length === 0 || runs.at(-1)!.owner !== f) runs.push({ rva: t, owner: f });
+    const owners = runs.map((r) => r.owner);
+    if (owners.includes(null) || new Set(owners).size !== owners.length) continue;
+    runs.forEach((run, k) => {
+      const stop = k + 1 < runs.length ? runs[k + 1]!.rva : end;
+      const first = indexAt(code, run.rva);
+      const last = Math.min(Math.max(indexAtOrBefore(code, stop - 1) + 1, first + 1), code.count);
+      // The last gap of the code ends with its last instruction.
+      const rangeEnd = Math.min(stop, code.rva[last - 1]! + code.len[last - 1]!);
+      out.push({ owner: run.owner!, range: { rva: run.rva, end: rangeEnd, first, last } });
+    });
+  }
+  return out;
 }
 
 function lowerBound(a: Uint32Array, v: number): number {

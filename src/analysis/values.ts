@@ -76,7 +76,7 @@ const VOLATILE = new Set<number>([Reg.RAX, Reg.RCX, Reg.RDX, Reg.R8, Reg.R9, Reg
 const MAX_STEPS = 4000;
 /** Instructions visited by one top-level query, nested queries included. */
 const MAX_QUERY_STEPS = 50_000;
-const MAX_VALUES = 16;
+const MAX_VALUES = 32;
 const MAX_NEST = 8;
 
 export function valueKey(v: Value): string {
@@ -802,6 +802,14 @@ export class ValueResolver {
         out.push(...atEntry());
         return true;
       }
+      if (c.flow[j] === Flow.Call || c.flow[j] === Flow.IndirectCall) {
+        const filled = this.outParameter(w, j, dj, base, off, size, origin, nest);
+        if (filled) {
+          out.push(...filled);
+          return true;
+        }
+        return false;
+      }
       if (c.op0[j] !== Op.Mem || c.memIndex[j] !== 0) return false;
       const mb = c.memBase[j]!;
       let slotOff = mb === Reg.RSP ? dj + c.addr[j]! : mb === Reg.RBP ? c.addr[j]! : Number.NaN;
@@ -826,6 +834,136 @@ export class ValueResolver {
       return false;
     });
     return dedupe(out);
+  }
+
+  /**
+   * The slot after call j when j is given its address as an argument (`lea rdx,[rbp+30h]; call
+   * GetDescriptor`, the straight line before the call): what a direct callee stores through that
+   * parameter on its paths to `ret` (`outStores`), in the caller's terms — gpsvc.dll's event
+   * objects hand their descriptor out so. An indirect callee, or a direct one whose stores are not
+   * readable, makes the slot unknown. Undefined when the call is not given the slot.
+   */
+  private outParameter(
+    w: Walk,
+    j: number,
+    dj: number,
+    base: "rsp" | "rbp",
+    off: number,
+    size: number,
+    origin: number,
+    nest: number,
+  ): Value[] | undefined {
+    const c = w.code;
+    const n = this.slotArgument(w, j, dj, base, off);
+    if (n === undefined) return undefined;
+    const unknown: Value[] = [{ k: "unknown", why: "out-parameter" }];
+    if (c.flow[j] !== Flow.Call || c.op0[j] !== Op.Branch) return unknown;
+    const stored = this.outStores(c.addr[j]!, n, size, nest);
+    if (!stored) return unknown;
+    const out: Value[] = [];
+    for (const v of stored) {
+      const params = new Set<number>();
+      collectParamsOf(v, params);
+      if (params.size === 0) out.push(v);
+      else if (params.size === 1 && [...params][0]! < 4) {
+        const m = [...params][0]!;
+        for (const a of this.register(w, j, ARG_REGS[m]!, dj, origin, nest + 1))
+          out.push(normalize(substitute(v, () => a)));
+      } else out.push(unknown[0]!);
+    }
+    return out;
+  }
+
+  /** Instructions looked back from a call for the `lea` that passes a slot's address. */
+  private static readonly OUT_LOOKBACK = 8;
+
+  /** Which argument register (0..3) of call j holds the address of slot base+off, set on the straight line before it. */
+  private slotArgument(w: Walk, j: number, dj: number, base: "rsp" | "rbp", off: number): number | undefined {
+    const c = w.code;
+    const written = new Set<number>();
+    // The single path before the call (a jump into a cold fragment included): no join on the way.
+    let next = j;
+    for (let steps = 0; steps < ValueResolver.OUT_LOOKBACK; steps++) {
+      const ps = this.predecessors(w, next);
+      if (ps.length !== 1) return undefined;
+      const k = ps[0]!;
+      next = k;
+      const fl = c.flow[k]!;
+      const straight = fl === Flow.Next || fl === Flow.ConditionalBranch || fl === Flow.UnconditionalBranch;
+      if (!straight || rspEffect(c, k) !== 0) return undefined;
+      if (c.op0[k] !== Op.Reg) continue;
+      const r = gpr64(c.reg0[k]!);
+      const n = ARG_REGS.indexOf(r as (typeof ARG_REGS)[number]);
+      if (n < 0 || written.has(r)) continue;
+      written.add(r);
+      const mb = c.memBase[k]!;
+      if (c.mnem[k] !== M.Lea || c.op1[k] !== Op.Mem || c.memIndex[k] !== 0) continue;
+      const at =
+        mb === Reg.RBP && base === "rbp"
+          ? c.addr[k]!
+          : mb === Reg.RSP && base === "rsp"
+            ? dj + c.addr[k]!
+            : undefined;
+      if (at === off) return n;
+    }
+    return undefined;
+  }
+
+  /** Values callees store through a parameter before returning (callee*4+param → values; null = not readable). */
+  private outStoreCache = new Map<number, Value[] | null>();
+
+  /**
+   * What callee `target` leaves in `[param n]` (`size` bytes) at every `ret`: on each path back from
+   * a `ret`, the nearest store through a register holding parameter n (a call first, or the entry,
+   * gives an unknown for that path). Null when the callee is too large, has more than 8 `ret`s or
+   * no path stores a known value.
+   */
+  private outStores(target: number, n: number, size: number, nest: number): Value[] | null {
+    const key = (target * 4 + n) * 16 + size;
+    const cached = this.outStoreCache.get(key);
+    if (cached !== undefined) return cached;
+    this.outStoreCache.set(key, null); // recursion gives nothing
+    const fn = this.functions.byRva.get(target);
+    if (!fn || nest >= MAX_NEST) return null;
+    const c = this.code;
+    const ranges = [{ first: fn.first, last: fn.last }, ...(fn.fragments ?? [])];
+    if (ranges.reduce((t, r) => t + r.last - r.first, 0) > MAX_OUT_STORE_CALLEE) return null;
+    const rets: number[] = [];
+    for (const r of ranges)
+      for (let i = r.first; i < r.last; i++) if (c.flow[i] === Flow.Return) rets.push(i);
+    if (rets.length === 0 || rets.length > ValueResolver.MAX_RETURNS) return null;
+    const w = this.walk(fn);
+    const out: Value[] = [];
+    for (const ret of rets)
+      this.backward(
+        w,
+        ret,
+        0,
+        out,
+        () => out.push({ k: "unknown", why: "out-parameter not stored" }),
+        (k, dk) => {
+          if (c.flow[k] === Flow.Call || c.flow[k] === Flow.IndirectCall) {
+            out.push({ k: "unknown", why: "call before the out-parameter store" });
+            return true;
+          }
+          if (c.op0[k] !== Op.Mem || c.memIndex[k] !== 0 || c.addr[k] !== 0 || c.mnem[k] !== M.Mov)
+            return false;
+          const mb = c.memBase[k]!;
+          if (mb === 0 || mb === Reg.RIP || mb === Reg.RSP || mb === Reg.RBP) return false;
+          const through = this.register(w, k, gpr64(mb), dk, k, nest + 1);
+          if (through.length !== 1 || through[0]!.k !== "param" || through[0]!.n !== n) return false;
+          if (c.memSize[k] !== size) out.push({ k: "unknown", why: "partial out-parameter store" });
+          // The callee's own frame means nothing to the caller.
+          else
+            for (const v of this.stored(w, k, dk, k, nest + 1))
+              out.push(contextFree(v) || hasParam(v) ? v : { k: "unknown", why: "out-parameter value" });
+          return true;
+        },
+      );
+    const values = dedupe(out);
+    const result = values.some((v) => v.k !== "unknown") ? values : null;
+    this.outStoreCache.set(key, result);
+    return result;
   }
 
   /** What RBP is in each function (see `rbpKind`), by function rva. */
@@ -1061,8 +1199,16 @@ const MAX_CALLEE_INSTRUCTIONS = 64;
 const MAX_CALLEE_DEPTH = 3;
 /** Instructions a callee may have for its return value to be read (singleton getters are short). */
 const MAX_GETTER_INSTRUCTIONS = 48;
+/** Instructions a callee may have for its stores through an out-parameter to be read. */
+const MAX_OUT_STORE_CALLEE = 200;
 
 /** A value that means the same in every caller: no parameters, no stack addresses, nothing unknown. */
+function collectParamsOf(v: Value, into: Set<number>): void {
+  if (v.k === "param") into.add(v.n);
+  else if (v.k === "load" || v.k === "ptr") collectParamsOf(v.base, into);
+  else if (v.k === "match") collectParamsOf(v.value, into);
+}
+
 function contextFree(v: Value): boolean {
   if (v.k === "addr" || v.k === "imm") return true;
   return v.k === "load" && contextFree(v.base);

@@ -195,3 +195,69 @@ export function copiedThroughPointer(
   }
   return undefined;
 }
+
+/** Instructions looked back along a single path for a descriptor copy whose level is patched. */
+const PATCH_LOOKBACK = 48;
+/** EVENT_DESCRIPTOR.Level: byte 4 (after Id, Version, Channel). */
+const LEVEL_OFFSET = 4;
+
+/**
+ * A 16-byte EVENT_DESCRIPTOR copied onto the stack whose Level byte is then overwritten with a
+ * run-time value (`movups xmm0,[rip+D]; movdqu [rsp+70h],xmm0; call GetLevel; mov [rsp+74h],al;
+ * lea rdx,[rsp+70h]` — diagperf.dll sets each degradation event's level from its measured delay).
+ * The single path before `slot.origin` (no join) must hold exactly one vector store of the whole
+ * slot and, after it, only byte stores to the Level byte. Returns the copy's source: an image rva
+ * (`[rip+D]`) or the load through a general register (`movups xmm0,[rsi]`, the caller's pointer)
+ * for the caller to resolve.
+ */
+export function levelPatchedCopy(
+  p: Program,
+  slot: Extract<Value, { k: "stack" }>,
+): { rva: number } | { load: number; reg: number; disp: number } | undefined {
+  const code = p.code;
+  const fn = functionAt(p.functions, code.rva[slot.origin]!);
+  if (!fn || storesIndexedIntoFrame(code, fn)) return undefined;
+  const before = (k: number): number | undefined => {
+    const ps = p.values.predecessorsIn(fn, k);
+    return ps.length === 1 ? ps[0] : undefined;
+  };
+  let patched = false;
+  let store: number | undefined;
+  let j = before(slot.origin);
+  for (let n = 0; j !== undefined && n < PATCH_LOOKBACK; n++, j = before(j)) {
+    const fl = code.flow[j]!;
+    if ((fl !== Flow.Next && fl !== Flow.ConditionalBranch && fl !== Flow.Call) || movesRsp(code, j))
+      return undefined;
+    if (code.op0[j] !== Op.Mem || code.memIndex[j] !== 0) continue;
+    const base = code.memBase[j] === Reg.RSP ? "rsp" : code.memBase[j] === Reg.RBP ? "rbp" : undefined;
+    const at = code.addr[j]!;
+    const size = code.memSize[j] || 8;
+    if (base !== slot.base || at >= slot.off + 16 || at + size <= slot.off) continue;
+    if (size === 1 && at === slot.off + LEVEL_OFFSET && code.mnem[j] === M.Mov) {
+      patched = true;
+      continue;
+    }
+    if (at !== slot.off || size !== 16 || !VECTOR_MOVES.has(code.mnem[j]!) || code.op1[j] !== Op.Reg)
+      return undefined;
+    store = j;
+    break;
+  }
+  if (store === undefined || !patched) return undefined;
+  const x = vecIndex(code.reg1[store]!);
+  if (x < 0) return undefined;
+  let k = before(store);
+  for (let n = 0; k !== undefined && n < PATCH_LOOKBACK; n++, k = before(k)) {
+    const fl = code.flow[k]!;
+    if (fl !== Flow.Next && fl !== Flow.ConditionalBranch) return undefined;
+    if (code.op0[k] !== Op.Reg || vecIndex(code.reg0[k]!) !== x) continue;
+    const load =
+      VECTOR_MOVES.has(code.mnem[k]!) &&
+      code.op1[k] === Op.Mem &&
+      code.memIndex[k] === 0 &&
+      code.memSize[k] === 16;
+    const mb = code.memBase[k]!;
+    if (!load || mb === 0 || mb === Reg.RSP || mb === Reg.RBP) return undefined;
+    return mb === Reg.RIP ? { rva: code.addr[k]! } : { load: k, reg: gpr64(mb), disp: code.addr[k]! };
+  }
+  return undefined;
+}

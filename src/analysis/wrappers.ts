@@ -17,10 +17,10 @@ export interface WrapperOptions {
   maxCallers?: number;
 }
 
-/** Value combinations of one call's arguments kept (each argument already holds ≤ 16 values). */
+/** Value combinations of one call's arguments kept (each argument already holds ≤ 32 values). */
 const ARGUMENT_COMBOS = 64;
 /** Value combinations of a wrapper's parameters kept per caller. */
-const CALLER_COMBOS = 16;
+const CALLER_COMBOS = 32;
 /** Work (resolved calls carried to the next wrapper level) per call edge of the image, and at least. */
 const WORK_PER_EDGE = 4;
 const WORK_FLOOR = 65_536;

@@ -88,7 +88,13 @@ for (const withPdb of [true, false]) {
         assert.equal(got.length, 1, `${want.function}: one site for the table`);
         const ev = got[0]!.event;
         assert.equal(ev.id, undefined, "no guess of one entry");
-        assert.match(String(ev.table), new RegExp(`^one of ${want.oneOf.length} descriptors in table 0x`));
+        // A table indexed at run time, or a virtual getter each class overrides (StartStep).
+        assert.match(
+          String(ev.table),
+          new RegExp(
+            `^one of ${want.oneOf.length} descriptors (in table 0x|returned by the getters in vtable slot 0x)`,
+          ),
+        );
         assert.deepEqual(
           (ev.candidates as Array<{ id: number }>).map((c) => c.id),
           want.oneOf,
@@ -126,11 +132,11 @@ for (const withPdb of [true, false]) {
     if (withPdb) {
       const at = (id: number) =>
         report.findings.filter((f) => f.event.kind === "manifest" && f.event.descriptor?.id === id);
-      const method = at(160);
+      const method = at(210);
       assert.equal(method.length, 1);
       assert.equal(report.program.context.symbolAt(method[0]!.function), "CodecMethodProcess");
       assert.equal(method[0]!.provider?.guid, expected.providers.V);
-      const plain = at(161);
+      const plain = at(211);
       assert.equal(plain.length, 1);
       assert.equal(report.program.context.symbolAt(plain[0]!.function), "PlainProcess");
       assert.equal(plain[0]!.provider?.guid, undefined);

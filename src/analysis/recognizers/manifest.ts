@@ -6,11 +6,12 @@
  * locality pattern — to a registration in the same function.
  */
 import { formatGuid } from "../../util/bytes.js";
+import { functionAt } from "../functions.js";
 import { constantPointerSlot } from "../global-stores.js";
 import { handleAddress, parameterPlaces } from "../object-classes.js";
 import { constructedField } from "../object-fields.js";
 import { normalize, objectLocation, type Value, valueKey } from "../values.js";
-import { stackCopySources } from "../vector-copies.js";
+import { levelPatchedCopy, stackCopySources } from "../vector-copies.js";
 import { chainValuesFrom, resolveArguments } from "../wrappers.js";
 import { isOwnDescriptor, tableDescriptor, tableEvents } from "./descriptor-tables.js";
 import { findingAt } from "./finding.js";
@@ -22,6 +23,7 @@ import type {
   WriteFinding,
   WriteRecognizer,
 } from "./types.js";
+import { virtualGetters } from "./virtual-getters.js";
 
 /** APIs taking (RegHandle, PCEVENT_DESCRIPTOR, ...) — or a provider GUID pointer, see NO_REGISTRATION_APIS. */
 export const DESCRIPTOR_WRITE_APIS = [
@@ -178,7 +180,7 @@ export const manifestRecognizer: WriteRecognizer = {
           const handle = constructedHandle(ctx, call.values[0]!) ?? call.values[0]!;
           let events: Array<{ event: SiteEvent; caller?: number }> = isString
             ? [{ event: stringEvent(call.values[1]!, call.values[2]!) }]
-            : descriptorEvents(ctx, call.values[1]!).map((event) => ({ event }));
+            : descriptorEvents(ctx, call.values[1]!, call.chain);
           // A descriptor computed from a table base + index right before the call.
           const table =
             !isString && call.chain.length === 1 && !descriptorOf(events[0]!.event)
@@ -191,6 +193,23 @@ export const manifestRecognizer: WriteRecognizer = {
               (rva) => descriptorEvent(ctx, { k: "addr", rva }),
               decodeDescriptor,
             );
+          // A descriptor a virtual getter returns: every getter in that vtable slot, none guessed.
+          const getters =
+            !isString && !table && events.length === 1 && !descriptorOf(events[0]!.event)
+              ? virtualGetters(ctx, call.chain, 1)
+              : undefined;
+          if (getters)
+            events = [
+              {
+                event: {
+                  kind: "manifest",
+                  virtualSlot: getters.slot,
+                  candidates: getters.descriptors
+                    .map((rva) => decodeDescriptor(ctx.values.imageBytes(rva, 16)!))
+                    .sort((a, b) => a.id - b.id || a.version - b.version),
+                },
+              },
+            ];
           for (const { event, caller } of events) {
             // A constant table index passed by a caller: the site is that caller's call.
             const chain = caller === undefined ? call.chain : [caller, ...call.chain];
@@ -240,9 +259,73 @@ function guidProvider(ctx: AnalysisContext, v: Value): WriteFinding["provider"] 
 
 /**
  * The events a descriptor argument names: one, or — a field of a stack object a constructor
- * filled with one of several descriptors on different paths — one per descriptor.
+ * filled with one of several descriptors on different paths — one per descriptor; a copy whose
+ * level is patched names its source, one per caller when the caller passes the source (`caller`).
  */
-function descriptorEvents(ctx: AnalysisContext, v: Value): SiteEvent[] {
+function descriptorEvents(
+  ctx: AnalysisContext,
+  v: Value,
+  chain: number[],
+): Array<{ event: SiteEvent; caller?: number }> {
+  if (v.k === "stack" && !ctx.values.stackBytes(v, 16)) {
+    const patched = levelPatchedEvents(ctx, v, chain);
+    if (patched.length > 0) return patched;
+  }
+  return ownDescriptorEvents(ctx, v).map((event) => ({ event }));
+}
+
+/**
+ * Events of a stack descriptor copied from an own descriptor and given a run-time level
+ * (`levelPatchedCopy`): the source's descriptor, marked `levelAtRunTime` (its Level byte is only
+ * the static default). A source read through the function's parameter is each caller's argument:
+ * the call in `chain` that entered the function, or — the function is the chain's outermost — each
+ * of its callers, reported at that caller.
+ */
+function levelPatchedEvents(
+  ctx: AnalysisContext,
+  v: Extract<Value, { k: "stack" }>,
+  chain: number[],
+): Array<{ event: SiteEvent; caller?: number }> {
+  const copy = levelPatchedCopy(ctx, v);
+  if (!copy) return [];
+  const event = (rva: number): SiteEvent => ({
+    kind: "manifest",
+    stackBuilt: true,
+    levelAtRunTime: true,
+    descriptor: decodeDescriptor(ctx.values.imageBytes(rva, 16)!),
+  });
+  if ("rva" in copy) return isOwnDescriptor(ctx, copy.rva) ? [{ event: event(copy.rva) }] : [];
+  const out: Array<{ event: SiteEvent; caller?: number }> = [];
+  const pointers = ctx.values.registerAt(copy.load, copy.reg);
+  const fn = functionAt(ctx.functions, ctx.code.rva[v.origin]!);
+  if (!fn) return [];
+  const inFn = chain.findIndex((i) => functionAt(ctx.functions, ctx.code.rva[i]!) === fn);
+  for (const p of pointers) {
+    if (p.k === "addr") {
+      if (!isOwnDescriptor(ctx, p.rva + copy.disp)) return [];
+      out.push({ event: event(p.rva + copy.disp) });
+      continue;
+    }
+    if (p.k !== "param") return [];
+    const entries =
+      inFn > 0
+        ? [{ index: chain[inFn - 1]!, outer: false }]
+        : (ctx.graph.callers.get(fn.rva) ?? []).map((c) => ({ index: c.index, outer: true }));
+    for (const e of entries)
+      for (const a of ctx.values.argument(e.index, p.n)) {
+        if (a.k !== "addr" || !isOwnDescriptor(ctx, a.rva + copy.disp)) continue;
+        out.push(
+          e.outer
+            ? { event: event(a.rva + copy.disp), caller: e.index }
+            : { event: event(a.rva + copy.disp) },
+        );
+      }
+  }
+  return out;
+}
+
+/** The events a descriptor argument names (see `descriptorEvents`). */
+function ownDescriptorEvents(ctx: AnalysisContext, v: Value): SiteEvent[] {
   if (v.k === "load" && v.base.k === "stack" && v.size === 8) {
     const filled = constructedField(ctx, v.base, v.off, 8)?.filter(
       (d): d is Extract<Value, { k: "addr" }> => d.k === "addr" && isOwnDescriptor(ctx, d.rva),

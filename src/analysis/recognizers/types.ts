@@ -76,6 +76,8 @@ export type SiteEvent =
       symbol?: string;
       /** Descriptor built on the stack rather than read from a global. */
       stackBuilt?: boolean;
+      /** The descriptor's Level byte is overwritten at run time (the level shown is the copy's source). */
+      levelAtRunTime?: boolean;
       /**
        * The descriptor is one entry of a table indexed at run time (recognizers/descriptor-tables.ts):
        * every entry the index may select, none of them guessed as "the" event.
@@ -83,6 +85,11 @@ export type SiteEvent =
       candidates?: EventDescriptor[];
       /** RVA of that table. */
       tableRva?: number;
+      /**
+       * The descriptor is returned by a virtual call through this vtable slot (byte offset,
+       * recognizers/virtual-getters.ts): `candidates` are what that slot's getters return.
+       */
+      virtualSlot?: number;
     }
   | { kind: "tracelogging"; eventBlobRva?: number; providerBlobRva?: number; name?: string }
   | {
