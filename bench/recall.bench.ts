@@ -27,6 +27,7 @@ interface FileResult {
   withProvider?: number;
   unwrittenHandle?: number;
   nullHandle?: number;
+  importedHandle?: number;
   misses?: Array<{ cause: string; example: string; places: string }>;
   ms?: number;
   error?: string;
@@ -53,6 +54,7 @@ function measureFile(file: string): FileResult {
       withProvider: r.descriptorSitesWithProvider,
       unwrittenHandle: r.descriptorSitesUnwrittenHandle,
       nullHandle: r.descriptorSitesNullHandle,
+      importedHandle: r.descriptorSitesImportedHandle,
       misses: r.misses.map((m) => ({
         cause: m.cause,
         example: `${file.replace(/^.*\//, "")} ${m.event.provider.name || m.event.provider.guid} id ${m.event.id} v${m.event.version} (${m.event.name})`,
@@ -113,6 +115,7 @@ if (!isMainThread) {
   let withProvider = 0;
   let unwrittenHandle = 0;
   let nullHandle = 0;
+  let importedHandle = 0;
   for (const r of measured) {
     const k = byKind.get(r.kind!) ?? { images: 0, writable: 0, own: 0, found: 0 };
     k.images++;
@@ -125,6 +128,7 @@ if (!isMainThread) {
     withProvider += r.withProvider!;
     unwrittenHandle += r.unwrittenHandle!;
     nullHandle += r.nullHandle!;
+    importedHandle += r.importedHandle!;
   }
   const pct = (a: number, b: number) => (b === 0 ? "-" : `${((100 * a) / b).toFixed(1)}%`);
   console.log(
@@ -151,7 +155,7 @@ if (!isMainThread) {
     `  manifest sites with a resolved descriptor that also have their provider: ${withProvider}/${sites} = ${pct(withProvider, sites)}`,
   );
   console.log(
-    `    of the others, ${unwrittenHandle} read a handle global nothing in their image writes and ${nullHandle} pass the handle 0 (or read it through a null context); without them ${withProvider}/${sites - unwrittenHandle - nullHandle} = ${pct(withProvider, sites - unwrittenHandle - nullHandle)}`,
+    `    of the others, ${unwrittenHandle} read a handle global nothing in their image writes, ${nullHandle} pass the handle 0 (or read it through a null context) and ${importedHandle} read another module's handle (a data import); without them ${withProvider}/${sites - unwrittenHandle - nullHandle - importedHandle} = ${pct(withProvider, sites - unwrittenHandle - nullHandle - importedHandle)}`,
   );
   const causes = new Map<string, { n: number; example: string }>();
   for (const r of measured)
@@ -170,7 +174,8 @@ if (!isMainThread) {
           (r.foundAsCandidate ? ` (${r.foundAsCandidate} as one of N table candidates)` : "") +
           `, sites with provider ${r.withProvider}/${r.descriptorSites}` +
           (r.unwrittenHandle ? `, ${r.unwrittenHandle} with an unwritten handle` : "") +
-          (r.nullHandle ? `, ${r.nullHandle} with handle 0 or a null context` : ""),
+          (r.nullHandle ? `, ${r.nullHandle} with handle 0 or a null context` : "") +
+          (r.importedHandle ? `, ${r.importedHandle} with another module's handle` : ""),
       );
       for (const m of r.misses!) console.log(`    ${m.cause}: ${m.example} at ${m.places}`);
     }

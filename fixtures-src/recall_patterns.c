@@ -31,6 +31,14 @@
  *     registered, descriptor pointer slots (static records, slots set at start-up), descriptor
  *     members of stack objects set by constructors, per-level descriptors copied onto the stack
  *     at one write, a GUID copied from the caller's pointer; and what must not match.
+ *  8. Handles in objects a parameter points to: a helper copies its local handle into the object and
+ *     its caller writes the member (same function's parameter); a C++-style class whose constructor
+ *     installs the vtable and registers, written by a method reached only through the vtable (and
+ *     a second class of the same layout that registers nothing); a logger block stored into a
+ *     holder a global publishes (null included), registered through a copy of its pointer; two
+ *     providers registered through member pointers by helpers and written from one caller; a stack
+ *     activity object whose constructor stores the handle global's address, written through it; a
+ *     handle read through a data import (another module's: no provider, counted apart).
  */
 #include <windows.h>
 #include <evntprov.h>
@@ -865,3 +873,219 @@ __declspec(noinline) static void WriteCopied(const CHAIN_RECORD *r, UCHAR level)
 }
 __declspec(dllexport) void WriteChainAny(unsigned i, UCHAR level) { WriteCopied(&ChRecords[i], level); }
 __declspec(dllexport) void WriteChainOne(void) { WriteCopied(&ChSingle, 4); }
+
+/* ---- 8. handles in objects a parameter points to (recall16h) ---- */
+
+/* A session object whose registration helper registers into a local and copies it into the object
+ * (fveapi.dll: `mov rax,[rsp+28h]; mov [rdi+50h], rax`), called by the function that then writes
+ * the member: both name `param 0 + 0x50` of SessionStart, the same object. */
+static const GUID ProviderS = {0x5e1a0014, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
+static const EVENT_DESCRIPTOR SStart = {350, 0, 0x10, 4, 1, 26, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR SOther = {351, 0, 0x10, 4, 0, 26, 0x8000000000000000ULL};
+typedef struct {
+  ULONG State[20];
+  REGHANDLE Handle;
+} SESSION;
+
+__declspec(noinline) ULONG SessionRegister(SESSION *s) {
+  REGHANDLE h = 0;
+  ULONG status = EventRegister(&ProviderS, 0, 0, &h);
+  if (status == 0) s->Handle = h;
+  return status;
+}
+
+__declspec(dllexport) void SessionStart(SESSION *s) {
+  if (!s->Handle) SessionRegister(s);
+  EventWrite(s->Handle, &SStart, 0, 0);
+}
+
+/* Another function's parameter at the same offset: nothing says it is a registered session. */
+__declspec(dllexport) void SessionOther(SESSION *s) { EventWrite(s->Handle, &SOther, 0, 0); }
+
+/* A class with a vtable (msmpeg2adec.dll's decoder): the constructor installs the vtable and
+ * registers into this + 0x10; a virtual method, reached only through the vtable, writes
+ * [this + 0x10]. A second class of the same layout whose constructor registers nothing: its
+ * method's write stays without provider (classes meet by vtable, not by offset). */
+static const GUID ProviderV = {0x5e1a0015, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
+static const EVENT_DESCRIPTOR VFrame = {410, 0, 0x10, 4, 0, 27, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR VPlain = {411, 0, 0x10, 4, 0, 27, 0x8000000000000000ULL};
+typedef struct CODEC CODEC;
+typedef struct {
+  void (*Process)(CODEC *);
+  void (*Reset)(CODEC *);
+} CODEC_VTBL;
+struct CODEC {
+  const CODEC_VTBL *Vtbl;
+  ULONG Frames;
+  REGHANDLE Handle;
+};
+
+__declspec(noinline) static void CodecMethodProcess(CODEC *c) {
+  c->Frames++;
+  EventWrite(c->Handle, &VFrame, 0, 0);
+}
+__declspec(noinline) static void CodecMethodReset(CODEC *c) { c->Frames = 0; }
+static const CODEC_VTBL CodecVtbl = {CodecMethodProcess, CodecMethodReset};
+
+__declspec(noinline) static void PlainProcess(CODEC *c) { EventWrite(c->Handle, &VPlain, 0, 0); }
+static const CODEC_VTBL PlainVtbl = {PlainProcess, CodecMethodReset};
+
+__declspec(noinline) void CodecConstruct(CODEC *c) {
+  c->Vtbl = &CodecVtbl;
+  c->Frames = 0;
+  EventRegister(&ProviderV, 0, 0, &c->Handle);
+}
+
+__declspec(noinline) void PlainConstruct(CODEC *c) {
+  c->Vtbl = &PlainVtbl;
+  c->Frames = 0;
+}
+
+/* Not exported: without .pdata or symbols (this fixture has none) the methods, reached only from
+ * data, are no function starts; lld lays functions out by name, so theirs join this one's body. */
+__declspec(noinline) static CODEC *CodecMake(BOOL plain) {
+  CODEC *c = (CODEC *)HeapAlloc(GetProcessHeap(), HEAP_ZERO_MEMORY, sizeof(CODEC));
+  if (c) {
+    if (plain)
+      PlainConstruct(c);
+    else
+      CodecConstruct(c);
+  }
+  return c;
+}
+
+__declspec(dllexport) CODEC *CodecNew(BOOL plain) { return CodecMake(plain); }
+__declspec(dllexport) void CodecRun(CODEC *c) { c->Vtbl->Process(c); }
+
+/* A holder object published in a global (as null when its allocation fails) whose first member
+ * receives a logger block, registered in place through a copy of the block's pointer taken before
+ * the store (hevcdecoder.dll; assembly, as MSVC emits it): the handle is [[HolderL]] + 8, what the
+ * write reads. */
+__attribute__((used)) static const GUID ProviderL = {0x5e1a0016, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
+static const EVENT_DESCRIPTOR LStart = {370, 0, 0x10, 4, 1, 28, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR LAudit = {371, 0, 0x10, 4, 0, 28, 0x8000000000000000ULL};
+typedef struct {
+  ULONG Status;
+  REGHANDLE Handle;
+} LOGGER_L;
+typedef struct {
+  LOGGER_L *Logger;
+} HOLDER_L;
+HOLDER_L *HolderL;
+
+__declspec(dllexport) __attribute__((naked)) ULONG StartL(void) {
+  __asm__("push %rbx\n"
+          "push %rdi\n"
+          "sub $0x28, %rsp\n"
+          "mov HolderL(%rip), %rbx\n"
+          "test %rbx, %rbx\n"
+          "jne 2f\n"
+          "call *__imp_GetProcessHeap(%rip)\n"
+          "mov %rax, %rcx\n"
+          "xor %edx, %edx\n"
+          "mov $8, %r8d\n"
+          "call *__imp_HeapAlloc(%rip)\n"
+          "mov %rax, %rbx\n"
+          "test %rax, %rax\n"
+          "je 1f\n"
+          "movq $0, (%rax)\n"
+          "jmp 3f\n"
+          "1: xor %ebx, %ebx\n"
+          "3: mov %rbx, HolderL(%rip)\n"
+          "test %rbx, %rbx\n"
+          "jne 2f\n"
+          "xor %eax, %eax\n"
+          "jmp 9f\n"
+          "2: cmpq $0, (%rbx)\n"
+          "jne 8f\n"
+          "call *__imp_GetProcessHeap(%rip)\n"
+          "mov %rax, %rcx\n"
+          "xor %edx, %edx\n"
+          "mov $16, %r8d\n"
+          "call *__imp_HeapAlloc(%rip)\n"
+          "mov %rax, %rdi\n"
+          "mov %rax, (%rbx)\n"
+          "test %rax, %rax\n"
+          "je 8f\n"
+          "lea 8(%rdi), %r9\n"
+          "xor %r8d, %r8d\n"
+          "xor %edx, %edx\n"
+          "lea ProviderL(%rip), %rcx\n"
+          "call *__imp_EventRegister(%rip)\n"
+          "mov %eax, (%rdi)\n"
+          "8: mov $1, %eax\n"
+          "9: add $0x28, %rsp\n"
+          "pop %rdi\n"
+          "pop %rbx\n"
+          "ret\n");
+}
+
+__declspec(dllexport) void WriteLStart(void) {
+  if (HolderL && HolderL->Logger) EventWrite(HolderL->Logger->Handle, &LStart, 0, 0);
+}
+
+/* Registration through member pointers (`&p->Logger->Handle`, `&p->Audit->Handle`, two providers)
+ * by helpers, and writes of both through a helper from the same caller: one function holds two
+ * registrations (no locality); each write is named by its place inside the object the parameter's
+ * member points to. */
+static const GUID ProviderM = {0x5e1a0017, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
+static const EVENT_DESCRIPTOR MStart = {380, 0, 0x10, 4, 1, 29, 0x8000000000000000ULL};
+typedef struct {
+  ULONG Frames;
+  LOGGER_L *Logger;
+  LOGGER_L *Audit;
+} PIPE;
+
+__declspec(noinline) void PipeOpenOne(LOGGER_L **slot, LPCGUID guid) {
+  (*slot)->Status = EventRegister(guid, 0, 0, &(*slot)->Handle);
+}
+
+__declspec(noinline) void PipeOpen(PIPE *p) {
+  PipeOpenOne(&p->Logger, &ProviderM);
+  PipeOpenOne(&p->Audit, &ProviderL);
+}
+
+__declspec(noinline) void PipeWrite(LOGGER_L *l, PCEVENT_DESCRIPTOR d) { EventWrite(l->Handle, d, 0, 0); }
+
+__declspec(dllexport) void PipeRun(PIPE *p) {
+  PipeOpen(p);
+  PipeWrite(p->Logger, &MStart);
+  PipeWrite(p->Audit, &LAudit);
+}
+
+/* An activity object on the stack whose constructor stores the REGHANDLE global's address in it
+ * (d3d11.dll, d3d10core.dll): the write reads the handle through that member. */
+static const GUID ProviderT = {0x5e1a0018, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
+static const EVENT_DESCRIPTOR TStart = {390, 0, 0x10, 4, 1, 30, 0x8000000000000000ULL};
+static REGHANDLE HandleT;
+typedef struct {
+  ULONG Flags;
+  ULONG Level;
+  REGHANDLE *Handle;
+} ACTIVITY_T;
+
+__declspec(noinline) void ActivityConstruct(ACTIVITY_T *a, REGHANDLE *h) {
+  a->Flags = 0;
+  a->Level = 4;
+  a->Handle = h;
+}
+
+__declspec(noinline) void ActivityWrite(ACTIVITY_T *a, PCEVENT_DESCRIPTOR d) { EventWrite(*a->Handle, d, 0, 0); }
+
+__declspec(dllexport) void StartT(void) { EventRegister(&ProviderT, 0, 0, &HandleT); }
+
+__declspec(dllexport) void WriteTStart(void) {
+  ACTIVITY_T a;
+  ActivityConstruct(&a, &HandleT);
+  ActivityWrite(&a, &TStart);
+}
+
+/* A handle read through a data import (umpoext.dll reads umpo.dll's exported PtrUmpoProviderHandle):
+ * another module registers it; no provider here, counted apart. The fixture borrows an ntdll data
+ * export for the import's shape (the code is never run). */
+extern __declspec(dllimport) REGHANDLE NlsAnsiCodePage;
+static const GUID ProviderX = {0x5e1a0019, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
+__attribute__((used)) static const GUID *XGuid = &ProviderX; /* its GUID is in the image */
+static const EVENT_DESCRIPTOR XStart = {400, 0, 0x10, 4, 1, 31, 0x8000000000000000ULL};
+
+__declspec(dllexport) void WriteImported(void) { EventWrite(NlsAnsiCodePage, &XStart, 0, 0); }

@@ -25,9 +25,9 @@ export type MissCause =
   | "provider not in image"
   /**
    * Every site with the descriptor reads its handle from a global that nothing in the image can
-   * fill (`unwrittenHandle`) or passes the constant 0: the provider is never registered there, the
-   * write cannot reach a session (samsrv.dll's and lsasrv.dll's audit events; ole32.dll's writes
-   * with handle 0).
+   * fill (`unwrittenHandle`), passes the constant 0, or reads another module's handle through a
+   * data import: the provider is never registered by this image (samsrv.dll's and lsasrv.dll's
+   * audit events; ole32.dll's writes with handle 0; umpoext.dll's `PtrUmpoProviderHandle`).
    */
   | "handle never written"
   /** A site has the descriptor but no provider. */
@@ -69,6 +69,8 @@ export interface ImageRecall {
   descriptorSitesUnwrittenHandle: number;
   /** Of the sites without provider, those passing the constant 0 as the handle (`nullHandle`). */
   descriptorSitesNullHandle: number;
+  /** Of the sites without provider, those reading another module's handle (`importedHandle`). */
+  descriptorSitesImportedHandle: number;
   misses: RecallMiss[];
 }
 
@@ -134,6 +136,7 @@ export function measureRecall(
   const fillable = new Set<string>();
   let unwrittenSites = 0;
   let nullSites = 0;
+  let importedSites = 0;
   const inTable = new Set<string>();
   /** Provider + id + version of table candidates at sites with their provider. */
   const candidateFound = new Set<string>();
@@ -153,6 +156,7 @@ export function measureRecall(
         const h = f.provider?.handleRva;
         if (h !== undefined && unwritten(h)) unwrittenSites++;
         else if (f.provider?.nullHandle) nullSites++;
+        else if (f.provider?.importedHandle) importedSites++;
         else fillable.add(`${d.id}|${d.version}`);
       }
     }
@@ -221,6 +225,7 @@ export function measureRecall(
     descriptorSitesWithProvider: withProvider,
     descriptorSitesUnwrittenHandle: unwrittenSites,
     descriptorSitesNullHandle: nullSites,
+    descriptorSitesImportedHandle: importedSites,
     misses,
   };
 }

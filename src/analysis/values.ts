@@ -602,7 +602,9 @@ export class ValueResolver {
    * (`call new; mov rsi, rax; … mov [rip+G], rsi`, or `mov rbx,[G]; … mov [rbx], rax`), met on the
    * way back from a use of reg: when reg's value before the store is nothing an address can be
    * named from (a call's result, a constant), it is the object that global now holds, load(G) /
-   * load([G]) — what a write reading the global meets. Undefined when j is no such store.
+   * load([G]+off) — what a write reading the global meets. Undefined when j is no such store.
+   * (Not for objects a parameter holds: tried on 1607, lsasrv.dll, mpunits.dll and mfh264enc.dll
+   * lost sites with provider.)
    */
   private published(
     w: Walk,
@@ -621,10 +623,26 @@ export class ValueResolver {
     const prior = this.register(w, j, reg, dj, origin, nest + 1);
     if (prior.some((v) => v.k !== "unknown" && v.k !== "imm")) return prior;
     if (mb === Reg.RIP) return [{ k: "load", base: { k: "addr", rva: c.addr[j]! }, off: 0, size: 8 }];
-    const bs = this.register(w, j, gpr64(mb), dj, origin, nest + 1);
+    const b = this.objectBase(w, j, mb, dj, origin, nest);
+    return b ? [loadFrom(b, c.addr[j]!, 8)] : prior;
+  }
+
+  /**
+   * The base register of store j when it holds one global's address or object: a store into that
+   * object. A null base would fault at the store, so paths giving it 0 (a failed allocation
+   * published as null) do not reach it and are left out.
+   */
+  private objectBase(
+    w: Walk,
+    j: number,
+    base: number,
+    dj: number,
+    origin: number,
+    nest: number,
+  ): Value | undefined {
+    const bs = this.register(w, j, gpr64(base), dj, origin, nest + 1).filter((v) => !isZero(v));
     const b = bs.length === 1 ? bs[0]! : undefined;
-    if (b && (b.k === "addr" || heldByGlobal(b))) return [loadFrom(b, c.addr[j]!, 8)];
-    return prior;
+    return b && (b.k === "addr" || heldByGlobal(b)) ? b : undefined;
   }
 
   /** What each callee returns when every `ret` returns one global's object or address (rva → value, null = no). */
@@ -764,7 +782,8 @@ export class ValueResolver {
   /**
    * The result of call j (a `new` object) that the code after the call stores into a global
    * (`call new; mov rbx, rax; … call ctor(rax); … mov [rip+G], rbx`, auditcse.dll): that global's
-   * object, load(G). One path is followed — fall-through, direct jumps taken — while a register
+   * object, load(G); stored into an object a global holds (`mov [rbx], rax`, rbx = [G]; hevcdecoder.dll),
+   * load([G]). One path is followed — fall-through, direct jumps taken — while a register
    * still holds the result (copies add one, calls end the volatile ones, any other write ends
    * that register); a return, an indirect jump or PUBLISH_PATH instructions end it.
    */
@@ -778,8 +797,13 @@ export class ValueResolver {
       const fl = c.flow[i]!;
       if (fl === Flow.Return || fl === Flow.IndirectBranch || fl === Flow.Exception) return undefined;
       if (m === M.Mov && c.op0[i] === Op.Mem && c.op1[i] === Op.Reg && c.memSize[i] === 8) {
-        if (c.memBase[i] === Reg.RIP && c.memIndex[i] === 0 && holding.has(c.reg1[i]!))
-          return { k: "load", base: { k: "addr", rva: c.addr[i]! }, off: 0, size: 8 };
+        const mb = c.memBase[i]!;
+        if (c.memIndex[i] === 0 && holding.has(c.reg1[i]!)) {
+          if (mb === Reg.RIP) return { k: "load", base: { k: "addr", rva: c.addr[i]! }, off: 0, size: 8 };
+          // Into an object a global holds (`mov [rbx], rax`, rbx = [G]).
+          const b = mb !== Reg.RSP && mb !== Reg.RBP ? this.objectBase(w, i, mb, 0, i, nest) : undefined;
+          if (b) return loadFrom(b, c.addr[i]!, 8);
+        }
       } else if (m === M.Mov && c.op0[i] === Op.Reg && c.op1[i] === Op.Reg && gprWidth(c.reg0[i]!) === 8) {
         if (holding.has(c.reg1[i]!)) holding.add(c.reg0[i]!);
         else holding.delete(c.reg0[i]!);
@@ -1460,6 +1484,10 @@ function loadFrom(b: Value, disp: number, size: number): Value {
 }
 
 /** A pointer read from a global, directly or through further loads (`[G]`, `[[G]+8]`). */
+function isZero(v: Value): boolean {
+  return v.k === "imm" && v.v === 0n;
+}
+
 function heldByGlobal(v: Value): boolean {
   return v.k === "load" && (v.base.k === "addr" || heldByGlobal(v.base));
 }

@@ -131,3 +131,77 @@ function collectParams(v: Value, into: Set<number>): void {
   else if (v.k === "load" || v.k === "ptr") collectParams(v.base, into);
   else if (v.k === "match") collectParams(v.value, into);
 }
+
+/**
+ * A value `v` seen in the function holding call `chain[level]` of a wrapper chain (call indices,
+ * outermost first) as each function of the chain up from there sees it: `v`, then `v` with the
+ * parameters it still has replaced by the arguments of the call one level up, and so on. Innermost
+ * first; ends at a level where an argument has more than one value, or where no parameter is left.
+ */
+export function chainValuesFrom(
+  values: ValueResolver,
+  chain: readonly number[],
+  level: number,
+  v: Value,
+): Array<{ call: number; value: Value }> {
+  if (level < 0) return [];
+  const out = [{ call: chain[level]!, value: normalize(v) }];
+  let cur = out[0]!.value;
+  for (let k = level - 1; k >= 0 && hasParam(cur); k--) {
+    let ambiguous = false;
+    cur = normalize(
+      substitute(cur, (n) => {
+        const vs = values.argument(chain[k]!, n).map(normalize);
+        if (vs.length !== 1) ambiguous = true;
+        return vs[0] ?? { k: "unknown", why: "no argument" };
+      }),
+    );
+    if (ambiguous) break;
+    out.push({ call: chain[k]!, value: cur });
+  }
+  return out;
+}
+
+/**
+ * Value `v`, seen in the function holding instruction `at`, as the callers of that function see it
+ * (its parameters replaced by each direct caller's arguments), their callers, and so on while
+ * parameters are left, up to `levels` levels: one entry per caller's call. A caller passing a
+ * parameter more than one value adds nothing.
+ */
+export function callerValues(
+  code: Code,
+  functions: FunctionTable,
+  graph: CallGraph,
+  values: ValueResolver,
+  at: number,
+  v: Value,
+  levels = 3,
+): Array<{ call: number; value: Value }> {
+  const out: Array<{ call: number; value: Value }> = [];
+  let frontier = [{ call: at, value: normalize(v) }];
+  const seen = new Set<number>();
+  for (let level = 0; level < levels && frontier.length > 0; level++) {
+    const next: typeof frontier = [];
+    for (const { call, value } of frontier) {
+      if (!hasParam(value)) continue;
+      const fn = functionAt(functions, code.rva[call]!);
+      for (const c of fn ? (graph.callers.get(fn.rva) ?? []) : []) {
+        if (seen.has(c.index)) continue;
+        seen.add(c.index);
+        let ambiguous = false;
+        const up = normalize(
+          substitute(value, (n) => {
+            const vs = values.argument(c.index, n).map(normalize);
+            if (vs.length !== 1) ambiguous = true;
+            return vs[0] ?? { k: "unknown", why: "no argument" };
+          }),
+        );
+        if (ambiguous) continue;
+        out.push({ call: c.index, value: up });
+        next.push({ call: c.index, value: up });
+      }
+    }
+    frontier = next;
+  }
+  return out;
+}

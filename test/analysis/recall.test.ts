@@ -131,6 +131,21 @@ for (const withPdb of [true, false]) {
       assert.equal(r.event.version, want.version);
       assert.equal(r.event.name, want.name);
     }
+    // 8: a virtual method (reached only through its vtable) writes the handle its class's
+    // constructor registered; the same offset in another class's method names nothing. With the
+    // PDB only: this fixture has no .pdata, so without symbols the methods are no function starts.
+    if (withPdb) {
+      const at = (id: number) =>
+        report.findings.filter((f) => f.event.kind === "manifest" && f.event.descriptor?.id === id);
+      const method = at(410);
+      assert.equal(method.length, 1);
+      assert.equal(report.program.context.symbolAt(method[0]!.function), "CodecMethodProcess");
+      assert.equal(method[0]!.provider?.guid, expected.providers.V);
+      const plain = at(411);
+      assert.equal(plain.length, 1);
+      assert.equal(report.program.context.symbolAt(plain[0]!.function), "PlainProcess");
+      assert.equal(plain[0]!.provider?.guid, undefined);
+    }
     // 3: the global GetProcAddress filled.
     assert.deepEqual(
       report.program.dynamicImports.map((d) => [d.name, d.resolver]),
@@ -151,6 +166,16 @@ for (const withPdb of [true, false]) {
     // Null-handle sites are counted apart: WriteNullHandle and WriteNullContext (HandleNever's is an unwritten global).
     assert.equal(recall.descriptorSitesNullHandle, 2);
     assert.equal(recall.descriptorSitesUnwrittenHandle, 1);
+    // WriteImported reads its handle through a data import: another module's, counted apart.
+    assert.equal(recall.descriptorSitesImportedHandle, 1);
+    const imported = report.findings.filter((f) => f.provider?.importedHandle);
+    assert.deepEqual(
+      imported.map((f) => [
+        f.event.kind === "manifest" ? f.event.descriptor?.id : -1,
+        f.provider?.importedHandle,
+      ]),
+      [[400, "NlsAnsiCodePage"]],
+    );
   });
 }
 

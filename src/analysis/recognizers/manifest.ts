@@ -8,10 +8,11 @@
 import { formatGuid } from "../../util/bytes.js";
 import { functionAt } from "../functions.js";
 import { constantPointerSlot } from "../global-stores.js";
+import { handleAddress, parameterPlaces } from "../object-classes.js";
 import { constructedField } from "../object-fields.js";
-import { hasParam, normalize, objectLocation, offsetValue, substitute, type Value } from "../values.js";
+import { hasParam, normalize, objectLocation, offsetValue, substitute, type Value, valueKey } from "../values.js";
 import { copiedThroughPointer, levelPatchedCopy, stackCopySources } from "../vector-copies.js";
-import { resolveArguments } from "../wrappers.js";
+import { chainValuesFrom, resolveArguments } from "../wrappers.js";
 import { isOwnDescriptor, tableDescriptor, tableEvents, tableOfValue } from "./descriptor-tables.js";
 import { findingAt } from "./finding.js";
 import type {
@@ -62,12 +63,19 @@ export function decodeDescriptor(b: Uint8Array): EventDescriptor {
   };
 }
 
-/** Provider for a handle value: the registration of that global, else the function's own registration. */
+/**
+ * Provider for a handle value: the registration of that global (or object location), else — given
+ * the write's wrapper chain and the handle value the call resolved to — of the place the handle is
+ * read from relative to a parameter of a function of the chain, else the function's own
+ * registration.
+ */
 export function providerForHandle(
   ctx: AnalysisContext,
   handle: Value,
   fnRva: number,
   apiFn: number,
+  chain?: readonly number[],
+  given: Value = handle,
 ): RegisteredProvider | undefined {
   if (handle.k === "load" && handle.base.k === "addr") {
     const p = ctx.providers.byHandle(handle.base.rva);
@@ -79,12 +87,48 @@ export function providerForHandle(
     const p = at === undefined ? undefined : ctx.providers.byLocation(at);
     if (p) return p;
   }
+  const placed = chain ? providerOfPlace(ctx, chain, given) : undefined;
+  if (placed) return placed;
   // Locality: register, write, unregister in one function.
   for (const fn of [fnRva, apiFn]) {
     const regs = ctx.providers.inFunction(fn);
     if (regs.length > 0 && regs.every((r) => r.guid === regs[0]!.guid)) return regs[0];
   }
   return undefined;
+}
+
+/**
+ * The registration whose handle place (object-classes.ts) the write's handle is read from, at some
+ * function of its chain: a frame or constructor's class place names it directly; a virtual method's
+ * `this` names it only when every vtable holding the method does. None when two providers answer.
+ * The levels followed are those of the handle value this call resolved to (a write whose handle
+ * argument has several values, one per path, is one call per value).
+ */
+function providerOfPlace(
+  ctx: AnalysisContext,
+  chain: readonly number[],
+  handle: Value,
+): RegisteredProvider | undefined {
+  const found: RegisteredProvider[] = [];
+  const want = valueKey(normalize(handle));
+  const last = chain.length - 1;
+  for (const own of ctx.values.argument(chain[last]!, 0)) {
+    const levels = chainValuesFrom(ctx.values, chain, last, own);
+    if (levels.length === 0 || valueKey(levels[levels.length - 1]!.value) !== want) continue;
+    for (const { call, value } of levels) {
+      const address = handleAddress(value);
+      const places = address && parameterPlaces(ctx, call, address);
+      if (!places) continue;
+      for (const name of places.same) {
+        const p = ctx.providers.byLocation(name);
+        if (p) found.push(p);
+      }
+      const each = places.oneOf.map((name) => ctx.providers.byLocation(name));
+      if (each.length > 0 && each.every((p) => p !== undefined && p.guid === each[0]!.guid))
+        found.push(each[0]!);
+    }
+  }
+  return found.length > 0 && found.every((p) => p.guid === found[0]!.guid) ? found[0] : undefined;
 }
 
 export function providerInfo(
@@ -109,6 +153,11 @@ export function providerInfo(
   // trace context to a helper that writes only behind its null test: `[0+4A0h]`).
   const nullContext = handle.k === "load" && handle.base.k === "imm" && handle.base.v === 0n;
   if (!p && ((handle.k === "imm" && handle.v === 0n) || nullContext)) out.nullHandle = true;
+  // Read through a data import: the handle is another module's.
+  if (!p && handle.k === "load" && handle.base.k === "load" && handle.base.base.k === "addr") {
+    const label = ctx.importAt(handle.base.base.rva);
+    if (label !== undefined && handle.off === 0 && handle.base.off === 0) out.importedHandle = label;
+  }
   return Object.keys(out).length > 0 ? out : undefined;
 }
 
@@ -128,7 +177,7 @@ export const manifestRecognizer: WriteRecognizer = {
           isString ? [0, 1, 2] : [0, 1],
         );
         for (const call of calls) {
-          const handle = call.values[0]!;
+          const handle = constructedHandle(ctx, call.values[0]!) ?? call.values[0]!;
           let events: Array<{ event: SiteEvent; caller?: number }> = isString
             ? [{ event: stringEvent(call.values[1]!, call.values[2]!) }]
             : descriptorEvents(ctx, call.values[1]!, call.chain);
@@ -173,7 +222,11 @@ export const manifestRecognizer: WriteRecognizer = {
             const finding = findingAt(ctx, chain, api, event);
             const provider = NO_REGISTRATION_APIS.includes(api)
               ? guidProvider(ctx, handle)
-              : providerInfo(ctx, handle, providerForHandle(ctx, handle, finding.function, site.caller));
+              : providerInfo(
+                  ctx,
+                  handle,
+                  providerForHandle(ctx, handle, finding.function, site.caller, call.chain, call.values[0]!),
+                );
             if (provider) finding.provider = provider;
             out.push(finding);
           }
@@ -244,6 +297,21 @@ function copySourceEvents(ctx: AnalysisContext, v: Value): SiteEvent[] {
   return tableEvents(ctx, table, (rva) => descriptorEvent(ctx, { k: "addr", rva }), decodeDescriptor)
     .filter((e) => e.caller === undefined)
     .map((e) => e.event);
+}
+
+/**
+ * A handle read through a pointer member of a stack object that a constructor call filled
+ * (d3d11.dll's activity objects: `lea rcx,[rsp+38h]; call Activity::Activity` stores the address of
+ * the REGHANDLE global at +10h; the write reads `[[rsp+48h]]`): the handle read from what the
+ * constructor stored, when every path gives the same value (object-fields.ts).
+ */
+function constructedHandle(ctx: AnalysisContext, handle: Value): Value | undefined {
+  const v = normalize(handle);
+  if (v.k !== "load" || v.base.k !== "load" || v.base.base.k !== "stack" || v.base.size !== 8)
+    return undefined;
+  const filled = constructedField(ctx, v.base.base, v.base.off, 8);
+  if (filled?.length !== 1 || filled[0]!.k === "unknown") return undefined;
+  return normalize({ k: "load", base: filled[0]!, off: v.off, size: v.size });
 }
 
 /** Provider named by a GUID pointer argument. */

@@ -7,6 +7,7 @@ import { formatGuid } from "../../util/bytes.js";
 import { Flow, gpr64, M, Op, Reg } from "../disasm.js";
 import { functionAt } from "../functions.js";
 import { copiedBytesBefore } from "../global-stores.js";
+import { parameterPlaces } from "../object-classes.js";
 import {
   ARG_REGS,
   hasParam,
@@ -18,7 +19,7 @@ import {
   writesGpr,
 } from "../values.js";
 import { copiedThroughPointer, storesIndexedIntoFrame } from "../vector-copies.js";
-import { resolveArguments } from "../wrappers.js";
+import { callerValues, chainValuesFrom, resolveArguments } from "../wrappers.js";
 import type { AnalysisContext, ProviderRegistry, RegisteredProvider } from "./types.js";
 
 /** Registration APIs: which argument holds the GUID pointer and which the handle pointer. */
@@ -56,14 +57,17 @@ export function findRegistrations(ctx: Omit<AnalysisContext, "providers">): Regi
             const guidSymbol = ctx.symbolAt(guidValue.rva);
             if (guidSymbol) reg.guidSymbol = guidSymbol;
           }
+          // A local handle copied out: to a global, or through a pointer (`*out = local`).
+          const copied =
+            handleValue.k === "stack" && handleValue.base === "rsp"
+              ? copiedOut(ctx, handleValue.origin, handleValue.off)
+              : undefined;
+          const origin = handleValue.k === "stack" ? handleValue.origin : -1;
+          const outerAddress = copied?.address && throughChain(ctx, copied.address, call.chain, origin);
           const handleRva =
             handleValue.k === "addr"
               ? handleValue.rva
-              : handleValue.k === "stack" && handleValue.base === "rsp"
-                ? copiedToGlobal(ctx, handleValue.origin, handleValue.off, (v) =>
-                    throughChain(ctx, v, call.chain, handleValue.origin),
-                  )
-                : undefined;
+              : (copied?.global ?? (outerAddress?.k === "addr" ? outerAddress.rva : undefined));
           if (handleRva !== undefined) {
             reg.handleRva = handleRva;
             const hs = ctx.symbolAt(handleRva);
@@ -71,7 +75,17 @@ export function findRegistrations(ctx: Omit<AnalysisContext, "providers">): Regi
           }
           const location = objectLocation(handleValue);
           if (location !== undefined) reg.handleLocation = location;
-          const key = `${guid}:${reg.handleRva ?? location ?? "-"}:${reg.function}`;
+          // Each value the handle argument has (one per path) is a place this registration fills.
+          const places = handlePlaces(
+            ctx,
+            copied?.address
+              ? [chainValuesFrom(ctx.values, call.chain, call.chain.indexOf(origin), copied.address)]
+              : ctx.values
+                  .argument(call.chain[call.chain.length - 1]!, spec.handle)
+                  .map((v) => chainValuesFrom(ctx.values, call.chain, call.chain.length - 1, v)),
+          );
+          if (places.length > 0) reg.handlePlaces = places;
+          const key = `${guid}:${reg.handleRva ?? location ?? "-"}:${reg.function}:${places.join(",")}`;
           if (seen.has(key)) continue;
           seen.add(key);
           out.push(reg);
@@ -80,6 +94,31 @@ export function findRegistrations(ctx: Omit<AnalysisContext, "providers">): Regi
     }
   }
   return out;
+}
+
+/**
+ * Where the handle lives relative to the parameter of each function of the registration's chain
+ * (one sequence of levels per value of the handle argument, innermost first) and of the callers
+ * above it that still see it as `param + off` (object-classes.ts): the frame, the constructor's
+ * classes, or `*place+off` inside an object such a place points to.
+ */
+function handlePlaces(
+  ctx: Omit<AnalysisContext, "providers">,
+  sequences: Array<Array<{ call: number; value: Value }>>,
+): string[] {
+  const out = new Set<string>();
+  for (const levels of sequences) {
+    // Above the chain (a handle copied out of a local has no parameter for the chain to follow).
+    const top = levels[levels.length - 1];
+    const above = top
+      ? callerValues(ctx.code, ctx.functions, ctx.graph, ctx.values, top.call, top.value)
+      : [];
+    for (const { call, value } of [...levels, ...above]) {
+      const places = parameterPlaces(ctx, call, value);
+      for (const name of [...(places?.same ?? []), ...(places?.oneOf ?? [])]) out.add(name);
+    }
+  }
+  return [...out];
 }
 
 /**
@@ -140,9 +179,12 @@ export function providerRegistry(list: RegisteredProvider[]): ProviderRegistry {
       const had = handles.get(p.handleRva);
       handles.set(p.handleRva, had === undefined || had?.guid === p.guid ? (had ?? p) : null);
     }
-    if (p.handleLocation !== undefined) {
-      const had = locations.get(p.handleLocation);
-      locations.set(p.handleLocation, had === undefined || had?.guid === p.guid ? (had ?? p) : null);
+    for (const place of [
+      ...(p.handleLocation !== undefined ? [p.handleLocation] : []),
+      ...(p.handlePlaces ?? []),
+    ]) {
+      const had = locations.get(place);
+      locations.set(place, had === undefined || had?.guid === p.guid ? (had ?? p) : null);
     }
     const l = byFn.get(p.function);
     if (l) l.push(p);
@@ -195,15 +237,15 @@ const EPILOGUE = 8;
  * ending in `ret` or a tail jump) ends its block, any other RSP change ends the scan. A register
  * holds the local's value from its load to the next call, return or write of that register; a
  * store to the local or its address taken again ends the scan (the slot may hold another local).
- * The global may also be reached through a pointer (`mov [rdi], rax`, lsasrv.dll's out-parameter
- * `*Handle = local.Handle`): `outer` names the pointer's value in the registration's callers.
+ * The handle may also be copied through a pointer (`mov [rdi], rax`, lsasrv.dll's out-parameter
+ * `*Handle = local.Handle`; `mov [rdi+50h], rax` into the object a parameter points to, fveapi.dll):
+ * then the pointer's value + displacement in this function is returned, for the callers to name.
  */
-function copiedToGlobal(
+function copiedOut(
   ctx: Omit<AnalysisContext, "providers">,
   site: number,
   off: number,
-  outer: (v: Value) => Value | undefined,
-): number | undefined {
+): { global?: number; address?: Value } | undefined {
   const c = ctx.code;
   const fn = functionAt(ctx.functions, c.rva[site]!);
   if (!fn) return undefined;
@@ -251,11 +293,11 @@ function copiedToGlobal(
       c.memBase[i] === Reg.RIP &&
       c.op1[i] === Op.Reg
     ) {
-      if (holding.has(gpr64(c.reg1[i]!))) return c.addr[i]!;
+      if (holding.has(gpr64(c.reg1[i]!))) return { global: c.addr[i]! };
       continue;
     }
     if (m === M.Xchg && c.op0[i] === Op.Reg && c.op1[i] === Op.Mem && c.memBase[i] === Reg.RIP) {
-      if (holding.has(gpr64(c.reg0[i]!))) return c.addr[i]!;
+      if (holding.has(gpr64(c.reg0[i]!))) return { global: c.addr[i]! };
     }
     // `mov [reg+disp], local`: the address reg holds, when the registration's callers make it a global.
     if (
@@ -269,8 +311,7 @@ function copiedToGlobal(
       const base = c.memBase[i]!;
       if (base === Reg.RSP || base === Reg.RBP) continue;
       const bs = ctx.values.registerAt(i, base);
-      const at = bs.length === 1 ? outer(offsetValue(bs[0]!, c.addr[i]!)) : undefined;
-      return at?.k === "addr" ? at.rva : undefined;
+      return bs.length === 1 ? { address: normalize(offsetValue(bs[0]!, c.addr[i]!)) } : undefined;
     }
     for (const r of [...holding]) if (writesGpr(c, i, r)) holding.delete(r);
   }

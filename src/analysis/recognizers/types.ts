@@ -43,6 +43,8 @@ export interface RegisteredProvider {
   handleSymbol?: string;
   /** The handle's place in an object held by a global (values.ts `objectLocation`), when not a global. */
   handleLocation?: string;
+  /** The handle's place relative to a function's parameter: its frame, a class (object-classes.ts). */
+  handlePlaces?: string[];
   /** Function containing the registration call (for the locality pattern). */
   function: number;
   registerFunction: string;
@@ -141,6 +143,11 @@ export interface WriteFinding {
      * context's null test): no provider can be named.
      */
     nullHandle?: boolean;
+    /**
+     * The handle is read through a data import (`mov rcx,[__imp_X]; mov rcx,[rcx]`: umpoext.dll's
+     * `PtrUmpoProviderHandle` from umpo.dll): another module registers it; its import label.
+     */
+    importedHandle?: string;
   };
   event: SiteEvent;
 }
