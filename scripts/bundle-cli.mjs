@@ -1,15 +1,20 @@
 // Bundles the CLI's start-up path, after tsc (`npm run build`), into dist/bin: etw-atlas.js (the
-// package's `bin`: src/cli.ts with commander and the command table) and the catalog-only commands
-// (events, export, diff), each one file holding its static imports, better-sqlite3's JavaScript
-// included. A one-off `etw-atlas events` query then reads 2 files of ours instead of ~25 plus the
-// packages' (Node 20 has no module compile cache: every file costs a lookup, a read and a compile;
-// measured in bench/cli-start.bench.ts). tsc's output stays as it is (`node dist/src/cli.js` is the
-// same CLI unbundled; test/cli-bin.test.ts compares the two).
+// package's `bin`: src/cli.ts with commander and the command table), the catalog-only commands
+// (events, export, diff) and analyze (analyze.js: its options; analyze-run.js: the analysis of one
+// image with iced-x86's JavaScript), each one file holding its static imports, better-sqlite3's
+// JavaScript included. A one-off `etw-atlas events` query then reads 2 files of ours instead of ~25
+// plus the packages', `analyze` 3 instead of ~80 (Node 20 has no module compile cache: every file
+// costs a lookup, a read and a compile; measured in bench/cli-start.bench.ts and
+// bench/analyze.bench.ts). tsc's output stays as it is (`node dist/src/cli.js` is the same CLI
+// unbundled; test/cli-bin.test.ts compares the two).
 //
-// Dynamic imports stay separate files: the other commands' modules and linking are loaded from
-// dist/src as before. Modules that find files next to themselves (import.meta.url: the web server,
-// the scan and analysis workers, iced's WASM) must not be inlined: the build fails if one is.
-import { existsSync } from "node:fs";
+// Dynamic imports stay separate files: the other commands' modules, linking and what analyze loads
+// only for an option (PDB, symbol path, --db, --mof) are loaded from dist/src as before. Modules
+// that find files next to themselves (import.meta.url: the web server, the scan and analysis
+// workers) must not be inlined: the build fails if one is. iced-x86 finds its WASM through Node's
+// resolution of the package instead (plugin below).
+import { existsSync, readFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { dirname, join, relative, resolve } from "node:path";
 import { build } from "esbuild";
 
@@ -22,6 +27,8 @@ const ENTRIES = {
   "cli/commands/events.js": "events.js",
   "cli/commands/export.js": "export.js",
   "cli/commands/diff.js": "diff.js",
+  "cli/commands/analyze.js": "analyze.js",
+  "cli/commands/analyze-run.js": "analyze-run.js",
 };
 /** Modules that locate files relative to themselves: they stay separate files. */
 const LOCATION_BOUND = [
@@ -30,7 +37,6 @@ const LOCATION_BOUND = [
   "pipeline/analysis.js",
   "pipeline/scan-parallel.js",
   "pipeline/inputs.js",
-  "analysis/iced.js",
 ];
 
 /** Dynamic imports stay separate modules (another bundle, or the dist/src file), named from the bundle. */
@@ -67,6 +73,30 @@ const betterSqliteAddon = {
 };
 
 /**
+ * iced-x86 is inlined once. analysis/iced.js loads it with `createRequire` (cheaper than an ES import
+ * for tsc's unbundled modules), which esbuild leaves to run time: a second copy of the package and of
+ * its WASM instance next to the one the ES imports inline. In the bundle it becomes the ES import.
+ * iced-x86 reads its WASM from `__dirname` (the package's folder; undefined in an ES module bundle):
+ * the bundle asks Node to resolve the WASM file in the package instead.
+ */
+const icedOnce = {
+  name: "iced-once",
+  setup(b) {
+    b.onLoad({ filter: /[\\/]analysis[\\/]iced\.js$/ }, () => ({
+      contents: `import iced from "iced-x86"; export default iced;`,
+      loader: "js",
+      resolveDir: root,
+    }));
+    b.onLoad({ filter: /[\\/]iced-x86[\\/]iced_x86\.js$/ }, async (args) => {
+      const source = await readFile(args.path, "utf8");
+      const find = "require('path').join(__dirname, 'iced_x86_bg.wasm')";
+      if (source.split(find).length !== 2) throw new Error(`${args.path}: expected one ${find}`);
+      return { contents: source.replace(find, `require.resolve("iced-x86/iced_x86_bg.wasm")`), loader: "js" };
+    });
+  },
+};
+
+/**
  * commander loads node:child_process (and with it net, dgram, ...) for executable subcommands,
  * which this CLI does not have: it gets the module on first use instead of at start.
  */
@@ -94,11 +124,14 @@ for (const [entry, bundle] of Object.entries(ENTRIES)) {
     format: "esm",
     platform: "node",
     target: "node20",
+    // Whitespace and comments out (iced-x86 is half JSDoc): fewer bytes to read, decode and parse.
+    minifyWhitespace: true,
+    external: ["iced-x86/iced_x86_bg.wasm"],
     // CommonJS packages (commander, better-sqlite3) call require: give the ES module one.
     banner: {
       js: `import { createRequire as __createRequire } from "node:module"; const require = __createRequire(import.meta.url);`,
     },
-    plugins: [keepDynamicImports(outfile), betterSqliteAddon, lazyChildProcess],
+    plugins: [keepDynamicImports(outfile), betterSqliteAddon, icedOnce, lazyChildProcess],
     metafile: true,
     logLevel: "warning",
   });
@@ -107,4 +140,7 @@ for (const [entry, bundle] of Object.entries(ENTRIES)) {
     .filter((p) => LOCATION_BOUND.includes(p));
   if (inlined.length)
     throw new Error(`${entry} would inline ${inlined.join(", ")}, which must stay in place`);
+  const text = result.outputFiles?.[0]?.text ?? readFileSync(outfile, "utf8");
+  if (/createRequire\(import\.meta\.url\)\("iced-x86"\)/.test(text))
+    throw new Error(`${bundle} loads iced-x86 at run time besides inlining it`);
 }
