@@ -10,9 +10,10 @@ import { setFlagsFromString } from "node:v8";
 export const BASELINE_WASM_MAX_BYTES = 2 * 2 ** 20;
 
 /**
- * Picks the WASM tier for a process about to analyse one image of `bytes` bytes. A V8 flag, read
- * when the WASM module is compiled: it must be set before the analysis modules load (a module
- * already compiled keeps its tiers, which only costs time).
+ * Picks the WASM tier for a process about to analyse one image of `bytes` bytes: a V8 flag, read
+ * when iced-x86's WASM is compiled and while it runs, so it is set before the analysis modules load
+ * and stays. V8's code cache (code-cache.ts) is checked against the flags: the build writes it
+ * under this flag, for the small images whose start-up it matters to.
  */
 export function chooseWasmTier(bytes: number): void {
   if (bytes <= BASELINE_WASM_MAX_BYTES) setFlagsFromString("--liftoff-only");

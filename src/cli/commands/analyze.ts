@@ -3,6 +3,7 @@ import { FORMATS } from "../../analysis/report.js";
 import { readInput } from "../input.js";
 import { exitQuietlyOnClosedPipe } from "../pipe.js";
 import { chooseWasmTier } from "../wasm-tier.js";
+import { loadAnalyzeRun } from "./analyze-load.js";
 import type { AnalyzeCliOptions } from "./analyze-run.js";
 
 export function register(program: Command): void {
@@ -42,9 +43,9 @@ export function register(program: Command): void {
       if (!Number.isInteger(maxDepth) || maxDepth < 1)
         throw new Error(`--max-depth must be a positive integer`);
       const bytes = readInput(file);
-      // Before the analysis (and with it the disassembler's WASM) is loaded: see wasm-tier.ts.
+      // Before the analysis (and with it the disassembler's WASM) loads: see wasm-tier.ts.
       chooseWasmTier(bytes.length);
-      const { runAnalyze } = await import("./analyze-run.js");
+      const { runAnalyze } = await loadAnalyzeRun();
       await runAnalyze(file, bytes, opts, maxDepth);
     });
 }
