@@ -207,7 +207,7 @@ for (const [entry, bundle] of Object.entries(ENTRIES)) {
 
 // The code caches: one warm-up run of each code-cached bundle on a committed fixture, which writes
 // the bytecode of every function it compiled (src/cli/code-cache.ts). The fixture is a small image:
-// the cache holds V8's flags of a small image's run (src/cli/wasm-tier.ts), where start-up counts.
+// the cache holds V8's flags of a small image's run (src/cli/jit-tiers.ts), where start-up counts.
 for (const bundle of Object.keys(CODE_CACHED)) rmSync(codeCacheFile(join(out, bundle)), { force: true });
 const warmUp = spawnSync(
   process.execPath,
@@ -230,8 +230,8 @@ for (const bundle of Object.keys(CODE_CACHED)) {
     "--input-type=module",
     "-e",
     `import { codeCacheAccepted } from ${JSON.stringify(pathToFileURL(join(dist, "cli", "code-cache.js")).href)};
-     import { chooseWasmTier } from ${JSON.stringify(pathToFileURL(join(dist, "cli", "wasm-tier.js")).href)};
-     chooseWasmTier(0);
+     import { chooseJitTiers } from ${JSON.stringify(pathToFileURL(join(dist, "cli", "jit-tiers.js")).href)};
+     chooseJitTiers(0);
      process.exit(codeCacheAccepted(${JSON.stringify(file)}) ? 0 : 3);`,
   ]);
   if (check.status !== 0)

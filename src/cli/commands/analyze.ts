@@ -1,8 +1,8 @@
 import type { Command } from "commander";
 import { FORMATS } from "../../analysis/report.js";
 import { readInput } from "../input.js";
+import { chooseJitTiers } from "../jit-tiers.js";
 import { exitQuietlyOnClosedPipe } from "../pipe.js";
-import { chooseWasmTier } from "../wasm-tier.js";
 import { loadAnalyzeRun } from "./analyze-load.js";
 import type { AnalyzeCliOptions } from "./analyze-run.js";
 
@@ -43,8 +43,8 @@ export function register(program: Command): void {
       if (!Number.isInteger(maxDepth) || maxDepth < 1)
         throw new Error(`--max-depth must be a positive integer`);
       const bytes = readInput(file);
-      // Before the analysis (and with it the disassembler's WASM) loads: see wasm-tier.ts.
-      chooseWasmTier(bytes.length);
+      // Before the analysis (and with it the disassembler's WASM) loads: see jit-tiers.ts.
+      chooseJitTiers(bytes.length);
       const { runAnalyze } = await loadAnalyzeRun();
       await runAnalyze(file, bytes, opts, maxDepth);
     });
