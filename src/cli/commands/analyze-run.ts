@@ -1,13 +1,16 @@
 // `analyze` once its options are checked (analyze.ts loads this module). Only what analysing one
-// image needs is imported statically; the PDB and symbol-path resolver, the catalog database
-// (better-sqlite3), the MOF and XML readers and the kernel name tables are imported when their
-// option asks for them (start-up CPU is most of a small image's cost).
+// image needs is imported statically (with what reuses those modules: kernel names, rows to
+// sites); the PDB and symbol-path resolver, the catalog database (better-sqlite3) and the MOF and
+// XML readers are imported when their option asks for them (start-up CPU is most of a small
+// image's cost).
 import { analyzeImage, symbolsFromPdb } from "../../analysis/analyze.js";
 import { apiToEtwLeftOut, formatRowPieces, type ReportFormat } from "../../analysis/report.js";
 import { mergeResults, type SourceResult } from "../../catalog/model.js";
 import { windowsBuild } from "../../catalog/readers/pe.js";
 import { parsePe } from "../../formats/pe/index.js";
+import { loadKernelNames } from "../../pipeline/kernel-names.js";
 import { ownCatalog } from "../../pipeline/own-catalog.js";
+import { rowsToSites } from "../../pipeline/sites.js";
 import { appendAll } from "../../util/arrays.js";
 import { describeError } from "../../util/errors.js";
 import { readInput } from "../input.js";
@@ -74,9 +77,7 @@ export async function runAnalyze(
     appendAll(catalog.events, wpp.events);
   }
   for (const f of opts.mof ?? []) await addMof(catalog, f);
-  const kernelNames = opts.kernelNames
-    ? (await import("../../pipeline/kernel-names.js")).loadKernelNames(opts.kernelNames)
-    : undefined;
+  const kernelNames = opts.kernelNames ? loadKernelNames(opts.kernelNames) : undefined;
   // A catalog database both names providers the image does not describe and receives the sites.
   const store = opts.db ? (await import("../../catalog/store.js")).CatalogStore.open(opts.db) : undefined;
   const showProgress = !opts.quiet && process.stderr.isTTY;
@@ -117,7 +118,6 @@ export async function runAnalyze(
       );
   }
   if (store) {
-    const { rowsToSites } = await import("../../pipeline/sites.js");
     try {
       store.clearSites(file);
       store.addSites(rowsToSites(file, report.rows, windowsBuild(pe, file)));
