@@ -1,6 +1,6 @@
 // Analyze benchmark, against `llvm-objdump-14 -d` on the same bytes (its output discarded):
 // 1. every x64 image of the corpus (pe/, builds/): `etw-atlas analyze FILE --format jsonl` as a user
-//    runs it (process start included) next to objdump, each pair back to back; CPU time (user+sys of
+//    runs it (the package's bin, process start included) next to objdump, each pair back to back; CPU time (user+sys of
 //    the child, from bash's `times`) is compared because the machine is shared — wall is printed too;
 // 2. decode alone on onnxruntime.dll: the raw iced decode loop (the floor), the column decoder
 //    reading iced's instruction from WASM memory, and the same through iced's getters;
@@ -22,7 +22,9 @@ import { FormatError } from "../src/util/errors.js";
 const here = fileURLToPath(import.meta.url);
 const repo = resolve(here, "..", "..", "..");
 const corpus = process.env.ETW_ATLAS_CORPUS ?? resolve(repo, "..", "shared", "corpus");
-const cli = join(repo, "dist", "src", "cli.js");
+// The entry users run: the package's bin (dist/bin/etw-atlas.js, bundled by scripts/bundle-cli.mjs).
+const pkg = JSON.parse(readFileSync(join(repo, "package.json"), "utf8")) as { bin: Record<string, string> };
+const cli = join(repo, pkg.bin["etw-atlas"]!);
 
 /** Runs a shell command line; CPU seconds of its children (bash `times`) and wall seconds. */
 function timed(cmd: string): { cpu: number; wall: number; ok: boolean } {

@@ -1,15 +1,16 @@
 // The package's `bin` (dist/bin/etw-atlas.js, bundled by scripts/bundle-cli.mjs) is the same CLI as
 // tsc's output (dist/src/cli.js): same stdout, stderr and exit code for the bundled commands
-// (events in every format, export, diff), for commands it loads from dist/src (pe, reach), and for
-// help, version and errors, on a real catalog with code sites.
+// (events in every format, export, diff, analyze with the options that load dist/src modules),
+// for commands it loads from dist/src (pe, reach), and for help, version and errors, on a real
+// catalog with code sites.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { corpus } from "./helpers/corpus.js";
+import { corpus, fixture } from "./helpers/corpus.js";
 import { buildTestCatalogs, type TestCatalogs } from "./helpers/web-catalog.js";
 
 const repoRoot = resolve(fileURLToPath(import.meta.url), "..", "..", "..");
@@ -40,6 +41,9 @@ describe("the bundled bin", () => {
   });
 
   test("answers as dist/src/cli.js does", () => {
+    // analyze --db writes sites: into a copy of the catalog.
+    const sitesDb = join(dir, "analyze-sites.db");
+    copyFileSync(cat.dbPath, sitesDb);
     const cases: string[][] = [
       ["--version"],
       ["--help"],
@@ -55,6 +59,26 @@ describe("the bundled bin", () => {
       ["diff", cat.oldDbPath, cat.dbPath],
       ["pe", corpus("pe/kernel/ksecdd.sys")],
       ["reach", "--db", cat.dbPath, "--provider", "Microsoft-Windows-FilterManager"],
+      ["analyze", "--help"],
+      ["analyze", corpus("pe/kernel/ksecdd.sys"), "--format", "jsonl", "-q"],
+      ["analyze", corpus("pe/kernel/ksecdd.sys"), "--format", "api-to-etw", "-q"],
+      // --pdb, --kernel-names, --mof and --db load their modules when asked.
+      [
+        "analyze",
+        fixture("etw_patterns.sys"),
+        "--pdb",
+        fixture("etw_patterns.pdb"),
+        "--kernel-names",
+        corpus("reference"),
+        "--format",
+        "tsv",
+        "-q",
+      ],
+      ["analyze", fixture("wpp_driver.sys"), "--pdb", fixture("wpp_driver.pdb"), "--format", "jsonl", "-q"],
+      ["analyze", fixture("kernel_etw.sys"), "--mof", corpus("mof/wmicore.mof"), "--format", "jsonl", "-q"],
+      ["analyze", fixture("etw_patterns.sys"), "--db", sitesDb, "--format", "md", "-q"],
+      ["analyze", join(dir, "missing.sys")],
+      ["analyze", corpus("pe/kernel/ksecdd.sys"), "--format", "xml"],
       ["nope"],
     ];
     let rows = 0;

@@ -3,14 +3,14 @@
  * code sites in the catalog (`sites` table), where the web UI joins them to events.
  */
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { analyzeImage, symbolsFromPdb } from "../analysis/analyze.js";
 import { type ModuleSummary, summarizeModule } from "../analysis/link/module.js";
 import type { SymbolTable } from "../analysis/program.js";
 import { shareProgram } from "../analysis/program.js";
-import { type KernelNames, parseKernelNames } from "../analysis/recognizers/kernel.js";
+import type { KernelNames } from "../analysis/recognizers/kernel.js";
 import { formatSiteJoinSummary, type SiteJoinCounts, siteJoinSummary } from "../catalog/event-sites.js";
 import type { SourceResult } from "../catalog/model.js";
 import { windowsBuild } from "../catalog/readers/pe.js";
@@ -24,20 +24,16 @@ import { printable } from "../util/printable.js";
 import { collectFiles } from "./files.js";
 import { defaultCorpus } from "./inputs.js";
 import { installationBuild } from "./installation-build.js";
+import { kernelNamesIfPresent } from "./kernel-names.js";
 import { type LinkSummary, linkBuildsInStore } from "./link-build.js";
 import { clearModule, storeApiSetSchema, storeModule } from "./link-store.js";
-import { ownCatalog } from "./readers.js";
+import { ownCatalog } from "./own-catalog.js";
 import { rowsToSites, traceLoggingTies } from "./sites.js";
+
+export { KERNEL_NAME_TABLES, kernelNamesIfPresent, loadKernelNames } from "./kernel-names.js";
 
 /** Images larger than this are not analysed by default (the scan still catalogs their events). */
 export const DEFAULT_MAX_ANALYZE_BYTES = 64 * 1024 * 1024;
-
-/** The three kernel constant tables `loadKernelNames` reads (as in ../shared/corpus/reference). */
-export const KERNEL_NAME_TABLES = [
-  "perfinfo-group-masks.tsv",
-  "perfinfo-log-types.tsv",
-  "event-trace-groups.tsv",
-] as const;
 
 export type AnalyzeOutcome =
   | {
@@ -62,17 +58,6 @@ export interface AnalyzeFileOptions {
   pdb?: ResolvedPdb;
   /** Keep the module summary build-wide linking needs (default true). */
   link?: boolean;
-}
-
-/** Reads the three kernel constant tables (TSV) from a directory. */
-export function loadKernelNames(dir: string): KernelNames {
-  const [masks, types, groups] = KERNEL_NAME_TABLES.map((name) => readFileSync(join(dir, name), "utf8"));
-  return parseKernelNames(masks!, types!, groups!);
-}
-
-/** `loadKernelNames(dir)` when the directory holds all three tables, else undefined. */
-export function kernelNamesIfPresent(dir: string): KernelNames | undefined {
-  return KERNEL_NAME_TABLES.every((name) => existsSync(join(dir, name))) ? loadKernelNames(dir) : undefined;
 }
 
 /**

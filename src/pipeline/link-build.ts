@@ -14,7 +14,7 @@ import type { CatalogStore } from "../catalog/store.js";
 import { type ApiSetSchema, readApiSetSchema } from "../formats/apiset/index.js";
 import { looksLikePe, type PeImage, parsePe } from "../formats/pe/index.js";
 import { linkedBuilds, loadApiSetSchema, loadModules, storeLinks } from "./link-store.js";
-import { ownCatalog } from "./readers.js";
+import { ownCatalog } from "./own-catalog.js";
 
 /** Key of modules whose build is unknown: they link only among themselves. */
 export const UNKNOWN_BUILD = "";

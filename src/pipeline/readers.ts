@@ -1,24 +1,11 @@
 /**
- * The catalog's readers composed with the analysis: in a multi-provider TraceLogging image only the
- * write sites say which provider each event belongs to. Everything that reads files for the catalog
+ * The catalog's readers composed with the analysis (own-catalog.ts: the PE extractors with
+ * TraceLogging attribution from the write sites). Everything that reads files for the catalog
  * (scan, its workers, analyze) takes its readers from here.
  */
-import { traceLoggingProvidersFromSites } from "../analysis/tracelogging-providers.js";
-import type { SourceResult } from "../catalog/model.js";
 import { catalogReaders } from "../catalog/readers/index.js";
-import { extractAll } from "../catalog/readers/pe.js";
-import { type TraceLoggingAttribution, traceLoggingExtractor } from "../catalog/readers/tracelogging.js";
-import type { PeImage } from "../formats/pe/index.js";
+import { peExtractors } from "./own-catalog.js";
 
-const traceLoggingAttribution: TraceLoggingAttribution = (pe) => traceLoggingProvidersFromSites(pe);
+export { ownCatalog, peExtractors, traceLoggingWithCode } from "./own-catalog.js";
 
-export const { readers, peExtractors } = catalogReaders({ traceLoggingAttribution });
-
-/** The TraceLogging extractor with code attribution, alone (what `peExtractors` runs). */
-export const traceLoggingWithCode =
-  peExtractors.find((x) => x.id === "tracelogging") ?? traceLoggingExtractor(traceLoggingAttribution);
-
-/** Every PE extractor's records of an already parsed image: what the analysis joins its sites to. */
-export function ownCatalog(pe: PeImage, path: string, bytes: Uint8Array): SourceResult {
-  return extractAll(pe, { path, bytes }, peExtractors);
-}
+export const { readers } = catalogReaders({ peExtractors });

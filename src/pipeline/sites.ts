@@ -9,7 +9,7 @@ import type { CatalogEvent } from "../catalog/model.js";
 import { windowsBuild } from "../catalog/readers/pe.js";
 import type { CodeSite } from "../catalog/store.js";
 import type { PeImage } from "../formats/pe/index.js";
-import { ownCatalog } from "./readers.js";
+import { ownCatalog } from "./own-catalog.js";
 
 /**
  * Sites carry their event's identity (`eventKey`, catalog/identity.ts) and their binary's Windows

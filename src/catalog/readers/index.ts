@@ -1,11 +1,10 @@
 import type { SourceReader } from "../sources.js";
 import { manifestReader } from "./manifest.js";
 import { mofReader } from "./mof.js";
-import { mofDataExtractor } from "./mofdata.js";
 import { type PeExtractor, peReader } from "./pe.js";
+import { catalogPeExtractors } from "./pe-extractors.js";
 import { registryReader } from "./registry.js";
-import { type TraceLoggingAttribution, traceLoggingExtractor } from "./tracelogging.js";
-import { wevtExtractor } from "./wevt.js";
+import type { TraceLoggingAttribution } from "./tracelogging.js";
 import { pdbWppReader, tmfTextReader } from "./wpp.js";
 
 export interface CatalogReaders {
@@ -16,18 +15,14 @@ export interface CatalogReaders {
 }
 
 /**
- * The one list of readers (add one line per reader or PE extractor). What only code analysis can
- * tell (the provider of each TraceLogging event in a multi-provider image) comes in from the caller:
- * src/pipeline/readers.ts composes the list with the analysis.
+ * The one list of readers (add one line per reader; PE extractors: pe-extractors.ts). What only code
+ * analysis can tell (the provider of each TraceLogging event in a multi-provider image) comes in from
+ * the caller: src/pipeline/readers.ts composes the list with the analysis, passing its extractors.
  */
 export function catalogReaders(
-  options: { traceLoggingAttribution?: TraceLoggingAttribution } = {},
+  options: { traceLoggingAttribution?: TraceLoggingAttribution; peExtractors?: PeExtractor[] } = {},
 ): CatalogReaders {
-  const peExtractors = [
-    traceLoggingExtractor(options.traceLoggingAttribution),
-    wevtExtractor,
-    mofDataExtractor,
-  ];
+  const peExtractors = options.peExtractors ?? catalogPeExtractors(options);
   return {
     peExtractors,
     readers: [peReader(peExtractors), manifestReader, mofReader, pdbWppReader, tmfTextReader, registryReader],
