@@ -54,10 +54,12 @@ const images: Image[] = (() => {
 // The issue's target: 95%; measured 925/970 = 95.4%. The sites short of it are listed in
 // docs/analysis.md: d3d11's activities whose flag a constructor sets (or reached by a tail jump) and
 // its rundown masks, dxgkrnl 7601's SQM helpers that test only the registration handle.
-// recall16v: 925/975 = 94.9% — five more d3d11 sites (events 21, 23, 25, 32) whose descriptors
-// are now resolved, guarded only by the provider context's Enabled flag (`[0x2298f4] != 0`:
-// "partial"); the agreeing count is unchanged.
-const MIN_AGREEING = 0.945;
+// Session 6's recall work resolved 13 more d3d11 18363 sites into this set (925/983 = 94.1%): five
+// guarded only by the provider context's Enabled flag (`[0x2298f4] != 0`: "partial", the code tests
+// no keyword), eight behind `call sub_31FD4; test al,al`, an enabled check of the descriptor an
+// activity object holds (not classified). The agreeing sites did not change: none may be lost.
+const MIN_AGREEING = 0.94;
+const AGREEING_BEFORE = 925;
 
 test("real data: manifest write sites of mc.exe providers carry an enable test agreeing with their descriptor", (t) => {
   let agree = 0;
@@ -83,6 +85,7 @@ test("real data: manifest write sites of mc.exe providers carry an enable test a
   );
   assert.ok(total > 900, `manifest sites of mc.exe providers: ${total}`);
   assert.ok(agree / total >= MIN_AGREEING, `${agree}/${total} agree`);
+  assert.ok(agree >= AGREEING_BEFORE, `${agree} agreeing sites, were ${AGREEING_BEFORE}`);
   // Where the code tests a keyword and a level, they are the event's own but for one site that
   // tests another event's bit first (win32kbase 17134 sub_BC24C, see the docs).
   const disagree = notAgreeing.filter((l) => l.endsWith(": disagrees")).length;
