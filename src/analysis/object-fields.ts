@@ -7,16 +7,21 @@
  * filled the field and the argument the constructor (or a base constructor it passes `this` to)
  * stores there — or, an inlined constructor, the store into the slot itself.
  */
+import { type PeImage, unwindFunclets } from "../formats/pe/index.js";
 import type { CallGraph } from "./callgraph.js";
 import { type Code, Flow, gpr64, immediateOf, M, Op, Reg } from "./disasm.js";
 import { type FunctionTable, functionAt } from "./functions.js";
-import { normalize, type Value, type ValueResolver } from "./values.js";
+import { normalize, type Value, type ValueResolver, valueKey } from "./values.js";
 import { movesRsp, walkBack } from "./vector-copies.js";
 
 /** Constructor levels followed (derived → base constructors). */
 const MAX_DEPTH = 5;
 /** Instructions a constructor may have for its stores to be read. */
 const MAX_CONSTRUCTOR = 400;
+
+interface HeldProgram extends Program {
+  pe: PeImage;
+}
 
 interface Program {
   code: Code;
@@ -174,4 +179,124 @@ function sameValue(a: Value, b: Value): boolean {
   if (a.k === "addr" && b.k === "addr") return a.rva === b.rva;
   if (a.k === "imm" && b.k === "imm") return a.v === b.v;
   return false;
+}
+
+const heldFields = new WeakMap<Code, Map<string, Value | null>>();
+
+/**
+ * The one value the 8-byte field `inner` of every object the image stores in the 8-byte field
+ * `field` of a heap object holds: gpsvc.dll keeps a logger as `[session+110h]`, made by
+ * `rax = new; call CLogger::CLogger(rax, [RegHandle], …); mov [rsi+110h], rax`, and writes with the
+ * handle `[[session+110h]]`. Every store to a `[reg+field]` outside the stack must be a null
+ * constant or the result of a direct call that returns its `this` and whose constructor summary
+ * (`fieldStores`) stores at `inner` the same constant or global-held value, given as that call's
+ * argument; an indexed, partial or non-`mov` write of such a field, or its address taken
+ * (`lea r,[reg+field]`), proves nothing. Null when unproven.
+ */
+export function heldObjectField(p: HeldProgram, field: number, inner: number): Value | null {
+  let cache = heldFields.get(p.code);
+  if (!cache) heldFields.set(p.code, (cache = new Map()));
+  const key = `${field}:${inner}`;
+  if (!cache.has(key)) cache.set(key, readHeldField(p, field, inner));
+  return cache.get(key)!;
+}
+
+/**
+ * An unwind funclet's first instruction `lea rcx,[rdx+d]` (`lea rcx,[rdx+110h]; jmp ~CEvent`): RDX
+ * is the establisher frame the runtime passes (pdata.ts `unwindFunclets`), so the address is a slot
+ * of the parent's frame, not an object's field.
+ */
+function frameSlot(p: HeldProgram, i: number): boolean {
+  const c = p.code;
+  return c.memBase[i] === Reg.RDX && c.memIndex[i] === 0 && funcletsOf(p).has(c.rva[i]!);
+}
+
+const funclets = new WeakMap<Code, Set<number>>();
+function funcletsOf(p: HeldProgram): Set<number> {
+  let set = funclets.get(p.code);
+  if (!set) funclets.set(p.code, (set = unwindFunclets(p.pe)));
+  return set;
+}
+
+function readHeldField(p: HeldProgram, field: number, inner: number): Value | null {
+  const c = p.code;
+  let held: Value | undefined;
+  for (let i = 0; i < c.count; i++) {
+    const mem = c.op0[i] === Op.Mem ? 0 : c.op1[i] === Op.Mem ? 1 : -1;
+    if (mem < 0 || c.addr[i] !== field) continue;
+    const mb = c.memBase[i]!;
+    if (mb === Reg.RSP || mb === Reg.RBP || mb === Reg.RIP || mb === 0) continue;
+    const m = c.mnem[i]!;
+    if (m === M.Lea) {
+      if (frameSlot(p, i)) continue;
+      return null; // the field's address escapes
+    }
+    if (mem === 1 || m === M.Cmp || m === M.Test) continue; // a read
+    if (c.memIndex[i] !== 0 || m !== M.Mov || (c.memSize[i] || 8) !== 8) return null;
+    if (c.op1[i] === Op.Imm && immediateOf(c, i) === 0n) continue; // cleared: no object
+    if (c.op1[i] !== Op.Reg) return null;
+    const reg = gpr64(c.reg1[i]!);
+    if (isZero(p.values.registerAt(i, reg))) continue;
+    const v = constructedResult(p, i, reg, inner);
+    if (!v || (held && valueKey(held) !== valueKey(v))) return null;
+    held = v;
+  }
+  return held ?? null;
+}
+
+/** Instructions followed back from a store to the call or constant that gives its register. */
+const MAX_BACK = 6;
+
+/**
+ * The value a constructor call leaves at `inner` of the object store i writes from RAX: on every
+ * path back, through instructions that leave RAX alone, either RAX is the constant 0 (an
+ * allocation that failed: no object) or a direct call returning its `this` comes first, whose
+ * summary stores one constant or global-held value (or a parameter given as one) at `inner`.
+ * Undefined when a path proves nothing or two paths differ.
+ */
+function constructedResult(p: Program, i: number, reg: number, inner: number): Value | undefined {
+  const c = p.code;
+  const fn = functionAt(p.functions, c.rva[i]!);
+  if (!fn || reg !== Reg.RAX) return undefined;
+  let found: Value | undefined;
+  const seen = new Set<number>();
+  const back = (k: number, depth: number): boolean => {
+    for (const j of p.values.predecessorsIn(fn, k)) {
+      if (seen.has(j)) continue;
+      seen.add(j);
+      if (c.flow[j] === Flow.Call) {
+        const v = constructorStore(p, j, inner);
+        if (!v || (found && valueKey(found) !== valueKey(v))) return false;
+        found = v;
+        continue;
+      }
+      if (depth >= MAX_BACK || !LEAVES_RAX.has(c.mnem[j]!)) return false;
+      if (isZero(p.values.registerAt(j, Reg.RAX))) continue;
+      if (!back(j, depth + 1)) return false;
+    }
+    return true;
+  };
+  return back(i, 0) ? found : undefined;
+}
+
+/** A register that holds 0 on every path (no object). */
+function isZero(vs: Value[]): boolean {
+  return vs.length > 0 && vs.every((v) => v.k === "imm" && v.v === 0n);
+}
+
+/** Instructions that never write RAX (followed back past). */
+const LEAVES_RAX = new Set<number>([M.Nop, M.Jmp, M.Test, M.Cmp]);
+
+/** The value direct call j, a constructor returning `this`, stores at `inner` (see above). */
+function constructorStore(p: Program, j: number, inner: number): Value | undefined {
+  const c = p.code;
+  if (c.op0[j] !== Op.Branch) return undefined;
+  const returned = p.values.returnedBy(j);
+  if (returned?.k !== "param" || returned.n !== 0) return undefined;
+  const v = fieldStores(p, c.addr[j]!, 0)?.get(inner);
+  if (!v) return undefined;
+  const given = v.k === "param" ? p.values.argument(j, v.n).map(normalize) : [v];
+  if (given.length !== 1) return undefined;
+  const g = given[0]!;
+  return g.k === "addr" || g.k === "imm" || (g.k === "load" && g.base.k === "addr") ? g : undefined;
 }

@@ -233,6 +233,11 @@ export class ValueResolver {
     return k - 1 >= w.fn.first && sameFunction && !endsFlow(w.code, k - 1);
   }
 
+  /** What direct call j returns at every `ret` (see `returned`): a global's object, an address or a parameter. */
+  returnedBy(j: number): Value | undefined {
+    return this.returned(j, 0);
+  }
+
   /** Predecessors of instruction k in function fn's control flow (for walks outside the resolver). */
   predecessorsIn(fn: FunctionInfo, k: number): number[] {
     return this.predecessors(this.walk(fn), k);

@@ -9,8 +9,16 @@ import { formatGuid } from "../../util/bytes.js";
 import { functionAt } from "../functions.js";
 import { constantPointerSlot } from "../global-stores.js";
 import { handleAddress, parameterPlaces } from "../object-classes.js";
-import { constructedField } from "../object-fields.js";
-import { hasParam, normalize, objectLocation, offsetValue, substitute, type Value, valueKey } from "../values.js";
+import { constructedField, heldObjectField } from "../object-fields.js";
+import {
+  hasParam,
+  normalize,
+  objectLocation,
+  offsetValue,
+  substitute,
+  type Value,
+  valueKey,
+} from "../values.js";
 import { copiedThroughPointer, levelPatchedCopy, stackCopySources } from "../vector-copies.js";
 import { chainValuesFrom, resolveArguments } from "../wrappers.js";
 import { isOwnDescriptor, tableDescriptor, tableEvents, tableOfValue } from "./descriptor-tables.js";
@@ -177,7 +185,8 @@ export const manifestRecognizer: WriteRecognizer = {
           isString ? [0, 1, 2] : [0, 1],
         );
         for (const call of calls) {
-          const handle = constructedHandle(ctx, call.values[0]!) ?? call.values[0]!;
+          const handle =
+            constructedHandle(ctx, call.values[0]!) ?? heldHandle(ctx, call.values[0]!) ?? call.values[0]!;
           let events: Array<{ event: SiteEvent; caller?: number }> = isString
             ? [{ event: stringEvent(call.values[1]!, call.values[2]!) }]
             : descriptorEvents(ctx, call.values[1]!, call.chain);
@@ -212,7 +221,13 @@ export const manifestRecognizer: WriteRecognizer = {
               },
             ];
           // A stack descriptor copied from what a pointer names (each caller's record or table).
-          if (!isString && !table && !getters && !descriptorOf(events[0]!.event) && call.values[1]!.k === "stack") {
+          if (
+            !isString &&
+            !table &&
+            !getters &&
+            !descriptorOf(events[0]!.event) &&
+            call.values[1]!.k === "stack"
+          ) {
             const copied = copiedDescriptorEvents(ctx, call.values[1]!);
             if (copied.length > 0) events = copied;
           }
@@ -312,6 +327,22 @@ function constructedHandle(ctx: AnalysisContext, handle: Value): Value | undefin
   const filled = constructedField(ctx, v.base.base, v.base.off, 8);
   if (filled?.length !== 1 || filled[0]!.k === "unknown") return undefined;
   return normalize({ k: "load", base: filled[0]!, off: v.off, size: v.size });
+}
+
+/**
+ * A handle read from a field of an object a heap object holds (gpsvc.dll's `[[session+110h]]`): the
+ * value every store of that field's object puts there, when the image's stores prove it
+ * (object-fields.ts `heldObjectField`); only a registered handle global's value counts.
+ */
+function heldHandle(ctx: AnalysisContext, handle: Value): Value | undefined {
+  const v = normalize(handle);
+  if (v.k !== "load" || v.size !== 8 || v.base.k !== "load" || v.base.size !== 8) return undefined;
+  const holder = v.base.base;
+  if (holder.k === "stack" || holder.k === "addr" || holder.k === "imm") return undefined;
+  const held = heldObjectField(ctx, v.base.off, v.off);
+  if (held?.k !== "load" || held.base.k !== "addr" || !ctx.providers.byHandle(held.base.rva))
+    return undefined;
+  return held;
 }
 
 /** Provider named by a GUID pointer argument. */

@@ -209,3 +209,44 @@ export function functionStarts(pe: PeImage, table: ExceptionTable = readExceptio
   for (let i = 0; i < starts.length; i++) if (i === 0 || starts[i] !== starts[i - 1]) out.push(starts[i]!);
   return out;
 }
+
+/** FuncInfo magic numbers of MSVC's x64 C++ exception handling (__CxxFrameHandler3 and its GS form). */
+const FUNC_INFO_MAGIC = new Set([0x19930520, 0x19930521, 0x19930522]);
+/** Unwind map entries read per FuncInfo at most (a state count no real function comes near). */
+const MAX_UNWIND_STATES = 100_000;
+
+/**
+ * Unwind funclets of MSVC C++ exception handling: the action RVAs of every FuncInfo unwind map a
+ * function's handler data names (UNWIND_INFO handler, then the FuncInfo RVA; recognised by its
+ * magic). Such a funclet is entered by the runtime with RDX = the parent's establisher frame, so
+ * `lea rcx,[rdx+d]` in it names a slot of that frame, not a field of an object.
+ */
+export function unwindFunclets(pe: PeImage, table: ExceptionTable = readExceptionTable(pe)): Set<number> {
+  const out = new Set<number>();
+  if (table.kind !== "x64") return out;
+  const seen = new Set<number>();
+  for (const rf of table.entries) {
+    try {
+      const info = readUnwindInfo(pe, rf.unwindRva);
+      if (info.handlerRva === undefined || info.chained) continue;
+      const off = pe.offsetOf(rf.unwindRva, "unwind info");
+      const tail = off + 4 + ((info.codeCount + 1) & ~1) * 2;
+      const funcInfo = pe.view.u32(tail + 4);
+      if (seen.has(funcInfo)) continue;
+      seen.add(funcInfo);
+      const fi = pe.offsetOf(funcInfo, "FuncInfo");
+      if (!FUNC_INFO_MAGIC.has(pe.view.u32(fi))) continue;
+      const states = pe.view.u32(fi + 4);
+      const map = pe.view.u32(fi + 8);
+      if (states === 0 || states > MAX_UNWIND_STATES || map === 0) continue;
+      const m = pe.offsetOf(map, "unwind map");
+      for (let s = 0; s < states; s++) {
+        const action = pe.view.u32(m + s * 8 + 4);
+        if (action !== 0) out.add(action);
+      }
+    } catch {
+      // An unreadable record names no funclet.
+    }
+  }
+  return out;
+}
