@@ -1089,3 +1089,43 @@ __attribute__((used)) static const GUID *XGuid = &ProviderX; /* its GUID is in t
 static const EVENT_DESCRIPTOR XStart = {400, 0, 0x10, 4, 1, 31, 0x8000000000000000ULL};
 
 __declspec(dllexport) void WriteImported(void) { EventWrite(NlsAnsiCodePage, &XStart, 0, 0); }
+
+/* A logger object on the heap holding a copy of the REGHANDLE global's value, kept in a field of a
+ * heap session object (gpsvc.dll: CLogger at [session+110h], written with [[session+110h]]): every
+ * store of that field is the constructor's result (handle = the global's value) or null. */
+static const GUID ProviderG2 = {0x5e1a0020, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
+static const EVENT_DESCRIPTOR G2Start = {500, 0, 0x10, 4, 1, 32, 0x8000000000000000ULL};
+static REGHANDLE HandleG2;
+typedef struct {
+  REGHANDLE Handle;
+  void *Context;
+} LOGGER_G2;
+typedef struct {
+  ULONG State;
+  char Pad[0x1e4];
+  LOGGER_G2 *Logger; /* at 1E8h */
+} SESSION_G2;
+
+__declspec(noinline) LOGGER_G2 *LoggerG2Construct(LOGGER_G2 *l, REGHANDLE h, void *ctx) {
+  LOGGER_G2 *volatile self = l; /* returned as gpsvc's is: in RAX, not known to the caller */
+  l->Handle = h;
+  l->Context = ctx;
+  return self;
+}
+
+__declspec(noinline) void LoggerG2Write(LOGGER_G2 *l, PCEVENT_DESCRIPTOR d) { EventWrite(l->Handle, d, 0, 0); }
+
+__declspec(dllexport) void StartG2(void) { EventRegister(&ProviderG2, 0, 0, &HandleG2); }
+
+__declspec(dllexport) void OpenG2(SESSION_G2 *s) {
+  LOGGER_G2 *m = HeapAlloc(GetProcessHeap(), 0, sizeof(LOGGER_G2));
+  if (!m) {
+    s->Logger = 0;
+    return;
+  }
+  s->Logger = LoggerG2Construct(m, HandleG2, s);
+}
+
+__declspec(dllexport) void CloseG2(SESSION_G2 *s) { s->Logger = 0; }
+
+__declspec(dllexport) void WriteG2Start(SESSION_G2 *s) { LoggerG2Write(s->Logger, &G2Start); }

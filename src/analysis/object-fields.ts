@@ -248,35 +248,42 @@ function readHeldField(p: HeldProgram, field: number, inner: number): Value | nu
 const MAX_BACK = 6;
 
 /**
- * The value a constructor call leaves at `inner` of the object store i writes from RAX: on every
- * path back, through instructions that leave RAX alone, either RAX is the constant 0 (an
- * allocation that failed: no object) or a direct call returning its `this` comes first, whose
- * summary stores one constant or global-held value (or a parameter given as one) at `inner`.
- * Undefined when a path proves nothing or two paths differ.
+ * The value a constructor call leaves at `inner` of the object store i writes from `reg`: on every
+ * path back, through branches, `nop`/`test`/`cmp` and register copies (`mov rdi, rax`), either the
+ * register is the constant 0 (an allocation that failed: no object) or a direct call returning its
+ * `this` put it in RAX, whose summary stores one constant or global-held value (or a parameter
+ * given as one) at `inner`. Undefined when a path proves nothing or two paths differ.
  */
 function constructedResult(p: Program, i: number, reg: number, inner: number): Value | undefined {
   const c = p.code;
   const fn = functionAt(p.functions, c.rva[i]!);
-  if (!fn || reg !== Reg.RAX) return undefined;
+  if (!fn) return undefined;
   let found: Value | undefined;
-  const seen = new Set<number>();
-  const back = (k: number, depth: number): boolean => {
+  const seen = new Set<string>();
+  const back = (k: number, r: number, depth: number): boolean => {
     for (const j of p.values.predecessorsIn(fn, k)) {
-      if (seen.has(j)) continue;
-      seen.add(j);
+      if (seen.has(`${j}:${r}`)) continue;
+      seen.add(`${j}:${r}`);
       if (c.flow[j] === Flow.Call) {
-        const v = constructorStore(p, j, inner);
+        const v = r === Reg.RAX ? constructorStore(p, j, inner) : undefined;
         if (!v || (found && valueKey(found) !== valueKey(v))) return false;
         found = v;
         continue;
       }
-      if (depth >= MAX_BACK || !LEAVES_RAX.has(c.mnem[j]!)) return false;
-      if (isZero(p.values.registerAt(j, Reg.RAX))) continue;
-      if (!back(j, depth + 1)) return false;
+      if (depth >= MAX_BACK) return false;
+      const copy = c.mnem[j] === M.Mov && c.op0[j] === Op.Reg && c.op1[j] === Op.Reg;
+      if (copy && c.reg0[j] === r) {
+        if (gpr64(c.reg1[j]!) !== c.reg1[j] || !back(j, c.reg1[j]!, depth + 1)) return false;
+        continue;
+      }
+      const branch = c.flow[j] === Flow.ConditionalBranch || c.flow[j] === Flow.UnconditionalBranch;
+      if (!branch && !LEAVES_REGISTERS.has(c.mnem[j]!) && !(copy && gpr64(c.reg0[j]!) !== r)) return false;
+      if (isZero(p.values.registerAt(j, r))) continue;
+      if (!back(j, r, depth + 1)) return false;
     }
     return true;
   };
-  return back(i, 0) ? found : undefined;
+  return back(i, reg, 0) ? found : undefined;
 }
 
 /** A register that holds 0 on every path (no object). */
@@ -284,8 +291,8 @@ function isZero(vs: Value[]): boolean {
   return vs.length > 0 && vs.every((v) => v.k === "imm" && v.v === 0n);
 }
 
-/** Instructions that never write RAX (followed back past). */
-const LEAVES_RAX = new Set<number>([M.Nop, M.Jmp, M.Test, M.Cmp]);
+/** Instructions that write no general register (followed back past). */
+const LEAVES_REGISTERS = new Set<number>([M.Nop, M.Test, M.Cmp]);
 
 /** The value direct call j, a constructor returning `this`, stores at `inner` (see above). */
 function constructorStore(p: Program, j: number, inner: number): Value | undefined {
