@@ -13,10 +13,7 @@ for (const e of spec.wevt) {
 const guidBytes = (g) => {
   const h = g.replace(/-/g, "");
   const raw = Buffer.from(h, "hex");
-  return Buffer.concat([
-    Buffer.from([raw[3], raw[2], raw[1], raw[0], raw[5], raw[4], raw[7], raw[6]]),
-    raw.subarray(8),
-  ]);
+  return Buffer.concat([Buffer.from([raw[3], raw[2], raw[1], raw[0], raw[5], raw[4], raw[7], raw[6]]), raw.subarray(8)]);
 };
 const providers = [...byProvider.entries()];
 const blocks = [];

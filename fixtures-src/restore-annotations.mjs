@@ -86,13 +86,8 @@ function objAnnotations(path) {
             const proc = [...stack].reverse().find((x) => x.proc);
             if (!proc) throw new Error("annotation outside any procedure");
             const at = target(r + 4);
-            if (at.section !== proc.section)
-              throw new Error(`annotation in ${proc.name} is in another section`);
-            out.push({
-              proc: proc.name,
-              delta: at.at - proc.at,
-              record: Buffer.from(b.subarray(s.raw + r, s.raw + r + 2 + rlen)),
-            });
+            if (at.section !== proc.section) throw new Error(`annotation in ${proc.name} is in another section`);
+            out.push({ proc: proc.name, delta: at.at - proc.at, record: Buffer.from(b.subarray(s.raw + r, s.raw + r + 2 + rlen)) });
           }
           r += 2 + rlen;
         }
@@ -117,8 +112,7 @@ function msf(b) {
   let o = 4 + n * 4;
   const blocks = sizes.map((sz) => {
     const list = [];
-    for (let i = 0; i < (sz === 0xffffffff ? 0 : Math.ceil(sz / bs)); i++, o += 4)
-      list.push(dir.readUInt32LE(o));
+    for (let i = 0; i < (sz === 0xffffffff ? 0 : Math.ceil(sz / bs)); i++, o += 4) list.push(dir.readUInt32LE(o));
     return list;
   });
   const fileOffset = (stream, off) => blocks[stream][Math.floor(off / bs)] * bs + (off % bs);
@@ -148,16 +142,10 @@ for (let p = 64; p < modEnd; ) {
     const rlen = mod.readUInt16LE(r);
     const rkind = mod.readUInt16LE(r + 2);
     if (PROC_KINDS.has(rkind))
-      stack.push({
-        proc: true,
-        name: cstr(mod, r + 39),
-        off: mod.readUInt32LE(r + 32),
-        seg: mod.readUInt16LE(r + 36),
-      });
+      stack.push({ proc: true, name: cstr(mod, r + 39), off: mod.readUInt32LE(r + 32), seg: mod.readUInt16LE(r + 36) });
     else if (SCOPE_KINDS.has(rkind)) stack.push({ proc: false });
     else if (SCOPE_ENDS.has(rkind)) stack.pop();
-    else if (rkind === S_SKIP)
-      slots.push({ at: r, size: rlen + 2, proc: [...stack].reverse().find((x) => x.proc) });
+    else if (rkind === S_SKIP) slots.push({ at: r, size: rlen + 2, proc: [...stack].reverse().find((x) => x.proc) });
     r += 2 + rlen;
   }
   if (slots.length !== objs.length)
@@ -166,9 +154,7 @@ for (let p = 64; p < modEnd; ) {
     const a = objs[i];
     const aligned = (a.record.length + 3) & ~3;
     if (!slot.proc || slot.proc.name !== a.proc || slot.size !== aligned)
-      throw new Error(
-        `slot ${i}: S_SKIP in ${slot.proc?.name} (${slot.size} bytes) vs annotation in ${a.proc} (${aligned})`,
-      );
+      throw new Error(`slot ${i}: S_SKIP in ${slot.proc?.name} (${slot.size} bytes) vs annotation in ${a.proc} (${aligned})`);
     const rec = Buffer.alloc(aligned);
     a.record.copy(rec);
     rec.writeUInt16LE(aligned - 2, 0);
@@ -178,7 +164,6 @@ for (let p = 64; p < modEnd; ) {
     restored++;
   });
 }
-if (restored !== objs.length)
-  throw new Error(`restored ${restored} of ${objs.length} annotations (module not found?)`);
+if (restored !== objs.length) throw new Error(`restored ${restored} of ${objs.length} annotations (module not found?)`);
 writeFileSync(pdbPath, pdb);
 console.log(`${basename(pdbPath)}: restored ${restored} S_ANNOTATION record(s)`);
