@@ -8,7 +8,7 @@
  * displacement.
  */
 
-import { importsByIatRva, type PeImage } from "../formats/pe/index.js";
+import { importsByIatRva, type PeImage, readLoadConfig } from "../formats/pe/index.js";
 import { appendAll } from "../util/arrays.js";
 import { leBytes } from "../util/bytes.js";
 import type { CallGraph } from "./callgraph.js";
@@ -78,6 +78,9 @@ export type Value =
 
 export const ARG_REGS = [Reg.RCX, Reg.RDX, Reg.R8, Reg.R9] as const;
 const VOLATILE = new Set<number>([Reg.RAX, Reg.RCX, Reg.RDX, Reg.R8, Reg.R9, Reg.R10, Reg.R11]);
+
+/** Run-once APIs: (once, init function, parameter, &context); the init function fills the context. */
+const RUN_ONCE_APIS = ["InitOnceExecuteOnce", "RtlRunOnceExecuteOnce"] as const;
 
 /** Limits that keep resolution bounded on huge functions. */
 const MAX_STEPS = 4000;
@@ -268,7 +271,8 @@ export class ValueResolver {
     if (depth > MAX_CALLEE_DEPTH) return ALL_REGISTERS;
     // Provisionally ALL: a recursive call proves nothing.
     this.calleeWrites.set(rva, ALL_REGISTERS);
-    const own = calleeRegisterWrites(this.code, this.writes, this.functions.byRva.get(rva));
+    const fn = this.functions.byRva.get(rva);
+    const own = calleeRegisterWrites(this.code, this.writes, fn, this.isCookieCheck(fn));
     let out: ReadonlySet<number> | typeof ALL_REGISTERS = ALL_REGISTERS;
     if (own !== ALL_REGISTERS) {
       const all = new Set(own.writes);
@@ -286,6 +290,40 @@ export class ValueResolver {
     if (out === ALL_REGISTERS && depth > 0) this.calleeWrites.delete(rva);
     else this.calleeWrites.set(rva, out);
     return out;
+  }
+
+  /** RVA of the image's /GS security cookie (load config), null when none; undefined until read. */
+  private cookieRva: number | null | undefined;
+
+  /**
+   * Is fn the /GS cookie check (`cmp rcx,[rip+__security_cookie]` first, the cookie being the one
+   * the load config names)? It returns only when the cookie matches; its branches out of its body
+   * go to the failure report, which never returns, so they end a path instead of proving nothing
+   * — and a `mov rax,[rsp+20h]; …; call __security_check_cookie; ret` returns what was loaded.
+   */
+  private isCookieCheck(fn: FunctionInfo | undefined): boolean {
+    if (!fn || fn.last <= fn.first) return false;
+    if (this.cookieRva === undefined) {
+      let va: bigint | undefined;
+      try {
+        va = readLoadConfig(this.pe)?.securityCookie;
+      } catch {
+        va = undefined; // a malformed load config names no cookie
+      }
+      const rva = va ? this.pe.vaToRva(va) : undefined;
+      this.cookieRva = rva ?? null;
+    }
+    const c = this.code;
+    const i = fn.first;
+    return (
+      this.cookieRva !== null &&
+      c.mnem[i] === M.Cmp &&
+      c.op0[i] === Op.Reg &&
+      gpr64(c.reg0[i]!) === Reg.RCX &&
+      c.op1[i] === Op.Mem &&
+      c.memBase[i] === Reg.RIP &&
+      c.addr[i] === this.cookieRva
+    );
   }
 
   /** Values a small direct callee returns in RAX (function rva → values; cached per callee). */
@@ -1027,6 +1065,8 @@ export class ValueResolver {
     const n = this.slotArgument(w, j, dj, base, off);
     if (n === undefined) return undefined;
     const unknown: Value[] = [{ k: "unknown", why: "out-parameter" }];
+    const once = n === 3 ? this.runOnceContext(w, j, dj, size, origin, nest) : undefined;
+    if (once) return once;
     if (c.flow[j] !== Flow.Call || c.op0[j] !== Op.Branch) return unknown;
     const stored = this.outStores(c.addr[j]!, n, size, nest);
     if (!stored) return unknown;
@@ -1042,6 +1082,31 @@ export class ValueResolver {
       } else out.push(unknown[0]!);
     }
     return out;
+  }
+
+  /**
+   * The Context out-parameter (argument 3) of a run-once call (`InitOnceExecuteOnce(&once, Init,
+   * param, &ctx)`, vcamp140.dll's trace singleton): the API hands back what the init function,
+   * given in RDX, stored through its third parameter (`PVOID *Context`) on its first run — the
+   * same value on every later call. Only constants and globals' values count (the init function's
+   * own parameters mean nothing here). Undefined when j is no run-once call or the init function's
+   * stores are not readable.
+   */
+  private runOnceContext(
+    w: Walk,
+    j: number,
+    dj: number,
+    size: number,
+    origin: number,
+    nest: number,
+  ): Value[] | undefined {
+    if (!this.callsOf(RUN_ONCE_APIS).has(j)) return undefined;
+    const init = this.register(w, j, Reg.RDX, dj, origin, nest + 1);
+    const fn = init.length === 1 ? init[0]! : undefined;
+    if (fn?.k !== "addr") return undefined;
+    const stored = this.outStores(fn.rva, 2, size, nest);
+    if (!stored) return undefined;
+    return stored.map((v) => (contextFree(v) ? v : { k: "unknown", why: "run-once context" }));
   }
 
   /** Instructions looked back from a call for the `lea` that passes a slot's address. */
@@ -1395,6 +1460,7 @@ function calleeRegisterWrites(
   code: Code,
   writes: RegisterWrites,
   fn: FunctionInfo | undefined,
+  outwardEndsPath = false,
 ): { writes: ReadonlySet<number>; callees: number[] } | typeof ALL_REGISTERS {
   if (!fn || fn.fragments?.length || fn.last <= fn.first) return ALL_REGISTERS;
   const out = new Set<number>();
@@ -1415,8 +1481,8 @@ function calleeRegisterWrites(
     if (fl === Flow.UnconditionalBranch || fl === Flow.ConditionalBranch) {
       const t = code.addr[i]!;
       const k = code.op0[i] === Op.Branch ? indexOfRva(code, fn.first, fn.last, t) : -1;
-      if (k < 0) return ALL_REGISTERS;
-      work.push(k);
+      if (k >= 0) work.push(k);
+      else if (!(outwardEndsPath && code.op0[i] === Op.Branch)) return ALL_REGISTERS;
       if (fl === Flow.UnconditionalBranch) continue;
     } else if (fl === Flow.Call && code.op0[i] === Op.Branch) callees.push(code.addr[i]!);
     else if (fl !== Flow.Next) return ALL_REGISTERS;

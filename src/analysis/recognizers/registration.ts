@@ -4,7 +4,7 @@
  * 16 bytes in the image, the handle argument to the global that receives the REGHANDLE.
  */
 import { formatGuid } from "../../util/bytes.js";
-import { Flow, gpr64, M, Op, Reg } from "../disasm.js";
+import { Flow, gpr64, immediateOf, M, Op, Reg } from "../disasm.js";
 import { functionAt } from "../functions.js";
 import { copiedBytesBefore } from "../global-stores.js";
 import { parameterPlaces } from "../object-classes.js";
@@ -16,6 +16,7 @@ import {
   offsetValue,
   substitute,
   type Value,
+  valueKey,
   writesGpr,
 } from "../values.js";
 import { copiedThroughPointer, storesIndexedIntoFrame } from "../vector-copies.js";
@@ -73,7 +74,8 @@ export function findRegistrations(ctx: Omit<AnalysisContext, "providers">): Regi
             const hs = ctx.symbolAt(handleRva);
             if (hs) reg.handleSymbol = hs;
           }
-          const location = objectLocation(handleValue);
+          const location =
+            objectLocation(handleValue) ?? publishedHandleLocation(ctx, site.index, spec.handle);
           if (location !== undefined) reg.handleLocation = location;
           // Each value the handle argument has (one per path) is a place this registration fills.
           const places = handlePlaces(
@@ -94,6 +96,50 @@ export function findRegistrations(ctx: Omit<AnalysisContext, "providers">): Regi
     }
   }
   return out;
+}
+
+/**
+ * A handle block whose address the registering function also publishes in a global slot
+ * (`mov [rip+S], rbx` … `EventRegister(&guid, cb, ctx, rbx)`, the same parameter in both;
+ * vcamp140.dll keeps its trace object's REGHANDLE in a 16-byte block at `[g_trace+58h]`): the
+ * handle is `[[S]]`, the location of offset 0 of the object S holds (values.ts `objectLocation`).
+ * Only when S holds nothing else: no other store but of 0 writes it and nothing takes its address.
+ */
+function publishedHandleLocation(
+  ctx: Omit<AnalysisContext, "providers">,
+  call: number,
+  n: number,
+): string | undefined {
+  const given = ctx.values.argument(call, n);
+  if (given.length !== 1 || given[0]!.k !== "param") return undefined;
+  const want = valueKey(given[0]!);
+  const c = ctx.code;
+  const fn = functionAt(ctx.functions, c.rva[call]!);
+  if (!fn) return undefined;
+  let slot: number | undefined;
+  const stores = new Set<number>();
+  for (const r of [{ first: fn.first, last: fn.last }, ...(fn.fragments ?? [])])
+    for (let i = r.first; i < r.last; i++) {
+      if (c.mnem[i] !== M.Mov || c.op0[i] !== Op.Mem || c.op1[i] !== Op.Reg) continue;
+      if (c.memBase[i] !== Reg.RIP || c.memSize[i] !== 8) continue;
+      const vs = ctx.values.registerAt(i, gpr64(c.reg1[i]!));
+      if (vs.length !== 1 || valueKey(vs[0]!) !== want) continue;
+      if (slot !== undefined && slot !== c.addr[i]) return undefined;
+      slot = c.addr[i]!;
+      stores.add(i);
+    }
+  if (slot === undefined) return undefined;
+  for (let i = 0; i < c.count; i++) {
+    if (c.memBase[i] !== Reg.RIP || stores.has(i)) continue;
+    const at = c.addr[i]!;
+    if (at >= slot + 8 || at + (c.memSize[i] || 8) <= slot) continue;
+    if (c.mnem[i] === M.Lea) return undefined;
+    if (c.op0[i] !== Op.Mem || c.mnem[i] === M.Cmp || c.mnem[i] === M.Test) continue; // a read
+    const clears =
+      at === slot && (c.mnem[i] === M.Mov || c.mnem[i] === M.And) && c.op1[i] === Op.Imm && immediateOf(c, i) === 0n;
+    if (!clears) return undefined;
+  }
+  return objectLocation({ k: "load", base: { k: "addr", rva: slot }, off: 0, size: 8 });
 }
 
 /**
