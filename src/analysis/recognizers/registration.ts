@@ -136,7 +136,10 @@ function publishedHandleLocation(
     if (c.mnem[i] === M.Lea) return undefined;
     if (c.op0[i] !== Op.Mem || c.mnem[i] === M.Cmp || c.mnem[i] === M.Test) continue; // a read
     const clears =
-      at === slot && (c.mnem[i] === M.Mov || c.mnem[i] === M.And) && c.op1[i] === Op.Imm && immediateOf(c, i) === 0n;
+      at === slot &&
+      (c.mnem[i] === M.Mov || c.mnem[i] === M.And) &&
+      c.op1[i] === Op.Imm &&
+      immediateOf(c, i) === 0n;
     if (!clears) return undefined;
   }
   return objectLocation({ k: "load", base: { k: "addr", rva: slot }, off: 0, size: 8 });
