@@ -7,11 +7,12 @@
  * filled the field and the argument the constructor (or a base constructor it passes `this` to)
  * stores there — or, an inlined constructor, the store into the slot itself.
  */
-import { type PeImage, unwindFunclets } from "../formats/pe/index.js";
+import { type PeImage, readExports, unwindFunclets } from "../formats/pe/index.js";
 import type { CallGraph } from "./callgraph.js";
+import { addressTakenFunctions } from "./conditions/address-taken.js";
 import { type Code, Flow, gpr64, immediateOf, M, Op, Reg } from "./disasm.js";
 import { type FunctionTable, functionAt } from "./functions.js";
-import { normalize, type Value, type ValueResolver, valueKey } from "./values.js";
+import { hasParam, normalize, substitute, type Value, type ValueResolver, valueKey } from "./values.js";
 import { movesRsp, walkBack } from "./vector-copies.js";
 
 /** Constructor levels followed (derived → base constructors). */
@@ -219,8 +220,26 @@ function funcletsOf(p: HeldProgram): Set<number> {
 }
 
 function readHeldField(p: HeldProgram, field: number, inner: number): Value | null {
-  const c = p.code;
+  const stores = fieldWrites(p, field);
+  if (!stores) return null;
   let held: Value | undefined;
+  for (const [i, reg] of stores) {
+    const v = constructedResult(p, i, reg, inner);
+    if (!v || (held && valueKey(held) !== valueKey(v))) return null;
+    held = v;
+  }
+  return held ?? null;
+}
+
+/**
+ * The register stores into the 8-byte field `field` of heap objects (`[reg+field]`, not the
+ * stack or a global), as [instruction, source register]; stores of 0 are left out (no object).
+ * Null when a write proves nothing: the field's address taken (`lea r,[reg+field]`), an indexed,
+ * partial or non-`mov` write.
+ */
+function fieldWrites(p: HeldProgram, field: number): Array<[number, number]> | null {
+  const c = p.code;
+  const out: Array<[number, number]> = [];
   for (let i = 0; i < c.count; i++) {
     const mem = c.op0[i] === Op.Mem ? 0 : c.op1[i] === Op.Mem ? 1 : -1;
     if (mem < 0 || c.addr[i] !== field) continue;
@@ -237,11 +256,90 @@ function readHeldField(p: HeldProgram, field: number, inner: number): Value | nu
     if (c.op1[i] !== Op.Reg) return null;
     const reg = gpr64(c.reg1[i]!);
     if (isZero(p.values.registerAt(i, reg))) continue;
-    const v = constructedResult(p, i, reg, inner);
+    out.push([i, reg]);
+  }
+  return out;
+}
+
+const heldValues = new WeakMap<Code, Map<number, Value | null>>();
+
+/**
+ * The one object every store into the 8-byte field `field` of a heap object puts there, when it is
+ * an object the image reaches through a global (`[[G]]`): msmpeg2vdec.dll copies its logger
+ * `[[G]]` into a stack config (`mov rcx,[rax]; mov [rbp],rcx`), passes the config down two calls
+ * and stores `mov rax,[rsi+0E0h]; mov [rbx+25D80h], rax`; its writes read the handle
+ * `[[decoder+25D80h]+8]`. A stored value read through the storing function's parameters is each
+ * caller's argument (stack slots read as filled before the call), through `MAX_CALLER_LEVELS`
+ * levels; every caller must be known (the function's address is not taken) and every store agree.
+ * Null when unproven.
+ */
+export function heldFieldValue(p: HeldProgram, field: number): Value | null {
+  let cache = heldValues.get(p.code);
+  if (!cache) heldValues.set(p.code, (cache = new Map()));
+  if (!cache.has(field)) cache.set(field, readHeldValue(p, field));
+  return cache.get(field)!;
+}
+
+/** Caller levels followed from a store whose value is read through a parameter. */
+const MAX_CALLER_LEVELS = 3;
+
+function readHeldValue(p: HeldProgram, field: number): Value | null {
+  const stores = fieldWrites(p, field);
+  if (!stores) return null;
+  let held: Value | undefined;
+  for (const [i, reg] of stores) {
+    const fn = functionAt(p.functions, p.code.rva[i]!);
+    const vs = p.values.registerAt(i, reg).map(normalize);
+    const v = fn && vs.length === 1 ? throughCallers(p, vs[0]!, fn.rva, 0) : undefined;
     if (!v || (held && valueKey(held) !== valueKey(v))) return null;
     held = v;
   }
   return held ?? null;
+}
+
+/** The global-held value `v` (read in function fnRva) is in every caller, or undefined. */
+function throughCallers(p: HeldProgram, v: Value, fnRva: number, level: number): Value | undefined {
+  if (!hasParam(v)) return globalHeld(v) ? v : undefined;
+  if (level >= MAX_CALLER_LEVELS || takenOf(p).has(fnRva)) return undefined;
+  const sites = p.graph.callers.get(fnRva) ?? [];
+  if (sites.length === 0) return undefined;
+  let found: Value | undefined;
+  for (const s of sites) {
+    let ok = true;
+    const given = substitute(v, (n) => {
+      const args = p.values.argument(s.index, n);
+      if (args.length !== 1) ok = false;
+      return args[0] ?? { k: "unknown", why: "argument" };
+    });
+    const settled = ok ? readStack(p, normalize(given)) : undefined;
+    const r = settled && throughCallers(p, settled, s.caller, level + 1);
+    if (!r || (found && valueKey(found) !== valueKey(r))) return undefined;
+    found = r;
+  }
+  return found;
+}
+
+const taken = new WeakMap<Code, Set<number>>();
+/** Functions whose address the image takes (their direct callers are not all their callers). */
+function takenOf(p: HeldProgram): Set<number> {
+  let set = taken.get(p.code);
+  if (!set) taken.set(p.code, (set = addressTakenFunctions(p.pe, p.code, readExports(p.pe)?.entries ?? [])));
+  return set;
+}
+
+/** A load from a caller's stack object, replaced by what the caller stored there (one value). */
+function readStack(p: Program, v: Value): Value | undefined {
+  if (v.k !== "load") return v;
+  const base = readStack(p, v.base);
+  if (!base) return undefined;
+  if (base.k !== "stack") return normalize({ ...v, base });
+  const vs = p.values.stackSlot(base, v.off, v.size);
+  return vs.length === 1 && vs[0]!.k !== "unknown" ? normalize(vs[0]!) : undefined;
+}
+
+/** A value read from an object the image reaches through a global (`[G]`, `[[G]+8]`). */
+function globalHeld(v: Value): boolean {
+  return v.k === "load" && (v.base.k === "addr" || globalHeld(v.base));
 }
 
 /** Instructions followed back from a store to the call or constant that gives its register. */

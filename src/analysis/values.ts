@@ -1031,6 +1031,15 @@ export class ValueResolver {
           matchesBase = true;
         }
       }
+      if (!matchesBase && base === "rsp" && mb === Reg.RBP && dj === 0) {
+        // `lea rbp,[rsp-0D0h]; sub rsp,1D0h` then `mov [rbp],rcx` … `lea rcx,[rsp+20h]`: the
+        // frame pointer is a fixed distance above the body's RSP (msmpeg2vdec.dll's config).
+        const above = this.framePointerOffset(w);
+        if (above !== undefined) {
+          slotOff = above + c.addr[j]!;
+          matchesBase = true;
+        }
+      }
       if (matchesBase && slotOff === off) {
         out.push(...this.stored(w, j, dj, origin, nest));
         return true;
@@ -1236,6 +1245,61 @@ export class ValueResolver {
   }
 
   /** Registers a function copies RSP into (`mov r11, rsp`), by function rva. */
+  private framePointerCache = new Map<number, number | undefined>();
+
+  /**
+   * RBP minus the body's RSP in a function whose prologue sets RBP once from RSP (`lea rbp,[rsp+X]`
+   * or `mov rbp,rsp`, before or after its pushes and `sub rsp`), and nothing but epilogue pops
+   * writes RBP afterwards. Undefined otherwise.
+   */
+  private framePointerOffset(w: Walk): number | undefined {
+    if (this.framePointerCache.has(w.fn.rva)) return this.framePointerCache.get(w.fn.rva);
+    const c = w.code;
+    let d = 0;
+    let rbp: number | undefined;
+    let setAt = -1;
+    let eax: number | undefined;
+    let rax: number | undefined; // `mov rax, rsp`: RAX is RSP at d = rax
+    for (let i = w.fn.first; i < w.fn.last && i < w.fn.first + MAX_PROLOGUE; i++) {
+      const m = c.mnem[i]!;
+      const toReg = c.op0[i] === Op.Reg;
+      if (m === M.Push || (toReg && c.reg0[i] === Reg.RSP && c.op1[i] === Op.Imm)) d += rspEffect(c, i);
+      else if (m === M.Mov && toReg && gpr64(c.reg0[i]!) === Reg.RAX && c.op1[i] === Op.Imm) {
+        eax = c.imm[i]!;
+        rax = undefined;
+      } else if (
+        m === M.Mov &&
+        toReg &&
+        c.reg0[i] === Reg.RAX &&
+        c.op1[i] === Op.Reg &&
+        c.reg1[i] === Reg.RSP
+      )
+        rax = d;
+      else if (c.flow[i] === Flow.Call && eax !== undefined)
+        continue; // __chkstk probes EAX bytes
+      else if (m === M.Sub && toReg && c.reg0[i] === Reg.RSP && c.op1[i] === Op.Reg && c.reg1[i] === Reg.RAX)
+        d -= eax ?? Number.NaN;
+      else if (toReg && c.reg0[i] === Reg.RBP && rbp === undefined) {
+        if (m === M.Lea && c.memBase[i] === Reg.RSP && c.memIndex[i] === 0) rbp = d + c.addr[i]!;
+        else if (m === M.Lea && c.memBase[i] === Reg.RAX && c.memIndex[i] === 0 && rax !== undefined)
+          rbp = rax + c.addr[i]!;
+        else if (m === M.Mov && c.op1[i] === Op.Reg && c.reg1[i] === Reg.RSP) rbp = d;
+        else break;
+        setAt = i;
+      } else if (
+        !(m === M.Mov && c.op0[i] === Op.Mem && (c.memBase[i] === Reg.RSP || c.memBase[i] === Reg.RAX))
+      )
+        break; // home stores (through RSP or its copy in RAX)
+    }
+    let out = rbp === undefined || Number.isNaN(d) ? undefined : rbp - d;
+    const ranges = [{ first: w.fn.first, last: w.fn.last }, ...(w.fn.fragments ?? [])];
+    for (const r of ranges)
+      for (let i = r.first; i < r.last && out !== undefined; i++)
+        if (i !== setAt && c.mnem[i] !== M.Pop && this.writes.writes(i, Reg.RBP)) out = undefined;
+    this.framePointerCache.set(w.fn.rva, out);
+    return out;
+  }
+
   private rspCopyCache = new Map<number, ReadonlySet<number>>();
   private rspCopies(w: Walk): ReadonlySet<number> {
     let set = this.rspCopyCache.get(w.fn.rva);
@@ -1434,6 +1498,8 @@ const MAX_CALLEE_INSTRUCTIONS = 64;
 const MAX_CALLEE_DEPTH = 3;
 /** Instructions a callee may have for its return value to be read (singleton getters are short). */
 const MAX_GETTER_INSTRUCTIONS = 48;
+/** Instructions of a prologue read for its frame pointer (pushes, home stores, `sub rsp`, `lea rbp`). */
+const MAX_PROLOGUE = 24;
 /** Instructions a callee may have for its stores through an out-parameter to be read. */
 const MAX_OUT_STORE_CALLEE = 200;
 

@@ -9,7 +9,7 @@ import { formatGuid } from "../../util/bytes.js";
 import { functionAt } from "../functions.js";
 import { constantPointerSlot } from "../global-stores.js";
 import { handleAddress, parameterPlaces } from "../object-classes.js";
-import { constructedField, heldObjectField } from "../object-fields.js";
+import { constructedField, heldFieldValue, heldObjectField } from "../object-fields.js";
 import {
   hasParam,
   normalize,
@@ -332,7 +332,8 @@ function constructedHandle(ctx: AnalysisContext, handle: Value): Value | undefin
 /**
  * A handle read from a field of an object a heap object holds (gpsvc.dll's `[[session+110h]]`): the
  * value every store of that field's object puts there, when the image's stores prove it
- * (object-fields.ts `heldObjectField`); only a registered handle global's value counts.
+ * (object-fields.ts `heldObjectField`); only a registered handle global's value counts. Else, the
+ * field holding one global-held object (`heldFieldValue`) whose registered handle place is read.
  */
 function heldHandle(ctx: AnalysisContext, handle: Value): Value | undefined {
   const v = normalize(handle);
@@ -340,9 +341,13 @@ function heldHandle(ctx: AnalysisContext, handle: Value): Value | undefined {
   const holder = v.base.base;
   if (holder.k === "stack" || holder.k === "addr" || holder.k === "imm") return undefined;
   const held = heldObjectField(ctx, v.base.off, v.off);
-  if (held?.k !== "load" || held.base.k !== "addr" || !ctx.providers.byHandle(held.base.rva))
-    return undefined;
-  return held;
+  if (held?.k === "load" && held.base.k === "addr" && ctx.providers.byHandle(held.base.rva)) return held;
+  // The field holds a global's object itself (msmpeg2vdec.dll `[[decoder+25D80h]+8]`, the logger
+  // `[[G]]` copied in): the handle is read from that object, where a registration must have put it.
+  const object = heldFieldValue(ctx, v.base.off);
+  const at = object ? objectLocation({ k: "ptr", base: object, off: v.off }) : undefined;
+  if (!object || at === undefined || !ctx.providers.byLocation(at)) return undefined;
+  return normalize({ k: "load", base: object, off: v.off, size: 8 });
 }
 
 /** Provider named by a GUID pointer argument. */
