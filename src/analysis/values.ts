@@ -701,8 +701,14 @@ export class ValueResolver {
    */
   private returned(j: number, nest: number): Value | undefined {
     const c = this.code;
-    if (c.op0[j] !== Op.Branch || c.flow[j] !== Flow.Call || nest >= MAX_NEST) return undefined;
-    const target = c.addr[j]!;
+    if (c.op0[j] !== Op.Branch || c.flow[j] !== Flow.Call) return undefined;
+    return this.returnedFrom(c.addr[j]!, nest);
+  }
+
+  /** What function `target` returns at every `ret` (see `returned`). */
+  returnedFrom(target: number, nest = 0): Value | undefined {
+    const c = this.code;
+    if (nest >= MAX_NEST) return undefined;
     const known = this.returns.get(target);
     if (known !== undefined) return known ?? undefined;
     this.returns.set(target, null); // recursion through this callee gives nothing

@@ -10,6 +10,7 @@ import { functionAt } from "../functions.js";
 import { constantPointerSlot } from "../global-stores.js";
 import { handleAddress, parameterPlaces } from "../object-classes.js";
 import { constructedField, heldFieldValue, heldObjectField } from "../object-fields.js";
+import { singletonThis } from "../singletons.js";
 import {
   hasParam,
   normalize,
@@ -186,7 +187,10 @@ export const manifestRecognizer: WriteRecognizer = {
         );
         for (const call of calls) {
           const handle =
-            constructedHandle(ctx, call.values[0]!) ?? heldHandle(ctx, call.values[0]!) ?? call.values[0]!;
+            constructedHandle(ctx, call.values[0]!) ??
+            heldHandle(ctx, call.values[0]!) ??
+            singletonHandle(ctx, call.values[0]!, call.chain) ??
+            call.values[0]!;
           let events: Array<{ event: SiteEvent; caller?: number }> = isString
             ? [{ event: stringEvent(call.values[1]!, call.values[2]!) }]
             : descriptorEvents(ctx, call.values[1]!, call.chain);
@@ -348,6 +352,30 @@ function heldHandle(ctx: AnalysisContext, handle: Value): Value | undefined {
   const at = object ? objectLocation({ k: "ptr", base: object, off: v.off }) : undefined;
   if (!object || at === undefined || !ctx.providers.byLocation(at)) return undefined;
   return normalize({ k: "load", base: object, off: v.off, size: 8 });
+}
+
+/**
+ * A handle read through `this` of an exported member function of a class the image hands out as
+ * one instance (singletons.ts; vcamp140.dll's `_Amp_runtime_trace` methods read `[[this+58h]]`):
+ * the handle read from that instance, when a registration put it there. `chain[0]` is the call in
+ * the outermost function, whose parameters the value is in terms of.
+ */
+function singletonHandle(ctx: AnalysisContext, handle: Value, chain: readonly number[]): Value | undefined {
+  if (!hasParam(handle)) return undefined;
+  const fn = functionAt(ctx.functions, ctx.code.rva[chain[0]!]!);
+  const self = fn && singletonThis(ctx, fn.rva);
+  if (!self) return undefined;
+  let onlyThis = true;
+  const v = normalize(
+    substitute(handle, (n) => {
+      if (n !== 0) onlyThis = false;
+      return self;
+    }),
+  );
+  if (!onlyThis || v.k !== "load") return undefined;
+  const global = v.base.k === "addr" && ctx.providers.byHandle(v.base.rva + v.off);
+  const at = objectLocation({ k: "ptr", base: v.base, off: v.off });
+  return global || (at !== undefined && ctx.providers.byLocation(at)) ? v : undefined;
 }
 
 /** Provider named by a GUID pointer argument. */
