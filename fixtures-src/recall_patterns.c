@@ -39,6 +39,10 @@
  *     providers registered through member pointers by helpers and written from one caller; a stack
  *     activity object whose constructor stores the handle global's address, written through it; a
  *     handle read through a data import (another module's: no provider, counted apart).
+ *  9. A singleton handed out by InitOnceExecuteOnce's Context from a getter that checks its /GS
+ *     cookie, its handle block published by the registering function; a global's logger copied
+ *     through a frame-pointer function's stack config into a decoder field; exported members of
+ *     a class typed by their decorated names, the class's getter returning its one instance.
  */
 #include <windows.h>
 #include <evntprov.h>
@@ -1129,3 +1133,171 @@ __declspec(dllexport) void OpenG2(SESSION_G2 *s) {
 __declspec(dllexport) void CloseG2(SESSION_G2 *s) { s->Logger = 0; }
 
 __declspec(dllexport) void WriteG2Start(SESSION_G2 *s) { LoggerG2Write(s->Logger, &G2Start); }
+
+/* ---- 9. Handles reached through run-once getters, copied objects and singleton classes ---- */
+
+/* A trace singleton made by InitOnceExecuteOnce (vcamp140.dll's _Get_amp_trace): the init function
+ * allocates the handle block, publishes it in the trace object (TraceS2Register stores its
+ * parameter in TraceS2.Block and registers into it) and hands the object out through the
+ * run-once Context; the getter checks its /GS cookie before returning what it loaded. The write
+ * reads [[TraceS2.Block]]. The cookie check and the load config naming the cookie are written
+ * by hand, as the fixture is built without the CRT. */
+static const GUID ProviderS2 = {0x5e1a0021, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
+static const EVENT_DESCRIPTOR S2Start = {510, 0, 0x10, 4, 1, 33, 0x8000000000000000ULL};
+typedef struct {
+  REGHANDLE Handle;
+  ULONG Enabled;
+} BLOCK_S2;
+typedef struct {
+  ULONG Count;
+  BLOCK_S2 *Block; /* at 8 */
+} TRACE_S2;
+__attribute__((used)) TRACE_S2 TraceS2;
+__attribute__((used)) INIT_ONCE TraceS2Once;
+__attribute__((used)) ULONGLONG FixtureCookie = 0x2b992ddfa232ULL;
+
+const IMAGE_LOAD_CONFIG_DIRECTORY64 _load_config_used = {
+    .Size = sizeof(IMAGE_LOAD_CONFIG_DIRECTORY64),
+    .SecurityCookie = (ULONGLONG)&FixtureCookie,
+};
+
+__declspec(noinline) __attribute__((used)) void TraceS2Register(BLOCK_S2 *b) {
+  TraceS2.Block = b;
+  EventRegister(&ProviderS2, 0, 0, &b->Handle);
+}
+
+__attribute__((used)) BOOL CALLBACK TraceS2Init(PINIT_ONCE once, PVOID param, PVOID *ctx) {
+  (void)once;
+  (void)param;
+  TraceS2Register(HeapAlloc(GetProcessHeap(), HEAP_ZERO_MEMORY, sizeof(BLOCK_S2)));
+  *ctx = &TraceS2;
+  return TRUE;
+}
+
+__attribute__((used, noreturn)) void CookieFailureS2(void) {
+  for (;;) __asm__ volatile("int3");
+}
+
+__asm__(".section .text$s2cookie,\"xr\"\n"
+        ".globl CheckCookieS2\n"
+        "CheckCookieS2:\n"
+        "cmp FixtureCookie(%rip), %rcx\n"
+        "jne 1f\n"
+        "ret\n"
+        "1: jmp CookieFailureS2\n");
+
+/* ctx = 0; InitOnceExecuteOnce(&TraceS2Once, TraceS2Init, 0, &ctx); check the cookie; return ctx. */
+__declspec(noinline) __attribute__((naked, used)) TRACE_S2 *GetTraceS2(void) {
+  __asm__("sub $0x38, %rsp\n"
+          "mov FixtureCookie(%rip), %rax\n"
+          "xor %rsp, %rax\n"
+          "mov %rax, 0x28(%rsp)\n"
+          "movq $0, 0x20(%rsp)\n"
+          "lea 0x20(%rsp), %r9\n"
+          "xor %r8d, %r8d\n"
+          "lea TraceS2Init(%rip), %rdx\n"
+          "lea TraceS2Once(%rip), %rcx\n"
+          "call *__imp_InitOnceExecuteOnce(%rip)\n"
+          "mov 0x20(%rsp), %rax\n"
+          "mov 0x28(%rsp), %rcx\n"
+          "xor %rsp, %rcx\n"
+          "call CheckCookieS2\n"
+          "add $0x38, %rsp\n"
+          "ret\n");
+}
+
+__declspec(dllexport) void WriteS2Start(void) {
+  TRACE_S2 *t = GetTraceS2();
+  EventWrite(t->Block->Handle, &S2Start, 0, 0);
+}
+
+/* A logger held by a global (LoggerH2, registered at +8) copied into a stack config by a function
+ * with a frame pointer set in its prologue (`lea rbp,[rsp-40h]; sub rsp,90h`: the config is filled
+ * through RBP and passed through RSP), handed down two calls and stored into a decoder field at
+ * 1D80h (msmpeg2vdec.dll's [[decoder+25D80h]+8]). Every store of that field puts the global's
+ * logger there, so DecodeH2's write reads LoggerH2's handle. AttachH2, an export, stores the
+ * field at 1D88h (DecodeOtherH2's) from its own parameter: no caller in the image says what. */
+static const GUID ProviderH2 = {0x5e1a0022, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
+static const EVENT_DESCRIPTOR H2Start = {520, 0, 0x10, 4, 1, 34, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR H2Other = {521, 0, 0x10, 4, 0, 34, 0x8000000000000000ULL};
+typedef struct {
+  ULONG Flags;
+  REGHANDLE Handle; /* at 8 */
+} LOGGER_H2;
+typedef struct {
+  char Pad[0x40];
+  LOGGER_H2 *Logger; /* at 40h */
+} CONFIG_H2;
+typedef struct {
+  ULONG State;
+  char Pad[0x1d7c];
+  LOGGER_H2 *Logger; /* at 1D80h */
+  LOGGER_H2 *Other;  /* at 1D88h */
+} DECODER_H2;
+__attribute__((used)) LOGGER_H2 *LoggerH2;
+
+__declspec(dllexport) void StartH2(void) {
+  LoggerH2 = HeapAlloc(GetProcessHeap(), HEAP_ZERO_MEMORY, sizeof(LOGGER_H2));
+  if (LoggerH2) EventRegister(&ProviderH2, 0, 0, &LoggerH2->Handle);
+}
+
+__declspec(noinline) __attribute__((used)) void StoreLoggerH2(DECODER_H2 *d, CONFIG_H2 *c) {
+  d->Logger = c->Logger;
+}
+
+__declspec(noinline) __attribute__((used)) void SetupH2(CONFIG_H2 *c, DECODER_H2 *d) {
+  d->State = 1;
+  StoreLoggerH2(d, c);
+  d->State = 2;
+}
+
+/* config at [rsp+20h]; RBP = RSP + 50h after the prologue, so its Logger (+40h) is [rbp+10h]. */
+__declspec(dllexport) __attribute__((naked)) void CreateDecoderH2(DECODER_H2 *d) {
+  __asm__("push %rbp\n"
+          "lea -0x40(%rsp), %rbp\n"
+          "sub $0x90, %rsp\n"
+          "mov LoggerH2(%rip), %rax\n"
+          "mov %rax, 0x10(%rbp)\n"
+          "mov %rcx, %rdx\n"
+          "lea 0x20(%rsp), %rcx\n"
+          "call SetupH2\n"
+          "add $0x90, %rsp\n"
+          "pop %rbp\n"
+          "ret\n");
+}
+
+__declspec(dllexport) void AttachH2(DECODER_H2 *d, CONFIG_H2 *c) { d->Other = c->Logger; }
+
+__declspec(dllexport) void DecodeH2(DECODER_H2 *d) { EventWrite(d->Logger->Handle, &H2Start, 0, 0); }
+
+__declspec(dllexport) void DecodeOtherH2(DECODER_H2 *d) { EventWrite(d->Other->Handle, &H2Other, 0, 0); }
+
+/* Exported members of a class whose exported getter returns its one static instance
+ * (vcamp140.dll's _Amp_runtime_trace): `this` of ?Write@Trace@Fix@@QEAAXXZ is TraceM2, registered
+ * at +8. Class Other exports a constructor (??0Other@Fix@@QEAA@XZ), so other modules may make
+ * instances: its member's write stays without provider although its getter returns TraceM2 too. */
+static const GUID ProviderM2 = {0x5e1a0023, 0x1b2c, 0x4d3e, {0x8f, 0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76}};
+static const EVENT_DESCRIPTOR M2Start = {530, 0, 0x10, 4, 1, 35, 0x8000000000000000ULL};
+static const EVENT_DESCRIPTOR M2Other = {531, 0, 0x10, 4, 0, 35, 0x8000000000000000ULL};
+typedef struct {
+  ULONG Count;
+  REGHANDLE Handle; /* at 8 */
+} TRACE_M2;
+__attribute__((used)) TRACE_M2 TraceM2;
+
+__declspec(dllexport) void StartM2(void) { EventRegister(&ProviderM2, 0, 0, &TraceM2.Handle); }
+
+__declspec(dllexport) TRACE_M2 *GetTraceM2(void) __asm__("?GetTrace@Fix@@YAPEAVTrace@1@XZ");
+TRACE_M2 *GetTraceM2(void) { return &TraceM2; }
+
+__declspec(dllexport) void TraceWriteM2(TRACE_M2 *self) __asm__("?Write@Trace@Fix@@QEAAXXZ");
+void TraceWriteM2(TRACE_M2 *self) { EventWrite(self->Handle, &M2Start, 0, 0); }
+
+__declspec(dllexport) void OtherConstructM2(TRACE_M2 *self) __asm__("??0Other@Fix@@QEAA@XZ");
+void OtherConstructM2(TRACE_M2 *self) { self->Count = 0; }
+
+__declspec(dllexport) TRACE_M2 *GetOtherM2(void) __asm__("?GetOther@Fix@@YAPEAVOther@1@XZ");
+TRACE_M2 *GetOtherM2(void) { return &TraceM2; }
+
+__declspec(dllexport) void OtherWriteM2(TRACE_M2 *self) __asm__("?Write@Other@Fix@@QEAAXXZ");
+void OtherWriteM2(TRACE_M2 *self) { EventWrite(self->Handle, &M2Other, 0, 0); }
