@@ -8,9 +8,9 @@ import type { CatalogEvent } from "../catalog/model.js";
 import { isKernelMode, type PeImage, readExports, readImports } from "../formats/pe/index.js";
 import { parseGuid } from "../util/bytes.js";
 import type { AnalysisReport } from "./analyze.js";
-import { type Code, M, Op, Reg } from "./disasm.js";
-import iced from "./iced.js";
+import { type Code, Reg } from "./disasm.js";
 import type { WriteFinding } from "./recognizers/types.js";
+import { ripAccesses } from "./rip-accesses.js";
 
 /** Kind of image, for per-kind figures. */
 export type ImageKind = "kernel driver" | "service DLL" | "COM/UI DLL" | "EXE" | "other DLL";
@@ -233,9 +233,6 @@ export function measureRecall(
 /** Bytes before a handle global within which a struct base's address would let code reach it. */
 const HANDLE_REACH = 0x40;
 
-/** Instructions whose memory operand 0 is only read. */
-const READS_OPERAND0 = new Set<number>([M.Cmp, M.Test, iced.Mnemonic.Bt]);
-
 /**
  * Is the 8-byte global at rva a handle nothing in the image can fill? Its initial bytes are zero,
  * no instruction writes it, none takes the address of it or of anything up to HANDLE_REACH bytes
@@ -244,36 +241,19 @@ const READS_OPERAND0 = new Set<number>([M.Cmp, M.Test, iced.Mnemonic.Bt]);
  * principle (another module handed the address), so this names a cause, it does not drop a site.
  */
 export function unwrittenHandle(pe: PeImage, code: Code): (rva: number) => boolean {
-  const written: Array<[number, number]> = [];
-  const addressed: number[] = [];
-  for (let i = 0; i < code.count; i++) {
-    if (code.memBase[i] !== Reg.RIP) continue;
-    const m = code.mnem[i]!;
-    if (m === M.Lea) addressed.push(code.addr[i]!);
-    else if (code.op0[i] === Op.Mem && !READS_OPERAND0.has(m))
-      written.push([code.addr[i]!, code.memSize[i]! || 8]);
-  }
-  addressed.sort((a, b) => a - b);
+  const accesses = ripAccesses(code);
   const cache = new Map<number, boolean>();
   return (rva) => {
     let v = cache.get(rva);
     if (v !== undefined) return v;
     const lo = rva - HANDLE_REACH;
     const hi = rva + 8;
-    // First address taken at or after lo.
-    let a = 0;
-    let b = addressed.length;
-    while (a < b) {
-      const mid = (a + b) >>> 1;
-      if (addressed[mid]! < lo) a = mid + 1;
-      else b = mid;
-    }
     const off = pe.rvaToOffset(rva);
     const zero = off === undefined || pe.bytes.subarray(off, off + 8).every((x) => x === 0);
     v =
       zero &&
-      !(a < addressed.length && addressed[a]! < hi) &&
-      !written.some(([w, n]) => w < hi && w + n > rva) &&
+      !accesses.addressTakenIn(lo, hi) &&
+      accesses.writesIn(rva, hi).length === 0 &&
       !pointsInto(pe, lo, hi);
     cache.set(rva, v);
     return v;

@@ -8,6 +8,7 @@ import { Flow, gpr64, immediateOf, M, Op, Reg } from "../disasm.js";
 import { functionAt } from "../functions.js";
 import { copiedBytesBefore } from "../global-stores.js";
 import { parameterPlaces } from "../object-classes.js";
+import { ripAccesses } from "../rip-accesses.js";
 import {
   ARG_REGS,
   hasParam,
@@ -129,14 +130,12 @@ function publishedHandleLocation(
       stores.add(i);
     }
   if (slot === undefined) return undefined;
-  for (let i = 0; i < c.count; i++) {
-    if (c.memBase[i] !== Reg.RIP || stores.has(i)) continue;
-    const at = c.addr[i]!;
-    if (at >= slot + 8 || at + (c.memSize[i] || 8) <= slot) continue;
-    if (c.mnem[i] === M.Lea) return undefined;
-    if (c.op0[i] !== Op.Mem || c.mnem[i] === M.Cmp || c.mnem[i] === M.Test) continue; // a read
+  const accesses = ripAccesses(c);
+  if (accesses.addressTakenIn(slot - 7, slot + 8)) return undefined;
+  for (const i of accesses.writesIn(slot, slot + 8)) {
+    if (stores.has(i)) continue;
     const clears =
-      at === slot &&
+      c.addr[i] === slot &&
       (c.mnem[i] === M.Mov || c.mnem[i] === M.And) &&
       c.op1[i] === Op.Imm &&
       immediateOf(c, i) === 0n;
