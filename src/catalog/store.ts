@@ -294,6 +294,35 @@ export interface CodeSite {
   conditions?: SiteConditions;
 }
 
+/**
+ * A site as the values of the `sites` columns, in `addSiteColumns`' order. Made in the scan's worker
+ * processes: a row of strings and numbers crosses the process boundary and is stored without the
+ * main process serialising each site's call path, extras and conditions.
+ */
+export type SiteColumns = Array<string | number | null>;
+
+export function siteColumns(s: CodeSite): SiteColumns {
+  return [
+    s.file,
+    s.rva,
+    s.function ?? null,
+    s.writeFunction ?? null,
+    s.providerGuid ?? null,
+    s.providerName ?? null,
+    s.eventKind ?? null,
+    s.eventId ?? null,
+    s.eventVersion ?? null,
+    s.eventName ?? null,
+    s.entry ?? null,
+    s.depth ?? null,
+    JSON.stringify(s.callPath ?? []),
+    s.extra ? JSON.stringify(s.extra) : null,
+    s.eventKey ?? null,
+    s.build ?? null,
+    s.conditions ? JSON.stringify(s.conditions) : null,
+  ];
+}
+
 /** `logged` reading and the classified guard conditions of a site, as the analysis writes them. */
 export interface SiteConditions {
   logged: string;
@@ -379,6 +408,8 @@ export class CatalogStore {
       db.pragma("journal_mode = WAL");
       db.pragma("synchronous = NORMAL");
       db.pragma("cache_size = -65536"); // 64 MiB: index inserts of a large scan stay in memory
+      // Checkpoint every 40 MiB of WAL, not 4: a scan's commits rewrite the same index pages.
+      db.pragma("wal_autocheckpoint = 10000");
     }
     db.pragma("foreign_keys = ON");
     const store = new CatalogStore(db);
@@ -740,34 +771,20 @@ export class CatalogStore {
 
   /** Stores code sites found by the analysis (one transaction); returns how many were added. */
   addSites(sites: CodeSite[]): number {
+    return this.addSiteColumns(sites.map(siteColumns));
+  }
+
+  /** Stores sites already in column form (`siteColumns`, made where the analysis ran). */
+  addSiteColumns(rows: SiteColumns[]): number {
     const stmt = this.stmt(
       `INSERT INTO sites(file, rva, function, write_function, provider_guid, provider_name, event_kind, event_id,
          event_version, event_name, entry, depth, call_path_json, extra_json, event_key, build, conditions_json)
          VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
     );
     this.db.transaction(() => {
-      for (const s of sites)
-        stmt.run(
-          s.file,
-          s.rva,
-          s.function ?? null,
-          s.writeFunction ?? null,
-          s.providerGuid ?? null,
-          s.providerName ?? null,
-          s.eventKind ?? null,
-          s.eventId ?? null,
-          s.eventVersion ?? null,
-          s.eventName ?? null,
-          s.entry ?? null,
-          s.depth ?? null,
-          JSON.stringify(s.callPath ?? []),
-          s.extra ? JSON.stringify(s.extra) : null,
-          s.eventKey ?? null,
-          s.build ?? null,
-          s.conditions ? JSON.stringify(s.conditions) : null,
-        );
+      for (const r of rows) stmt.run(r);
     })();
-    return sites.length;
+    return rows.length;
   }
 
   /** Drops the sites of one binary (before re-analysing it). */

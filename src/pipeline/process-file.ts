@@ -2,7 +2,7 @@ import { shareProgram } from "../analysis/program.js";
 import type { KernelNames } from "../analysis/recognizers/kernel.js";
 import { readParsedPe, windowsBuild } from "../catalog/readers/pe.js";
 import type { SourceReader } from "../catalog/sources.js";
-import type { CodeSite, FileInfo } from "../catalog/store.js";
+import { type FileInfo, type SiteColumns, siteColumns } from "../catalog/store.js";
 import { readApiSetSchema } from "../formats/apiset/index.js";
 import { parsePe } from "../formats/pe/index.js";
 import {
@@ -43,7 +43,8 @@ export interface FileTask {
 
 export interface FileAnalysis {
   outcome: AnalyzeOutcome;
-  sites: CodeSite[];
+  /** The image's sites in column form (`siteColumns`): serialised here, in parallel with the other workers. */
+  sites: SiteColumns[];
   /** For build-wide linking: the module's summary as stored, or the build's API-set schema. */
   module?: ModuleRecord;
   apiSet?: { build: string; schema: NonNullable<ReturnType<typeof readApiSetSchema>> };
@@ -141,7 +142,11 @@ export async function processFile(
       startedAt: t0,
     });
     // Packed here, in parallel with the other workers, and sent as one buffer.
-    analysis = { ...rest, ...(module ? { module: moduleRecord(module) } : {}) };
+    analysis = {
+      outcome: rest.outcome,
+      sites: rest.sites.map(siteColumns),
+      ...(module ? { module: moduleRecord(module) } : {}),
+    };
   } catch (err) {
     analysis = {
       outcome: { path, status: "failed", error: err instanceof Error ? err.message : String(err) },
