@@ -52,33 +52,42 @@ export function buildCallGraph(input: CallGraphInput): CallGraph {
   // A global holding a pointer to code: read it once (relocated VA in the image).
   const codePointerAt = (rva: number): number | undefined => {
     if (pointerCache.has(rva)) return pointerCache.get(rva);
-    let out: number | undefined;
-    try {
-      const target = pe.vaToRva(pe.u64At(rva));
-      if (target !== undefined && functions.byRva.has(target)) out = target;
-    } catch {
-      out = undefined;
-    }
+    const target = pe.pointerRvaAt(rva);
+    const out = target !== undefined && functions.byRva.has(target) ? target : undefined;
     pointerCache.set(rva, out);
     return out;
   };
-  const assigned = assignedPointers(code, functions);
+  const assigned = assignedPointersOnce(code, functions);
+  // One callee object per function and per import slot, shared by its sites (read-only).
+  const functionCallees = new Map<number, Callee>();
+  const functionCallee = (rva: number): Callee => {
+    let c = functionCallees.get(rva);
+    if (!c) functionCallees.set(rva, (c = { kind: "function", rva }));
+    return c;
+  };
+  const importCallees = new Map<number, Callee>();
+  const importCallee = (name: string, iatRva: number): Callee => {
+    let c = importCallees.get(iatRva);
+    if (c?.kind !== "import" || c.name !== name)
+      importCallees.set(iatRva, (c = { kind: "import", name, iatRva }));
+    return c;
+  };
   const calleeOfMemory = (slot: number): Callee | undefined => {
     const imp = imports.get(slot);
-    if (imp) return { kind: "import", name: imp, iatRva: slot };
+    if (imp) return importCallee(imp, slot);
     const fn = codePointerAt(slot);
-    return fn !== undefined ? { kind: "function", rva: fn } : undefined;
+    return fn !== undefined ? functionCallee(fn) : undefined;
   };
   /** Functions code stores into a global (`lea r, [rip+F]; mov [rip+G], r`), beyond its initial value. */
-  const extraCallees = (slot: number): Callee[] =>
-    [...(assigned.get(slot) ?? [])].map((rva) => ({ kind: "function", rva }) as Callee);
+  const noCallees: Callee[] = [];
+  const extraCallees = (slot: number): Callee[] => {
+    const fns = assigned.get(slot);
+    return fns ? [...fns].map(functionCallee) : noCallees;
+  };
   const resolveFunction = (rva: number): Callee => {
     const f = functions.byRva.get(rva);
-    if (f?.thunkImport !== undefined) {
-      const slot = code.addr[f.first]!;
-      return { kind: "import", name: f.thunkImport, iatRva: slot };
-    }
-    return { kind: "function", rva };
+    if (f?.thunkImport !== undefined) return importCallee(f.thunkImport, code.addr[f.first]!);
+    return functionCallee(rva);
   };
 
   let current: FunctionInfo | undefined;
@@ -151,6 +160,17 @@ function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
 
 /** How many instructions may separate the `lea` of a function from its store into a global. */
 const ASSIGN_WINDOW = 8;
+
+const assignedCache = new WeakMap<Code, { functions: FunctionTable; slots: Map<number, Set<number>> }>();
+
+/** assignedPointers, once per decoded image (the graph is built again when dynamic imports add slots). */
+function assignedPointersOnce(code: Code, functions: FunctionTable): Map<number, Set<number>> {
+  const known = assignedCache.get(code);
+  if (known?.functions === functions) return known.slots;
+  const slots = assignedPointers(code, functions);
+  assignedCache.set(code, { functions, slots });
+  return slots;
+}
 
 /** Global slot rva → functions whose address code stores there. */
 function assignedPointers(code: Code, functions: FunctionTable): Map<number, Set<number>> {

@@ -43,26 +43,28 @@ export function vtableFacts(p: Program): VtableFacts {
 function readVtables(p: Program): VtableFacts {
   const { pe, code: c, functions } = p;
   const data = pe.sections.filter((s) => !(s.characteristics & IMAGE_SCN_MEM_EXECUTE));
-  const inData = (rva: number): boolean =>
-    data.some(
-      (s) => rva >= s.virtualAddress && rva + 8 <= s.virtualAddress + Math.min(s.virtualSize, s.rawSize),
-    );
+  const inData = (rva: number): boolean => {
+    for (const s of data)
+      if (rva >= s.virtualAddress && rva + 8 <= s.virtualAddress + Math.min(s.virtualSize, s.rawSize))
+        return true;
+    return false;
+  };
   const exec = pe.sections.filter((s) => s.characteristics & IMAGE_SCN_MEM_EXECUTE);
   /** The code address an 8-byte slot of data holds (leaf functions without .pdata included). */
   const codeAt = (rva: number): number | undefined => {
     if (!inData(rva)) return undefined;
-    const target = pe.vaToRva(pe.u64At(rva));
-    return target !== undefined &&
-      exec.some((s) => target >= s.virtualAddress && target < s.virtualAddress + s.virtualSize)
-      ? target
-      : undefined;
+    return inExec(pe.pointerRvaAt(rva));
+  };
+  const inExec = (target: number | undefined): number | undefined => {
+    if (target !== undefined)
+      for (const s of exec)
+        if (target >= s.virtualAddress && target < s.virtualAddress + s.virtualSize) return target;
+    return undefined;
   };
   const installs = new Map<number, Array<{ vtable: number; offset: number }>>();
-  const leaTargets = new Set<number>();
   for (let j = 0; j < c.count; j++) {
     if (c.mnem[j] !== M.Lea || c.memBase[j] !== Reg.RIP || c.memIndex[j] !== 0) continue;
     const v = c.addr[j]!;
-    leaTargets.add(v);
     if (c.op0[j] !== Op.Reg || codeAt(v) === undefined) continue;
     const r = gpr64(c.reg0[j]!);
     // `mov [base+d], r` soon after, r still holding V: confirmed by the value resolver below.
@@ -118,13 +120,20 @@ function readVtables(p: Program): VtableFacts {
   }
   // Every pointer to the function in data must be one of those slots.
   const pointers = new Map<number, number>();
-  for (const s of data) {
+  // (Every slot of every data section is read: only when some vtable holds a method.)
+  for (const s of slotsOf.size > 0 ? data : []) {
     const end = s.virtualAddress + Math.min(s.virtualSize, s.rawSize);
     for (let at = s.virtualAddress; at + 8 <= end; at += 8) {
-      const f = codeAt(at);
+      const f = pe.pointerRvaAt(at);
       if (f !== undefined && slotsOf.has(f)) pointers.set(f, (pointers.get(f) ?? 0) + 1);
     }
   }
+  // Methods whose address code takes (`lea r,[rip+F]`): called some other way too.
+  const leaTargets = new Set<number>();
+  if (slotsOf.size > 0)
+    for (let j = 0; j < c.count; j++)
+      if (c.mnem[j] === M.Lea && c.memBase[j] === Reg.RIP && c.memIndex[j] === 0 && slotsOf.has(c.addr[j]!))
+        leaTargets.add(c.addr[j]!);
   const exported = new Set((readExports(pe)?.entries ?? []).map((e) => e.rva));
   const slots = new Map<number, number[]>();
   for (const [f, vts] of slotsOf) {

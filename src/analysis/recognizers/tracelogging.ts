@@ -85,28 +85,27 @@ export function providerPointerVariables(ctx: AnalysisContext, info: TraceLoggin
   const conflicting = new Set<number>();
   if (structs.size === 0) return out;
   const code = ctx.code;
+  const assign = (g: number, struct: number): void => {
+    const prev = out.get(g);
+    if (prev !== undefined && prev !== struct) conflicting.add(g);
+    out.set(g, struct);
+  };
   for (let i = 0; i < code.count; i++) {
     if (code.mnem[i] !== M.Mov || code.op0[i] !== Op.Mem || code.op1[i] !== Op.Reg) continue;
     if (code.memBase[i] !== Reg.RIP || code.memIndex[i] !== 0) continue;
     const reg = gpr64(code.reg1[i]!);
-    const assign = (struct: number) => {
-      const g = code.addr[i]!;
-      const prev = out.get(g);
-      if (prev !== undefined && prev !== struct) conflicting.add(g);
-      out.set(g, struct);
-    };
     for (let j = i - 1; j >= Math.max(0, i - STORE_LOOKBACK); j--) {
       if (code.flow[j] === Flow.Call && reg === Reg.RAX) {
         // `call GetProvider; mov [G], rax`: what the getter returns (value resolution reads it).
         const vs = ctx.values.registerAt(i, Reg.RAX).map(normalize);
         const v = vs[0];
-        if (vs.length === 1 && v?.k === "addr" && structs.has(v.rva)) assign(v.rva);
+        if (vs.length === 1 && v?.k === "addr" && structs.has(v.rva)) assign(code.addr[i]!, v.rva);
         break;
       }
       if (code.flow[j] !== Flow.Next) break;
       if (code.op0[j] !== Op.Reg || gpr64(code.reg0[j]!) !== reg) continue;
       if (code.mnem[j] === M.Lea && code.memBase[j] === Reg.RIP && structs.has(code.addr[j]!))
-        assign(code.addr[j]!);
+        assign(code.addr[i]!, code.addr[j]!);
       break;
     }
   }
@@ -115,11 +114,7 @@ export function providerPointerVariables(ctx: AnalysisContext, info: TraceLoggin
 }
 
 function pointerAt(pe: PeImage, rva: number): number | undefined {
-  try {
-    return pe.vaToRva(pe.u64At(rva));
-  } catch {
-    return undefined;
-  }
+  return pe.pointerRvaAt(rva);
 }
 
 /** An event blob found for a call: the blob and the call chain (outermost first). */

@@ -23,6 +23,8 @@ export class PeImage {
       .map((s) => [s.virtualAddress, s.virtualAddress + Math.max(s.virtualSize, s.rawSize)] as const)
       .sort((a, b) => a[0] - b[0]);
     this.sectionsOverlap = spans.some((s, i) => i > 0 && s[0] < spans[i - 1]![1]);
+    const base = this.headers.imageBase;
+    this.imageBaseNumber = base < 1n << 53n ? Number(base) : undefined;
   }
 
   get sections(): Section[] {
@@ -109,6 +111,25 @@ export class PeImage {
   u64At(rva: number): bigint {
     return this.view.u64(this.offsetOf(rva, "u64"));
   }
+  /**
+   * The RVA that the 8-byte pointer stored at `rva` holds (its VA less the image base), undefined
+   * when the slot has no file bytes or points outside the image. Same answer as
+   * `vaToRva(u64At(rva))` without BigInts: analyses ask it for every slot of a data section.
+   */
+  pointerRvaAt(rva: number): number | undefined {
+    const off = this.rvaToOffset(rva);
+    if (off === undefined || off + 8 > this.bytes.length) return undefined;
+    const b = this.bytes;
+    const lo = (b[off]! | (b[off + 1]! << 8) | (b[off + 2]! << 16) | (b[off + 3]! << 24)) >>> 0;
+    const hi = (b[off + 4]! | (b[off + 5]! << 8) | (b[off + 6]! << 16) | (b[off + 7]! << 24)) >>> 0;
+    const base = this.imageBaseNumber;
+    // Doubles hold both exactly below 2^53; past that, the exact BigInt path.
+    if (base === undefined || hi >= 0x200000) return this.vaToRva((BigInt(hi) << 32n) | BigInt(lo));
+    const d = hi * 0x100000000 + lo - base;
+    return d >= 0 && d < this.headers.sizeOfImage ? d : undefined;
+  }
+  private readonly imageBaseNumber: number | undefined;
+
   /** Virtual address to RVA (for pointers stored in the image). */
   vaToRva(va: bigint): number | undefined {
     const d = va - this.headers.imageBase;
