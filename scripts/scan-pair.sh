@@ -5,6 +5,7 @@
 # Each checkout must be built (`npm run build`); OLD_CHECKOUT e.g. a `git worktree add` of the old commit.
 set -u
 old=$1 new=$2 folder=$3 out=${4:-$(mktemp -d)}
+mkdir -p "$out"
 command -v /usr/bin/time >/dev/null || { echo "needs GNU time (/usr/bin/time, Debian package time)" >&2; exit 1; }
 for which in old new; do
   dir=$old; [ "$which" = new ] && dir=$new
