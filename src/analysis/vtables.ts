@@ -120,35 +120,17 @@ function readVtables(p: Program): VtableFacts {
   }
   // Every pointer to the function in data must be one of those slots.
   const pointers = new Map<number, number>();
-  // (Every slot of every data section is read: only when some vtable holds a method.)
-  const base = pe.imageBase;
-  // Slot values compared as (high, low) 32-bit halves of the methods' VAs: no BigInt per slot.
-  const wanted = new Map<number, number>(); // low half → method rva (high half checked below)
-  let high = -1;
-  for (const f of slotsOf.keys()) {
-    const va = base + BigInt(f);
-    const h = Number(va >> 32n);
-    if (high !== -1 && h !== high)
-      high = -2; // methods on both sides of a 4 GiB line: slow path
-    else if (high !== -2) high = h;
-    wanted.set(Number(va & 0xffffffffn), f);
-  }
+  // (Every slot of every data section is read: only when some vtable holds a method.) A slot
+  // holding method F holds F's VA, so a slot whose low 32 bits are no method's is skipped unread.
+  const lowHalves = new Set([...slotsOf.keys()].map((f) => Number((pe.imageBase + BigInt(f)) & 0xffffffffn)));
   for (const s of slotsOf.size > 0 ? data : []) {
     const end = s.virtualAddress + Math.min(s.virtualSize, s.rawSize);
-    const bytes = pe.sectionBytes(s);
+    const raw = pe.sectionBytes(s);
+    const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
     for (let at = s.virtualAddress; at + 8 <= end; at += 8) {
       const o = at - s.virtualAddress;
-      let f: number | undefined;
-      if (high < 0 || o + 8 > bytes.length) f = pe.pointerRvaAt(at);
-      else {
-        const lo = (bytes[o]! | (bytes[o + 1]! << 8) | (bytes[o + 2]! << 16) | (bytes[o + 3]! << 24)) >>> 0;
-        f = wanted.get(lo);
-        if (f !== undefined) {
-          const hi =
-            (bytes[o + 4]! | (bytes[o + 5]! << 8) | (bytes[o + 6]! << 16) | (bytes[o + 7]! << 24)) >>> 0;
-          if (hi !== high) f = undefined;
-        }
-      }
+      if (o + 4 <= raw.length && !lowHalves.has(view.getUint32(o, true))) continue;
+      const f = pe.pointerRvaAt(at);
       if (f !== undefined && slotsOf.has(f)) pointers.set(f, (pointers.get(f) ?? 0) + 1);
     }
   }

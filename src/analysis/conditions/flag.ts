@@ -394,7 +394,7 @@ function reachingStores(
       if (code.op0[j] !== Op.Mem || code.memIndex[j] !== 0) return undefined;
       const target =
         storeTarget(code, j, frame) ??
-        (takesStackAddress(code, flow.fn) ? pointerTarget(code, j, frame, env) : undefined);
+        (takesStackAddress(code, flow.fn, frame) ? pointerTarget(code, j, frame, env) : undefined);
       if (target === undefined) {
         // A store through some pointer: harmless to a slot whose address was never taken.
         if (escaped || mw === 1) return undefined;
@@ -433,26 +433,18 @@ function storeTarget(code: Code, j: number, frame: Frame): Slot | undefined {
 const stackAddressTakers = new WeakMap<FunctionInfo, boolean>();
 
 /**
- * Whether any register but RSP (and RBP as a frame pointer) can hold an address of the function's
- * frame: some instruction copies RSP/frame-RBP into another register or memory (`mov rax,rsp`,
- * `push rsp`, `xchg`) or computes an address from it (`lea rcx,[rsp+20h]`). When none does, a store
- * through another register never writes the frame and pointerTarget's value query is not asked.
+ * Whether any register but RSP (and RBP where the prologue makes it the frame pointer, as frameOf
+ * finds it) can hold an address of the function's frame: some instruction copies RSP/RBP into
+ * another register or memory (`mov rax,rsp`, `mov rbp,rsp` past the prologue, `push rsp`, `xchg`) or
+ * computes an address from it (`lea rcx,[rsp+20h]`). When none does, a store through another
+ * register never writes the frame and pointerTarget's value query is not asked.
  */
-function takesStackAddress(code: Code, fn: FunctionInfo): boolean {
+function takesStackAddress(code: Code, fn: FunctionInfo, frame: Frame): boolean {
   let known = stackAddressTakers.get(fn);
   if (known !== undefined) return known;
-  const ranges = [fn, ...(fn.fragments ?? [])];
-  // RBP holds a frame address once the function sets it from RSP (`mov rbp,rsp`, `lea rbp,[rsp+X]`).
-  let frameRbp = false;
-  for (const r of ranges)
-    for (let i = r.first; i < r.last && !frameRbp; i++)
-      if (code.op0[i] === Op.Reg && gpr64(code.reg0[i]!) === Reg.RBP) {
-        if (code.mnem[i] === M.Lea && code.memBase[i] === Reg.RSP) frameRbp = true;
-        else if (code.op1[i] === Op.Reg && gpr64(code.reg1[i]!) === Reg.RSP) frameRbp = true;
-      }
-  const holds = (reg: number): boolean => reg === Reg.RSP || (frameRbp && reg === Reg.RBP);
+  const holds = (reg: number): boolean => reg === Reg.RSP || (frame.rbp !== undefined && reg === Reg.RBP);
   known = false;
-  for (const r of ranges) {
+  for (const r of [fn, ...(fn.fragments ?? [])]) {
     for (let i = r.first; i < r.last && !known; i++) {
       const dest = code.op0[i] === Op.Reg ? gpr64(code.reg0[i]!) : -1;
       if (code.mnem[i] === M.Lea) known = holds(code.memBase[i]!) && !holds(dest);
